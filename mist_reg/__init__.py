@@ -1,0 +1,28 @@
+r"""mist_reg: mutual-information estimation and MI-based regularisation for PyTorch.
+
+Example:
+    >>> from mist_reg import estimate_mi
+    >>> from mist_reg.tasks import get_task
+    >>> x, y = get_task("gaussian-5x5").sample(1000, seed=0)
+    >>> estimate = estimate_mi(x, y, max_iterations=100)
+    >>> estimate.bound
+    'lower'
+"""
+
+from mist_reg.data import SampleDataset
+from mist_reg.estimators import MIEstimator, instantiate_estimator, list_estimators
+from mist_reg.training import MIEstimate, TrainingLog, estimate_mi, evaluate_mi, train_mi_estimator
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "estimate_mi",
+    "train_mi_estimator",
+    "evaluate_mi",
+    "SampleDataset",
+    "MIEstimator",
+    "MIEstimate",
+    "TrainingLog",
+    "instantiate_estimator",
+    "list_estimators",
+]

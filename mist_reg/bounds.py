@@ -1,0 +1,230 @@
+r"""Variational bounds on mutual information, as pure functions of critic scores.
+
+Every function here is stateless and takes the critic's scores in the same layout:
+
+* ``positive``: ``[N]``, the score ``f(x_i, y_i)`` of each sample of the joint ``p(x, y)``;
+* ``negative``: ``[N, M]``, the scores ``f(x_i, y_j)`` of ``M`` pairs drawn from the
+  product of marginals ``p(x)p(y)`` for each row ``i`` (``j != i``).
+
+A bound is returned as :class:`BoundTerms`: the mean of per-sample values minus, for the
+Donsker-Varadhan family, a log-mean-exp partition term. Keeping the two apart lets
+:func:`mist_reg.evaluate_mi` accumulate them over a whole data set (sums and a streaming
+log-sum-exp) instead of averaging per-batch estimates, which is biased upwards for the
+log-mean-exp.  ``BoundTerms.value()`` gives the scalar for one batch.
+
+Example:
+    >>> import torch
+    >>> positive, negative = torch.zeros(4), torch.zeros(4, 3)
+    >>> float(infonce(positive, negative).value())  # a constant critic carries no information
+    0.0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "BoundTerms",
+    "logmeanexp",
+    "straight_through",
+    "infonce",
+    "nwj",
+    "donsker_varadhan",
+    "tuba",
+    "alpha_tuba",
+    "smile",
+    "flo",
+    "js_divergence",
+    "mine_surrogate",
+    "RunningBound",
+]
+
+
+@dataclass
+class BoundTerms:
+    r"""A bound written as ``mean(per_sample) - logmeanexp(log_partition)``.
+
+    Arguments:
+        per_sample: ``[N]`` values whose mean is the bound (or its first part).
+        log_partition: Optional scores whose log-mean-exp over all elements is subtracted.
+    """
+
+    per_sample: Tensor
+    log_partition: Tensor | None = None
+
+    def value(self) -> Tensor:
+        """The bound on this batch, a differentiable scalar."""
+        result = self.per_sample.mean()
+        if self.log_partition is not None:
+            result = result - logmeanexp(self.log_partition)
+        return result
+
+
+def logmeanexp(scores: Tensor, dim: int | None = None) -> Tensor:
+    r"""``log(mean(exp(scores)))`` over ``dim`` (all elements when ``None``), computed stably.
+
+    Example:
+        >>> float(logmeanexp(torch.tensor([0.0, 0.0])))
+        0.0
+    """
+    if dim is None:
+        return torch.logsumexp(scores.reshape(-1), 0) - math.log(scores.numel())
+    return torch.logsumexp(scores, dim) - math.log(scores.shape[dim])
+
+
+def straight_through(value: Tensor, surrogate: Tensor) -> Tensor:
+    r"""Returns ``value`` in the forward pass with the gradient of ``surrogate``."""
+    return value.detach() + (surrogate - surrogate.detach())
+
+
+def infonce(positive: Tensor, negative: Tensor) -> BoundTerms:
+    r"""InfoNCE (van den Oord et al., 2018): capped at ``log(M + 1)``.
+
+    ``I >= E[f(x_i, y_i) - log((exp f(x_i, y_i) + sum_j exp f(x_i, y_j)) / (M + 1))]``
+    """
+    logits = torch.cat([positive.unsqueeze(1), negative], dim=1)
+    return BoundTerms(positive - logmeanexp(logits, dim=1))
+
+
+def nwj(positive: Tensor, negative: Tensor) -> BoundTerms:
+    r"""NWJ / f-divergence bound (Nguyen, Wainwright and Jordan, 2010).
+
+    ``I >= E_p[f] - E_{p(x)p(y)}[exp(f - 1)]``
+    """
+    return BoundTerms(positive - torch.exp(negative - 1).mean(dim=1))
+
+
+def donsker_varadhan(positive: Tensor, negative: Tensor) -> BoundTerms:
+    r"""Donsker-Varadhan bound, the estimate reported by MINE.
+
+    ``I >= E_p[f] - log E_{p(x)p(y)}[exp f]``
+    """
+    return BoundTerms(positive, negative)
+
+
+def tuba(positive: Tensor, negative: Tensor, log_baseline: Tensor) -> BoundTerms:
+    r"""Tractable unnormalised Barber-Agakov bound (Poole et al., 2019).
+
+    ``I >= 1 + E_p[f - a(x)] - E_{p(x)p(y)}[exp(f - a(x))]`` with ``a = log_baseline``, ``[N]``.
+    """
+    a = log_baseline
+    return BoundTerms(1 + positive - a - torch.exp(negative - a.unsqueeze(1)).mean(dim=1))
+
+
+def alpha_tuba(
+    positive: Tensor, negative: Tensor, log_baseline: Tensor, alpha: float
+) -> BoundTerms:
+    r"""Interpolated bound of Poole et al. (2019) between TUBA (``alpha=0``) and InfoNCE.
+
+    The normaliser of row ``i`` mixes the multi-sample estimate ``m_i`` (mean of
+    ``exp f`` over the positive and the negatives) with the baseline:
+    ``log(alpha * m_i + (1 - alpha) * exp(a(x_i)))``. ``alpha=0`` is exactly TUBA; at
+    ``alpha=1`` the bound is within ``1/M`` of InfoNCE.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    logits = torch.cat([positive.unsqueeze(1), negative], dim=1)
+    parts = []
+    if alpha > 0:
+        parts.append(logmeanexp(logits, dim=1) + math.log(alpha))
+    if alpha < 1:
+        parts.append(log_baseline + math.log1p(-alpha))
+    log_norm = torch.logsumexp(torch.stack(parts), dim=0)
+    return tuba(positive, negative, log_norm)
+
+
+def smile(positive: Tensor, negative: Tensor, tau: float) -> BoundTerms:
+    r"""SMILE (Song and Ermon, 2020): Donsker-Varadhan with the partition scores clipped
+    to ``[-tau, tau]``, trading a little bias for much lower variance.
+    """
+    if tau <= 0:
+        raise ValueError(f"tau must be positive, got {tau}")
+    return donsker_varadhan(positive, negative.clamp(-tau, tau))
+
+
+def flo(positive: Tensor, negative: Tensor, u: Tensor) -> BoundTerms:
+    r"""FLO, the Fenchel-Legendre optimisation bound (Guo et al., 2022).
+
+    ``I >= 1 - E_p[u(x, y) + exp(-u(x, y)) * E_{p(y')}[exp(f(x, y') - f(x, y))]]`` where
+    ``u``, ``[N]``, is the joint baseline evaluated on the positive pairs.
+    """
+    partition = torch.exp(negative - positive.unsqueeze(1)).mean(dim=1)
+    return BoundTerms(1 - u - torch.exp(-u) * partition)
+
+
+def js_divergence(positive: Tensor, negative: Tensor) -> Tensor:
+    r"""The Jensen-Shannon objective of f-GAN (a scaled, shifted JS divergence).
+
+    Maximised by the log density ratio ``f = log p(x, y) / (p(x)p(y))``; used to train
+    critics whose value is then reported through another bound (JS, SMILE).
+    """
+    return -F.softplus(-positive).mean() - F.softplus(negative).mean()
+
+
+def mine_surrogate(positive: Tensor, negative: Tensor, log_ema: Tensor) -> Tensor:
+    r"""MINE's bias-corrected objective (Belghazi et al., 2018).
+
+    Its value is the Donsker-Varadhan bound of the batch, and its gradient replaces the
+    batch partition ``E[exp f]`` in the denominator of the DV gradient by a moving average
+    ``exp(log_ema)``, which removes the bias of the minibatch gradient.
+    """
+    value = donsker_varadhan(positive, negative).value()
+    surrogate = positive.mean() - torch.exp(negative - log_ema.detach()).mean()
+    return straight_through(value, surrogate)
+
+
+class RunningBound:
+    r"""Accumulates :class:`BoundTerms` over many batches into one estimate.
+
+    The per-sample part is averaged over samples (not over batch means) and the partition
+    part is a streaming log-sum-exp over every partition score seen, so evaluating in
+    batches gives the same number as evaluating the whole data set with the same pairs.
+
+    Example:
+        >>> running = RunningBound()
+        >>> running.add(donsker_varadhan(torch.ones(2), torch.zeros(2, 3)))
+        >>> running.add(donsker_varadhan(torch.ones(6), torch.zeros(6, 3)))
+        >>> running.value(), running.n_samples
+        (1.0, 8)
+    """
+
+    def __init__(self) -> None:
+        self._sum: Tensor | None = None
+        self._sum_sq: Tensor | None = None
+        self._lse: Tensor | None = None
+        self.n_samples = 0
+        self.n_partition = 0
+
+    def add(self, terms: BoundTerms) -> None:
+        per_sample = terms.per_sample.detach().double()
+        self._sum = per_sample.sum() + (0 if self._sum is None else self._sum)
+        self._sum_sq = per_sample.square().sum() + (0 if self._sum_sq is None else self._sum_sq)
+        self.n_samples += per_sample.numel()
+        if terms.log_partition is not None:
+            lse = torch.logsumexp(terms.log_partition.detach().double().reshape(-1), 0)
+            self._lse = lse if self._lse is None else torch.logaddexp(self._lse, lse)
+            self.n_partition += terms.log_partition.numel()
+
+    def value(self) -> float:
+        r"""The estimate over everything added so far."""
+        if self.n_samples == 0:
+            raise RuntimeError("no batch was added, so there is nothing to estimate")
+        result = float(self._sum) / self.n_samples
+        if self._lse is not None:
+            result -= float(self._lse) - math.log(self.n_partition)
+        return result
+
+    def standard_error(self) -> float:
+        r"""The standard error of the per-sample mean (the partition term, averaged over many
+        more pairs, is treated as exact)."""
+        n = self.n_samples
+        if n < 2:
+            return float("nan")
+        mean = float(self._sum) / n
+        variance = max(float(self._sum_sq) / n - mean * mean, 0.0) * n / (n - 1)
+        return math.sqrt(variance / n)

@@ -1,0 +1,197 @@
+r"""Input checks and data plumbing for the estimation pipeline.
+
+Samples arrive as numpy arrays or tensors of shape ``[N, d]`` (``[N]`` is read as
+``[N, 1]``; trailing dimensions ``[N, ...]`` are flattened), or as a
+:class:`torch.utils.data.DataLoader` whose batches are ``(x, y)`` pairs or dictionaries
+``{'x': x, 'y': y}``. Everything that is not usable raises an error naming the problem.
+
+Example:
+    >>> import numpy as np
+    >>> dataset = SampleDataset(samples={'x': np.zeros((10, 2)), 'y': np.ones(10)})
+    >>> len(dataset), dataset[0]['x'].shape, dataset[0]['y'].shape
+    (10, torch.Size([2]), torch.Size([1]))
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = [
+    "ArrayLike",
+    "as_samples",
+    "check_pair",
+    "check_finite",
+    "unpack_batch",
+    "SampleDataset",
+    "TensorBatches",
+    "split_indices",
+]
+
+ArrayLike = Tensor | np.ndarray
+
+
+def as_samples(values: Any, name: str) -> Tensor:
+    r"""Converts ``values`` to a float32 ``[N, d]`` tensor, or raises an error naming ``name``.
+
+    Integer and boolean inputs (labels, attributes) are converted to float; anything
+    non-numeric, empty or non-finite is refused.
+    """
+    if isinstance(values, Tensor):
+        tensor = values.detach()
+    elif isinstance(values, np.ndarray):
+        if values.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers, got a numpy array of dtype {values.dtype}")
+        tensor = torch.from_numpy(np.ascontiguousarray(values))
+    elif isinstance(values, (list, tuple)):
+        try:
+            array = np.asarray(values)
+        except ValueError as error:
+            raise ValueError(f"{name} is a ragged sequence and cannot form an array: {error}") from None
+        return as_samples(array, name)
+    else:
+        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(values).__name__}")
+    if tensor.is_complex():
+        raise TypeError(f"{name} must be real-valued, got dtype {tensor.dtype}")
+    if tensor.dim() == 0:
+        raise ValueError(f"{name} must have shape [N] or [N, d], got a scalar")
+    if tensor.shape[0] == 0 or tensor.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}); at least one sample is needed")
+    if tensor.dim() == 1:
+        tensor = tensor.unsqueeze(1)
+    elif tensor.dim() > 2:
+        tensor = tensor.reshape(tensor.shape[0], -1)
+    tensor = tensor.float() if tensor.dtype != torch.float32 else tensor
+    check_finite(tensor, name)
+    return tensor
+
+
+def check_finite(tensor: Tensor, name: str) -> None:
+    r"""Raises ``ValueError`` naming ``name`` and the first bad row when ``tensor`` holds NaN or inf."""
+    bad = ~torch.isfinite(tensor)
+    if bool(bad.any()):
+        rows = bad.reshape(bad.shape[0], -1).any(dim=1).nonzero().flatten()
+        kind = "NaN" if bool(torch.isnan(tensor).any()) else "infinite"
+        raise ValueError(
+            f"{name} contains {kind} values in {rows.numel()} sample(s), first at row {int(rows[0])}; "
+            "drop or impute them first"
+        )
+
+
+def check_pair(x: Tensor, y: Tensor) -> None:
+    r"""Raises ``ValueError`` when ``x`` and ``y`` do not hold the same number of samples."""
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x and y must hold the same number of samples, got {x.shape[0]} and {y.shape[0]}"
+        )
+
+
+def unpack_batch(batch: Any) -> tuple[Tensor, Tensor]:
+    r"""The ``(x, y)`` of a data-loader batch given as a pair or as ``{'x': ..., 'y': ...}``,
+    flattened to ``[batch_size, d]``."""
+    if isinstance(batch, Mapping):
+        missing = [k for k in ("x", "y") if k not in batch]
+        if missing:
+            raise ValueError(f"a batch dictionary must have keys 'x' and 'y'; missing {missing}, found {list(batch)}")
+        x, y = batch["x"], batch["y"]
+    elif isinstance(batch, (tuple, list)) and len(batch) == 2:
+        x, y = batch
+    else:
+        raise TypeError(
+            "data loader batches must be (x, y) pairs or dictionaries {'x': x, 'y': y}, "
+            f"got {type(batch).__name__}"
+        )
+    for name, t in (("x", x), ("y", y)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"batch {name} must be a tensor, got {type(t).__name__}")
+    x = x.reshape(x.shape[0], -1) if x.dim() != 2 else x
+    y = y.reshape(y.shape[0], -1) if y.dim() != 2 else y
+    check_pair(x, y)
+    return (x if x.is_floating_point() else x.float()), (y if y.is_floating_point() else y.float())
+
+
+class SampleDataset(Dataset):
+    r"""A :class:`~torch.utils.data.Dataset` over named arrays of samples of equal length.
+
+    Arguments:
+        samples: A mapping from names (``'x'``, ``'y'``, ...) to arrays or tensors ``[N, ...]``.
+
+    Example:
+        >>> import torch
+        >>> dataset = SampleDataset(samples={'x': torch.randn(8, 3), 'y': torch.randn(8, 2)})
+        >>> sorted(dataset[3])
+        ['x', 'y']
+    """
+
+    def __init__(self, samples: Mapping[str, ArrayLike]) -> None:
+        if not isinstance(samples, Mapping) or not samples:
+            raise ValueError("samples must be a non-empty dictionary such as {'x': x, 'y': y}")
+        self.samples = {name: as_samples(values, name) for name, values in samples.items()}
+        lengths = {name: t.shape[0] for name, t in self.samples.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"every entry of samples must hold the same number of samples, got {lengths}")
+        self._length = next(iter(lengths.values()))
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        return {name: t[index] for name, t in self.samples.items()}
+
+
+class TensorBatches:
+    r"""Shuffled minibatches of in-memory tensors, without the per-item overhead of a
+    :class:`~torch.utils.data.DataLoader`. Iterating yields ``(x, y)`` pairs."""
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor,
+        batch_size: int,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        check_pair(x, y)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.generator = generator
+
+    def __len__(self) -> int:
+        n = self.x.shape[0]
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        n = self.x.shape[0]
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(self.x.device)
+            x, y = self.x[order], self.y[order]
+        else:
+            x, y = self.x, self.y
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            yield x[start : start + self.batch_size], y[start : start + self.batch_size]
+
+
+def split_indices(n: int, fraction: float, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    r"""A random split of ``range(n)`` into ``(rest, held_out)`` with ``round(fraction * n)``
+    held-out indices (at least one when ``fraction > 0``)."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"a held-out fraction must lie in [0, 1), got {fraction}")
+    k = 0 if fraction == 0 else max(1, round(fraction * n))
+    if n - k < 2:
+        raise ValueError(f"holding out {fraction:.0%} of {n} samples leaves too few to train on")
+    order = torch.randperm(n, generator=generator)
+    return order[k:], order[:k]
+
+
+def is_data_loader(value: Any) -> bool:
+    r"""Whether ``value`` is an iterable of batches rather than an array of samples."""
+    return isinstance(value, (DataLoader, TensorBatches))

@@ -1,0 +1,248 @@
+r"""Discriminative estimators: a critic ``f(x, y)`` tells joint pairs from shuffled ones.
+
+Each class combines a :class:`mist_reg.critic.Critic` with one bound of
+:mod:`mist_reg.bounds`; the sampling of negative pairs lives in
+:class:`DiscriminativeEstimator`, once for all of them.
+
+``neg_samples`` follows the seed convention: ``M > 0`` uses ``M`` negatives per row,
+``0`` every other sample of the batch (``N - 1``), and ``M < 0`` uses ``N + M``. Negatives
+of row ``i`` are ``y_{(i + s) mod N}`` for ``M`` distinct random shifts ``s``, so no row is
+paired with its own ``y`` and every ``y`` serves as a negative equally often.
+
+Example:
+    >>> import torch
+    >>> from mist_reg.critic import joint_critic
+    >>> estimator = InfoNCE(critic=joint_critic(2, 2, [32]), neg_samples=8)
+    >>> x = torch.randn(64, 2); y = x + 0.1 * torch.randn(64, 2)
+    >>> loss = estimator(x, y); loss.backward()
+    >>> estimator.mutual_information(x, y).shape
+    torch.Size([])
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from mist_reg import bounds
+from mist_reg.bounds import BoundTerms
+from mist_reg.critic import Critic
+from mist_reg.estimators.base import MIEstimator, autocast_disabled, float32_scores
+
+__all__ = [
+    "DiscriminativeEstimator",
+    "NWJ",
+    "MINE",
+    "InfoNCE",
+    "TUBA",
+    "AlphaTUBA",
+    "JS",
+    "SMILE",
+    "FLO",
+    "resolve_neg_samples",
+]
+
+
+def resolve_neg_samples(neg_samples: int, batch_size: int) -> int:
+    r"""The number of negatives per row for a batch of ``batch_size`` (see module docs).
+
+    Example:
+        >>> resolve_neg_samples(0, 128), resolve_neg_samples(-28, 128), resolve_neg_samples(16, 128)
+        (127, 100, 16)
+    """
+    if batch_size < 2:
+        raise ValueError(f"discriminative estimators need batches of at least 2 samples, got {batch_size}")
+    m = neg_samples if neg_samples > 0 else batch_size - 1 if neg_samples == 0 else batch_size + neg_samples
+    if m < 1:
+        raise ValueError(f"neg_samples={neg_samples} leaves no negatives in a batch of {batch_size}")
+    return min(m, batch_size - 1)
+
+
+def off_diagonal(matrix: Tensor) -> Tensor:
+    r"""The ``[N, N - 1]`` off-diagonal entries of a square ``[N, N]`` matrix, row by row."""
+    n = matrix.shape[0]
+    return matrix.flatten()[1:].view(n - 1, n + 1)[:, :-1].reshape(n, n - 1)
+
+
+class DiscriminativeEstimator(MIEstimator):
+    r"""A critic, a way of drawing negatives, and a lower bound (implemented by subclasses
+    in :meth:`bound_terms`; :meth:`training_objective` may differ from the bound).
+
+    Arguments:
+        critic: The critic ``f(x, y)``.
+        neg_samples: Negatives per row (see the module documentation).
+    """
+
+    bound = "lower"
+
+    def __init__(self, critic: Critic, neg_samples: int = 0) -> None:
+        super().__init__()
+        if not isinstance(critic, Critic):
+            raise TypeError(
+                f"critic must be a mist_reg.critic.Critic (JointCritic or SeparableCritic), got {type(critic).__name__}"
+            )
+        if not isinstance(neg_samples, int):
+            raise TypeError(f"neg_samples must be an int, got {type(neg_samples).__name__}")
+        self.critic = critic
+        self.neg_samples = neg_samples
+
+    def scores(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Positive ``[N]`` and negative ``[N, M]`` critic scores of a batch, in float32."""
+        self.check_inputs(x, y, min_samples=2)
+        n = x.shape[0]
+        m = resolve_neg_samples(self.neg_samples, n)
+        if m == n - 1:
+            matrix = self.critic.score_matrix(x, y)
+            positive, negative = matrix.diagonal(), off_diagonal(matrix)
+        else:
+            shifts = torch.randperm(n - 1, device=x.device)[:m] + 1
+            index = (torch.arange(n, device=x.device).unsqueeze(1) + shifts) % n
+            positive = self.critic(x, y)
+            negative = self.critic.score_pairs(x, y, index)
+        return float32_scores(positive, negative)
+
+    def bound_terms(self, positive: Tensor, negative: Tensor, x: Tensor, y: Tensor) -> BoundTerms:
+        r"""The bound of this estimator on scores of a batch."""
+        raise NotImplementedError
+
+    def training_objective(self, positive: Tensor, negative: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        r"""The scalar that training maximises; the bound itself unless overridden."""
+        return self.bound_terms(positive, negative, x, y).value()
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        positive, negative = self.scores(x, y)
+        with autocast_disabled(x.device):
+            return -self.training_objective(positive, negative, x, y)
+
+    def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
+        positive, negative = self.scores(x, y)
+        with autocast_disabled(x.device):
+            return self.bound_terms(positive, negative, x, y)
+
+    def extra_repr(self) -> str:
+        return f"bound={self.bound!r}, neg_samples={self.neg_samples}"
+
+
+class NWJ(DiscriminativeEstimator):
+    r"""NWJ (Nguyen, Wainwright and Jordan, 2010): ``E_p[f] - E_{p(x)p(y)}[exp(f - 1)]``."""
+
+    def bound_terms(self, positive, negative, x, y):
+        return bounds.nwj(positive, negative)
+
+
+class InfoNCE(DiscriminativeEstimator):
+    r"""InfoNCE (van den Oord et al., 2018), low variance but capped at ``log(M + 1)``."""
+
+    def bound_terms(self, positive, negative, x, y):
+        return bounds.infonce(positive, negative)
+
+
+class MINE(DiscriminativeEstimator):
+    r"""MINE (Belghazi et al., 2018): the Donsker-Varadhan bound, trained with the gradient
+    bias corrected by an exponential moving average of the partition ``E[exp f]``.
+
+    Arguments:
+        critic: The critic ``f(x, y)``.
+        neg_samples: Negatives per row.
+        gamma: The weight of the running average at each step (``gamma_EMA`` of the seed
+            table, in ``(0, 1]``); ``1`` keeps the first batch's value forever.
+    """
+
+    def __init__(self, critic: Critic, neg_samples: int = 0, gamma: float = 0.9) -> None:
+        super().__init__(critic, neg_samples)
+        if not 0.0 < gamma <= 1.0:
+            raise ValueError(f"gamma must lie in (0, 1], got {gamma}")
+        self.gamma = gamma
+        self.register_buffer("log_ema", torch.tensor(float("nan")))
+
+    def bound_terms(self, positive, negative, x, y):
+        return bounds.donsker_varadhan(positive, negative)
+
+    def training_objective(self, positive, negative, x, y):
+        batch = bounds.logmeanexp(negative.detach())
+        if self.training:
+            blended = torch.logaddexp(
+                self.log_ema + math.log(self.gamma),
+                batch + (math.log1p(-self.gamma) if self.gamma < 1 else -math.inf),
+            )
+            self.log_ema.copy_(torch.where(torch.isnan(self.log_ema), batch, blended))
+        log_ema = torch.where(torch.isnan(self.log_ema), batch, self.log_ema)
+        return bounds.mine_surrogate(positive, negative, log_ema)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, gamma={self.gamma}"
+
+
+class TUBA(DiscriminativeEstimator):
+    r"""TUBA (Poole et al., 2019): an unnormalised Barber-Agakov bound with a learned
+    log-baseline ``a(x)`` (a module mapping ``[N, x_dim]`` to ``[N]``)."""
+
+    def __init__(self, critic: Critic, baseline: nn.Module, neg_samples: int = 0) -> None:
+        super().__init__(critic, neg_samples)
+        self.baseline = baseline
+
+    def bound_terms(self, positive, negative, x, y):
+        return bounds.tuba(positive, negative, self.baseline(x).float())
+
+
+class AlphaTUBA(TUBA):
+    r"""The interpolated bound of Poole et al. (2019): ``alpha=0`` is TUBA and ``alpha=1``
+    approaches InfoNCE; intermediate values trade bias for variance."""
+
+    def __init__(self, critic: Critic, baseline: nn.Module, neg_samples: int = 0, alpha: float = 0.5) -> None:
+        super().__init__(critic, baseline, neg_samples)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+        self.alpha = alpha
+
+    def bound_terms(self, positive, negative, x, y):
+        return bounds.alpha_tuba(positive, negative, self.baseline(x).float(), self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, alpha={self.alpha}"
+
+
+class JS(DiscriminativeEstimator):
+    r"""The critic is trained with the Jensen-Shannon objective (Hjelm et al., 2018), whose
+    optimum is the log density ratio; the estimate is NWJ on ``f + 1``."""
+
+    def bound_terms(self, positive, negative, x, y):
+        return bounds.nwj(positive + 1, negative + 1)
+
+    def training_objective(self, positive, negative, x, y):
+        return bounds.js_divergence(positive, negative)
+
+
+class SMILE(DiscriminativeEstimator):
+    r"""SMILE (Song and Ermon, 2020): trained with the Jensen-Shannon objective, estimated
+    by Donsker-Varadhan with the partition scores clipped to ``[-tau, tau]``."""
+
+    def __init__(self, critic: Critic, neg_samples: int = 0, tau: float = 5.0) -> None:
+        super().__init__(critic, neg_samples)
+        if tau <= 0:
+            raise ValueError(f"tau must be positive, got {tau}")
+        self.tau = tau
+
+    def bound_terms(self, positive, negative, x, y):
+        return bounds.smile(positive, negative, self.tau)
+
+    def training_objective(self, positive, negative, x, y):
+        value = self.bound_terms(positive, negative, x, y).value()
+        return bounds.straight_through(value, bounds.js_divergence(positive, negative))
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, tau={self.tau}"
+
+
+class FLO(DiscriminativeEstimator):
+    r"""FLO (Guo et al., 2022): a lower bound with a joint baseline ``u(x, y)`` (a module
+    taking ``(x, y)`` and returning ``[N]``) learned together with the critic."""
+
+    def __init__(self, critic: Critic, baseline: nn.Module, neg_samples: int = 0) -> None:
+        super().__init__(critic, neg_samples)
+        self.baseline = baseline
+
+    def bound_terms(self, positive, negative, x, y):
+        return bounds.flo(positive, negative, self.baseline(x, y).float())

@@ -1,0 +1,169 @@
+r"""Lower-case factories that build an estimator from dimensions, and the registry that
+maps a name (``"mine"``, ``"infonce"``, ...) to its factory.
+
+Example:
+    >>> estimator = instantiate_estimator("smile", x_dim=3, y_dim=2, hidden_dims=[32], tau=3.0)
+    >>> type(estimator).__name__, estimator.tau
+    ('SMILE', 3.0)
+    >>> instantiate_estimator("mutual")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown estimator 'mutual'; valid names: alpha_tuba, flo, infonce, js, mine, nwj, smile, tuba
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Literal, Sequence
+
+from mist_reg.baselines import joint_baseline, learned_baseline
+from mist_reg.critic import Critic, joint_critic, separable_critic
+from mist_reg.estimators.base import MIEstimator
+from mist_reg.estimators.discriminative import FLO, JS, MINE, NWJ, SMILE, TUBA, AlphaTUBA, InfoNCE
+
+__all__ = [
+    "DEFAULT_HIDDEN_DIMS",
+    "ESTIMATORS",
+    "register_estimator",
+    "instantiate_estimator",
+    "list_estimators",
+    "make_critic",
+    "nwj",
+    "mine",
+    "infonce",
+    "tuba",
+    "alpha_tuba",
+    "js",
+    "smile",
+    "flo",
+]
+
+DEFAULT_HIDDEN_DIMS: tuple[int, ...] = (256, 256)
+
+CriticType = Literal["joint", "separable"]
+
+ESTIMATORS: dict[str, Callable[..., MIEstimator]] = {}
+
+
+def register_estimator(name: str) -> Callable[[Callable[..., MIEstimator]], Callable[..., MIEstimator]]:
+    r"""Decorator that adds a factory to :data:`ESTIMATORS` under ``name``."""
+
+    def decorate(factory: Callable[..., MIEstimator]) -> Callable[..., MIEstimator]:
+        if name in ESTIMATORS:
+            raise ValueError(f"an estimator named {name!r} is already registered")
+        ESTIMATORS[name] = factory
+        return factory
+
+    return decorate
+
+
+def list_estimators() -> list[str]:
+    r"""The registered estimator names, sorted."""
+    return sorted(ESTIMATORS)
+
+
+def instantiate_estimator(estimator_name: str, **kwargs: Any) -> MIEstimator:
+    r"""Builds the estimator registered as ``estimator_name`` (case-insensitive, ``-`` or
+    ``_``) with the factory's keyword arguments."""
+    if not isinstance(estimator_name, str):
+        raise TypeError(f"estimator_name must be a string, got {type(estimator_name).__name__}")
+    key = estimator_name.lower().replace("-", "_")
+    if key not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator_name!r}; valid names: {', '.join(list_estimators())}")
+    return ESTIMATORS[key](**kwargs)
+
+
+def make_critic(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    critic_type: CriticType = "joint",
+    projection_dim: int | None = None,
+    normalize: bool = False,
+    temperature: float = 1.0,
+) -> Critic:
+    r"""A joint or separable MLP critic (``projection_dim``, ``normalize`` and
+    ``temperature`` apply to separable critics only)."""
+    hidden = DEFAULT_HIDDEN_DIMS if hidden_dims is None else hidden_dims
+    if critic_type == "joint":
+        return joint_critic(x_dim, y_dim, hidden)
+    if critic_type == "separable":
+        return separable_critic(x_dim, y_dim, hidden, projection_dim, normalize, temperature)
+    raise ValueError(f"unknown critic_type {critic_type!r}; valid types: joint, separable")
+
+
+@register_estimator("nwj")
+def nwj(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> NWJ:
+    r"""An :class:`~mist_reg.estimators.NWJ` estimator with an MLP critic."""
+    return NWJ(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
+
+
+@register_estimator("mine")
+def mine(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    neg_samples: int = 0,
+    gamma: float = 0.9,
+    **critic_kwargs: Any,
+) -> MINE:
+    r"""A :class:`~mist_reg.estimators.MINE` estimator with an MLP critic.
+
+    Example:
+        >>> estimator = mine(x_dim=5, y_dim=5, neg_samples=16, hidden_dims=[32, 32], critic_type="joint")
+        >>> estimator.neg_samples, estimator.bound
+        (16, 'lower')
+    """
+    return MINE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples, gamma)
+
+
+@register_estimator("infonce")
+def infonce(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> InfoNCE:
+    r"""An :class:`~mist_reg.estimators.InfoNCE` estimator with an MLP critic."""
+    return InfoNCE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
+
+
+@register_estimator("tuba")
+def tuba(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> TUBA:
+    r"""A :class:`~mist_reg.estimators.TUBA` estimator with MLP critic and baseline ``a(x)``."""
+    critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
+    return TUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples)
+
+
+@register_estimator("alpha_tuba")
+def alpha_tuba(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    neg_samples: int = 0,
+    alpha: float = 0.5,
+    **critic_kwargs: Any,
+) -> AlphaTUBA:
+    r"""An :class:`~mist_reg.estimators.AlphaTUBA` estimator with MLP critic and baseline."""
+    critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
+    return AlphaTUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples, alpha)
+
+
+@register_estimator("js")
+def js(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> JS:
+    r"""A :class:`~mist_reg.estimators.JS` estimator with an MLP critic."""
+    return JS(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
+
+
+@register_estimator("smile")
+def smile(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    neg_samples: int = 0,
+    tau: float = 5.0,
+    **critic_kwargs: Any,
+) -> SMILE:
+    r"""A :class:`~mist_reg.estimators.SMILE` estimator with an MLP critic."""
+    return SMILE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples, tau)
+
+
+@register_estimator("flo")
+def flo(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> FLO:
+    r"""A :class:`~mist_reg.estimators.FLO` estimator with MLP critic and joint baseline."""
+    critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
+    return FLO(critic, joint_baseline(x_dim, y_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples)

@@ -1,0 +1,102 @@
+r"""Invertible per-coordinate transforms fitted on training samples.
+
+Mutual information is unchanged by an invertible map of each variable, so
+``I(X; Y) = I(g(X); h(Y))``: mapping each coordinate to a standard normal marginal
+removes heavy tails and odd scales before a critic ever sees the data, at no cost in
+information. :func:`mist_reg.estimate_mi` applies :class:`MarginalGaussianizer` by default.
+
+Example:
+    >>> import torch
+    >>> x = torch.randn(1000, 2).exp()  # log-normal marginals
+    >>> z = MarginalGaussianizer().fit(x)(x)
+    >>> bool(abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["Standardizer", "MarginalGaussianizer", "make_preprocessor", "Preprocessing"]
+
+Preprocessing = Literal["gaussianize", "standardize", "none"]
+
+
+class Standardizer(nn.Module):
+    r"""``(x - mean) / std`` per coordinate, with statistics of the fitted samples."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(0))
+        self.register_buffer("std", torch.ones(0))
+
+    def fit(self, x: Tensor) -> "Standardizer":
+        self.mean = x.mean(0)
+        self.std = x.std(0).clamp_min(1e-8)
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+
+class MarginalGaussianizer(nn.Module):
+    r"""Maps each coordinate through its empirical CDF, then the standard normal quantile.
+
+    The empirical CDF is interpolated linearly between ``n_knots`` quantiles of the fitted
+    samples, so the map is monotone and continuous; values beyond the fitted range are
+    clamped to its ends.
+
+    Arguments:
+        n_knots: The number of quantiles kept per coordinate.
+    """
+
+    def __init__(self, n_knots: int = 2048) -> None:
+        super().__init__()
+        if n_knots < 2:
+            raise ValueError(f"n_knots must be at least 2, got {n_knots}")
+        self.n_knots = n_knots
+        self.register_buffer("knots", torch.zeros(0, 0))
+        self.register_buffer("levels", torch.zeros(0))
+
+    def fit(self, x: Tensor) -> "MarginalGaussianizer":
+        n = x.shape[0]
+        k = min(self.n_knots, n)
+        levels = (torch.arange(k, dtype=torch.float64, device=x.device) + 0.5) / k
+        self.knots = torch.quantile(x.double().T, levels, dim=1).T.contiguous().to(x.dtype)  # [d, k]
+        self.levels = levels.to(x.dtype)
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.knots.numel() == 0:
+            raise RuntimeError("MarginalGaussianizer must be fitted before use")
+        knots, levels = self.knots, self.levels
+        k = knots.shape[1]
+        values = x.T.contiguous()  # [d, N]
+        right = torch.searchsorted(knots, values).clamp(1, k - 1)
+        left = right - 1
+        k_left, k_right = knots.gather(1, left), knots.gather(1, right)
+        weight = ((values - k_left) / (k_right - k_left).clamp_min(1e-12)).clamp(0, 1)
+        prob = levels[left] + weight * (levels[right] - levels[left])
+        return torch.special.ndtri(prob).T.contiguous()
+
+
+def make_preprocessor(kind: Preprocessing) -> nn.Module:
+    r"""The transform named ``kind``: ``"gaussianize"``, ``"standardize"`` or ``"none"``."""
+    if kind == "gaussianize":
+        return MarginalGaussianizer()
+    if kind == "standardize":
+        return Standardizer()
+    if kind in ("none", None):
+        return _Identity()
+    raise ValueError(f"unknown preprocessing {kind!r}; valid choices: gaussianize, standardize, none")
+
+
+class _Identity(nn.Module):
+    def fit(self, x: Tensor) -> "_Identity":
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
