@@ -39,6 +39,7 @@ __all__ = [
     "train_mi_estimator",
     "evaluate_mi",
     "estimate_mi",
+    "fit_data_dependent",
     "DEFAULT_ESTIMATOR",
 ]
 
@@ -190,6 +191,31 @@ def evaluate_mi(
     return (value, running.standard_error()) if return_standard_error else value
 
 
+@torch.no_grad()
+def fit_data_dependent(estimator: MIEstimator, batches: Iterable, max_samples: int = 20000) -> None:
+    r"""Calls ``fit_data(x, y)`` on every sub-module that has one (closed-form references,
+    quantizers), with up to ``max_samples`` training samples on the estimator's device."""
+    modules = [m for m in estimator.modules() if callable(getattr(m, "fit_data", None))]
+    if not modules:
+        return
+    if isinstance(batches, TensorBatches):
+        x, y = batches.x[:max_samples], batches.y[:max_samples]
+    else:
+        xs, ys, n = [], [], 0
+        for batch in batches:
+            xb, yb = unpack_batch(batch)
+            xs.append(xb)
+            ys.append(yb)
+            n += xb.shape[0]
+            if n >= max_samples:
+                break
+        x, y = torch.cat(xs), torch.cat(ys)
+    parameter = next(estimator.parameters(), None)
+    device = parameter.device if parameter is not None else x.device
+    for module in modules:
+        module.fit_data(x.to(device), y.to(device))
+
+
 def train_mi_estimator(
     estimator: MIEstimator,
     x: Any = None,
@@ -276,11 +302,12 @@ def train_mi_estimator(
         train_loader = TensorBatches(x, y, batch_size, shuffle=True, drop_last=True, generator=generator)
 
     estimator.to(device)
+    fit_data_dependent(estimator, train_loader)
     estimator.train()
     optimizer = optimizer_class(estimator.parameters(), lr=lr, **(optimizer_params or {}))
     steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
     if eval_every is None:
-        eval_every = min(100, steps_per_epoch or 100)
+        eval_every = 100
     sign = -1.0 if estimator.bound == "upper" else 1.0
 
     log = TrainingLog()

@@ -5,10 +5,10 @@ Example:
     >>> estimator = instantiate_estimator("smile", x_dim=3, y_dim=2, hidden_dims=[32], tau=3.0)
     >>> type(estimator).__name__, estimator.tau
     ('SMILE', 3.0)
-    >>> instantiate_estimator("mutual")
+    >>> instantiate_estimator("mutual")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown estimator 'mutual'; valid names: alpha_tuba, flo, infonce, js, mine, nwj, smile, tuba
+    ValueError: unknown estimator 'mutual'; valid names: alpha_tuba, ..., tuba
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Callable, Literal, Sequence
 from mist_reg.baselines import joint_baseline, learned_baseline
 from mist_reg.critic import Critic, joint_critic, separable_critic
 from mist_reg.estimators.base import MIEstimator
+from mist_reg.gaussian_reference import GaussianLogRatio, ResidualCritic
 from mist_reg.estimators.discriminative import FLO, JS, MINE, NWJ, SMILE, TUBA, AlphaTUBA, InfoNCE
 
 __all__ = [
@@ -80,15 +81,27 @@ def make_critic(
     projection_dim: int | None = None,
     normalize: bool = False,
     temperature: float = 1.0,
+    reference: Literal["gaussian"] | None = None,
 ) -> Critic:
     r"""A joint or separable MLP critic (``projection_dim``, ``normalize`` and
-    ``temperature`` apply to separable critics only)."""
+    ``temperature`` apply to separable critics only).
+
+    With ``reference="gaussian"`` the MLP becomes a zero-initialised correction of the
+    closed-form Gaussian log-ratio (:class:`~mist_reg.gaussian_reference.ResidualCritic`),
+    fitted to the training data by :func:`mist_reg.train_mi_estimator` before training.
+    """
     hidden = DEFAULT_HIDDEN_DIMS if hidden_dims is None else hidden_dims
     if critic_type == "joint":
-        return joint_critic(x_dim, y_dim, hidden)
-    if critic_type == "separable":
-        return separable_critic(x_dim, y_dim, hidden, projection_dim, normalize, temperature)
-    raise ValueError(f"unknown critic_type {critic_type!r}; valid types: joint, separable")
+        critic: Critic = joint_critic(x_dim, y_dim, hidden)
+    elif critic_type == "separable":
+        critic = separable_critic(x_dim, y_dim, hidden, projection_dim, normalize, temperature)
+    else:
+        raise ValueError(f"unknown critic_type {critic_type!r}; valid types: joint, separable")
+    if reference is None:
+        return critic
+    if reference == "gaussian":
+        return ResidualCritic(GaussianLogRatio(x_dim, y_dim), critic)
+    raise ValueError(f"unknown reference {reference!r}; valid references: gaussian, None")
 
 
 @register_estimator("nwj")
