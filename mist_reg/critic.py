@@ -118,6 +118,9 @@ class SeparableCritic(Critic):
         f_y: The projection head of ``y``, ``[..., y_dim] -> [..., k]``.
         normalize: Whether to project both features on the unit sphere (cosine similarity).
         temperature: Divides the scores; small values sharpen cosine similarities.
+        marginal_terms: When true, the last output of each head is a term of its own
+            variable added to the score, ``f(x, y) = g(x)^T h(y) + u(x) + w(y)``: the form of
+            a log density ratio that depends on each variable also alone (e.g. Gaussian).
 
     Example:
         >>> critic = SeparableCritic(nn.Linear(2, 8), nn.Linear(3, 8), normalize=True, temperature=0.1)
@@ -131,6 +134,7 @@ class SeparableCritic(Critic):
         f_y: nn.Module,
         normalize: bool = False,
         temperature: float = 1.0,
+        marginal_terms: bool = False,
     ) -> None:
         super().__init__()
         if temperature <= 0:
@@ -138,28 +142,36 @@ class SeparableCritic(Critic):
         self.f_x, self.f_y = f_x, f_y
         self.normalize = normalize
         self.temperature = temperature
+        self.marginal_terms = marginal_terms
 
-    def _features(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    def _features(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         hx, hy = self.f_x(x), self.f_y(y)
         if hx.shape[-1] != hy.shape[-1]:
             raise ValueError(
                 f"f_x and f_y must output features of the same size, got {hx.shape[-1]} and {hy.shape[-1]}"
             )
+        if self.marginal_terms:
+            (hx, ux), (hy, uy) = hx.split([hx.shape[-1] - 1, 1], -1), hy.split([hy.shape[-1] - 1, 1], -1)
+            ux, uy = ux.squeeze(-1), uy.squeeze(-1)
+        else:
+            ux = uy = hx.new_zeros(())
         if self.normalize:
             hx, hy = F.normalize(hx, dim=-1), F.normalize(hy, dim=-1)
-        return hx / self.temperature, hy
+        return hx / self.temperature, hy, ux, uy
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        hx, hy = self._features(x, y)
-        return (hx * hy).sum(-1)
+        hx, hy, ux, uy = self._features(x, y)
+        return (hx * hy).sum(-1) + ux + uy
 
     def score_matrix(self, x: Tensor, y: Tensor) -> Tensor:
-        hx, hy = self._features(x, y)
-        return hx @ hy.transpose(-1, -2)
+        hx, hy, ux, uy = self._features(x, y)
+        marginal = ux.unsqueeze(-1) + uy.unsqueeze(-2) if self.marginal_terms else 0
+        return hx @ hy.transpose(-1, -2) + marginal
 
     def score_pairs(self, x: Tensor, y: Tensor, index: Tensor) -> Tensor:
-        hx, hy = self._features(x, y)
-        return torch.einsum("nd,nkd->nk", hx, hy[index])
+        hx, hy, ux, uy = self._features(x, y)
+        marginal = ux.unsqueeze(-1) + uy[index] if self.marginal_terms else 0
+        return torch.einsum("nd,nkd->nk", hx, hy[index]) + marginal
 
 
 def joint_critic(
@@ -176,12 +188,13 @@ def separable_critic(
     projection_dim: int | None = None,
     normalize: bool = False,
     temperature: float = 1.0,
+    marginal_terms: bool = False,
     activation: type[nn.Module] = nn.ReLU,
 ) -> SeparableCritic:
     r"""A :class:`SeparableCritic` with two MLP heads ending in ``projection_dim`` features
-    (by default the last hidden width)."""
+    (by default the last hidden width), plus one marginal term each when ``marginal_terms``."""
     hidden = list(hidden_dims)
-    k = projection_dim or (hidden[-1] if hidden else 16)
+    k = (projection_dim or (hidden[-1] if hidden else 16)) + int(marginal_terms)
     return SeparableCritic(
-        mlp(x_dim, hidden, k, activation), mlp(y_dim, hidden, k, activation), normalize, temperature
+        mlp(x_dim, hidden, k, activation), mlp(y_dim, hidden, k, activation), normalize, temperature, marginal_terms
     )

@@ -308,11 +308,12 @@ def train_mi_estimator(
     steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
     if eval_every is None:
         eval_every = 100
-    sign = -1.0 if estimator.bound == "upper" else 1.0
 
     log = TrainingLog()
-    best_state = copy.deepcopy(estimator.state_dict())
-    best_score, smoothed, bad_evaluations = -math.inf, None, 0
+    monitor = _BestWeights(estimator, sign=-1.0 if estimator.bound == "upper" else 1.0, smoothing=smoothing)
+    if valid_loader is not None:  # the untrained estimator is a candidate too
+        monitor.update(evaluate_mi(estimator, data_loader=valid_loader, device=device), log, {"epoch": 0})
+        estimator.train()
     total = max_iterations if max_iterations is not None else (steps_per_epoch or 0) * max_epochs or None
     progress = tqdm(total=total, disable=not verbose, desc="training", unit="step")
     running_loss = torch.zeros((), device=device)
@@ -333,11 +334,10 @@ def train_mi_estimator(
                 steps_since_eval += 1
                 progress.update(1)
                 if steps_since_eval == eval_every or log.iterations == max_iterations:
-                    train_loss = float(running_loss) / steps_since_eval
+                    train_loss = float(running_loss) / steps_since_eval  # the only sync per eval_every steps
                     running_loss.zero_()
                     steps_since_eval = 0
                     if not math.isfinite(train_loss):
-                        estimator.load_state_dict(best_state)
                         log.stop_reason = "non_finite_loss"
                         warnings.warn(
                             f"training stopped at iteration {log.iterations}: the loss became {train_loss}; "
@@ -346,24 +346,16 @@ def train_mi_estimator(
                             stacklevel=2,
                         )
                         return log
-                    record = {"iteration": log.iterations, "epoch": epoch, "train_loss": train_loss}
+                    record = {"epoch": epoch, "train_loss": train_loss}
                     if valid_loader is not None:
                         valid_mi = evaluate_mi(estimator, data_loader=valid_loader, device=device)
                         estimator.train()
-                        smoothed = valid_mi if smoothed is None else smoothing * smoothed + (1 - smoothing) * valid_mi
-                        record.update(valid_mi=valid_mi, valid_mi_smoothed=smoothed)
-                        if math.isfinite(smoothed) and sign * smoothed > best_score:
-                            best_score, bad_evaluations = sign * smoothed, 0
-                            best_state = copy.deepcopy(estimator.state_dict())
-                            log.best_iteration, log.best_valid_mi = log.iterations, smoothed
-                        else:
-                            bad_evaluations += 1
+                        monitor.update(valid_mi, log, record)
                         progress.set_postfix(loss=f"{train_loss:.3f}", valid_mi=f"{valid_mi:.3f}")
                     else:
-                        best_state = copy.deepcopy(estimator.state_dict())
+                        monitor.keep(log, record)
                         progress.set_postfix(loss=f"{train_loss:.3f}")
-                    log.records.append(record)
-                    if early_stopping and valid_loader is not None and bad_evaluations >= patience:
+                    if early_stopping and monitor.bad_evaluations >= patience:
                         log.stop_reason = "early_stopping"
                         return log
                 if max_iterations is not None and log.iterations >= max_iterations:
@@ -375,9 +367,36 @@ def train_mi_estimator(
                 return log
     finally:
         progress.close()
-        if log.stop_reason != "non_finite_loss" and valid_loader is not None and log.best_iteration is not None:
-            estimator.load_state_dict(best_state)
+        monitor.restore()
         estimator.eval()
+
+
+class _BestWeights:
+    """Keeps the weights of the best smoothed validation estimate (or the last finite
+    weights without validation) and counts validations without improvement."""
+
+    def __init__(self, estimator: MIEstimator, sign: float, smoothing: float) -> None:
+        self.estimator, self.sign, self.smoothing = estimator, sign, smoothing
+        self.state = copy.deepcopy(estimator.state_dict())
+        self.best, self.smoothed, self.bad_evaluations = -math.inf, None, 0
+
+    def keep(self, log: TrainingLog, record: dict) -> None:
+        self.state = copy.deepcopy(self.estimator.state_dict())
+        log.records.append({"iteration": log.iterations, **record})
+
+    def update(self, valid_mi: float, log: TrainingLog, record: dict) -> None:
+        s = self.smoothing
+        self.smoothed = valid_mi if self.smoothed is None else s * self.smoothed + (1 - s) * valid_mi
+        log.records.append({"iteration": log.iterations, **record, "valid_mi": valid_mi, "valid_mi_smoothed": self.smoothed})
+        if math.isfinite(self.smoothed) and self.sign * self.smoothed > self.best:
+            self.best, self.bad_evaluations = self.sign * self.smoothed, 0
+            self.state = copy.deepcopy(self.estimator.state_dict())
+            log.best_iteration, log.best_valid_mi = log.iterations, self.smoothed
+        else:
+            self.bad_evaluations += 1
+
+    def restore(self) -> None:
+        self.estimator.load_state_dict(self.state)
 
 
 def estimate_mi(

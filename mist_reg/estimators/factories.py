@@ -81,10 +81,11 @@ def make_critic(
     projection_dim: int | None = None,
     normalize: bool = False,
     temperature: float = 1.0,
+    marginal_terms: bool = False,
     reference: Literal["gaussian"] | None = None,
 ) -> Critic:
-    r"""A joint or separable MLP critic (``projection_dim``, ``normalize`` and
-    ``temperature`` apply to separable critics only).
+    r"""A joint or separable MLP critic (``projection_dim``, ``normalize``,
+    ``temperature`` and ``marginal_terms`` apply to separable critics only).
 
     With ``reference="gaussian"`` the MLP becomes a zero-initialised correction of the
     closed-form Gaussian log-ratio (:class:`~mist_reg.gaussian_reference.ResidualCritic`),
@@ -94,7 +95,7 @@ def make_critic(
     if critic_type == "joint":
         critic: Critic = joint_critic(x_dim, y_dim, hidden)
     elif critic_type == "separable":
-        critic = separable_critic(x_dim, y_dim, hidden, projection_dim, normalize, temperature)
+        critic = separable_critic(x_dim, y_dim, hidden, projection_dim, normalize, temperature, marginal_terms)
     else:
         raise ValueError(f"unknown critic_type {critic_type!r}; valid types: joint, separable")
     if reference is None:

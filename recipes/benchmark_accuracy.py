@@ -1,0 +1,199 @@
+r"""Accuracy and speed of ``estimate_mi`` on ground-truth tasks, against references.
+
+For every task of the suite, one run draws 5,000 training and 5,000 held-out samples and
+prints the exact MI next to:
+
+* mist_reg's ``estimate_mi`` at its defaults (trained on the training samples, evaluated
+  on the held-out ones);
+* torch_mist 0.2.17's ``estimate_mi`` at its defaults on the same samples (run in its own
+  environment: ``bash recipes/benchmarks/setup_torch_mist_env.sh`` once; skipped with a
+  note when that environment is missing or ``--no-torch-mist`` is given);
+* the KSG k-nearest-neighbour estimator (k=5) on all 10,000 samples.
+
+Usage::
+
+    python recipes/benchmark_accuracy.py                      # the whole suite
+    python recipes/benchmark_accuracy.py --tasks spiral-5x5 --no-torch-mist
+
+It writes a JSON record, a markdown table and a plot (estimate against truth) to
+``--out`` (default ``runs/benchmark_accuracy``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+
+from mist_reg import estimate_mi  # noqa: E402
+from mist_reg.knn import ksg_mi  # noqa: E402
+from mist_reg.tasks import BENCHMARK_SUITE, get_task  # noqa: E402
+
+
+def _time(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    rows = []
+    torch_mist_error = None
+    if not args.no_torch_mist:
+        try:
+            from reference import run_torch_mist, torch_mist_python
+
+            torch_mist_python()
+        except RuntimeError as error:
+            torch_mist_error = str(error).splitlines()[0]
+            print(f"[torch_mist skipped] {torch_mist_error}", file=sys.stderr)
+    for name in args.tasks:
+        task = get_task(name)
+        x, y = task.sample(args.n_train, seed=args.seed)
+        x_test, y_test = task.sample(args.n_test, seed=args.seed + 1)
+        row: dict = {"task": name, "truth": task.mutual_information}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours, row["mist_reg_seconds"] = _time(
+                lambda: estimate_mi(x, y, x_test=x_test, y_test=y_test, seed=args.seed, device=args.device)
+            )
+        row["mist_reg"] = float(ours)
+        row["mist_reg_stderr"] = ours.standard_error
+        row["ksg"], row["ksg_seconds"] = _time(
+            lambda: ksg_mi(torch.cat([x, x_test]), torch.cat([y, y_test]), k=args.k)
+        )
+        if not args.no_torch_mist and torch_mist_error is None:
+            record = run_torch_mist(
+                x.numpy(), y.numpy(), x_test.numpy(), y_test.numpy(), estimator="smile", seed=args.seed
+            )
+            row["torch_mist"], row["torch_mist_seconds"] = record["estimate"], record["seconds"]
+        rows.append(row)
+        print(_format_row(row), flush=True)
+    return rows
+
+
+def _format_row(row: dict) -> str:
+    parts = [f"{row['task']:22s} truth {row['truth']:6.3f}"]
+    for key in ("mist_reg", "torch_mist", "ksg"):
+        if key in row:
+            parts.append(f"{key} {row[key]:7.3f} ({row[key + '_seconds']:6.1f}s)")
+    return "  ".join(parts)
+
+
+def summarise(rows: list[dict]) -> dict:
+    summary: dict = {}
+    for key in ("mist_reg", "torch_mist", "ksg"):
+        if not all(key in r for r in rows):
+            continue
+        errors = [abs(r[key] - r["truth"]) for r in rows]
+        within = [
+            abs(r[key]) <= 0.02 if r["truth"] == 0 else 1 / 1.5 <= r[key] / r["truth"] <= 1.5 for r in rows
+        ]
+        summary[key] = {
+            "mean_abs_error": statistics.fmean(errors),
+            "max_abs_error": max(errors),
+            "within_target": sum(within),
+            "tasks": len(rows),
+            "total_seconds": sum(r[key + "_seconds"] for r in rows),
+            "median_seconds": statistics.median(r[key + "_seconds"] for r in rows),
+        }
+    if "torch_mist" in summary:
+        ratios = [r["torch_mist_seconds"] / r["mist_reg_seconds"] for r in rows]
+        summary["speedup_vs_torch_mist"] = {
+            "total": summary["torch_mist"]["total_seconds"] / summary["mist_reg"]["total_seconds"],
+            "median_per_task": statistics.median(ratios),
+        }
+    return summary
+
+
+def markdown(rows: list[dict], summary: dict, command: str) -> str:
+    keys = [k for k in ("mist_reg", "torch_mist", "ksg") if k in summary]
+    lines = [
+        f"Command: `{command}`",
+        "",
+        "| task | truth | " + " | ".join(f"{k} (s)" for k in keys) + " |",
+        "|---|---:|" + "---:|" * len(keys),
+    ]
+    for r in rows:
+        cells = [f"{r[k]:.3f} ({r[k + '_seconds']:.1f})" for k in keys]
+        lines.append(f"| {r['task']} | {r['truth']:.3f} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("| estimator | mean abs. error | max abs. error | within 1.5x (0 +- 0.02) | total s | median s |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for k in keys:
+        s = summary[k]
+        lines.append(
+            f"| {k} | {s['mean_abs_error']:.3f} | {s['max_abs_error']:.3f} | {s['within_target']}/{s['tasks']} "
+            f"| {s['total_seconds']:.1f} | {s['median_seconds']:.1f} |"
+        )
+    if "speedup_vs_torch_mist" in summary:
+        s = summary["speedup_vs_torch_mist"]
+        lines.append("")
+        lines.append(
+            f"Wall time of torch_mist / mist_reg: {s['total']:.2f}x in total, {s['median_per_task']:.2f}x median per task."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("[plot skipped] matplotlib is not installed (pip install mist_reg[bench])", file=sys.stderr)
+        return False
+    fig, ax = plt.subplots(figsize=(6, 5))
+    top = max(max(r["truth"] for r in rows), 0.5) * 1.1
+    ax.plot([0, top], [0, top], color="grey", lw=1, label="truth")
+    ax.fill_between([0, top], [0, top / 1.5], [0, top * 1.5], color="grey", alpha=0.15, label="within 1.5x")
+    for key, marker in (("mist_reg", "o"), ("torch_mist", "s"), ("ksg", "^")):
+        if all(key in r for r in rows):
+            ax.scatter([r["truth"] for r in rows], [r[key] for r in rows], marker=marker, label=key)
+    ax.set_xlabel("true MI (nats)")
+    ax.set_ylabel("estimate (nats)")
+    ax.legend()
+    ax.set_title("estimate against truth, 5,000 + 5,000 samples")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=list(BENCHMARK_SUITE))
+    parser.add_argument("--n-train", type=int, default=5000)
+    parser.add_argument("--n-test", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--k", type=int, default=5, help="neighbours of the KSG estimator")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--no-torch-mist", action="store_true", help="skip the torch_mist reference")
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmark_accuracy"))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device or 'auto'}")
+    rows = run(args)
+    summary = summarise(rows)
+    command = "python recipes/benchmark_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    table = markdown(rows, summary, command.strip())
+    print()
+    print(table)
+    (args.out / "results.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
+    (args.out / "results.md").write_text(table)
+    if plot(rows, args.out / "estimate_vs_truth.png"):
+        print(f"plot: {args.out / 'estimate_vs_truth.png'}")
+
+
+if __name__ == "__main__":
+    main()
