@@ -50,6 +50,20 @@ class Critic(nn.Module):
         r"""Scores ``f(x_i, y_{index[i, k]})`` for an ``[N, K]`` integer ``index``: ``[N, K]``."""
         raise NotImplementedError
 
+    @torch.no_grad()
+    def zero_output_(self) -> None:
+        r"""Makes the critic output zero everywhere while every parameter still receives
+        gradients (used to start a correction of a reference critic at zero).
+
+        The default zeroes the last linear layer; critics of another shape override it.
+        """
+        linears = [m for m in self.modules() if isinstance(m, nn.Linear)]
+        if not linears:
+            raise NotImplementedError(f"{type(self).__name__} does not know how to start at zero")
+        nn.init.zeros_(linears[-1].weight)
+        if linears[-1].bias is not None:
+            nn.init.zeros_(linears[-1].bias)
+
 
 class JointCritic(Critic):
     r"""``f(x, y) = joint_net([x, y])``.
@@ -158,6 +172,23 @@ class SeparableCritic(Critic):
         if self.normalize:
             hx, hy = F.normalize(hx, dim=-1), F.normalize(hy, dim=-1)
         return hx / self.temperature, hy, ux, uy
+
+    @torch.no_grad()
+    def zero_output_(self) -> None:
+        r"""Zeroes the last linear layer of ``f_x`` and, with marginal terms, the marginal
+        output of ``f_y``: the score is zero, and ``f_x`` still gets gradients through
+        ``h(y)``."""
+        last_x = [m for m in self.f_x.modules() if isinstance(m, nn.Linear)]
+        last_y = [m for m in self.f_y.modules() if isinstance(m, nn.Linear)]
+        if not last_x or (self.marginal_terms and not last_y):
+            raise NotImplementedError("zero_output_ needs heads that end in nn.Linear layers")
+        nn.init.zeros_(last_x[-1].weight)
+        if last_x[-1].bias is not None:
+            nn.init.zeros_(last_x[-1].bias)
+        if self.marginal_terms:
+            last_y[-1].weight[-1].zero_()
+            if last_y[-1].bias is not None:
+                last_y[-1].bias[-1].zero_()
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         hx, hy, ux, uy = self._features(x, y)

@@ -46,6 +46,8 @@ def as_samples(values: Any, name: str) -> Tensor:
     elif isinstance(values, np.ndarray):
         if values.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold numbers, got a numpy array of dtype {values.dtype}")
+        if values.ndim == 0:
+            raise ValueError(f"{name} must have shape [N] or [N, d], got a scalar")
         tensor = torch.from_numpy(np.ascontiguousarray(values))
     elif isinstance(values, (list, tuple)):
         try:
@@ -145,7 +147,10 @@ class SampleDataset(Dataset):
 
 class TensorBatches:
     r"""Shuffled minibatches of in-memory tensors, without the per-item overhead of a
-    :class:`~torch.utils.data.DataLoader`. Iterating yields ``(x, y)`` pairs."""
+    :class:`~torch.utils.data.DataLoader`. Iterating yields ``(x, y)`` pairs.
+
+    Without ``drop_last``, a last batch of a single sample is merged into the one before
+    it (a single sample has no negatives to be compared with)."""
 
     def __init__(
         self,
@@ -164,20 +169,26 @@ class TensorBatches:
         self.shuffle, self.drop_last = shuffle, drop_last
         self.generator = generator
 
+    def _bounds(self) -> list[int]:
+        n, size = self.x.shape[0], self.batch_size
+        stop = n - n % size if self.drop_last else n
+        bounds = list(range(0, stop, size)) + [stop]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+            del bounds[-2]
+        return bounds
+
     def __len__(self) -> int:
-        n = self.x.shape[0]
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return len(self._bounds()) - 1
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        n = self.x.shape[0]
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.x.device)
+            order = torch.randperm(self.x.shape[0], generator=self.generator).to(self.x.device)
             x, y = self.x[order], self.y[order]
         else:
             x, y = self.x, self.y
-        stop = n - n % self.batch_size if self.drop_last else n
-        for start in range(0, stop, self.batch_size):
-            yield x[start : start + self.batch_size], y[start : start + self.batch_size]
+        bounds = self._bounds()
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            yield x[start:stop], y[start:stop]
 
 
 def split_indices(n: int, fraction: float, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:

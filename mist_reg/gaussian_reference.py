@@ -145,11 +145,9 @@ class GaussianLogRatio(Critic):
 
 
 class ResidualCritic(Critic):
-    r"""``f(x, y) = reference(x, y) + gate * correction(x, y)``, with a learned scalar
-    ``gate`` that starts at zero, so training starts exactly from the reference.
-
-    The correction's parameters get gradients as soon as the gate moves (the gate's own
-    gradient is the correction's output), whatever the correction's architecture.
+    r"""``f(x, y) = reference(x, y) + correction(x, y)``, the correction starting at zero
+    (through :meth:`mist_reg.critic.Critic.zero_output_`), so that training starts exactly
+    from the reference and only learns what it misses.
 
     Arguments:
         reference: A fixed or learnable critic (e.g. :class:`GaussianLogRatio`).
@@ -165,13 +163,13 @@ class ResidualCritic(Critic):
     def __init__(self, reference: Critic, correction: Critic) -> None:
         super().__init__()
         self.reference, self.correction = reference, correction
-        self.gate = nn.Parameter(torch.zeros(()))
+        correction.zero_output_()
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.reference(x, y) + self.gate * self.correction(x, y)
+        return self.reference(x, y) + self.correction(x, y)
 
     def score_matrix(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.reference.score_matrix(x, y) + self.gate * self.correction.score_matrix(x, y)
+        return self.reference.score_matrix(x, y) + self.correction.score_matrix(x, y)
 
     def score_pairs(self, x: Tensor, y: Tensor, index: Tensor) -> Tensor:
-        return self.reference.score_pairs(x, y, index) + self.gate * self.correction.score_pairs(x, y, index)
+        return self.reference.score_pairs(x, y, index) + self.correction.score_pairs(x, y, index)

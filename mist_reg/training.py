@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from mist_reg.bounds import RunningBound
 from mist_reg.data import TensorBatches, as_samples, check_pair, is_data_loader, split_indices, unpack_batch
 from mist_reg.estimators.base import MIEstimator
-from mist_reg.estimators.factories import instantiate_estimator
+from mist_reg.estimators.factories import CRITIC_ESTIMATORS, instantiate_estimator, normalize_name
 from mist_reg.preprocessing import Preprocessing, make_preprocessor
 
 __all__ = [
@@ -44,6 +44,15 @@ __all__ = [
 ]
 
 DEFAULT_ESTIMATOR = "smile"
+# The critic estimate_mi gives every critic-based estimator unless told otherwise: the
+# closed-form Gaussian log-ratio corrected by a separable network with marginal terms
+# (see docs/benchmarks.md for how it compares with joint critics).
+ESTIMATION_CRITIC_DEFAULTS: dict[str, Any] = {
+    "reference": "gaussian",
+    "critic_type": "separable",
+    "marginal_terms": True,
+    "projection_dim": 32,
+}
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_MAX_ITERATIONS = 3000
 DEFAULT_LR = 1e-3
@@ -56,12 +65,13 @@ class TrainingLog:
 
     Attributes:
         records: One dictionary per validation (``iteration``, ``epoch``, ``train_loss``,
-            ``valid_mi`` and its smoothed value ``valid_mi_smoothed``).
+            ``valid_mi`` and the smoothed selection score ``valid_score_smoothed``: the
+            estimate for lower bounds, minus the validation loss otherwise).
         best_iteration: The iteration whose weights were restored (``None`` without validation).
-        best_valid_mi: The smoothed validation estimate at ``best_iteration``.
+        best_valid_mi: The validation estimate at ``best_iteration``.
         iterations: The number of optimiser steps taken.
         stop_reason: Why training ended: ``"max_iterations"``, ``"max_epochs"``,
-            ``"early_stopping"`` or ``"non_finite_loss"``.
+            ``"early_stopping"``, ``"non_finite_loss"`` or ``"no_parameters"``.
     """
 
     records: list[dict[str, float]] = field(default_factory=list)
@@ -138,7 +148,7 @@ def evaluate_mi(
     estimator: MIEstimator,
     x: Any = None,
     y: Any = None,
-    batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
+    batch_size: int | None = None,
     data_loader: Iterable | None = None,
     device: str | torch.device | None = None,
     return_standard_error: bool = False,
@@ -154,7 +164,10 @@ def evaluate_mi(
         estimator: The estimator.
         x, y: Samples ``[N, x_dim]`` and ``[N, y_dim]`` (arrays or tensors), or ``x`` a data
             loader yielding ``(x, y)`` or ``{'x': x, 'y': y}`` batches.
-        batch_size: The evaluation batch size for in-memory samples.
+        batch_size: The evaluation batch size for in-memory samples (by default 1,024, or
+            every sample when there are fewer). A last batch of one sample is merged into
+            the previous one; batches of one sample from a data loader are skipped with a
+            warning (they have no negatives).
         data_loader: A data loader, instead of ``x`` and ``y``.
         device: Where to evaluate; by default where the estimator's parameters live.
         return_standard_error: Also return the standard error of the per-sample mean.
@@ -173,18 +186,29 @@ def evaluate_mi(
         parameter = next(estimator.parameters(), None)
         device = parameter.device if parameter is not None else torch.device("cpu")
     device = torch.device(device)
+    if batch_size is None and data_loader is None and x is not None:
+        batch_size = min(DEFAULT_EVAL_BATCH_SIZE, len(x))
     batches = _batches(x, y, data_loader, batch_size, shuffle=False, drop_last=False, generator=None)
     was_training = estimator.training
     estimator.eval()
     running = RunningBound()
+    skipped = 0
     try:
         for batch in batches:
             xb, yb = unpack_batch(batch)
             if xb.shape[0] < 2:
+                skipped += xb.shape[0]
                 continue
             running.add(estimator.terms(xb.to(device), yb.to(device)))
     finally:
         estimator.train(was_training)
+    if skipped:
+        warnings.warn(
+            f"evaluate_mi skipped {skipped} sample(s) in batches of a single sample; "
+            "use a data loader with drop_last=True or a batch size that does not leave one",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     if running.n_samples == 0:
         raise ValueError("no batch of at least 2 samples to evaluate on")
     value = running.value()
@@ -231,7 +255,7 @@ def train_mi_estimator(
     optimizer_params: dict[str, Any] | None = None,
     device: str | torch.device | None = None,
     early_stopping: bool = True,
-    patience: int = 10,
+    patience: int = 5,
     eval_every: int | None = None,
     valid_batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
     smoothing: float = 0.6,
@@ -253,8 +277,9 @@ def train_mi_estimator(
         optimizer_class, optimizer_params: The optimiser and its extra arguments.
         device: By default CUDA when available, else the CPU.
         early_stopping: Stop after ``patience`` validations without improvement of the
-            smoothed validation estimate, then restore the best weights.
-        eval_every: Steps between validations (by default once per epoch, at most 100).
+            smoothed validation score (the estimate for lower bounds, minus the validation
+            loss for other estimators), then restore the best weights.
+        eval_every: Steps between validations (default 100).
         valid_batch_size: The batch size of validation.
         smoothing: Weight of the past in the exponential smoothing of validation estimates.
         verbose: Show a progress bar.
@@ -304,16 +329,19 @@ def train_mi_estimator(
     estimator.to(device)
     fit_data_dependent(estimator, train_loader)
     estimator.train()
-    optimizer = optimizer_class(estimator.parameters(), lr=lr, **(optimizer_params or {}))
+    parameters = [p for p in estimator.parameters() if p.requires_grad]
+    if not parameters:  # nothing to fit (e.g. a binned estimator): data-dependent init is all
+        estimator.eval()
+        return TrainingLog(stop_reason="no_parameters")
+    optimizer = optimizer_class(parameters, lr=lr, **(optimizer_params or {}))
     steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
     if eval_every is None:
         eval_every = 100
 
     log = TrainingLog()
-    monitor = _BestWeights(estimator, sign=-1.0 if estimator.bound == "upper" else 1.0, smoothing=smoothing)
+    monitor = _BestWeights(estimator, smoothing=smoothing)
     if valid_loader is not None:  # the untrained estimator is a candidate too
-        monitor.update(evaluate_mi(estimator, data_loader=valid_loader, device=device), log, {"epoch": 0})
-        estimator.train()
+        monitor.update(*_validate(estimator, valid_loader, device), log, {"epoch": 0})
     total = max_iterations if max_iterations is not None else (steps_per_epoch or 0) * max_epochs or None
     progress = tqdm(total=total, disable=not verbose, desc="training", unit="step")
     running_loss = torch.zeros((), device=device)
@@ -348,9 +376,8 @@ def train_mi_estimator(
                         return log
                     record = {"epoch": epoch, "train_loss": train_loss}
                     if valid_loader is not None:
-                        valid_mi = evaluate_mi(estimator, data_loader=valid_loader, device=device)
-                        estimator.train()
-                        monitor.update(valid_mi, log, record)
+                        valid_mi, score = _validate(estimator, valid_loader, device)
+                        monitor.update(valid_mi, score, log, record)
                         progress.set_postfix(loss=f"{train_loss:.3f}", valid_mi=f"{valid_mi:.3f}")
                     else:
                         monitor.keep(log, record)
@@ -371,12 +398,33 @@ def train_mi_estimator(
         estimator.eval()
 
 
+def _validate(estimator: MIEstimator, valid_loader: Iterable, device: torch.device) -> tuple[float, float]:
+    """The validation estimate and the score that selects weights (higher is better): the
+    estimate itself for lower bounds, minus the validation loss for every other estimator
+    (an upper bound is not improved by making it smaller with an untrained model)."""
+    valid_mi = evaluate_mi(estimator, data_loader=valid_loader, device=device)
+    if estimator.bound == "lower":
+        score = valid_mi
+    else:
+        total, count = 0.0, 0
+        estimator.eval()
+        with torch.no_grad():
+            for batch in valid_loader:
+                xb, yb = unpack_batch(batch)
+                if xb.shape[0] >= 2:
+                    total += float(estimator(xb.to(device), yb.to(device))) * xb.shape[0]
+                    count += xb.shape[0]
+        score = -total / max(count, 1)
+    estimator.train()
+    return valid_mi, score
+
+
 class _BestWeights:
-    """Keeps the weights of the best smoothed validation estimate (or the last finite
+    """Keeps the weights of the best smoothed validation score (or the last finite
     weights without validation) and counts validations without improvement."""
 
-    def __init__(self, estimator: MIEstimator, sign: float, smoothing: float) -> None:
-        self.estimator, self.sign, self.smoothing = estimator, sign, smoothing
+    def __init__(self, estimator: MIEstimator, smoothing: float) -> None:
+        self.estimator, self.smoothing = estimator, smoothing
         self.state = copy.deepcopy(estimator.state_dict())
         self.best, self.smoothed, self.bad_evaluations = -math.inf, None, 0
 
@@ -384,14 +432,16 @@ class _BestWeights:
         self.state = copy.deepcopy(self.estimator.state_dict())
         log.records.append({"iteration": log.iterations, **record})
 
-    def update(self, valid_mi: float, log: TrainingLog, record: dict) -> None:
+    def update(self, valid_mi: float, score: float, log: TrainingLog, record: dict) -> None:
         s = self.smoothing
-        self.smoothed = valid_mi if self.smoothed is None else s * self.smoothed + (1 - s) * valid_mi
-        log.records.append({"iteration": log.iterations, **record, "valid_mi": valid_mi, "valid_mi_smoothed": self.smoothed})
-        if math.isfinite(self.smoothed) and self.sign * self.smoothed > self.best:
-            self.best, self.bad_evaluations = self.sign * self.smoothed, 0
+        self.smoothed = score if self.smoothed is None else s * self.smoothed + (1 - s) * score
+        log.records.append(
+            {"iteration": log.iterations, **record, "valid_mi": valid_mi, "valid_score_smoothed": self.smoothed}
+        )
+        if math.isfinite(self.smoothed) and self.smoothed > self.best:
+            self.best, self.bad_evaluations = self.smoothed, 0
             self.state = copy.deepcopy(self.estimator.state_dict())
-            log.best_iteration, log.best_valid_mi = log.iterations, self.smoothed
+            log.best_iteration, log.best_valid_mi = log.iterations, valid_mi
         else:
             self.bad_evaluations += 1
 
@@ -418,7 +468,7 @@ def estimate_mi(
     lr: float = DEFAULT_LR,
     valid_percentage: float = 0.1,
     early_stopping: bool = True,
-    patience: int = 10,
+    patience: int = 5,
     device: str | torch.device | None = None,
     seed: int | None = 0,
     verbose: bool = False,
@@ -528,6 +578,8 @@ def _build(estimator: MIEstimator | str, x_dim: int, y_dim: int, params: dict[st
             raise TypeError(f"estimator arguments {sorted(params)} apply only when the estimator is given by name")
         return estimator
     if isinstance(estimator, str):
+        if normalize_name(estimator) in CRITIC_ESTIMATORS:
+            params = {**ESTIMATION_CRITIC_DEFAULTS, **params}
         return instantiate_estimator(estimator, x_dim=x_dim, y_dim=y_dim, **params)
     raise TypeError(f"estimator must be a name or an MIEstimator, got {type(estimator).__name__}")
 
@@ -546,7 +598,7 @@ def _result(value: float, stderr: float, model: MIEstimator, log: TrainingLog, n
     if log.stop_reason == "non_finite_loss":
         messages.append("training stopped early on a non-finite loss; the estimate uses the best weights seen")
     for message in messages:
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)  # the caller of estimate_mi
     return MIEstimate(
         value, standard_error=stderr, bound=model.bound, n_test=n_test, estimator=model, log=log, warnings=messages
     )

@@ -1,5 +1,5 @@
-r"""Mutual-information estimators: classes (``MINE``, ``InfoNCE``, ...) and lower-case
-factories (``mine``, ``infonce``, ...) that build them from dimensions."""
+r"""Mutual-information estimators: classes (``MINE``, ``InfoNCE``, ``CLUB``, ...) and
+lower-case factories (``mine``, ``infonce``, ``club``, ...) that build them from dimensions."""
 
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.discriminative import (
@@ -27,6 +27,20 @@ from mist_reg.estimators.factories import (
     smile,
     tuba,
 )
+from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE, GenerativeEstimator
+from mist_reg.estimators.generative_factories import (
+    ba,
+    binned,
+    club,
+    doe,
+    gaussian_hybrid,
+    gm,
+    l1out,
+    pq,
+    pq_hybrid,
+)
+from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
+from mist_reg.estimators.quantized import PQ, Binned
 
 MutualInformationEstimator = MIEstimator
 
@@ -42,6 +56,17 @@ __all__ = [
     "JS",
     "SMILE",
     "FLO",
+    "GenerativeEstimator",
+    "BA",
+    "DoE",
+    "GM",
+    "L1OUT",
+    "CLUB",
+    "Binned",
+    "PQ",
+    "PQHybrid",
+    "GenerativeHybrid",
+    "DensityRatioCritic",
     "ESTIMATORS",
     "register_estimator",
     "instantiate_estimator",
@@ -54,4 +79,13 @@ __all__ = [
     "js",
     "smile",
     "flo",
+    "ba",
+    "doe",
+    "gm",
+    "l1out",
+    "club",
+    "binned",
+    "pq",
+    "pq_hybrid",
+    "gaussian_hybrid",
 ]

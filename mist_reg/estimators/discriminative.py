@@ -188,8 +188,9 @@ class TUBA(DiscriminativeEstimator):
 
 
 class AlphaTUBA(TUBA):
-    r"""The interpolated bound of Poole et al. (2019): ``alpha=0`` is TUBA and ``alpha=1``
-    approaches InfoNCE; intermediate values trade bias for variance."""
+    r"""The interpolated bound of Poole et al. (2019). ``alpha`` is the weight of the
+    baseline, as in the seed table: ``alpha=0`` is InfoNCE and ``alpha=1`` is TUBA;
+    intermediate values trade the bias of InfoNCE for the variance of TUBA."""
 
     def __init__(self, critic: Critic, baseline: nn.Module, neg_samples: int = 0, alpha: float = 0.5) -> None:
         super().__init__(critic, baseline, neg_samples)

@@ -24,7 +24,9 @@ from mist_reg.estimators.discriminative import FLO, JS, MINE, NWJ, SMILE, TUBA, 
 __all__ = [
     "DEFAULT_HIDDEN_DIMS",
     "ESTIMATORS",
+    "CRITIC_ESTIMATORS",
     "register_estimator",
+    "normalize_name",
     "instantiate_estimator",
     "list_estimators",
     "make_critic",
@@ -43,18 +45,31 @@ DEFAULT_HIDDEN_DIMS: tuple[int, ...] = (256, 256)
 CriticType = Literal["joint", "separable"]
 
 ESTIMATORS: dict[str, Callable[..., MIEstimator]] = {}
+CRITIC_ESTIMATORS: set[str] = set()
 
 
-def register_estimator(name: str) -> Callable[[Callable[..., MIEstimator]], Callable[..., MIEstimator]]:
-    r"""Decorator that adds a factory to :data:`ESTIMATORS` under ``name``."""
+def register_estimator(
+    name: str, uses_critic: bool = False
+) -> Callable[[Callable[..., MIEstimator]], Callable[..., MIEstimator]]:
+    r"""Decorator that adds a factory to :data:`ESTIMATORS` under ``name``; ``uses_critic``
+    marks factories that accept the critic arguments of :func:`make_critic`."""
 
     def decorate(factory: Callable[..., MIEstimator]) -> Callable[..., MIEstimator]:
         if name in ESTIMATORS:
             raise ValueError(f"an estimator named {name!r} is already registered")
         ESTIMATORS[name] = factory
+        if uses_critic:
+            CRITIC_ESTIMATORS.add(name)
         return factory
 
     return decorate
+
+
+def normalize_name(estimator_name: str) -> str:
+    r"""The registry key of a name: lower case, ``-`` read as ``_``."""
+    if not isinstance(estimator_name, str):
+        raise TypeError(f"estimator_name must be a string, got {type(estimator_name).__name__}")
+    return estimator_name.lower().replace("-", "_")
 
 
 def list_estimators() -> list[str]:
@@ -65,9 +80,7 @@ def list_estimators() -> list[str]:
 def instantiate_estimator(estimator_name: str, **kwargs: Any) -> MIEstimator:
     r"""Builds the estimator registered as ``estimator_name`` (case-insensitive, ``-`` or
     ``_``) with the factory's keyword arguments."""
-    if not isinstance(estimator_name, str):
-        raise TypeError(f"estimator_name must be a string, got {type(estimator_name).__name__}")
-    key = estimator_name.lower().replace("-", "_")
+    key = normalize_name(estimator_name)
     if key not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator_name!r}; valid names: {', '.join(list_estimators())}")
     return ESTIMATORS[key](**kwargs)
@@ -105,13 +118,13 @@ def make_critic(
     raise ValueError(f"unknown reference {reference!r}; valid references: gaussian, None")
 
 
-@register_estimator("nwj")
+@register_estimator("nwj", uses_critic=True)
 def nwj(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> NWJ:
     r"""An :class:`~mist_reg.estimators.NWJ` estimator with an MLP critic."""
     return NWJ(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
 
-@register_estimator("mine")
+@register_estimator("mine", uses_critic=True)
 def mine(
     x_dim: int,
     y_dim: int,
@@ -130,20 +143,20 @@ def mine(
     return MINE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples, gamma)
 
 
-@register_estimator("infonce")
+@register_estimator("infonce", uses_critic=True)
 def infonce(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> InfoNCE:
     r"""An :class:`~mist_reg.estimators.InfoNCE` estimator with an MLP critic."""
     return InfoNCE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
 
-@register_estimator("tuba")
+@register_estimator("tuba", uses_critic=True)
 def tuba(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> TUBA:
     r"""A :class:`~mist_reg.estimators.TUBA` estimator with MLP critic and baseline ``a(x)``."""
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return TUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples)
 
 
-@register_estimator("alpha_tuba")
+@register_estimator("alpha_tuba", uses_critic=True)
 def alpha_tuba(
     x_dim: int,
     y_dim: int,
@@ -157,13 +170,13 @@ def alpha_tuba(
     return AlphaTUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples, alpha)
 
 
-@register_estimator("js")
+@register_estimator("js", uses_critic=True)
 def js(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> JS:
     r"""A :class:`~mist_reg.estimators.JS` estimator with an MLP critic."""
     return JS(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
 
-@register_estimator("smile")
+@register_estimator("smile", uses_critic=True)
 def smile(
     x_dim: int,
     y_dim: int,
@@ -176,7 +189,7 @@ def smile(
     return SMILE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples, tau)
 
 
-@register_estimator("flo")
+@register_estimator("flo", uses_critic=True)
 def flo(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> FLO:
     r"""A :class:`~mist_reg.estimators.FLO` estimator with MLP critic and joint baseline."""
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)

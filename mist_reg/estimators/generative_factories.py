@@ -1,0 +1,270 @@
+r"""Lower-case factories of the generative, quantized and hybrid estimators, registered by
+name (``"ba"``, ``"doe"``, ``"gm"``, ``"l1out"``, ``"club"``, ``"binned"``, ``"pq"``,
+``"pq_hybrid"``, ``"gaussian_hybrid"``) so that :func:`mist_reg.estimate_mi` can build them.
+
+Densities are chosen by name: ``q="gaussian"`` (with ``covariance="diagonal"`` or
+``"full"``), ``"categorical"`` (discrete ``y``, with ``n_classes``) or ``"flow"`` (zuko,
+with ``transforms`` and ``flow="maf"`` or ``"nsf"``). Quantizers likewise:
+``quantization="kmeans"``, ``"quantile"`` or ``"vq"`` (or a :class:`~mist_reg.quantization.Quantizer`).
+
+Example:
+    >>> estimator = club(x_dim=3, y_dim=2, hidden_dims=[16], neg_samples=8)
+    >>> type(estimator).__name__, estimator.bound, estimator.neg_samples
+    ('CLUB', 'upper', 8)
+    >>> pq(3, 2, quantization="lattice")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown quantization 'lattice'; valid values: kmeans, quantile, vq
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Sequence
+
+from mist_reg.critic import Critic
+from mist_reg.distributions.conditional_categorical import ConditionalCategorical
+from mist_reg.distributions.conditional_gaussian import Covariance
+from mist_reg.distributions.factory import conditional_density, marginal_density
+from mist_reg.distributions.flows import FlowKind
+from mist_reg.distributions.log_density import DEFAULT_MAX_PAIRS
+from mist_reg.estimators.factories import DEFAULT_HIDDEN_DIMS, make_critic, register_estimator
+from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE
+from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
+from mist_reg.estimators.quantized import PQ, Binned
+from mist_reg.gaussian_reference import GaussianLogRatio
+from mist_reg.quantization import KMeansQuantizer, QuantileQuantizer, Quantizer, VectorQuantizer
+
+__all__ = [
+    "QUANTIZATIONS",
+    "PROPOSALS",
+    "make_quantizer",
+    "ba",
+    "doe",
+    "gm",
+    "l1out",
+    "club",
+    "binned",
+    "pq",
+    "pq_hybrid",
+    "gaussian_hybrid",
+]
+
+QUANTIZATIONS: tuple[str, ...] = ("kmeans", "quantile", "vq")
+PROPOSALS: tuple[str, ...] = ("closed_form", "learned")
+
+ConditionalKind = Literal["gaussian", "categorical", "flow"]
+
+
+def _hidden(hidden_dims: Sequence[int] | None) -> Sequence[int]:
+    return DEFAULT_HIDDEN_DIMS if hidden_dims is None else hidden_dims
+
+
+def make_quantizer(quantization: str | Quantizer, dim: int, n_bins: int) -> Quantizer:
+    r"""A quantizer of ``dim`` features by name: ``"kmeans"`` (``n_bins`` centroids),
+    ``"quantile"`` (``n_bins`` equal-frequency bins *per coordinate*, ``n_bins ** dim``
+    codes) or ``"vq"`` (a learned codebook of ``n_bins`` vectors); a quantizer is returned
+    unchanged."""
+    if isinstance(quantization, Quantizer):
+        return quantization
+    if quantization == "kmeans":
+        return KMeansQuantizer(dim, n_bins)
+    if quantization == "quantile":
+        return QuantileQuantizer(dim, n_bins)
+    if quantization == "vq":
+        return VectorQuantizer(dim, n_bins)
+    raise ValueError(f"unknown quantization {quantization!r}; valid values: {', '.join(QUANTIZATIONS)}")
+
+
+def _conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow):
+    return conditional_density(q, x_dim, y_dim, _hidden(hidden_dims), covariance, n_classes, transforms, flow)
+
+
+@register_estimator("ba")
+def ba(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    entropy_y: float | None = None,
+    q: ConditionalKind = "gaussian",
+    covariance: Covariance = "diagonal",
+    n_classes: int | None = None,
+    transforms: int = 3,
+    flow: FlowKind = "maf",
+) -> BA:
+    r"""A :class:`~mist_reg.estimators.BA` lower bound; ``entropy_y`` (``H(Y)`` in nats) is required.
+
+    Example:
+        >>> ba(2, 2, hidden_dims=[8], entropy_y=2.84).bound
+        'lower'
+    """
+    return BA(_conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow), entropy_y)
+
+
+@register_estimator("doe")
+def doe(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    q: Literal["gaussian", "flow"] = "gaussian",
+    covariance: Covariance = "diagonal",
+    marginal_covariance: Covariance = "full",
+    transforms: int = 3,
+    flow: FlowKind = "maf",
+) -> DoE:
+    r"""A :class:`~mist_reg.estimators.DoE` estimator: ``q(y | x)`` and ``q(y)`` of kind ``q``
+    (the Gaussian marginal with ``marginal_covariance``)."""
+    if q not in ("gaussian", "flow"):
+        raise ValueError(f"unknown density {q!r} for DoE; valid values: gaussian, flow")
+    conditional = _conditional(q, x_dim, y_dim, hidden_dims, covariance, None, transforms, flow)
+    marginal = marginal_density(q, y_dim, _hidden(hidden_dims), marginal_covariance, transforms, flow)
+    return DoE(conditional, marginal)
+
+
+@register_estimator("gm")
+def gm(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    density: Literal["gaussian", "flow"] = "gaussian",
+    covariance: Covariance = "full",
+    transforms: int = 3,
+    flow: FlowKind = "maf",
+) -> GM:
+    r"""A :class:`~mist_reg.estimators.GM` estimator: ``q(x, y)``, ``q(x)`` and ``q(y)`` of kind
+    ``density`` (learned Gaussians with ``covariance``, ``"full"`` by default, or flows)."""
+    hidden = _hidden(hidden_dims)
+
+    def make(dim: int):
+        return marginal_density(density, dim, hidden, covariance, transforms, flow)
+
+    return GM(make(x_dim + y_dim), make(x_dim), make(y_dim))
+
+
+@register_estimator("l1out")
+def l1out(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    q: ConditionalKind = "gaussian",
+    covariance: Covariance = "diagonal",
+    n_classes: int | None = None,
+    transforms: int = 3,
+    flow: FlowKind = "maf",
+    max_pairs: int = DEFAULT_MAX_PAIRS,
+) -> L1OUT:
+    r"""An :class:`~mist_reg.estimators.L1OUT` upper bound with ``q(y | x)`` of kind ``q``."""
+    return L1OUT(_conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow), max_pairs)
+
+
+@register_estimator("club")
+def club(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    neg_samples: int = 0,
+    q: ConditionalKind = "gaussian",
+    n_classes: int | None = None,
+    covariance: Covariance = "diagonal",
+    transforms: int = 3,
+    flow: FlowKind = "maf",
+    max_pairs: int = DEFAULT_MAX_PAIRS,
+) -> CLUB:
+    r"""A :class:`~mist_reg.estimators.CLUB` upper bound with ``q(y | x)`` of kind ``q``
+    (``"categorical"`` with ``n_classes`` for class-index ``y``)."""
+    conditional = _conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow)
+    return CLUB(conditional, neg_samples, max_pairs)
+
+
+@register_estimator("binned")
+def binned(
+    x_dim: int,
+    y_dim: int,
+    bins: int = 16,
+    quantization: Literal["kmeans", "quantile"] | tuple[Quantizer, Quantizer] = "kmeans",
+    pseudo_count: float = 0.5,
+) -> Binned:
+    r"""A :class:`~mist_reg.estimators.Binned` plug-in estimate with the same kind of
+    quantizer on both sides: ``bins`` k-means centroids, or ``bins`` quantile bins per
+    coordinate (``bins ** dim`` cells; for low dimensions only)."""
+    if isinstance(quantization, tuple):
+        return Binned(*quantization, pseudo_count=pseudo_count)
+    if quantization not in ("kmeans", "quantile"):
+        raise ValueError(f"unknown quantization {quantization!r} for binned; valid values: kmeans, quantile")
+    return Binned(make_quantizer(quantization, x_dim, bins), make_quantizer(quantization, y_dim, bins), pseudo_count)
+
+
+@register_estimator("pq")
+def pq(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    quantization: str | Quantizer = "kmeans",
+    n_bins: int = 16,
+) -> PQ:
+    r"""A :class:`~mist_reg.estimators.PQ` lower bound: ``Q(y)`` by ``quantization`` (see
+    :func:`make_quantizer`) and a categorical ``q(Q(y) | x)`` MLP."""
+    quantizer = make_quantizer(quantization, y_dim, n_bins)
+    return PQ(quantizer, ConditionalCategorical(x_dim, quantizer.n_bins, _hidden(hidden_dims)))
+
+
+@register_estimator("pq_hybrid")
+def pq_hybrid(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    quantization: str | Quantizer = "kmeans",
+    n_bins: int = 16,
+    neg_samples: int = 0,
+    **critic_kwargs: Any,
+) -> PQHybrid:
+    r"""A :class:`~mist_reg.estimators.PQHybrid`: PQ plus an in-bin InfoNCE bound with an MLP
+    critic (``critic_type``, ``projection_dim``, ... as for :func:`make_critic`)."""
+    critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
+    return PQHybrid(pq(x_dim, y_dim, hidden_dims, quantization, n_bins), critic, neg_samples)
+
+
+@register_estimator("gaussian_hybrid")
+def gaussian_hybrid(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    proposal: Literal["closed_form", "learned"] | Critic = "closed_form",
+    discriminative: str = "infonce",
+    neg_samples: int = 0,
+    covariance: Covariance = "full",
+    critic_type: Literal["joint", "separable"] = "joint",
+    **bound_kwargs: Any,
+) -> GenerativeHybrid:
+    r"""A :class:`~mist_reg.estimators.GenerativeHybrid` with a Gaussian proposal corrected by
+    an MLP critic.
+
+    Arguments:
+        proposal: ``"closed_form"`` (:class:`~mist_reg.gaussian_reference.GaussianLogRatio`,
+            moments of the training data), ``"learned"`` (a conditional Gaussian with
+            ``covariance`` and a learned full Gaussian ``q(y)``, fitted by maximum
+            likelihood while the critic trains) or any critic.
+        discriminative: The bound: ``"infonce"`` (by default, never above ``log(N)``: see
+            :class:`~mist_reg.estimators.GenerativeHybrid`), ``"smile"``, ``"js"``, ``"nwj"``
+            or ``"mine"``.
+        bound_kwargs: ``tau`` for SMILE, ``gamma`` for MINE.
+
+    Example:
+        >>> gaussian_hybrid(2, 2, hidden_dims=[8], proposal="exact")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown proposal 'exact'; valid values: closed_form, learned
+    """
+    hidden = _hidden(hidden_dims)
+    if isinstance(proposal, Critic):
+        reference = proposal
+    elif proposal == "closed_form":
+        reference = GaussianLogRatio(x_dim, y_dim)
+    elif proposal == "learned":
+        reference = DensityRatioCritic(
+            conditional_density("gaussian", x_dim, y_dim, hidden, covariance),
+            marginal_density("gaussian", y_dim, covariance="full"),
+        )
+    else:
+        raise ValueError(f"unknown proposal {proposal!r}; valid values: {', '.join(PROPOSALS)}")
+    correction = make_critic(x_dim, y_dim, hidden, critic_type)
+    return GenerativeHybrid(reference, correction, discriminative, neg_samples, **bound_kwargs)
