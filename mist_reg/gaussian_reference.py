@@ -152,6 +152,8 @@ class ResidualCritic(Critic):
     Arguments:
         reference: A fixed or learnable critic (e.g. :class:`GaussianLogRatio`).
         correction: A learnable critic.
+        offset: A constant added to the reference, for bounds whose optimal critic is the
+            log density ratio plus a constant (NWJ: ``1``).
 
     Example:
         >>> from mist_reg.critic import joint_critic
@@ -160,16 +162,16 @@ class ResidualCritic(Critic):
         0.0
     """
 
-    def __init__(self, reference: Critic, correction: Critic) -> None:
+    def __init__(self, reference: Critic, correction: Critic, offset: float = 0.0) -> None:
         super().__init__()
-        self.reference, self.correction = reference, correction
+        self.reference, self.correction, self.offset = reference, correction, offset
         correction.zero_output_()
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.reference(x, y) + self.correction(x, y)
+        return self.reference(x, y) + self.correction(x, y) + self.offset
 
     def score_matrix(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.reference.score_matrix(x, y) + self.correction.score_matrix(x, y)
+        return self.reference.score_matrix(x, y) + self.correction.score_matrix(x, y) + self.offset
 
     def score_pairs(self, x: Tensor, y: Tensor, index: Tensor) -> Tensor:
-        return self.reference.score_pairs(x, y, index) + self.correction.score_pairs(x, y, index)
+        return self.reference.score_pairs(x, y, index) + self.correction.score_pairs(x, y, index) + self.offset

@@ -7,8 +7,11 @@ How the reported number is formed (:func:`estimate_mi`):
    ``y_test`` are used), and 10% of the training data is kept for validation;
 2. each coordinate is mapped to a standard normal marginal with a transform fitted on the
    training data (MI is invariant to such maps; see :mod:`mist_reg.preprocessing`);
-3. the estimator is trained on minibatches; every ``eval_every`` steps its estimate on the
-   validation data is smoothed and the best weights are kept (early stopping);
+3. the estimator (MINE by default) is trained on minibatches with a critic made of the
+   closed-form Gaussian log-ratio of the training data plus a separable network correction
+   that starts at zero (:mod:`mist_reg.gaussian_reference`); every ``eval_every`` steps its
+   estimate on the validation data is smoothed and the best weights are kept (early
+   stopping; the untrained critic, i.e. the Gaussian model alone, is a candidate too);
 4. the estimate is evaluated on the test data with :func:`evaluate_mi`: per-sample terms
    are averaged over samples and partition terms (Donsker-Varadhan, SMILE, MINE) are
    accumulated over every negative pair of every test batch before the logarithm is taken.
@@ -43,7 +46,7 @@ __all__ = [
     "DEFAULT_ESTIMATOR",
 ]
 
-DEFAULT_ESTIMATOR = "smile"
+DEFAULT_ESTIMATOR = "mine"
 # The critic estimate_mi gives every critic-based estimator unless told otherwise: the
 # closed-form Gaussian log-ratio corrected by a separable network with marginal terms
 # (see docs/benchmarks.md for how it compares with joint critics).
@@ -469,6 +472,7 @@ def estimate_mi(
     valid_percentage: float = 0.1,
     early_stopping: bool = True,
     patience: int = 5,
+    eval_every: int = 50,
     device: str | torch.device | None = None,
     seed: int | None = 0,
     verbose: bool = False,
@@ -489,7 +493,7 @@ def estimate_mi(
         preprocessing: ``"gaussianize"`` (map each coordinate to a normal marginal),
             ``"standardize"`` or ``"none"``; fitted on the training part only.
         batch_size, eval_batch_size: Minibatch sizes for training and evaluation.
-        max_iterations, max_epochs, lr, valid_percentage, early_stopping, patience: As in
+        max_iterations, max_epochs, lr, valid_percentage, early_stopping, patience, eval_every: As in
             :func:`train_mi_estimator`.
         device: By default CUDA when available, else the CPU.
         seed: Makes the splits, the initialisation and the batches reproducible without
@@ -520,18 +524,18 @@ def estimate_mi(
         return _estimate(
             x, y, estimator, x_test, y_test, test_percentage, valid_loader, test_loader, preprocessing,
             batch_size, eval_batch_size, max_iterations, max_epochs, lr, valid_percentage,
-            early_stopping, patience, device, seed, verbose, generator, estimator_params,
+            early_stopping, patience, eval_every, device, seed, verbose, generator, estimator_params,
         )
 
 
 def _estimate(
     x, y, estimator, x_test, y_test, test_percentage, valid_loader, test_loader, preprocessing,
     batch_size, eval_batch_size, max_iterations, max_epochs, lr, valid_percentage,
-    early_stopping, patience, device, seed, verbose, generator, estimator_params,
+    early_stopping, patience, eval_every, device, seed, verbose, generator, estimator_params,
 ) -> MIEstimate:
     train_kwargs = dict(
         batch_size=batch_size, max_iterations=max_iterations, max_epochs=max_epochs, lr=lr,
-        early_stopping=early_stopping, patience=patience, device=device, verbose=verbose,
+        early_stopping=early_stopping, patience=patience, eval_every=eval_every, device=device, verbose=verbose,
         seed=seed, valid_batch_size=eval_batch_size,
     )
     if is_data_loader(x):

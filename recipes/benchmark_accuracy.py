@@ -4,16 +4,18 @@ For every task of the suite, one run draws 5,000 training and 5,000 held-out sam
 prints the exact MI next to:
 
 * mist_reg's ``estimate_mi`` at its defaults (trained on the training samples, evaluated
-  on the held-out ones);
-* torch_mist 0.2.17's ``estimate_mi`` at its defaults on the same samples (run in its own
-  environment: ``bash recipes/benchmarks/setup_torch_mist_env.sh`` once; skipped with a
-  note when that environment is missing or ``--no-torch-mist`` is given);
+  on the held-out ones), and with other estimators named by ``--estimators``;
+* torch_mist 0.2.17's ``estimate_mi`` at its defaults on the same samples, with the
+  estimators named by ``--torch-mist-estimators`` (default: its default, ``smile``; run in
+  its own environment: ``bash recipes/benchmarks/setup_torch_mist_env.sh`` once; skipped
+  with a note when that environment is missing or ``--no-torch-mist`` is given);
 * the KSG k-nearest-neighbour estimator (k=5) on all 10,000 samples.
 
 Usage::
 
     python recipes/benchmark_accuracy.py                      # the whole suite
     python recipes/benchmark_accuracy.py --tasks spiral-5x5 --no-torch-mist
+    python recipes/benchmark_accuracy.py --estimators default nwj smile --torch-mist-estimators smile nwj
 
 It writes a JSON record, a markdown table and a plot (estimate against truth) to
 ``--out`` (default ``runs/benchmark_accuracy``).
@@ -45,55 +47,58 @@ def _time(fn):
     return value, time.perf_counter() - start
 
 
-def run(args: argparse.Namespace) -> list[dict]:
+def run(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
     rows = []
+    columns = [f"mist_reg:{name}" for name in args.estimators]
     torch_mist_error = None
     if not args.no_torch_mist:
         try:
             from reference import run_torch_mist, torch_mist_python
 
             torch_mist_python()
+            columns += [f"torch_mist:{name}" for name in args.torch_mist_estimators]
         except RuntimeError as error:
             torch_mist_error = str(error).splitlines()[0]
             print(f"[torch_mist skipped] {torch_mist_error}", file=sys.stderr)
+    columns.append("ksg")
     for name in args.tasks:
         task = get_task(name)
         x, y = task.sample(args.n_train, seed=args.seed)
         x_test, y_test = task.sample(args.n_test, seed=args.seed + 1)
         row: dict = {"task": name, "truth": task.mutual_information}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ours, row["mist_reg_seconds"] = _time(
-                lambda: estimate_mi(x, y, x_test=x_test, y_test=y_test, seed=args.seed, device=args.device)
-            )
-        row["mist_reg"] = float(ours)
-        row["mist_reg_stderr"] = ours.standard_error
+        for estimator in args.estimators:
+            extra = {} if estimator == "default" else {"estimator": estimator}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ours, seconds = _time(
+                    lambda: estimate_mi(x, y, x_test=x_test, y_test=y_test, seed=args.seed, device=args.device, **extra)
+                )
+            row[f"mist_reg:{estimator}"], row[f"mist_reg:{estimator}_seconds"] = float(ours), seconds
         row["ksg"], row["ksg_seconds"] = _time(
             lambda: ksg_mi(torch.cat([x, x_test]), torch.cat([y, y_test]), k=args.k)
         )
         if not args.no_torch_mist and torch_mist_error is None:
-            record = run_torch_mist(
-                x.numpy(), y.numpy(), x_test.numpy(), y_test.numpy(), estimator="smile", seed=args.seed
-            )
-            row["torch_mist"], row["torch_mist_seconds"] = record["estimate"], record["seconds"]
+            for estimator in args.torch_mist_estimators:
+                record = run_torch_mist(
+                    x.numpy(), y.numpy(), x_test.numpy(), y_test.numpy(), estimator=estimator, seed=args.seed
+                )
+                row[f"torch_mist:{estimator}"] = record["estimate"]
+                row[f"torch_mist:{estimator}_seconds"] = record["seconds"]
         rows.append(row)
-        print(_format_row(row), flush=True)
-    return rows
+        print(_format_row(row, columns), flush=True)
+    return rows, columns
 
 
-def _format_row(row: dict) -> str:
+def _format_row(row: dict, columns: list[str]) -> str:
     parts = [f"{row['task']:22s} truth {row['truth']:6.3f}"]
-    for key in ("mist_reg", "torch_mist", "ksg"):
-        if key in row:
-            parts.append(f"{key} {row[key]:7.3f} ({row[key + '_seconds']:6.1f}s)")
+    for key in columns:
+        parts.append(f"{key} {row[key]:7.3f} ({row[key + '_seconds']:5.1f}s)")
     return "  ".join(parts)
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarise(rows: list[dict], columns: list[str]) -> dict:
     summary: dict = {}
-    for key in ("mist_reg", "torch_mist", "ksg"):
-        if not all(key in r for r in rows):
-            continue
+    for key in columns:
         errors = [abs(r[key] - r["truth"]) for r in rows]
         within = [
             abs(r[key]) <= 0.02 if r["truth"] == 0 else 1 / 1.5 <= r[key] / r["truth"] <= 1.5 for r in rows
@@ -106,30 +111,30 @@ def summarise(rows: list[dict]) -> dict:
             "total_seconds": sum(r[key + "_seconds"] for r in rows),
             "median_seconds": statistics.median(r[key + "_seconds"] for r in rows),
         }
-    if "torch_mist" in summary:
-        ratios = [r["torch_mist_seconds"] / r["mist_reg_seconds"] for r in rows]
+    ours, theirs = "mist_reg:default", "torch_mist:smile"
+    if ours in summary and theirs in summary:
+        ratios = [r[theirs + "_seconds"] / r[ours + "_seconds"] for r in rows]
         summary["speedup_vs_torch_mist"] = {
-            "total": summary["torch_mist"]["total_seconds"] / summary["mist_reg"]["total_seconds"],
+            "total": summary[theirs]["total_seconds"] / summary[ours]["total_seconds"],
             "median_per_task": statistics.median(ratios),
         }
     return summary
 
 
-def markdown(rows: list[dict], summary: dict, command: str) -> str:
-    keys = [k for k in ("mist_reg", "torch_mist", "ksg") if k in summary]
+def markdown(rows: list[dict], summary: dict, columns: list[str], command: str) -> str:
     lines = [
         f"Command: `{command}`",
         "",
-        "| task | truth | " + " | ".join(f"{k} (s)" for k in keys) + " |",
-        "|---|---:|" + "---:|" * len(keys),
+        "| task | truth | " + " | ".join(f"{k} (s)" for k in columns) + " |",
+        "|---|---:|" + "---:|" * len(columns),
     ]
     for r in rows:
-        cells = [f"{r[k]:.3f} ({r[k + '_seconds']:.1f})" for k in keys]
+        cells = [f"{r[k]:.3f} ({r[k + '_seconds']:.1f})" for k in columns]
         lines.append(f"| {r['task']} | {r['truth']:.3f} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("| estimator | mean abs. error | max abs. error | within 1.5x (0 +- 0.02) | total s | median s |")
     lines.append("|---|---:|---:|---:|---:|---:|")
-    for k in keys:
+    for k in columns:
         s = summary[k]
         lines.append(
             f"| {k} | {s['mean_abs_error']:.3f} | {s['max_abs_error']:.3f} | {s['within_target']}/{s['tasks']} "
@@ -139,12 +144,13 @@ def markdown(rows: list[dict], summary: dict, command: str) -> str:
         s = summary["speedup_vs_torch_mist"]
         lines.append("")
         lines.append(
-            f"Wall time of torch_mist / mist_reg: {s['total']:.2f}x in total, {s['median_per_task']:.2f}x median per task."
+            "Wall time of torch_mist:smile / mist_reg:default (both at their defaults): "
+            f"{s['total']:.2f}x in total, {s['median_per_task']:.2f}x median per task."
         )
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict], path: Path) -> bool:
+def plot(rows: list[dict], columns: list[str], path: Path) -> bool:
     try:
         import matplotlib
 
@@ -157,9 +163,9 @@ def plot(rows: list[dict], path: Path) -> bool:
     top = max(max(r["truth"] for r in rows), 0.5) * 1.1
     ax.plot([0, top], [0, top], color="grey", lw=1, label="truth")
     ax.fill_between([0, top], [0, top / 1.5], [0, top * 1.5], color="grey", alpha=0.15, label="within 1.5x")
-    for key, marker in (("mist_reg", "o"), ("torch_mist", "s"), ("ksg", "^")):
-        if all(key in r for r in rows):
-            ax.scatter([r["truth"] for r in rows], [r[key] for r in rows], marker=marker, label=key)
+    markers = "os^vDP*X"
+    for i, key in enumerate(columns):
+        ax.scatter([r["truth"] for r in rows], [r[key] for r in rows], marker=markers[i % len(markers)], label=key)
     ax.set_xlabel("true MI (nats)")
     ax.set_ylabel("estimate (nats)")
     ax.legend()
@@ -173,6 +179,10 @@ def plot(rows: list[dict], path: Path) -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=list(BENCHMARK_SUITE))
+    parser.add_argument(
+        "--estimators", nargs="+", default=["default"], help="mist_reg estimators ('default': estimate_mi's)"
+    )
+    parser.add_argument("--torch-mist-estimators", nargs="+", default=["smile"])
     parser.add_argument("--n-train", type=int, default=5000)
     parser.add_argument("--n-test", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
@@ -183,15 +193,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device or 'auto'}")
-    rows = run(args)
-    summary = summarise(rows)
+    rows, columns = run(args)
+    summary = summarise(rows, columns)
     command = "python recipes/benchmark_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    table = markdown(rows, summary, command.strip())
+    table = markdown(rows, summary, columns, command.strip())
     print()
     print(table)
     (args.out / "results.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
     (args.out / "results.md").write_text(table)
-    if plot(rows, args.out / "estimate_vs_truth.png"):
+    if plot(rows, columns, args.out / "estimate_vs_truth.png"):
         print(f"plot: {args.out / 'estimate_vs_truth.png'}")
 
 

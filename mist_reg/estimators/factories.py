@@ -96,13 +96,16 @@ def make_critic(
     temperature: float = 1.0,
     marginal_terms: bool = False,
     reference: Literal["gaussian"] | None = None,
+    reference_offset: float = 0.0,
 ) -> Critic:
     r"""A joint or separable MLP critic (``projection_dim``, ``normalize``,
     ``temperature`` and ``marginal_terms`` apply to separable critics only).
 
     With ``reference="gaussian"`` the MLP becomes a zero-initialised correction of the
     closed-form Gaussian log-ratio (:class:`~mist_reg.gaussian_reference.ResidualCritic`),
-    fitted to the training data by :func:`mist_reg.train_mi_estimator` before training.
+    fitted to the training data by :func:`mist_reg.train_mi_estimator` before training;
+    ``reference_offset`` shifts it where a bound's optimal critic is the log-ratio plus a
+    constant (the NWJ factory sets 1).
     """
     hidden = DEFAULT_HIDDEN_DIMS if hidden_dims is None else hidden_dims
     if critic_type == "joint":
@@ -114,13 +117,15 @@ def make_critic(
     if reference is None:
         return critic
     if reference == "gaussian":
-        return ResidualCritic(GaussianLogRatio(x_dim, y_dim), critic)
+        return ResidualCritic(GaussianLogRatio(x_dim, y_dim), critic, reference_offset)
     raise ValueError(f"unknown reference {reference!r}; valid references: gaussian, None")
 
 
 @register_estimator("nwj", uses_critic=True)
 def nwj(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> NWJ:
-    r"""An :class:`~mist_reg.estimators.NWJ` estimator with an MLP critic."""
+    r"""An :class:`~mist_reg.estimators.NWJ` estimator with an MLP critic (a Gaussian
+    reference is offset by 1: the optimal NWJ critic is ``1 + log p(x, y) / (p(x)p(y))``)."""
+    critic_kwargs.setdefault("reference_offset", 1.0)
     return NWJ(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
 
