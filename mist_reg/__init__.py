@@ -11,6 +11,8 @@ Example:
 
 from mist_reg.data import SampleDataset
 from mist_reg.estimators import MIEstimator, instantiate_estimator, list_estimators
+from mist_reg.hooks import FeatureCapture
+from mist_reg.loss import MILoss
 from mist_reg.training import MIEstimate, TrainingLog, estimate_mi, evaluate_mi, train_mi_estimator
 
 __version__ = "0.1.0"
@@ -25,4 +27,6 @@ __all__ = [
     "TrainingLog",
     "instantiate_estimator",
     "list_estimators",
+    "MILoss",
+    "FeatureCapture",
 ]
