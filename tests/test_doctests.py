@@ -41,13 +41,6 @@ def _param(test: doctest.DocTest):
     return pytest.param(test, id=test.name, marks=marks)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def test_every_module_is_walked():
     names = module_names()

@@ -32,14 +32,6 @@ from mist_reg.training import fit_data_dependent
 SEED_TABLE_NAMES = ["nwj", "mine", "infonce", "tuba", "alpha_tuba", "js", "smile", "flo"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    # The machine is shared: one intra-op thread avoids oversubscription slow-downs.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def small_batch(n: int = 12, seed: int = 0):
     g = torch.Generator().manual_seed(seed)

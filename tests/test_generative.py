@@ -47,14 +47,6 @@ from mist_reg.tasks import GaussianTask, get_task, sparse_gaussian
 HIDDEN = [32, 32]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks run fastest on one thread (and share the machine politely)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.mark.parametrize("module", [generative, generative_factories, quantized])
 def test_doctests(module):

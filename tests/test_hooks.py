@@ -14,13 +14,6 @@ from torch.utils.checkpoint import checkpoint
 from mist_reg.hooks import CaptureHandle, FeatureCapture, reduce_features, resolve_module_name
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def small_model() -> nn.Sequential:
     torch.manual_seed(0)

@@ -32,14 +32,6 @@ from mist_reg.tasks import get_task
 HIDDEN = [32, 32]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks run fastest on one thread (and share the machine politely)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_doctests():
     result = doctest.testmod(hybrid, optionflags=doctest.ELLIPSIS)

@@ -19,13 +19,6 @@ from mist_reg.distributions import ConditionalGaussian
 from mist_reg.estimators import CLUB, InfoNCE, club, doe, infonce, js
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class Encoder(nn.Module):
     def __init__(self, in_dim: int = 3, dim: int = 4) -> None:

@@ -21,14 +21,6 @@ from mist_reg.tasks import get_task
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    # The machine is shared: one intra-op thread avoids oversubscription slow-downs.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def small_nwj(x_dim: int = 5, y_dim: int = 5, seed: int = 0) -> NWJ:
     torch.manual_seed(seed)
