@@ -10,7 +10,8 @@ One training step of a small ResNet on two augmented views, three ways, in one r
 * ``lightly NTXentLoss``, when lightly is installed (it is not a dependency).
 
 It prints the median step time over ``--steps`` steps (after warm-up), the ratio to the
-hand-written step and, on CUDA, the peak memory of a step.
+hand-written step and the peak memory: on CUDA the peak allocated by a step, on the CPU
+the peak resident memory of a fresh process running only that variant.
 
 Usage::
 
@@ -21,7 +22,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
@@ -96,14 +101,7 @@ def time_steps(step, model, optimizer, views, steps: int, warmup: int, device: t
     return statistics.median(times), peak
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--temperature", type=float, default=0.1)
-    args = parser.parse_args(argv)
+def run_variant(name: str, args: argparse.Namespace) -> tuple[float, int | None] | None:
     device = torch.device(args.device)
     torch.manual_seed(0)
 
@@ -111,25 +109,56 @@ def main(argv: list[str] | None = None) -> None:
         base = torch.rand(args.batch_size, 3, 32, 32, device=device)
         return base + 0.05 * torch.randn_like(base), base.flip(-1)
 
+    model = Encoder().to(device)
+    if name == "hand-written":
+        step = lambda v1, v2: hand_written(model, v1, v2, args.temperature)  # noqa: E731
+    elif name == "MILoss(InfoNCE)":
+        step = make_miloss_step(model, args.temperature)
+    else:
+        step = lightly_step(model, args.temperature)
+        if step is None:
+            return None
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    seconds, peak = time_steps(step, model, optimizer, views, args.steps, args.warmup, device)
+    if peak is None:  # CPU: the peak resident memory of this process (KiB on Linux)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return seconds, peak
+
+
+VARIANTS = ("hand-written", "MILoss(InfoNCE)", "lightly NTXentLoss")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--temperature", type=float, default=0.1)
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.variant:  # child process: one variant, result as JSON
+        print(json.dumps(run_variant(args.variant, args)))
+        return
     results = {}
-    for name in ("hand-written", "MILoss(InfoNCE)", "lightly NTXentLoss"):
-        model = Encoder().to(device)
-        if name == "hand-written":
-            step = lambda v1, v2, m=model: hand_written(m, v1, v2, args.temperature)  # noqa: E731
-        elif name == "MILoss(InfoNCE)":
-            step = make_miloss_step(model, args.temperature)
-        else:
-            step = lightly_step(model, args.temperature)
-            if step is None:
-                print(f"{name:20s} skipped (pip install lightly)")
-                continue
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        results[name] = time_steps(step, model, optimizer, views, args.steps, args.warmup, device)
-    reference = results["hand-written"][0]
-    print(f"device {device}, batch {args.batch_size}, ResNet-18 at 32x32, median of {args.steps} steps")
+    for name in VARIANTS:
+        command = [sys.executable, __file__, "--variant", name] + [
+            f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k != "variant" and v is not None
+        ]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        result = json.loads(output)
+        if result is None:
+            print(f"{name:20s} skipped (pip install lightly)")
+            continue
+        results[name] = result
+    reference_time, reference_peak = results["hand-written"]
+    kind = "peak allocated" if args.device.startswith("cuda") else "peak RSS of the process"
+    print(f"device {args.device}, batch {args.batch_size}, ResNet-18 at 32x32, median of {args.steps} steps")
     for name, (seconds, peak) in results.items():
-        memory = f", peak {peak / 2**20:.0f} MiB" if peak is not None else ""
-        print(f"{name:20s} {seconds * 1000:8.1f} ms/step  ratio {seconds / reference:.3f}{memory}")
+        print(
+            f"{name:20s} {seconds * 1000:8.1f} ms/step  ratio {seconds / reference_time:.3f}  "
+            f"{kind} {peak / 2**20:7.0f} MiB  ratio {peak / reference_peak:.3f}"
+        )
 
 
 if __name__ == "__main__":
