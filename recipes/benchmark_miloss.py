@@ -11,7 +11,9 @@ One training step of a small ResNet on two augmented views, three ways, in one r
 
 It prints the median step time over ``--steps`` steps (after warm-up), the ratio to the
 hand-written step and the peak memory: on CUDA the peak allocated by a step, on the CPU
-the peak resident memory of a fresh process running only that variant.
+the peak resident memory of a fresh process running only that variant. Step times come
+from one process in which the variants take turns step by step, so that drifts of the
+machine's speed fall on all of them alike.
 
 Usage::
 
@@ -101,14 +103,10 @@ def time_steps(step, model, optimizer, views, steps: int, warmup: int, device: t
     return statistics.median(times), peak
 
 
-def run_variant(name: str, args: argparse.Namespace) -> tuple[float, int | None] | None:
+def build_variant(name: str, args: argparse.Namespace):
+    """The model, its optimiser and a step function of one variant (None if unavailable)."""
     device = torch.device(args.device)
     torch.manual_seed(0)
-
-    def views():
-        base = torch.rand(args.batch_size, 3, 32, 32, device=device)
-        return base + 0.05 * torch.randn_like(base), base.flip(-1)
-
     model = Encoder().to(device)
     if name == "hand-written":
         step = lambda v1, v2: hand_written(model, v1, v2, args.temperature)  # noqa: E731
@@ -118,11 +116,43 @@ def run_variant(name: str, args: argparse.Namespace) -> tuple[float, int | None]
         step = lightly_step(model, args.temperature)
         if step is None:
             return None
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    seconds, peak = time_steps(step, model, optimizer, views, args.steps, args.warmup, device)
+    return model, torch.optim.SGD(model.parameters(), lr=0.01), step
+
+
+def make_views(args: argparse.Namespace):
+    device = torch.device(args.device)
+
+    def views():
+        base = torch.rand(args.batch_size, 3, 32, 32, device=device)
+        return base + 0.05 * torch.randn_like(base), base.flip(-1)
+
+    return views
+
+
+def run_variant(name: str, args: argparse.Namespace) -> int | None:
+    """Runs one variant alone and returns its peak memory in bytes."""
+    built = build_variant(name, args)
+    if built is None:
+        return None
+    model, optimizer, step = built
+    _, peak = time_steps(step, model, optimizer, make_views(args), 3, 1, torch.device(args.device))
     if peak is None:  # CPU: the peak resident memory of this process (KiB on Linux)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return seconds, peak
+    return peak
+
+
+def interleaved_times(args: argparse.Namespace) -> dict[str, float]:
+    """Median step time of every available variant, the variants taking turns."""
+    built = {name: build_variant(name, args) for name in VARIANTS}
+    built = {name: b for name, b in built.items() if b is not None}
+    views, device = make_views(args), torch.device(args.device)
+    times: dict[str, list[float]] = {name: [] for name in built}
+    for i in range(args.warmup + args.steps):
+        for name, (model, optimizer, step) in built.items():
+            seconds, _ = time_steps(step, model, optimizer, views, 1, 0, device)
+            if i >= args.warmup:
+                times[name].append(seconds)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 VARIANTS = ("hand-written", "MILoss(InfoNCE)", "lightly NTXentLoss")
@@ -140,21 +170,21 @@ def main(argv: list[str] | None = None) -> None:
     if args.variant:  # child process: one variant, result as JSON
         print(json.dumps(run_variant(args.variant, args)))
         return
-    results = {}
+    peaks = {}
     for name in VARIANTS:
         command = [sys.executable, __file__, "--variant", name] + [
             f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k != "variant" and v is not None
         ]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        result = json.loads(output)
-        if result is None:
+        peaks[name] = json.loads(output)
+        if peaks[name] is None:
             print(f"{name:20s} skipped (pip install lightly)")
-            continue
-        results[name] = result
-    reference_time, reference_peak = results["hand-written"]
+    times = interleaved_times(args)
+    reference_time, reference_peak = times["hand-written"], peaks["hand-written"]
     kind = "peak allocated" if args.device.startswith("cuda") else "peak RSS of the process"
     print(f"device {args.device}, batch {args.batch_size}, ResNet-18 at 32x32, median of {args.steps} steps")
-    for name, (seconds, peak) in results.items():
+    for name, seconds in times.items():
+        peak = peaks[name]
         print(
             f"{name:20s} {seconds * 1000:8.1f} ms/step  ratio {seconds / reference_time:.3f}  "
             f"{kind} {peak / 2**20:7.0f} MiB  ratio {peak / reference_peak:.3f}"
