@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from mist_reg.bounds import RunningBound
 from mist_reg.data import TensorBatches, as_samples, check_pair, is_data_loader, split_indices, unpack_batch
 from mist_reg.estimators.base import MIEstimator
+from mist_reg.estimators.discriminative import InfoNCE, resolve_neg_samples
 from mist_reg.estimators.factories import CRITIC_ESTIMATORS, instantiate_estimator, normalize_name
 from mist_reg.preprocessing import Preprocessing, make_preprocessor
 
@@ -148,7 +149,6 @@ def _batches(
     return TensorBatches(x, y, batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator)
 
 
-@torch.no_grad()
 def evaluate_mi(
     estimator: MIEstimator,
     x: Any = None,
@@ -185,6 +185,21 @@ def evaluate_mi(
         >>> isinstance(value, float)
         True
     """
+    running = _evaluate(estimator, x, y, batch_size, data_loader, device)
+    value = running.value()
+    return (value, running.standard_error()) if return_standard_error else value
+
+
+@torch.no_grad()
+def _evaluate(
+    estimator: MIEstimator,
+    x: Any,
+    y: Any,
+    batch_size: int | None,
+    data_loader: Iterable | None,
+    device: str | torch.device | None,
+) -> RunningBound:
+    """The accumulated terms behind :func:`evaluate_mi` (also giving the sample count)."""
     if is_data_loader(x) and data_loader is None:
         data_loader, x = x, None
     if device is None:
@@ -212,12 +227,11 @@ def evaluate_mi(
             f"evaluate_mi skipped {skipped} sample(s) in batches of a single sample; "
             "use a data loader with drop_last=True or a batch size that does not leave one",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     if running.n_samples == 0:
         raise ValueError("no batch of at least 2 samples to evaluate on")
-    value = running.value()
-    return (value, running.standard_error()) if return_standard_error else value
+    return running
 
 
 @torch.no_grad()
@@ -556,9 +570,8 @@ def _estimate(
         xb, yb = unpack_batch(next(iter(x)))
         model = _build(estimator, xb.shape[1], yb.shape[1], estimator_params)
         log = train_mi_estimator(model, train_loader=x, valid_loader=valid_loader, **train_kwargs)
-        value, stderr = evaluate_mi(model, data_loader=test_loader, device=device, return_standard_error=True)
-        n_test = sum(unpack_batch(b)[0].shape[0] for b in test_loader)
-        return _result(value, stderr, model, log, n_test, eval_batch_size)
+        running = _evaluate(model, None, None, None, test_loader, device)
+        return _result(running, model, log, eval_batch_size)
 
     if x is None or y is None:
         raise ValueError("estimate_mi needs x and y (or a data loader as x)")
@@ -581,11 +594,9 @@ def _estimate(
     x, y, x_test, y_test = x_map(x), y_map(y), x_map(x_test), y_map(y_test)
     model = _build(estimator, x.shape[1], y.shape[1], estimator_params)
     log = train_mi_estimator(model, x=x, y=y, valid_percentage=valid_percentage, **train_kwargs)
-    value, stderr = evaluate_mi(
-        model, x=x_test, y=y_test, batch_size=min(eval_batch_size, x_test.shape[0]), device=device,
-        return_standard_error=True,
-    )
-    return _result(value, stderr, model, log, x_test.shape[0], min(eval_batch_size, x_test.shape[0]))
+    eval_batch = min(eval_batch_size, x_test.shape[0])
+    running = _evaluate(model, x_test, y_test, eval_batch, None, device)
+    return _result(running, model, log, eval_batch)
 
 
 def _build(estimator: MIEstimator | str, x_dim: int, y_dim: int, params: dict[str, Any]) -> MIEstimator:
@@ -600,10 +611,9 @@ def _build(estimator: MIEstimator | str, x_dim: int, y_dim: int, params: dict[st
     raise TypeError(f"estimator must be a name or an MIEstimator, got {type(estimator).__name__}")
 
 
-def _result(value: float, stderr: float, model: MIEstimator, log: TrainingLog, n_test: int, eval_batch: int) -> MIEstimate:
+def _result(running: RunningBound, model: MIEstimator, log: TrainingLog, eval_batch: int) -> MIEstimate:
+    value = running.value()
     messages: list[str] = []
-    from mist_reg.estimators.discriminative import InfoNCE, resolve_neg_samples
-
     if isinstance(model, InfoNCE):
         cap = math.log(resolve_neg_samples(model.neg_samples, eval_batch) + 1)
         if value > cap - 0.1:
@@ -616,5 +626,11 @@ def _result(value: float, stderr: float, model: MIEstimator, log: TrainingLog, n
     for message in messages:
         warnings.warn(message, RuntimeWarning, stacklevel=4)  # the caller of estimate_mi
     return MIEstimate(
-        value, standard_error=stderr, bound=model.bound, n_test=n_test, estimator=model, log=log, warnings=messages
+        value,
+        standard_error=running.standard_error(),
+        bound=model.bound,
+        n_test=running.n_samples,
+        estimator=model,
+        log=log,
+        warnings=messages,
     )
