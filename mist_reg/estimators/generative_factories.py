@@ -215,12 +215,22 @@ def pq_hybrid(
     quantization: str | Quantizer = "kmeans",
     n_bins: int = 16,
     neg_samples: int = 0,
+    critic_type: Literal["joint", "separable"] = "separable",
+    marginal_terms: bool = True,
+    batch_weight: float = 1.0,
     **critic_kwargs: Any,
 ) -> PQHybrid:
     r"""A :class:`~mist_reg.estimators.PQHybrid`: PQ plus an in-bin InfoNCE bound with an MLP
-    critic (``critic_type``, ``projection_dim``, ... as for :func:`make_critic`)."""
-    critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
-    return PQHybrid(pq(x_dim, y_dim, hidden_dims, quantization, n_bins), critic, neg_samples)
+    critic (``critic_type``, ``projection_dim``, ... as for :func:`make_critic`).
+
+    The critic is separable by default: the in-bin negatives of a batch are then scored
+    by one product of two feature matrices, where a joint critic evaluates its MLP on every
+    pair (about ``N^2 / n_bins`` of them).
+    """
+    if critic_type == "separable":
+        critic_kwargs["marginal_terms"] = marginal_terms
+    critic = make_critic(x_dim, y_dim, hidden_dims, critic_type, **critic_kwargs)
+    return PQHybrid(pq(x_dim, y_dim, hidden_dims, quantization, n_bins), critic, neg_samples, batch_weight)
 
 
 @register_estimator("gaussian_hybrid")
@@ -232,7 +242,9 @@ def gaussian_hybrid(
     discriminative: str = "infonce",
     neg_samples: int = 0,
     covariance: Covariance = "full",
-    critic_type: Literal["joint", "separable"] = "joint",
+    critic_type: Literal["joint", "separable"] = "separable",
+    marginal_terms: bool = True,
+    projection_dim: int | None = None,
     **bound_kwargs: Any,
 ) -> GenerativeHybrid:
     r"""A :class:`~mist_reg.estimators.GenerativeHybrid` with a Gaussian proposal corrected by
@@ -246,6 +258,10 @@ def gaussian_hybrid(
         discriminative: The bound: ``"infonce"`` (by default, never above ``log(N)``: see
             :class:`~mist_reg.estimators.GenerativeHybrid`), ``"smile"``, ``"js"``, ``"nwj"``
             or ``"mine"``.
+        critic_type: The correction's critic, ``"separable"`` by default (one matrix product
+            scores a batch's pairs) or ``"joint"`` (an MLP on every pair).
+        marginal_terms, projection_dim: Options of a separable correction (see
+            :func:`~mist_reg.critic.separable_critic`).
         bound_kwargs: ``tau`` for SMILE, ``gamma`` for MINE.
 
     Example:
@@ -266,5 +282,6 @@ def gaussian_hybrid(
         )
     else:
         raise ValueError(f"unknown proposal {proposal!r}; valid values: {', '.join(PROPOSALS)}")
-    correction = make_critic(x_dim, y_dim, hidden, critic_type)
+    separable = {"marginal_terms": marginal_terms, "projection_dim": projection_dim} if critic_type == "separable" else {}
+    correction = make_critic(x_dim, y_dim, hidden, critic_type, **separable)
     return GenerativeHybrid(reference, correction, discriminative, neg_samples, **bound_kwargs)
