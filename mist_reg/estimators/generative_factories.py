@@ -260,8 +260,10 @@ def gaussian_hybrid(
             or ``"mine"``.
         critic_type: The correction's critic, ``"separable"`` by default (one matrix product
             scores a batch's pairs) or ``"joint"`` (an MLP on every pair).
-        marginal_terms, projection_dim: Options of a separable correction (see
-            :func:`~mist_reg.critic.separable_critic`).
+        marginal_terms: Whether a separable correction has marginal terms ``u(x) + w(y)``
+            (see :func:`~mist_reg.critic.separable_critic`).
+        projection_dim: The feature size of a separable correction (by default the last
+            hidden width).
         bound_kwargs: ``tau`` for SMILE, ``gamma`` for MINE.
 
     Example:
