@@ -50,7 +50,8 @@ class GaussianLogRatio(Critic):
     (estimated directions correlate less on fresh data than on the data they were fitted to).
 
     Arguments:
-        x_dim, y_dim: The feature sizes.
+        x_dim: The size of ``x``.
+        y_dim: The size of ``y``.
         rank: The number of canonical components kept; ``None`` chooses it from the data.
         ridge: Added to the diagonal of the standardised covariances of ``x`` and ``y``,
             which keeps the fit well-conditioned for small samples or collinear features.

@@ -77,10 +77,10 @@ def ksg_mi(
     itself excluded).  With ``n_x(i) = #{j != i : ||x_i - x_j||_inf < eps_i}``
     and ``n_y(i)`` defined likewise, the estimate is
 
-    .. math::
-
-        \hat I = \psi(k) + \psi(N) - \frac{1}{N}\sum_i
-                 \left[\psi(n_x(i) + 1) + \psi(n_y(i) + 1)\right].
+    $$
+    \hat I = \psi(k) + \psi(N) - \frac{1}{N}\sum_i
+              \left[\psi(n_x(i) + 1) + \psi(n_y(i) + 1)\right].
+    $$
 
     All distances are computed in float64 on the device of ``x`` (CPU for
     numpy input), ``chunk_size`` rows at a time; the neighbour counts are

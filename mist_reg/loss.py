@@ -139,9 +139,10 @@ class MILoss(nn.Module):
     Arguments:
         estimator: An :class:`~mist_reg.estimators.MIEstimator` instance, or a registered
             name (see :func:`mist_reg.list_estimators`) built with ``estimator_kwargs``.
-        x, y: The dotted name of a submodule whose output (or input, see ``capture``) is
-            the variable, or ``None`` to pass the tensor at call time
-            (``mi_loss(y=labels)``).
+        x: The dotted name of a submodule whose output (or input, see ``capture``) is
+            the variable ``x``, or ``None`` to pass the tensor at call time.
+        y: The same for ``y`` (``None`` and ``mi_loss(y=labels)`` for labels or a
+            sensitive attribute).
         direction: ``"maximize"`` or ``"minimize"`` (British spellings accepted).
         weight: The non-negative weight of the term for the encoder; may be changed
             between steps (a schedule).

@@ -66,8 +66,9 @@ class ConditionalGaussian(nn.Module):
         covariance: ``"diagonal"`` (heads: mean and log-variance) or ``"full"`` (plus the
             ``y_dim * (y_dim - 1) / 2`` off-diagonal entries of a Cholesky factor whose
             diagonal is ``exp(log_var / 2)``).
-        min_log_var, max_log_var: The range of every log-variance (of the Cholesky
-            diagonal for ``"full"``), which keeps the head from saturating.
+        min_log_var: The lower end of the range of every log-variance (of the Cholesky
+            diagonal for ``"full"``); the range keeps the head from saturating.
+        max_log_var: The upper end of that range.
 
     Example:
         >>> q = ConditionalGaussian(2, 3, [8], covariance="full")

@@ -39,7 +39,8 @@ class LearnedGaussian(nn.Module):
         dim: The size of ``z``.
         covariance: ``"full"`` (a Cholesky factor, by default: a diagonal joint ``q(x, y)``
             could not represent any dependence) or ``"diagonal"``.
-        min_log_var, max_log_var: The range of the (Cholesky-diagonal) log-variances.
+        min_log_var: The lower end of the range of the (Cholesky-diagonal) log-variances.
+        max_log_var: The upper end of that range.
 
     Example:
         >>> q = LearnedGaussian(2, covariance="diagonal")

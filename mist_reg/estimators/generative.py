@@ -1,14 +1,12 @@
 r"""Generative estimators: mutual information from fitted densities.
 
-=========  ======================================================  ===========
-Estimator  Estimate on a batch (mean over samples ``i``)             ``bound``
-=========  ======================================================  ===========
-BA         ``H(Y) + log q(y_i | x_i)``                               lower
-DoE        ``log q(y_i | x_i) - log q(y_i)``                         None
-GM         ``log q(x_i, y_i) - log q(x_i) - log q(y_i)``             None
-L1OUT      ``log q(y_i | x_i) - log mean_{j != i} q(y_i | x_j)``     upper
-CLUB       ``log q(y_i | x_i) - mean_{j != i} log q(y_j | x_i)``     upper
-=========  ======================================================  ===========
+| Estimator | Estimate on a batch (mean over samples ``i``)          | ``bound`` |
+|-----------|--------------------------------------------------------|-----------|
+| BA        | ``H(Y) + log q(y_i | x_i)``                            | lower     |
+| DoE       | ``log q(y_i | x_i) - log q(y_i)``                      | None      |
+| GM        | ``log q(x_i, y_i) - log q(x_i) - log q(y_i)``          | None      |
+| L1OUT     | ``log q(y_i | x_i) - log mean_{j != i} q(y_i | x_j)``  | upper     |
+| CLUB      | ``log q(y_i | x_i) - mean_{j != i} log q(y_j | x_i)``  | upper     |
 
 Densities are any callables returning a :class:`torch.distributions.Distribution` (see
 :mod:`mist_reg.distributions`): ``q(x)`` for ``q(y | x)``, ``q()`` for ``q(y)``, ``q(x)``
@@ -207,7 +205,8 @@ class GM(GenerativeEstimator):
 
     Arguments:
         q_xy: The joint density over ``x_dim + y_dim`` features.
-        q_x, q_y: The marginal densities.
+        q_x: The marginal density of ``x``.
+        q_y: The marginal density of ``y``.
     """
 
     def __init__(self, q_xy: MarginalDensity, q_x: MarginalDensity, q_y: MarginalDensity) -> None:

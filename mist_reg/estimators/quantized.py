@@ -77,7 +77,8 @@ class Binned(MIEstimator):
     built on ``estimator.parameters()`` accept it, and its training loss is a constant 0.
 
     Arguments:
-        quantizer_x, quantizer_y: The quantizers of ``x`` and ``y``.
+        quantizer_x: The quantizer of ``x``.
+        quantizer_y: The quantizer of ``y``.
         pseudo_count: The additive smoothing of every cell of the table.
 
     Example:
