@@ -14,13 +14,18 @@ How the reported number is formed (:func:`estimate_mi`):
    stopping; the untrained critic, i.e. the Gaussian model alone, is a candidate too);
 4. the estimate is evaluated on the test data with :func:`evaluate_mi`: per-sample terms
    are averaged over samples and partition terms (Donsker-Varadhan, SMILE, MINE) are
-   accumulated over every negative pair of every test batch before the logarithm is taken.
+   accumulated over every negative pair of every test batch before the logarithm is taken;
+5. the standard error is that of the mean of per-sample values over the test data, and the
+   interval is ``estimate -+ z * standard_error``; with ``n_folds=K`` every fold is held out
+   once by an estimator fitted on the others and the per-sample values of all folds are
+   pooled (cross-fitting; see :func:`estimate_mi` and ``docs/error_bars.md``).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import statistics
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal
@@ -40,6 +45,7 @@ from mist_reg.preprocessing import Preprocessing, make_preprocessor
 __all__ = [
     "TrainingLog",
     "MIEstimate",
+    "normal_interval",
     "train_mi_estimator",
     "evaluate_mi",
     "estimate_mi",
@@ -97,30 +103,109 @@ class TrainingLog:
 class MIEstimate(float):
     r"""The result of :func:`estimate_mi`: a ``float`` (nats) carrying what produced it.
 
+    Arithmetic, comparisons and formatting treat it as the plain number; the attributes
+    say how far to trust it.
+
     Attributes:
-        standard_error: The standard error of the per-sample mean on the test data.
+        standard_error: The standard error of the estimate from held-out sampling noise:
+            the standard deviation of the per-sample values over the held-out samples,
+            divided by the square root of their number (see ``docs/error_bars.md``).
+        interval: ``(low, high)``, the normal-approximation interval
+            ``estimate -+ z * standard_error`` at level ``confidence``. It reflects the
+            held-out sampling noise only: the bias of a bound (a lower bound errs low
+            by however far the fitted critic is from the optimal one) is not covered.
+        confidence: The level of ``interval`` (0.95 by default).
         bound: ``"lower"``, ``"upper"`` or ``None``.
-        n_test: The number of held-out samples the estimate was computed on.
-        estimator: The fitted estimator (in evaluation mode).
-        log: The :class:`TrainingLog`.
+        n_test: The number of held-out samples the estimate was computed on (with
+            cross-fitting, every sample).
+        n_folds: The number of cross-fitting folds, or ``None`` for one train/test split.
+        fold_estimates: With cross-fitting, the estimate on each held-out fold (their
+            mean weighted by fold size is the estimate); empty otherwise.
+        fold_standard_errors: The standard error of each fold's estimate.
+        estimator: The fitted estimator (in evaluation mode); with cross-fitting, the one
+            fitted for the first fold (all of them are in ``fold_estimators``).
+        log: The :class:`TrainingLog` of ``estimator``.
+        fold_estimators: With cross-fitting, the estimator of every fold; empty otherwise.
+        fold_logs: With cross-fitting, the training log of every fold; empty otherwise.
         warnings: Messages about the reliability of the number (e.g. saturation).
+
+    Example:
+        >>> mi = MIEstimate(0.5, standard_error=0.05, confidence=0.95)
+        >>> mi + 1.0, isinstance(mi, float)
+        (1.5, True)
+        >>> [round(v, 3) for v in mi.interval]
+        [0.402, 0.598]
     """
 
     standard_error: float
+    interval: tuple[float, float]
+    confidence: float
     bound: str | None
     n_test: int
-    estimator: MIEstimator
-    log: TrainingLog
+    n_folds: int | None
+    fold_estimates: list[float]
+    fold_standard_errors: list[float]
+    estimator: MIEstimator | None
+    log: TrainingLog | None
+    fold_estimators: list[MIEstimator]
+    fold_logs: list[TrainingLog]
     warnings: list[str]
 
     def __new__(cls, value: float, **attributes: Any) -> "MIEstimate":
         result = super().__new__(cls, value)
-        for name, attribute in attributes.items():
+        defaults: dict[str, Any] = {
+            "standard_error": float("nan"), "confidence": 0.95, "bound": None, "n_test": 0, "n_folds": None,
+            "fold_estimates": [], "fold_standard_errors": [], "estimator": None, "log": None,
+            "fold_estimators": [], "fold_logs": [], "warnings": [],
+        }
+        for name, attribute in {**defaults, **attributes}.items():
             setattr(result, name, attribute)
+        if "interval" not in attributes:
+            result.interval = normal_interval(float(value), result.standard_error, result.confidence)
         return result
 
     def __repr__(self) -> str:
-        return f"MIEstimate({float(self):.4f} nats, stderr={getattr(self, 'standard_error', float('nan')):.4f}, bound={getattr(self, 'bound', None)!r})"
+        low, high = self.interval
+        return (
+            f"MIEstimate({float(self):.4f} nats, stderr={self.standard_error:.4f}, "
+            f"{self.confidence:.0%} interval=({low:.4f}, {high:.4f}), bound={self.bound!r})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""The number and its error bar as plain Python values (for JSON).
+
+        Example:
+            >>> sorted(MIEstimate(0.5, standard_error=0.05).to_dict())[:4]
+            ['bound', 'confidence', 'estimate', 'fold_estimates']
+        """
+        return {
+            "estimate": float(self),
+            "standard_error": self.standard_error,
+            "interval": list(self.interval),
+            "confidence": self.confidence,
+            "bound": self.bound,
+            "n_test": self.n_test,
+            "n_folds": self.n_folds,
+            "fold_estimates": list(self.fold_estimates),
+            "fold_standard_errors": list(self.fold_standard_errors),
+            "warnings": list(self.warnings),
+        }
+
+
+def normal_interval(value: float, standard_error: float, confidence: float = 0.95) -> tuple[float, float]:
+    r"""``(value - z * standard_error, value + z * standard_error)`` with ``z`` the
+    ``(1 + confidence) / 2`` quantile of the standard normal distribution.
+
+    Example:
+        >>> [round(v, 4) for v in normal_interval(1.0, 0.1, 0.95)]
+        [0.804, 1.196]
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    if not math.isfinite(standard_error):
+        return (float("nan"), float("nan"))
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    return (value - z * standard_error, value + z * standard_error)
 
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
@@ -167,8 +252,9 @@ def evaluate_mi(
 
     Arguments:
         estimator: The estimator.
-        x, y: Samples ``[N, x_dim]`` and ``[N, y_dim]`` (arrays or tensors), or ``x`` a data
-            loader yielding ``(x, y)`` or ``{'x': x, 'y': y}`` batches.
+        x: Samples ``[N, x_dim]`` (an array or a tensor), or a data loader yielding
+            ``(x, y)`` or ``{'x': x, 'y': y}`` batches.
+        y: Samples ``[N, y_dim]``, paired row by row with ``x``.
         batch_size: The evaluation batch size for in-memory samples (by default 1,024, or
             every sample when there are fewer). A last batch of one sample is merged into
             the previous one; batches of one sample from a data loader are skipped with a
@@ -285,15 +371,19 @@ def train_mi_estimator(
 
     Arguments:
         estimator: The estimator to train (moved to ``device``).
-        x, y: Samples (arrays or tensors ``[N, d]``); ``valid_percentage`` of them is kept
-            apart for validation. Alternatively ``train_loader`` (and ``valid_loader``).
-        train_loader, valid_loader: Data loaders yielding ``(x, y)`` or ``{'x', 'y'}`` batches.
+        x: Samples ``[N, x_dim]`` (an array or a tensor); ``valid_percentage`` of them is
+            kept apart for validation. Alternatively ``train_loader`` (and ``valid_loader``).
+        y: Samples ``[N, y_dim]``, paired row by row with ``x``.
+        train_loader: A data loader yielding ``(x, y)`` or ``{'x', 'y'}`` batches.
+        valid_loader: A data loader of validation batches (same format).
         batch_size: The training batch size for in-memory samples.
         valid_percentage: The fraction of ``x, y`` held out for validation (0 disables it).
-        max_epochs, max_iterations: When to stop (the first reached); without either,
-            ``3000`` iterations.
+        max_epochs: The number of passes over the training data after which to stop.
+        max_iterations: The number of steps after which to stop (the first of the two
+            reached ends training); without either, ``3000`` iterations.
         lr: The learning rate.
-        optimizer_class, optimizer_params: The optimiser and its extra arguments.
+        optimizer_class: The optimiser (Adam by default).
+        optimizer_params: Extra keyword arguments of the optimiser.
         device: By default CUDA when available, else the CPU.
         early_stopping: Stop after ``patience`` validations without improvement of the
             smoothed validation score (the estimate for lower bounds, minus the validation
@@ -487,6 +577,8 @@ def estimate_mi(
     x_test: Any = None,
     y_test: Any = None,
     test_percentage: float = 0.3,
+    n_folds: int | None = None,
+    confidence: float = 0.95,
     valid_loader: Iterable | None = None,
     test_loader: Iterable | None = None,
     preprocessing: Preprocessing = "gaussianize",
@@ -504,23 +596,51 @@ def estimate_mi(
     verbose: bool = False,
     **estimator_params: Any,
 ) -> MIEstimate:
-    r"""Estimates ``I(X; Y)`` in nats from samples, in one call.
+    r"""Estimates ``I(X; Y)`` in nats from samples, in one call, with an error bar.
 
     Fits an estimator on part of the samples and evaluates it on held-out ones (see the
     module documentation for every step).
 
+    The error bar: every held-out sample ``i`` gets a per-sample value ``v_i`` (its term
+    of the bound, minus the log-partition term of its evaluation set for bounds that have
+    one, such as MINE's Donsker-Varadhan estimate), so that the estimate is the mean of the
+    ``v_i``. ``standard_error`` is their standard deviation over ``sqrt(n)`` and the
+    interval is ``estimate -+ z * standard_error`` (normal quantile ``z`` at level
+    ``confidence``). With ``n_folds=K`` (cross-fitting) the samples are cut into ``K``
+    folds, an estimator is fitted on every ``K - 1`` folds and evaluated on the remaining
+    one, and the ``v_i`` of all folds are pooled, so every sample is held out once. The
+    interval covers held-out sampling noise only: the log-partition term is treated as
+    exact (its first-order fluctuation vanishes at the optimal critic), and the bias of a
+    bound (a lower bound errs low when the critic is not optimal) is not covered. See
+    ``docs/error_bars.md``.
+
     Arguments:
-        x, y: Samples ``[N, x_dim]`` and ``[N, y_dim]`` (numpy arrays or tensors; ``[N]`` is
-            read as ``[N, 1]``), or ``x`` a training data loader yielding ``(x, y)`` or
-            ``{'x': x, 'y': y}`` batches (then give ``test_loader`` too).
+        x: Samples ``[N, x_dim]`` (a numpy array or tensor; ``[N]`` is read as ``[N, 1]``),
+            or a training data loader yielding ``(x, y)`` or ``{'x': x, 'y': y}`` batches
+            (then give ``test_loader`` too).
+        y: Samples ``[N, y_dim]`` paired row by row with ``x``.
         estimator: A registered name (see :func:`mist_reg.estimators.list_estimators`) or
-            an estimator instance. ``estimator_name`` is an alias of the seed API.
-        x_test, y_test: Held-out samples; by default ``test_percentage`` of ``x, y``.
+            an estimator instance (copied for every fold with ``n_folds``).
+        estimator_name: An alias of ``estimator`` (the seed API).
+        x_test: Held-out samples of x; by default ``test_percentage`` of ``x, y``.
+        y_test: Held-out samples of y, paired with ``x_test``.
+        test_percentage: The fraction of ``x, y`` held out when no test data is given.
+        n_folds: Cross-fit over this many folds (at least 2) instead of one split; each
+            fold trains a fresh estimator, so it costs ``n_folds`` trainings.
+        confidence: The level of the interval, in ``(0, 1)``.
+        valid_loader: Validation batches when ``x`` is a data loader.
+        test_loader: Held-out batches when ``x`` is a data loader.
         preprocessing: ``"gaussianize"`` (map each coordinate to a normal marginal),
             ``"standardize"`` or ``"none"``; fitted on the training part only.
-        batch_size, eval_batch_size: Minibatch sizes for training and evaluation.
-        max_iterations, max_epochs, lr, valid_percentage, early_stopping, patience, eval_every: As in
-            :func:`train_mi_estimator`.
+        batch_size: The training minibatch size.
+        eval_batch_size: The evaluation batch size (negatives are drawn within a batch).
+        max_iterations: As in :func:`train_mi_estimator`.
+        max_epochs: As in :func:`train_mi_estimator`.
+        lr: The learning rate.
+        valid_percentage: The fraction of the training part kept for validation.
+        early_stopping: As in :func:`train_mi_estimator`.
+        patience: As in :func:`train_mi_estimator`.
+        eval_every: Steps between validations.
         device: By default CUDA when available, else the CPU.
         seed: Makes the splits, the initialisation and the batches reproducible without
             touching the global random state (``None`` leaves them random).
@@ -529,8 +649,8 @@ def estimate_mi(
             ``critic_type``, ``tau``, ...).
 
     Returns:
-        An :class:`MIEstimate`, a float with the standard error, the bound direction, the
-        fitted estimator, the training log and warnings.
+        An :class:`MIEstimate`, a float with the standard error, the interval, the bound
+        direction, the fitted estimator(s), the training log(s) and warnings.
 
     Example:
         >>> import torch
@@ -539,39 +659,62 @@ def estimate_mi(
         >>> mi = estimate_mi(x, y, max_iterations=200)
         >>> 0.5 < mi < 1.5
         True
+        >>> mi = estimate_mi(x, y, n_folds=3, max_iterations=20)
+        >>> mi.n_test, len(mi.fold_estimates), mi.interval[0] < mi < mi.interval[1]
+        (2000, 3, True)
     """
     if estimator_name is not None:
         estimator = estimator_name
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    if n_folds is not None:
+        if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
+            raise ValueError(f"n_folds must be an integer >= 2 (or None for one split), got {n_folds!r}")
+        if x_test is not None or y_test is not None or test_loader is not None:
+            raise ValueError("n_folds holds out every fold of x and y in turn; do not pass test data as well")
+        if is_data_loader(x):
+            raise ValueError("n_folds needs in-memory samples x and y, not a data loader")
     device = _resolve_device(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         if seed is not None:
             torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         return _estimate(
-            x, y, estimator, x_test, y_test, test_percentage, valid_loader, test_loader, preprocessing,
-            batch_size, eval_batch_size, max_iterations, max_epochs, lr, valid_percentage,
+            x, y, estimator, x_test, y_test, test_percentage, n_folds, confidence, valid_loader, test_loader,
+            preprocessing, batch_size, eval_batch_size, max_iterations, max_epochs, lr, valid_percentage,
             early_stopping, patience, eval_every, device, seed, verbose, generator, estimator_params,
         )
 
 
+@dataclass
+class _Fit:
+    """One fitted estimator and its evaluation on held-out samples."""
+
+    model: MIEstimator
+    log: TrainingLog
+    running: RunningBound
+    eval_batch: int  # the evaluation batch size (InfoNCE's negatives come from one batch)
+
+
 def _estimate(
-    x, y, estimator, x_test, y_test, test_percentage, valid_loader, test_loader, preprocessing,
-    batch_size, eval_batch_size, max_iterations, max_epochs, lr, valid_percentage,
+    x, y, estimator, x_test, y_test, test_percentage, n_folds, confidence, valid_loader, test_loader,
+    preprocessing, batch_size, eval_batch_size, max_iterations, max_epochs, lr, valid_percentage,
     early_stopping, patience, eval_every, device, seed, verbose, generator, estimator_params,
 ) -> MIEstimate:
     train_kwargs = dict(
         batch_size=batch_size, max_iterations=max_iterations, max_epochs=max_epochs, lr=lr,
         early_stopping=early_stopping, patience=patience, eval_every=eval_every, device=device, verbose=verbose,
-        seed=seed, valid_batch_size=eval_batch_size,
+        valid_batch_size=eval_batch_size,
     )
     if is_data_loader(x):
         if test_loader is None:
             raise ValueError("estimating from a data loader needs a test_loader of held-out samples")
         xb, yb = unpack_batch(next(iter(x)))
         model = _build(estimator, xb.shape[1], yb.shape[1], estimator_params)
-        log = train_mi_estimator(model, train_loader=x, valid_loader=valid_loader, **train_kwargs)
+        log = train_mi_estimator(model, train_loader=x, valid_loader=valid_loader, seed=seed, **train_kwargs)
         running = _evaluate(model, None, None, None, test_loader, device)
-        return _result(running, model, log, eval_batch_size)
+        test_batch = getattr(test_loader, "batch_size", None) or eval_batch_size  # for InfoNCE's cap
+        return _result([_Fit(model, log, running, test_batch)], confidence, cross_fitted=False)
 
     if x is None or y is None:
         raise ValueError("estimate_mi needs x and y (or a data loader as x)")
@@ -579,6 +722,28 @@ def _estimate(
     check_pair(x, y)
     if (x_test is None) != (y_test is None):
         raise ValueError("give both x_test and y_test, or neither")
+
+    def fit(x, y, x_test, y_test, fold_seed, fresh) -> _Fit:
+        if x_test.shape[0] < 2:
+            raise ValueError(f"at least 2 held-out samples are needed, got {x_test.shape[0]}")
+        x_map, y_map = make_preprocessor(preprocessing).fit(x), make_preprocessor(preprocessing).fit(y)
+        x, y, x_test, y_test = x_map(x), y_map(y), x_map(x_test), y_map(y_test)
+        model = _build(copy.deepcopy(estimator) if fresh else estimator, x.shape[1], y.shape[1], estimator_params)
+        log = train_mi_estimator(model, x=x, y=y, valid_percentage=valid_percentage, seed=fold_seed, **train_kwargs)
+        eval_batch = min(eval_batch_size, x_test.shape[0])
+        return _Fit(model, log, _evaluate(model, x_test, y_test, eval_batch, None, device), eval_batch)
+
+    if n_folds is not None:
+        if x.shape[0] < 2 * n_folds:
+            raise ValueError(f"{n_folds} folds need at least {2 * n_folds} samples, got {x.shape[0]}")
+        folds = torch.tensor_split(torch.randperm(x.shape[0], generator=generator), n_folds)
+        fits = []
+        for k, test_idx in enumerate(folds):
+            train_idx = torch.cat([fold for j, fold in enumerate(folds) if j != k])
+            fold_seed = None if seed is None else seed + k
+            fits.append(fit(x[train_idx], y[train_idx], x[test_idx], y[test_idx], fold_seed, fresh=True))
+        return _result(fits, confidence, cross_fitted=True)
+
     if x_test is None:
         train_idx, test_idx = split_indices(x.shape[0], test_percentage, generator)
         x, y, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
@@ -588,15 +753,7 @@ def _estimate(
         for name, train, test in (("x", x, x_test), ("y", y, y_test)):
             if train.shape[1] != test.shape[1]:
                 raise ValueError(f"{name}_test has {test.shape[1]} features but {name} has {train.shape[1]}")
-    if x_test.shape[0] < 2:
-        raise ValueError(f"at least 2 held-out samples are needed, got {x_test.shape[0]}")
-    x_map, y_map = make_preprocessor(preprocessing).fit(x), make_preprocessor(preprocessing).fit(y)
-    x, y, x_test, y_test = x_map(x), y_map(y), x_map(x_test), y_map(y_test)
-    model = _build(estimator, x.shape[1], y.shape[1], estimator_params)
-    log = train_mi_estimator(model, x=x, y=y, valid_percentage=valid_percentage, **train_kwargs)
-    eval_batch = min(eval_batch_size, x_test.shape[0])
-    running = _evaluate(model, x_test, y_test, eval_batch, None, device)
-    return _result(running, model, log, eval_batch)
+    return _result([fit(x, y, x_test, y_test, seed, fresh=False)], confidence, cross_fitted=False)
 
 
 def _build(estimator: MIEstimator | str, x_dim: int, y_dim: int, params: dict[str, Any]) -> MIEstimator:
@@ -611,26 +768,79 @@ def _build(estimator: MIEstimator | str, x_dim: int, y_dim: int, params: dict[st
     raise TypeError(f"estimator must be a name or an MIEstimator, got {type(estimator).__name__}")
 
 
-def _result(running: RunningBound, model: MIEstimator, log: TrainingLog, eval_batch: int) -> MIEstimate:
-    value = running.value()
+def _fit_messages(fit: _Fit, where: str = "") -> list[str]:
+    """Warnings about one fitted estimator: InfoNCE saturation, a non-finite loss."""
     messages: list[str] = []
-    if isinstance(model, InfoNCE):
-        cap = math.log(resolve_neg_samples(model.neg_samples, eval_batch) + 1)
+    value = fit.running.value()
+    if isinstance(fit.model, InfoNCE):
+        cap = math.log(resolve_neg_samples(fit.model.neg_samples, fit.eval_batch) + 1)
         if value > cap - 0.1:
             messages.append(
-                f"InfoNCE is saturated: its estimate {value:.3f} is close to its cap log(M + 1) = {cap:.3f}; "
+                f"InfoNCE is saturated{where}: its estimate {value:.3f} is close to its cap log(M + 1) = {cap:.3f}; "
                 "the true MI may be much higher (use a larger batch or another estimator)"
             )
-    if log.stop_reason == "non_finite_loss":
-        messages.append("training stopped early on a non-finite loss; the estimate uses the best weights seen")
+    if fit.log.stop_reason == "non_finite_loss":
+        messages.append(
+            f"training stopped early on a non-finite loss{where}; the estimate uses the best weights seen"
+        )
+    return messages
+
+
+def _pooled(fits: list[_Fit]) -> tuple[float, float, int]:
+    """The mean and standard error of the per-sample values pooled over every fold, where
+    a sample's value is its per-sample term minus its fold's log-partition term."""
+    counts = [f.running.n_samples for f in fits]
+    values = [f.running.value() for f in fits]
+    n = sum(counts)
+    mean = sum(c * v for c, v in zip(counts, values)) / n
+    if n < 2:
+        return mean, float("nan"), n
+    # within-fold sum of squares (the fold's variance is n_k * stderr_k ** 2) plus between-fold
+    within = sum((c - 1) * c * f.running.standard_error() ** 2 for c, f in zip(counts, fits) if c > 1)
+    between = sum(c * (v - mean) ** 2 for c, v in zip(counts, values))
+    return mean, math.sqrt((within + between) / (n - 1) / n), n
+
+
+def _heterogeneity_p_value(values: list[float], errors: list[float]) -> float:
+    """The p-value of Cochran's Q test that the fold estimates share one mean, given their
+    standard errors (chi-square with K - 1 degrees of freedom)."""
+    weights = [1 / e**2 for e in errors]
+    mean = sum(w * v for w, v in zip(weights, values)) / sum(weights)
+    q = sum(w * (v - mean) ** 2 for w, v in zip(weights, values))
+    dof = len(values) - 1
+    return float(torch.special.gammaincc(torch.tensor(dof / 2, dtype=torch.float64), torch.tensor(q / 2, dtype=torch.float64)))
+
+
+def _result(fits: list[_Fit], confidence: float, cross_fitted: bool) -> MIEstimate:
+    messages: list[str] = []
+    for k, fit in enumerate(fits):
+        messages += _fit_messages(fit, f" (fold {k + 1})" if cross_fitted else "")
+    value, standard_error, n_test = _pooled(fits)
+    fold_values = [f.running.value() for f in fits] if cross_fitted else []
+    fold_errors = [f.running.standard_error() for f in fits] if cross_fitted else []
+    if cross_fitted and all(math.isfinite(e) and e > 0 for e in fold_errors):
+        p_value = _heterogeneity_p_value(fold_values, fold_errors)
+        if p_value < 0.01:
+            messages.append(
+                f"the fold estimates ({', '.join(f'{v:.3f}' for v in fold_values)}) differ more than their "
+                f"standard errors explain (heterogeneity p = {p_value:.2g}): training varies between folds, "
+                "and the interval, which reflects held-out sampling noise only, is likely too narrow"
+            )
     for message in messages:
         warnings.warn(message, RuntimeWarning, stacklevel=4)  # the caller of estimate_mi
     return MIEstimate(
         value,
-        standard_error=running.standard_error(),
-        bound=model.bound,
-        n_test=running.n_samples,
-        estimator=model,
-        log=log,
+        standard_error=standard_error,
+        interval=normal_interval(value, standard_error, confidence),
+        confidence=confidence,
+        bound=fits[0].model.bound,
+        n_test=n_test,
+        n_folds=len(fits) if cross_fitted else None,
+        fold_estimates=fold_values,
+        fold_standard_errors=fold_errors,
+        estimator=fits[0].model,
+        log=fits[0].log,
+        fold_estimators=[f.model for f in fits] if cross_fitted else [],
+        fold_logs=[f.log for f in fits] if cross_fitted else [],
         warnings=messages,
     )

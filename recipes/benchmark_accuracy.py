@@ -28,7 +28,6 @@ import json
 import math
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -37,14 +36,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 
 from mist_reg import estimate_mi  # noqa: E402
+from mist_reg import benchmark  # noqa: E402
 from mist_reg.knn import ksg_mi  # noqa: E402
 from mist_reg.tasks import BENCHMARK_SUITE, get_task  # noqa: E402
 
 
-def _time(fn):
-    start = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - start
+_time = benchmark.timed
 
 
 def run(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
@@ -97,20 +94,7 @@ def _format_row(row: dict, columns: list[str]) -> str:
 
 
 def summarise(rows: list[dict], columns: list[str]) -> dict:
-    summary: dict = {}
-    for key in columns:
-        errors = [abs(r[key] - r["truth"]) for r in rows]
-        within = [
-            abs(r[key]) <= 0.02 if r["truth"] == 0 else 1 / 1.5 <= r[key] / r["truth"] <= 1.5 for r in rows
-        ]
-        summary[key] = {
-            "mean_abs_error": statistics.fmean(errors),
-            "max_abs_error": max(errors),
-            "within_target": sum(within),
-            "tasks": len(rows),
-            "total_seconds": sum(r[key + "_seconds"] for r in rows),
-            "median_seconds": statistics.median(r[key + "_seconds"] for r in rows),
-        }
+    summary: dict = benchmark.summarise(rows, columns)
     ours, theirs = "mist_reg:default", "torch_mist:smile"
     if ours in summary and theirs in summary:
         ratios = [r[theirs + "_seconds"] / r[ours + "_seconds"] for r in rows]
@@ -122,24 +106,7 @@ def summarise(rows: list[dict], columns: list[str]) -> dict:
 
 
 def markdown(rows: list[dict], summary: dict, columns: list[str], command: str) -> str:
-    lines = [
-        f"Command: `{command}`",
-        "",
-        "| task | truth | " + " | ".join(f"{k} (s)" for k in columns) + " |",
-        "|---|---:|" + "---:|" * len(columns),
-    ]
-    for r in rows:
-        cells = [f"{r[k]:.3f} ({r[k + '_seconds']:.1f})" for k in columns]
-        lines.append(f"| {r['task']} | {r['truth']:.3f} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("| estimator | mean abs. error | max abs. error | within 1.5x (0 +- 0.02) | total s | median s |")
-    lines.append("|---|---:|---:|---:|---:|---:|")
-    for k in columns:
-        s = summary[k]
-        lines.append(
-            f"| {k} | {s['mean_abs_error']:.3f} | {s['max_abs_error']:.3f} | {s['within_target']}/{s['tasks']} "
-            f"| {s['total_seconds']:.1f} | {s['median_seconds']:.1f} |"
-        )
+    lines = benchmark.markdown_table(rows, summary, columns, command).rstrip("\n").split("\n")
     if "speedup_vs_torch_mist" in summary:
         s = summary["speedup_vs_torch_mist"]
         lines.append("")
@@ -151,29 +118,7 @@ def markdown(rows: list[dict], summary: dict, columns: list[str], command: str) 
 
 
 def plot(rows: list[dict], columns: list[str], path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("[plot skipped] matplotlib is not installed (pip install mist_reg[bench])", file=sys.stderr)
-        return False
-    fig, ax = plt.subplots(figsize=(6, 5))
-    top = max(max(r["truth"] for r in rows), 0.5) * 1.1
-    ax.plot([0, top], [0, top], color="grey", lw=1, label="truth")
-    ax.fill_between([0, top], [0, top / 1.5], [0, top * 1.5], color="grey", alpha=0.15, label="within 1.5x")
-    markers = "os^vDP*X"
-    for i, key in enumerate(columns):
-        ax.scatter([r["truth"] for r in rows], [r[key] for r in rows], marker=markers[i % len(markers)], label=key)
-    ax.set_xlabel("true MI (nats)")
-    ax.set_ylabel("estimate (nats)")
-    ax.legend()
-    ax.set_title("estimate against truth, 5,000 + 5,000 samples")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    return benchmark.plot_estimates(rows, columns, path, title="estimate against truth, 5,000 + 5,000 samples")
 
 
 def main(argv: list[str] | None = None) -> None:
