@@ -29,6 +29,7 @@ import ast
 import inspect
 import json
 import math
+import os
 import sys
 import typing
 import warnings
@@ -444,6 +445,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args, sys.stdout)
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0
+    except BrokenPipeError:  # the reader went away, e.g. `mist-reg estimators | head`
+        sys.stdout = open(os.devnull, "w")  # no second error when Python flushes stdout at exit
+        return 0
     except (CommandError, ValueError, TypeError, OSError) as error:
         message = " ".join(str(error).split()) or type(error).__name__
         if not isinstance(error, CommandError) or not message.startswith(PROG):
