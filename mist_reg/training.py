@@ -23,12 +23,13 @@ How the reported number is formed (:func:`estimate_mi`):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import statistics
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 import torch
 from torch import Tensor
@@ -594,6 +595,7 @@ def estimate_mi(
     device: str | torch.device | None = None,
     seed: int | None = 0,
     verbose: bool = False,
+    cpu_threads: int | None = 1,
     **estimator_params: Any,
 ) -> MIEstimate:
     r"""Estimates ``I(X; Y)`` in nats from samples, in one call, with an error bar.
@@ -645,6 +647,11 @@ def estimate_mi(
         seed: Makes the splits, the initialisation and the batches reproducible without
             touching the global random state (``None`` leaves them random).
         verbose: Show a progress bar.
+        cpu_threads: The number of torch threads while estimating on the CPU (restored
+            afterwards); ``None`` keeps the current setting. One by default: the networks
+            are small (batches of 64, 128 units), so intra-op parallelism costs more in
+            synchronisation than it saves, and much more when other processes share the
+            cores (see ``docs/benchmarks.md``).
         estimator_params: Passed to the estimator factory (``hidden_dims``, ``neg_samples``,
             ``critic_type``, ``tau``, ...).
 
@@ -675,7 +682,11 @@ def estimate_mi(
         if is_data_loader(x):
             raise ValueError("n_folds needs in-memory samples x and y, not a data loader")
     device = _resolve_device(device)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    if cpu_threads is not None and (isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1):
+        raise ValueError(f"cpu_threads must be a positive integer or None, got {cpu_threads!r}")
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), _cpu_threads(
+        cpu_threads if device.type == "cpu" else None
+    ):
         if seed is not None:
             torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -684,6 +695,20 @@ def estimate_mi(
             preprocessing, batch_size, eval_batch_size, max_iterations, max_epochs, lr, valid_percentage,
             early_stopping, patience, eval_every, device, seed, verbose, generator, estimator_params,
         )
+
+
+@contextlib.contextmanager
+def _cpu_threads(n: int | None) -> Iterator[None]:
+    """Runs the block with ``n`` torch threads (``None``: unchanged), then restores them."""
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass

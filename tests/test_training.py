@@ -498,3 +498,25 @@ def test_estimate_mi_defaults_against_ground_truth(name, tolerance):
     x_test, y_test = task.sample(3000, seed=4)
     estimate = estimate_mi(x, y, x_test=x_test, y_test=y_test)
     assert abs(float(estimate) - task.mutual_information) < tolerance
+
+
+def test_estimate_mi_runs_with_cpu_threads_and_restores_them():
+    from mist_reg.estimators import nwj
+
+    seen = []
+    estimator = nwj(2, 2, hidden_dims=[8])
+    estimator.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+    x = torch.randn(300, 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        estimate_mi(x, x + torch.randn(300, 2), estimator, max_iterations=3, cpu_threads=1, device="cpu")
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+        seen.clear()
+        estimate_mi(x, x + torch.randn(300, 2), estimator, max_iterations=3, cpu_threads=None, device="cpu")
+        assert set(seen) == {2}
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="cpu_threads"):
+        estimate_mi(x, x, cpu_threads=0)
