@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import statistics
 import sys
 import warnings
@@ -59,13 +60,15 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     Example:
         >>> parse_spec("infonce-alone=infonce:reference=none,neg_samples=8")
         ('infonce-alone', 'infonce', {'reference': None, 'neg_samples': 8})
+        >>> parse_spec("pq_hybrid:hidden_dims=(64,64),n_bins=8")
+        ('pq_hybrid', 'pq_hybrid', {'hidden_dims': (64, 64), 'n_bins': 8})
         >>> parse_spec("doe")
         ('doe', 'doe', {})
     """
     label, _, rest = spec.partition("=") if "=" in spec.split(":", 1)[0] else (spec.split(":", 1)[0], "", spec)
     name, _, arguments = rest.partition(":")
     params: dict[str, Any] = {}
-    for item in filter(None, arguments.split(",")):
+    for item in filter(None, re.split(r",(?=\s*\w+=)", arguments)):  # commas inside values stay
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"argument {item!r} of spec {spec!r} is not KEY=VALUE")

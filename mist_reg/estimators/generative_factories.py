@@ -207,7 +207,7 @@ def pq(
     return PQ(quantizer, ConditionalCategorical(x_dim, quantizer.n_bins, _hidden(hidden_dims)))
 
 
-@register_estimator("pq_hybrid")
+@register_estimator("pq_hybrid", uses_critic=True)
 def pq_hybrid(
     x_dim: int,
     y_dim: int,
