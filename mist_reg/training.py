@@ -66,6 +66,11 @@ ESTIMATION_CRITIC_DEFAULTS: dict[str, Any] = {
     "marginal_terms": True,
     "projection_dim": 32,
 }
+# What estimate_mi gives gaussian_hybrid unless told otherwise: the correction network of
+# ESTIMATION_CRITIC_DEFAULTS (its closed-form Gaussian proposal is the reference those
+# defaults add to the critic estimators, so "gaussian_hybrid" with discriminative="mine" is
+# the default estimator written out).
+ESTIMATION_HYBRID_DEFAULTS: dict[str, Any] = {"hidden_dims": (128, 128, 128), "projection_dim": 32}
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_MAX_ITERATIONS = 3000
 DEFAULT_LR = 1e-3
@@ -787,8 +792,11 @@ def _build(estimator: MIEstimator | str, x_dim: int, y_dim: int, params: dict[st
             raise TypeError(f"estimator arguments {sorted(params)} apply only when the estimator is given by name")
         return estimator
     if isinstance(estimator, str):
-        if normalize_name(estimator) in CRITIC_ESTIMATORS:
+        name = normalize_name(estimator)
+        if name in CRITIC_ESTIMATORS:
             params = {**ESTIMATION_CRITIC_DEFAULTS, **params}
+        elif name == "gaussian_hybrid":
+            params = {**ESTIMATION_HYBRID_DEFAULTS, **params}
         return instantiate_estimator(estimator, x_dim=x_dim, y_dim=y_dim, **params)
     raise TypeError(f"estimator must be a name or an MIEstimator, got {type(estimator).__name__}")
 

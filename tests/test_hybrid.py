@@ -209,3 +209,17 @@ def test_hybrid_options_are_validated():
     assert isinstance(instantiate_estimator("gaussian_hybrid", x_dim=2, y_dim=2, hidden_dims=[8]), GenerativeHybrid)
     assert gaussian_hybrid(2, 2, [8], discriminative="smile", tau=3.0).estimator.tau == 3.0
     assert math.isclose(gaussian_hybrid(2, 2, [8], discriminative="mine", gamma=0.5).estimator.gamma, 0.5)
+
+
+def test_estimate_mi_gives_gaussian_hybrid_the_estimation_correction():
+    from mist_reg import estimate_mi
+    from mist_reg.critic import SeparableCritic
+
+    task = get_task("gaussian-5x5")
+    x, y = task.sample(2000, seed=0)
+    mi = estimate_mi(x, y, "gaussian_hybrid", max_iterations=200)
+    correction = mi.estimator.correction
+    assert isinstance(correction, SeparableCritic) and correction.marginal_terms
+    widths = [m.out_features for m in correction.f_x.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [128, 128, 128, 33]  # 32 projected features and the marginal term
+    assert abs(mi - task.mutual_information) < 0.1
