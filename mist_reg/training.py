@@ -351,6 +351,7 @@ def fit_data_dependent(estimator: MIEstimator, batches: Iterable, max_samples: i
         module.fit_data(x.to(device), y.to(device))
 
 
+@torch.enable_grad()  # also when called from evaluation code under torch.no_grad()
 def train_mi_estimator(
     estimator: MIEstimator,
     x: Any = None,

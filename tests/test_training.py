@@ -520,3 +520,13 @@ def test_estimate_mi_runs_with_cpu_threads_and_restores_them():
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match="cpu_threads"):
         estimate_mi(x, x, cpu_threads=0)
+
+
+def test_estimate_mi_under_no_grad_still_trains():
+    from mist_reg.tasks import get_task
+
+    x, y = get_task("gaussian-5x5").sample(1000, seed=0)
+    with torch.no_grad():
+        mi = estimate_mi(x, y, "infonce", max_iterations=30, reference=None)
+        assert not torch.is_grad_enabled()
+    assert mi.log.iterations == 30 and 0.0 < mi < 1.5

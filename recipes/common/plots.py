@@ -1,0 +1,74 @@
+r"""PNG plots of a run: training curves from the metrics log, and trade-off curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["plot_training", "plot_tradeoff"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_training(records: Sequence[dict[str, Any]], keys: Sequence[str], path: str | Path, title: str = "") -> Path | None:
+    r"""One panel per metric in ``keys`` against the step (``None`` if nothing to plot)."""
+    keys = [k for k in keys if any(k in r for r in records)]
+    if not records or not keys:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        points = [(r["step"], r[key]) for r in records if key in r]
+        ax.plot([p[0] for p in points], [p[1] for p in points], lw=1.5)
+        ax.set_xlabel("step")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_tradeoff(
+    x: Sequence[float],
+    series: dict[str, Sequence[float]],
+    path: str | Path,
+    xlabel: str,
+    labels: Sequence[str] | None = None,
+    reference: dict[str, float] | None = None,
+    title: str = "",
+    xscale: str = "linear",
+) -> Path:
+    r"""Curves of several quantities against ``x`` (one panel each, points annotated with
+    ``labels``); ``reference`` draws a dashed horizontal line per panel (e.g. chance);
+    ``xscale="symlog"`` suits penalty weights that include 0."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(series), figsize=(4 * len(series), 3.4), squeeze=False)
+    for ax, (name, values) in zip(axes[0], series.items()):
+        ax.plot(x, values, "o-", lw=1.5)
+        if labels is not None:
+            for xi, yi, label in zip(x, values, labels):
+                ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=7)
+        if reference and name in reference:
+            ax.axhline(reference[name], ls="--", color="grey", lw=1)
+        if xscale == "symlog":
+            positive = [v for v in x if v > 0]
+            ax.set_xscale("symlog", linthresh=min(positive) if positive else 1.0)
+        ax.set_xlabel(xlabel)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
