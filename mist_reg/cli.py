@@ -234,8 +234,12 @@ def _check_device(device: str | None) -> None:
         resolved = torch.device(device)
     except RuntimeError:
         raise CommandError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if resolved.type not in ("cpu", "cuda"):
+        raise CommandError(f"unsupported device {device!r}; use cpu, cuda or cuda:N")
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise CommandError(f"device {device!r} was asked for but CUDA is not available; use --device cpu")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise CommandError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def _check_folds(n_folds: int | None) -> None:
@@ -403,13 +407,16 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     def progress(row: dict[str, Any]) -> None:
         print(f"[{row['task']}] done", file=sys.stderr, flush=True)
 
+    try:  # before the runs, so that a bad --out does not throw their results away
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"cannot create the output folder {args.out}: {error.strerror}") from None
     rows, columns = run_benchmark(
         args.tasks, args.estimators, n_samples=args.n_samples, n_test=args.n_test, seed=args.seed,
         device=args.device, on_row=None if args.json else progress, **kwargs,
     )
     summary = summarise(rows, columns)
-    args.out.mkdir(parents=True, exist_ok=True)
-    command = " ".join([PROG, "bench", *sys.argv[2:]]) if sys.argv[1:2] == ["bench"] else None
+    command = " ".join([PROG, *args.argv])
     (args.out / "results.json").write_text(json.dumps(_finite({"rows": rows, "summary": summary}), indent=2) + "\n")
     (args.out / "results.md").write_text(markdown_table(rows, summary, columns, command))
     plot_path = args.out / "estimate_vs_truth.png"
@@ -441,7 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     0 on success, 2 on bad input (with a one-line message on stderr)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        argv = list(argv) if argv is not None else sys.argv[1:]
+        args = parser.parse_args(argv)
+        args.argv = argv  # recorded in the outputs of `bench`
         return args.run(args, sys.stdout)
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0

@@ -36,6 +36,7 @@ import csv
 import math
 import os
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -164,11 +165,14 @@ def read_table(path: str | os.PathLike, header: bool | None = None) -> Table:
     lines: list[int] = []
     with _open_text(path) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
-        for row in reader:
-            if not row or all(not cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
-                continue
-            rows.append(row)
-            lines.append(reader.line_num)
+        try:
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
+                    continue
+                rows.append(row)
+                lines.append(reader.line_num)
+        except UnicodeDecodeError:
+            raise DataError(f"{path.name} is not UTF-8 text (a binary file with a table extension?)") from None
     if not rows:
         raise DataError(f"{path.name} holds no rows")
     if header is None:
@@ -300,7 +304,7 @@ def _load_container(path: Path) -> dict[str, Any] | tuple[Any, ...] | Any:
                 return {key: archive[key] for key in archive.files}
         except ValueError as error:
             raise DataError(f"cannot read {path.name}: {error} (save plain numeric arrays)") from None
-        except OSError as error:
+        except (OSError, zipfile.BadZipFile) as error:
             raise DataError(f"cannot read {path.name} as an .npz archive: {error}") from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)

@@ -293,3 +293,23 @@ def test_load_pair_checks(tmp_path):
     with pytest.raises(DataError, match="holds several arrays .* name the one for x with --x"):
         load_pair(tmp_path / "two.npz", y_file=tmp_path / "y.npy")
     assert load_pair(tmp_path / "two.npz", x="b", y_file=tmp_path / "y.npy").x_source == "array 'b' of two.npz"
+
+
+def test_unreadable_files_devices_and_output_folders_exit_2(tmp_path, pair, capsys):
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04not a zip archive")
+    code, _, err = run(capsys, "estimate", str(corrupt))
+    assert code == 2 and "cannot read corrupt.npz as an .npz archive" in err
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x89PNG\x00\xff\xfe")
+    code, _, err = run(capsys, "estimate", str(binary))
+    assert code == 2 and "binary.csv is not UTF-8 text" in err
+    data = tmp_path / "pair.npz"
+    np.savez(data, x=pair[0], y=pair[1])
+    code, _, err = run(capsys, "estimate", str(data), "--device", "meta")
+    assert code == 2 and "unsupported device 'meta'" in err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = run(capsys, "bench", "--tasks", "independent-5x5", "--estimators", "nwj", "--out", str(blocker / "sub"))
+    assert code == 2 and "cannot create the output folder" in err
+    assert "done" not in err  # refused before any task ran

@@ -27,6 +27,11 @@ __all__ = ["ConditionalCategorical"]
 class ConditionalCategorical(nn.Module):
     r"""``q(y | x) = Categorical(softmax(net(x)))``.
 
+    Its distributions skip torch's argument validation, which costs a host-device sync
+    per check (a dozen per step of a CLUB penalty on a GPU): class indices outside
+    ``[0, n_classes)`` fail in ``log_prob``'s indexing instead (an index error on the CPU,
+    a device-side assertion on CUDA).
+
     Arguments:
         x_dim: The size of the context ``x``.
         n_classes: The number of classes of ``y`` (at least 2).
@@ -51,7 +56,7 @@ class ConditionalCategorical(nn.Module):
 
     def forward(self, x: Tensor) -> Categorical:
         r"""The distribution ``q(y | x)``, with batch shape ``x.shape[:-1]``."""
-        return Categorical(logits=self.net(x))
+        return Categorical(logits=self.net(x), validate_args=False)
 
     def extra_repr(self) -> str:
         return f"x_dim={self.x_dim}, n_classes={self.n_classes}"

@@ -112,8 +112,8 @@ class ConditionalGaussian(nn.Module):
         r"""The distribution ``q(y | x)``, with batch shape ``x.shape[:-1]``."""
         mean, log_var, off = self.parameters_of(x)
         if off is None:
-            return Independent(Normal(mean, torch.exp(0.5 * log_var)), 1)
-        return MultivariateNormal(mean, scale_tril=cholesky_factor(log_var, off, self._tril_index))
+            return Independent(Normal(mean, torch.exp(0.5 * log_var), validate_args=False), 1, validate_args=False)
+        return MultivariateNormal(mean, scale_tril=cholesky_factor(log_var, off, self._tril_index), validate_args=False)
 
     def extra_repr(self) -> str:
         return (

@@ -74,8 +74,10 @@ class LearnedGaussian(nn.Module):
             raise ValueError("LearnedGaussian is unconditional: call it without a context")
         log_var = bounded_log_variance(self.raw_log_var, self.min_log_var, self.max_log_var)
         if self.covariance == "diagonal":
-            return Independent(Normal(self.loc, torch.exp(0.5 * log_var)), 1)
-        return MultivariateNormal(self.loc, scale_tril=cholesky_factor(log_var, self.off_diagonal, self._tril_index))
+            return Independent(Normal(self.loc, torch.exp(0.5 * log_var), validate_args=False), 1, validate_args=False)
+        return MultivariateNormal(
+            self.loc, scale_tril=cholesky_factor(log_var, self.off_diagonal, self._tril_index), validate_args=False
+        )
 
     @torch.no_grad()
     def initialize(self, samples: Tensor, ridge: float = 1e-4) -> None:

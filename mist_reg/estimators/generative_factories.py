@@ -223,9 +223,10 @@ def pq_hybrid(
     r"""A :class:`~mist_reg.estimators.PQHybrid`: PQ plus an in-bin InfoNCE bound with an MLP
     critic (``critic_type``, ``projection_dim``, ... as for :func:`make_critic`).
 
-    The critic is separable by default: the in-bin negatives of a batch are then scored
-    by one product of two feature matrices, where a joint critic evaluates its MLP on every
-    pair (about ``N^2 / n_bins`` of them).
+    The critic is separable by default: training scores every pair of a batch (the
+    full-batch objective, see :class:`~mist_reg.estimators.PQHybrid`), which a separable
+    critic does with one product of two feature matrices, where a joint critic evaluates
+    its MLP on each of the ``N^2`` pairs.
     """
     if critic_type == "separable":
         critic_kwargs["marginal_terms"] = marginal_terms

@@ -255,13 +255,14 @@ class PQHybrid(MIEstimator):
             raise ValueError(f"batch_weight must be non-negative, got {batch_weight!r}")
         self.pq, self.critic, self.neg_samples, self.batch_weight = pq, critic, neg_samples, float(batch_weight)
 
-    def conditional_per_sample(self, x: Tensor, y: Tensor, codes: Tensor) -> Tensor:
-        r"""The in-bin InfoNCE term of each sample: ``[N]``."""
+    def conditional_per_sample(self, x: Tensor, y: Tensor, codes: Tensor, scores: Tensor | None = None) -> Tensor:
+        r"""The in-bin InfoNCE term of each sample: ``[N]``. ``scores``, the critic's
+        ``[N, N]`` matrix when the caller has it, saves scoring the pairs again."""
         index, valid = bin_negatives(codes, self.neg_samples)
-        positive = self.critic(x, y)
+        positive = self.critic(x, y) if scores is None else scores.diagonal()
         if index.shape[1] == 0:
             return torch.zeros_like(positive).float()
-        negative = self.critic.score_pairs(x, y, index)
+        negative = self.critic.score_pairs(x, y, index) if scores is None else scores.gather(1, index)
         positive, negative = float32_scores(positive, negative)
         negative = negative.masked_fill(~valid, -math.inf)
         logits = torch.cat([positive.unsqueeze(1), negative], dim=1)
@@ -283,11 +284,13 @@ class PQHybrid(MIEstimator):
         self.check_inputs(x, y, min_samples=2)
         codes = self.pq.codes(y)
         with autocast_disabled(x.device):
-            loss = self.pq(x, y) - self.conditional_per_sample(x, y, codes).mean()
-            if self.batch_weight > 0:
-                (scores,) = float32_scores(self.critic.score_matrix(x, y))
-                loss = loss - self.batch_weight * infonce(scores.diagonal(), off_diagonal(scores)).value()
-        return loss
+            if self.batch_weight == 0:
+                return self.pq(x, y) - self.conditional_per_sample(x, y, codes).mean()
+            # one [N, N] score matrix serves both objectives (the critic runs once)
+            (scores,) = float32_scores(self.critic.score_matrix(x, y))
+            conditional = self.conditional_per_sample(x, y, codes, scores)
+            batch = infonce(scores.diagonal(), off_diagonal(scores)).value()
+            return self.pq(x, y) - conditional.mean() - self.batch_weight * batch
 
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         with autocast_disabled(x.device):
