@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common.augment import augment_preset  # noqa: E402
 from common.config import BaseConfig, option, parse_config  # noqa: E402
-from common.data import ImageData, StepBatches, load_images, step_seed  # noqa: E402
+from common.data import ImageData, StepBatches, load_images_rank0_first, step_seed  # noqa: E402
 from common.device import autocast, to_memory_format  # noqa: E402
 from common.distributed import DistributedContext, barrier, teardown  # noqa: E402
 from common.loop import fit  # noqa: E402
@@ -139,12 +139,12 @@ def fit_model(config: ContrastiveConfig, context: DistributedContext, run: Run, 
     r"""Trains (or resumes training of) the model in ``run``; returns it and timing figures."""
     device = context.device
     model = build_model(config, data).to(device)
-    batches = StepBatches(len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size)
+    batches = StepBatches(len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size, device)
     augment = augment_preset(data.name)
     generator = torch.Generator(device=device)
 
     def compute_loss(ddp_model: nn.Module, step: int) -> tuple[Tensor, dict[str, Tensor]]:
-        images = data.train_images[batches.indices(step).to(device)].float() / 255
+        images = data.train_images[batches.indices(step)].float() / 255
         generator.manual_seed(step_seed(config.seed, step))  # the same views on any number of processes
         views = [augment(images, generator, batches.local_rows, config.batch_size) for _ in range(2)]
         view1, view2 = (to_memory_format(data.normalize(v), device) for v in views)
@@ -160,7 +160,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     config = parse_config(ContrastiveConfig, argv, description=__doc__.split("\n\n")[0])
     context, run = start(config)
     try:
-        data = load_images(config.data, config.data_dir, config.download, config.image_size).to(context.device)
+        if run.complete:  # a finished run is not trained nor evaluated again: its summary stands
+            summary = run.read_summary() if context.is_main else {}
+            barrier()
+            return summary
+        data = load_images_rank0_first(config.data, config.data_dir, config.download, config.image_size, context.is_main)
+        data = data.to(context.device)
         model, timing = fit_model(config, context, run, data)
         summary: dict[str, Any] = {}
         if context.is_main:

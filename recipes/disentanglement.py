@@ -43,7 +43,7 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common.config import BaseConfig, option, parse_config  # noqa: E402
-from common.data import ImageData, StepBatches, load_images  # noqa: E402
+from common.data import ImageData, StepBatches, load_images_rank0_first  # noqa: E402
 from common.device import autocast, to_memory_format  # noqa: E402
 from common.distributed import DistributedContext, barrier, teardown  # noqa: E402
 from common.loop import fit  # noqa: E402
@@ -64,7 +64,7 @@ class DisentanglementConfig(BaseConfig):
     r"""Settings of the disentanglement recipe (see ``--help``)."""
 
     out: str = option("runs/disentanglement/default", "run folder (one sub-folder per weight)")
-    image_size: int | None = option(8, "image size (digits are 8x8)")
+    image_size: int | None = option(None, "resize images to this size (default: the native size, 8 for digits)")
     steps: int = option(400, "optimisation steps per weight")
     batch_size: int = option(128, "global batch size")
     lr: float = option(1e-3, "learning rate (AdamW, cosine decay after a linear warm-up)")
@@ -169,13 +169,13 @@ def train_weight(config: DisentanglementConfig, context: DistributedContext, dat
     with initialisation(config.seed):  # every weight starts from the same initialisation
         backbone, dim = build_backbone(config.backbone, data.channels, data.image_size, config.width)
         model = SplitAutoencoder(backbone, dim, data, config, weight).to(device)
-    batches = StepBatches(len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size)
+    batches = StepBatches(len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size, device)
     ramp_steps = config.penalty_warmup * config.steps
 
     def compute_loss(ddp_model: nn.Module, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         # q fits from the first step; the encoder feels the penalty gradually
         model.penalty.weight = ramped_weight(weight, step, ramp_steps)
-        index = batches.indices(step).to(device)
+        index = batches.indices(step)
         images = to_memory_format(data.normalize(data.train_images[index]), device)
         logits, reconstruction, penalty = ddp_model(images)
         task = F.cross_entropy(logits.float(), data.train_labels[index])
@@ -245,7 +245,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         raise ValueError(f"unknown --mi-estimator {config.mi_estimator!r}; valid names: {', '.join(list_estimators())}")
     context, root = start(config)
     try:
-        data = load_images(config.data, config.data_dir, config.download, config.image_size).to(context.device)
+        image_size = 8 if config.image_size is None and config.data == "digits" else config.image_size  # digits: native 8x8
+        data = load_images_rank0_first(config.data, config.data_dir, config.download, image_size, context.is_main)
+        data = data.to(context.device)
         results = run_sweep(root, config.weights, lambda w, run: train_weight(config, context, data, w, run))
         summary = report(root, config, results) if context.is_main else {}
         barrier()

@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common.attributes import add_tint  # noqa: E402
 from common.augment import augment_preset  # noqa: E402
 from common.config import BaseConfig, option, parse_config  # noqa: E402
-from common.data import ImageData, StepBatches, load_images, step_seed  # noqa: E402
+from common.data import ImageData, StepBatches, load_images_rank0_first, step_seed  # noqa: E402
 from common.device import autocast, to_memory_format  # noqa: E402
 from common.distributed import DistributedContext, barrier, teardown  # noqa: E402
 from common.loop import fit  # noqa: E402
@@ -71,7 +71,7 @@ class FairnessConfig(BaseConfig):
     r"""Settings of the fairness recipe (see ``--help``)."""
 
     out: str = option("runs/fairness/default", "run folder (one sub-folder per weight)")
-    image_size: int | None = option(8, "image size (digits are 8x8)")
+    image_size: int | None = option(None, "resize images to this size (default: the native size, 8 for digits)")
     steps: int = option(300, "optimisation steps per weight")
     batch_size: int = option(128, "global batch size")
     lr: float = option(1e-3, "learning rate of the encoder, head and q (AdamW, cosine decay after a linear warm-up)")
@@ -114,9 +114,12 @@ class FairClassifier(nn.Module):
         return logits, self.penalty(y=attributes)
 
 
-def load_data(config: FairnessConfig) -> tuple[ImageData, Tensor, Tensor]:
-    r"""The tinted dataset and the attributes of its training and test samples."""
-    return add_tint(load_images(config.data, config.data_dir, config.download, config.image_size), config.rate, config.seed)
+def load_data(config: FairnessConfig, is_main: bool = True) -> tuple[ImageData, Tensor, Tensor]:
+    r"""The tinted dataset and the attributes of its training and test samples (images at
+    ``config.image_size``, or at their native size: 8x8 for digits)."""
+    image_size = 8 if config.image_size is None and config.data == "digits" else config.image_size
+    data = load_images_rank0_first(config.data, config.data_dir, config.download, image_size, is_main)
+    return add_tint(data, config.rate, config.seed)
 
 
 def demographic_parity_gap(predictions: Tensor, attributes: Tensor, num_classes: int) -> float:
@@ -166,7 +169,7 @@ def train_weight(config: FairnessConfig, context: DistributedContext, data: Imag
     with initialisation(config.seed):  # every weight starts from the same initialisation
         backbone, dim = build_backbone(config.backbone, data.channels, data.image_size, config.width)
         model = FairClassifier(backbone, dim, data.num_classes, config, weight).to(device)
-    batches = StepBatches(len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size)
+    batches = StepBatches(len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size, device)
 
     ramp_steps = config.penalty_warmup * config.steps
     # the dataset's augmentations without the colour changes that would erase the tint
@@ -176,7 +179,7 @@ def train_weight(config: FairnessConfig, context: DistributedContext, data: Imag
     def compute_loss(ddp_model: nn.Module, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         # q(s | z) fits from the first step; the encoder feels the penalty gradually
         model.penalty.weight = ramped_weight(weight, step, ramp_steps)
-        index = batches.indices(step).to(device)
+        index = batches.indices(step)
         images = data.train_images[index].float() / 255
         if config.augment:
             generator.manual_seed(step_seed(config.seed, step))
@@ -260,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     config = parse_config(FairnessConfig, argv, description=__doc__.split("\n\n")[0])
     context, root = start(config)
     try:
-        data, s_train, s_test = load_data(config)
+        data, s_train, s_test = load_data(config, context.is_main)
         data, s_train, s_test = data.to(context.device), s_train.to(context.device), s_test.to(context.device)
         results = run_sweep(root, config.weights, lambda w, run: train_weight(config, context, data, s_train, s_test, w, run))
         summary = report(root, config, results) if context.is_main else {}

@@ -25,21 +25,24 @@ import types
 import typing
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from .data import DATASETS
-from .device import DEVICES
+from .device import check_device
 
 __all__ = ["option", "parse_config", "config_to_dict", "config_from_dict", "load_config_file", "BaseConfig"]
 
 C = TypeVar("C")
 
 
-def option(default: Any, help: str, choices: Sequence[str] | None = None) -> Any:
-    r"""A dataclass field with a help text (and, for strings, the valid choices)."""
+def option(default: Any, help: str, choices: Sequence[str] | None = None, check: Callable[[Any], None] | None = None) -> Any:
+    r"""A dataclass field with a help text (and, for strings, the valid choices, or a
+    ``check`` that raises a ``ValueError`` for an invalid value)."""
     metadata: dict[str, Any] = {"help": help}
     if choices is not None:
         metadata["choices"] = tuple(choices)
+    if check is not None:
+        metadata["check"] = check
     if isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple for a sequence default (configs are immutable values)")
     return dataclasses.field(default=default, metadata=metadata)
@@ -103,6 +106,9 @@ def _check_choices(config: Any) -> None:
         value = getattr(config, field.name)
         if choices and value is not None and value not in choices:
             raise ValueError(f"invalid {field.name} {value!r}; valid choices: {', '.join(choices)}")
+        check = field.metadata.get("check")
+        if check is not None and value is not None:
+            check(value)
 
 
 def config_from_dict(cls: type[C], values: dict[str, Any], base: C | None = None) -> C:
@@ -198,7 +204,7 @@ class BaseConfig:
     weight_decay: float = option(1e-4, "AdamW weight decay")
     warmup: float = option(0.05, "fraction of the steps spent warming the learning rate up")
     seed: int = option(0, "seed of the initialisation, batches and augmentations")
-    device: str = option("auto", "device", choices=DEVICES)
+    device: str = option("auto", "device: auto, cpu, cuda, cuda:N or mps", check=check_device)
     amp: bool = option(True, "bf16 autocast on CUDA (ignored elsewhere)")
     compile: bool = option(False, "compile the encoder with torch.compile")
     threads: int = option(0, "CPU threads for torch (0: torch's default)")

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["DATASETS", "ImageData", "load_images", "load_digits", "StepBatches", "step_seed"]
+__all__ = ["DATASETS", "ImageData", "load_images", "load_images_rank0_first", "load_digits", "StepBatches", "step_seed"]
 
 DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "stl10")
 
@@ -153,6 +153,29 @@ def load_images(name: str, data_dir: str | Path = "data", download: bool = False
     return data
 
 
+def load_images_rank0_first(
+    name: str, data_dir: str | Path = "data", download: bool = False, image_size: int | None = None, is_main: bool = True
+) -> ImageData:
+    r""":func:`load_images` for every rank of a ``torchrun`` job: with ``download``, rank 0
+    loads (and downloads) first while the other ranks wait at a barrier, then they read
+    what it fetched without downloading, so that no two processes write ``data_dir`` at
+    once. The same as :func:`load_images` in a single process."""
+    from .distributed import barrier  # imported here: distributed is not needed to read data
+
+    if not download:
+        return load_images(name, data_dir, False, image_size)
+    data, error = None, None
+    if is_main:
+        try:
+            data = load_images(name, data_dir, True, image_size)
+        except Exception as caught:  # release the other ranks before failing
+            error = caught
+    barrier()
+    if error is not None:
+        raise error
+    return data if data is not None else load_images(name, data_dir, False, image_size)
+
+
 def step_seed(seed: int, step: int, stream: int = 0) -> int:
     r"""A seed for the random draws of ``step`` (and of an independent ``stream``) that
     depends on nothing else, so a resumed run draws what an uninterrupted run drew."""
@@ -167,6 +190,10 @@ class StepBatches:
     Rank ``r`` of ``world_size`` takes rows ``[r * b, (r + 1) * b)`` of the global batch,
     ``b = batch_size / world_size``.
 
+    The permutation is drawn on the CPU with a seeded generator (the same on every device)
+    and moved to ``device`` once per epoch, so that :meth:`indices` returns indices on the
+    training device without a host-to-device copy per step.
+
     Example:
         >>> batches = StepBatches(num_samples=10, batch_size=4, seed=0)
         >>> batches.steps_per_epoch, batches.indices(0).shape
@@ -175,15 +202,18 @@ class StepBatches:
         True
     """
 
-    def __init__(self, num_samples: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self, num_samples: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, device: torch.device | str = "cpu"
+    ) -> None:
         if batch_size > num_samples:
             raise ValueError(f"batch size {batch_size} exceeds the {num_samples} training samples")
         if batch_size % world_size:
             raise ValueError(f"batch size {batch_size} must be divisible by the number of processes ({world_size})")
         self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
         self.rank, self.world_size = rank, world_size
+        self.device = torch.device(device)
         self.steps_per_epoch = num_samples // batch_size
-        self._epoch, self._permutation = -1, torch.empty(0, dtype=torch.long)
+        self._epoch, self._permutation = -1, torch.empty(0, dtype=torch.long, device=self.device)
 
     @property
     def local_rows(self) -> slice:
@@ -192,11 +222,12 @@ class StepBatches:
         return slice(self.rank * local, (self.rank + 1) * local)
 
     def global_indices(self, step: int) -> Tensor:
-        r"""The indices of the whole global batch of ``step`` (CPU, ``int64``)."""
+        r"""The indices of the whole global batch of ``step`` (``int64``, on ``device``)."""
         epoch, position = divmod(step, self.steps_per_epoch)
         if epoch != self._epoch:
             generator = torch.Generator().manual_seed(step_seed(self.seed, epoch, stream=1))
-            self._epoch, self._permutation = epoch, torch.randperm(self.num_samples, generator=generator)
+            permutation = torch.randperm(self.num_samples, generator=generator)  # on the CPU: the same on any device
+            self._epoch, self._permutation = epoch, permutation.to(self.device)
         return self._permutation[position * self.batch_size : (position + 1) * self.batch_size]
 
     def indices(self, step: int) -> Tensor:

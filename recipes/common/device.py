@@ -4,14 +4,31 @@ memory on CUDA, plain float32 elsewhere."""
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import ContextManager
 
 import torch
 from torch import nn
 
-__all__ = ["DEVICES", "resolve_device", "autocast", "to_memory_format", "manual_seed_all"]
+__all__ = ["DEVICES", "check_device", "resolve_device", "autocast", "to_memory_format", "manual_seed_all"]
 
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+
+def check_device(name: str) -> None:
+    r"""Raises a ``ValueError`` unless ``name`` is a device :func:`resolve_device` accepts:
+    ``auto``, ``cpu``, ``cuda``, ``cuda:N`` (GPU ``N``) or ``mps`` (availability is checked
+    later, when the device is resolved).
+
+    Example:
+        >>> check_device("cuda:1")
+        >>> check_device("gpu")
+        Traceback (most recent call last):
+        ...
+        ValueError: invalid device 'gpu'; valid choices: auto, cpu, cuda, cuda:N (N a GPU index), mps
+    """
+    if name not in DEVICES and re.fullmatch(r"cuda:\d+", name) is None:
+        raise ValueError(f"invalid device {name!r}; valid choices: auto, cpu, cuda, cuda:N (N a GPU index), mps")
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:

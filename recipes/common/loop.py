@@ -6,7 +6,8 @@ last checkpoint on, and:
 
 * every ``log_every`` steps appends the mean of each value over the steps since the last
   record to ``metrics.jsonl`` (values stay on the device in between: one synchronisation
-  per record, not per step);
+  per record, not per step); under ``torchrun`` the means are those of every rank (one
+  ``all_reduce`` per record);
 * every ``checkpoint_every`` steps, and after the last step, saves everything a resumed
   run needs to continue exactly where this one stands: the modules, optimisers and
   schedulers of the :class:`TrainState`, the global random states, the step, and the
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -78,6 +80,17 @@ class TrainState:
                 (unwrap(obj) if group == "modules" else obj).load_state_dict(state[group][name])
 
 
+def _mean_over_ranks(sums: dict[str, Tensor], context: DistributedContext) -> dict[str, Tensor]:
+    r"""The window sums averaged over the ranks, with one ``all_reduce`` (``sums`` itself
+    in a single process)."""
+    if not context.distributed or not sums:
+        return sums
+    names = list(sums)  # the same order on every rank: the order of step_fn's values
+    stacked = torch.stack([sums[k].to(context.device) for k in names])
+    dist.all_reduce(stacked)
+    return dict(zip(names, (stacked / context.world_size).unbind()))
+
+
 def train(
     run: Run,
     state: TrainState,
@@ -112,6 +125,7 @@ def train(
         raise ValueError(f"{run.dir} holds a checkpoint at step {start}, beyond --steps {steps}")
 
     def save(step: int) -> None:
+        window = _mean_over_ranks(sums, context)  # a resumed run continues from every rank's window
         if context.is_main:
             atomic_save(
                 {
@@ -119,7 +133,7 @@ def train(
                     "step": step,
                     "state": state.state_dict(),
                     "rng": rng_state(),
-                    "window_sums": sums,
+                    "window_sums": window,
                     "window_count": count,
                 },
                 run.checkpoint_path,
@@ -136,7 +150,7 @@ def train(
         count += 1
         done = step + 1
         if done % log_every == 0 or done == steps:
-            record = {"step": done, **{k: float(v) / count for k, v in sums.items()}}
+            record = {"step": done, **{k: float(v) / count for k, v in _mean_over_ranks(sums, context).items()}}
             record["seconds"] = round(time.perf_counter() - started, 3)
             run.log(record)
             bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k not in ("step", "seconds")}, refresh=False)
@@ -185,9 +199,10 @@ def fit(
             loss, values = compute_loss(ddp_model, step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        lr = scheduler.get_last_lr()[0]  # the rate this step used, read before the scheduler moves on
         optimizer.step()
         scheduler.step()
-        return {"loss": loss.detach(), **values, "lr": torch.tensor(scheduler.get_last_lr()[0])}
+        return {"loss": loss.detach(), **values, "lr": torch.tensor(lr)}
 
     state = TrainState({"model": model}, {"optimizer": optimizer, **(extra_optimizers or {})}, {"scheduler": scheduler})
     started = time.perf_counter()
