@@ -116,17 +116,19 @@ class Table:
         for j, index in enumerate(indices):
             for i, row in enumerate(self.rows):
                 cell = row[index].strip()
-                where = f"column {self.column_name(index)} of {self.name} (for {role}) at line {self.lines[i]}"
-                if not cell:
-                    raise DataError(f"{where} is empty: a missing value; drop or impute it first")
                 try:
                     value = float(cell)
                 except ValueError:
-                    raise DataError(
-                        f"{where} holds {cell!r}, which is not a number; select numeric columns with --x/--y "
-                        "(x=, y=) or encode the column as numbers"
-                    ) from None
-                if not math.isfinite(value):
+                    value = None  # described below, with where it stands
+                if value is None or not math.isfinite(value):
+                    where = f"column {self.column_name(index)} of {self.name} (for {role}) at line {self.lines[i]}"
+                    if not cell:
+                        raise DataError(f"{where} is empty: a missing value; drop or impute it first")
+                    if value is None:
+                        raise DataError(
+                            f"{where} holds {cell!r}, which is not a number; select numeric columns with --x/--y "
+                            "(x=, y=) or encode the column as numbers"
+                        )
                     raise DataError(f"{where} holds {cell!r}; drop or impute non-finite values first")
                 out[i, j] = value
         return out
@@ -280,6 +282,9 @@ def _split_table(
     for role, idx in (("x", x_idx), ("y", y_idx)):
         if not idx:
             raise DataError(f"no column is left for {role} in {name}, which has {n_columns} columns")
+        repeated = sorted({i for i in idx if idx.count(i) > 1})
+        if repeated:
+            raise DataError(f"{role} names {_describe_columns(repeated, header, name)} more than once; give each column once")
     shared = sorted(set(x_idx) & set(y_idx))
     if shared:
         raise DataError(

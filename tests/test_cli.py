@@ -313,3 +313,10 @@ def test_unreadable_files_devices_and_output_folders_exit_2(tmp_path, pair, caps
     code, _, err = run(capsys, "bench", "--tasks", "independent-5x5", "--estimators", "nwj", "--out", str(blocker / "sub"))
     assert code == 2 and "cannot create the output folder" in err
     assert "done" not in err  # refused before any task ran
+
+
+def test_a_column_named_twice_is_refused(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("a,b,c\n" + "\n".join(f"{i},{i + 1},{i * 2}" for i in range(20)) + "\n")
+    code, _, err = run(capsys, "estimate", str(table), "--x", "a,a", "--y", "c")
+    assert code == 2 and "x names" in err and "more than once" in err
