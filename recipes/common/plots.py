@@ -30,6 +30,11 @@ def plot_training(records: Sequence[dict[str, Any]], keys: Sequence[str], path: 
         ax.set_xlabel("step")
         ax.set_title(key)
         ax.grid(alpha=0.3)
+    return _save(plt, fig, path, title)
+
+
+def _save(plt: Any, fig: Any, path: str | Path, title: str) -> Path:
+    """Titles, lays out, writes and closes a figure."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -66,9 +71,4 @@ def plot_tradeoff(
         ax.set_xlabel(xlabel)
         ax.set_title(name)
         ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path, title)
