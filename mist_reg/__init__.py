@@ -12,6 +12,7 @@ Example:
 from mist_reg.data import SampleDataset
 from mist_reg.estimators import MIEstimator, instantiate_estimator, list_estimators
 from mist_reg.hooks import FeatureCapture
+from mist_reg.leakage import LeakageReport, attribute_leakage
 from mist_reg.loss import MILoss
 from mist_reg.training import MIEstimate, TrainingLog, estimate_mi, evaluate_mi, train_mi_estimator
 
@@ -29,4 +30,6 @@ __all__ = [
     "list_estimators",
     "MILoss",
     "FeatureCapture",
+    "attribute_leakage",
+    "LeakageReport",
 ]
