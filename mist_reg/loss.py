@@ -69,6 +69,7 @@ Other behaviour worth knowing:
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from typing import Any, Callable, Iterable, Iterator, Literal, Mapping
@@ -83,7 +84,11 @@ from mist_reg.estimators.discriminative import DiscriminativeEstimator
 from mist_reg.estimators.factories import ESTIMATORS, instantiate_estimator, list_estimators, normalize_name
 from mist_reg.hooks import CaptureHandle, CaptureMode, FeatureCapture, ReduceRule, RepeatPolicy, reduce_features
 
-__all__ = ["MILoss", "Direction"]
+__all__ = ["MILoss", "Direction", "MINIMIZE_DENSITY"]
+
+MINIMIZE_DENSITY = "batch_gaussian"
+r"""The ``q(y | x)`` an estimator built by name gets when it is minimised (see
+:class:`mist_reg.distributions.BatchGaussian`)."""
 
 Direction = Literal["maximize", "minimize"]
 
@@ -284,8 +289,17 @@ class MILoss(nn.Module):
                 stacklevel=3,
             )
 
+    def _factory_defaults(self) -> dict[str, Any]:
+        r"""What a name builds differently in this MILoss: minimising with a density
+        ``q(y | x)`` (CLUB, L1OUT, ...) uses one refitted in closed form on every batch
+        (see the module documentation), unless ``estimator_kwargs`` names ``q``."""
+        factory = ESTIMATORS[normalize_name(self.estimator_name)]
+        if self.direction == "minimize" and "q" in inspect.signature(factory).parameters:
+            return {"q": MINIMIZE_DENSITY}
+        return {}
+
     def _build(self, x_dim: int, y_dim: int, device: torch.device | None) -> None:
-        kwargs = {**self.estimator_kwargs, "x_dim": int(x_dim), "y_dim": int(y_dim)}
+        kwargs = {**self._factory_defaults(), **self.estimator_kwargs, "x_dim": int(x_dim), "y_dim": int(y_dim)}
         estimator = instantiate_estimator(self.estimator_name, **kwargs)
         if device is not None:
             estimator = estimator.to(device)

@@ -206,10 +206,10 @@ def test_estimator_by_name_eager_and_lazy():
     torch.manual_seed(0)
     model = Encoder()
     inputs, nuisance = data()
-    eager = MILoss("club", x="body", direction="minimize", estimator_kwargs=dict(x_dim=4, y_dim=1, hidden_dims=[8]))
+    eager = MILoss("club", x="body", direction="minimize", estimator_kwargs=dict(x_dim=4, y_dim=1, hidden_dims=[8], q="gaussian"))
     assert isinstance(eager.estimator, CLUB) and len(list(eager.parameters())) > 0
 
-    lazy = MILoss("club", x="body", direction="minimize", estimator_kwargs=dict(hidden_dims=[8]))
+    lazy = MILoss("club", x="body", direction="minimize", estimator_kwargs=dict(hidden_dims=[8], q="gaussian"))
     assert lazy.estimator is None
     with pytest.warns(UserWarning, match="no parameters yet"):
         assert list(lazy.parameters()) == []

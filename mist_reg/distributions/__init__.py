@@ -2,8 +2,9 @@ r"""Densities for generative estimators: conditionals ``q(y | x)``, marginals ``
 joints ``q(x, y)``.
 
 Built in: the conditional Gaussian (diagonal or full covariance, bounded log-variances),
-the conditional categorical (for a discrete ``y``) and the learned Gaussian (marginal or
-joint). Normalising flows come from zuko, an optional extra (``pip install
+the conditional categorical (for a discrete ``y``), the learned Gaussian (marginal or
+joint) and :class:`BatchGaussian`, a Gaussian ``q(y | x)`` refitted in closed form on every
+batch (the default density of minimising penalties, see :class:`mist_reg.MILoss`). Normalising flows come from zuko, an optional extra (``pip install
 mist_reg[flows]``), imported only when a flow is built.
 
 Any callable ``q(x)`` returning a :class:`torch.distributions.Distribution` serves as
@@ -17,6 +18,7 @@ Example:
     (torch.Size([4]), torch.Size([4, 4]))
 """
 
+from mist_reg.distributions.batch_gaussian import BatchGaussian
 from mist_reg.distributions.conditional_categorical import ConditionalCategorical
 from mist_reg.distributions.conditional_gaussian import COVARIANCES, ConditionalGaussian
 from mist_reg.distributions.factory import (
@@ -42,6 +44,7 @@ __all__ = [
     "ConditionalGaussian",
     "ConditionalCategorical",
     "LearnedGaussian",
+    "BatchGaussian",
     "conditional_flow",
     "marginal_flow",
     "joint_flow",

@@ -7,7 +7,7 @@ Example:
     >>> conditional_density("mixture", 3, 2)
     Traceback (most recent call last):
     ...
-    ValueError: unknown conditional density 'mixture'; valid values: gaussian, categorical, flow
+    ValueError: unknown conditional density 'mixture'; valid values: gaussian, categorical, flow, batch_gaussian
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Literal, Sequence
 
 from torch import nn
 
+from mist_reg.distributions.batch_gaussian import BatchGaussian
 from mist_reg.distributions.conditional_categorical import ConditionalCategorical
 from mist_reg.distributions.conditional_gaussian import ConditionalGaussian, Covariance
 from mist_reg.distributions.flows import FlowKind, conditional_flow, marginal_flow
@@ -23,12 +24,12 @@ from mist_reg.distributions.gaussian import LearnedGaussian
 
 __all__ = ["CONDITIONAL_DENSITIES", "MARGINAL_DENSITIES", "conditional_density", "marginal_density"]
 
-CONDITIONAL_DENSITIES: tuple[str, ...] = ("gaussian", "categorical", "flow")
+CONDITIONAL_DENSITIES: tuple[str, ...] = ("gaussian", "categorical", "flow", "batch_gaussian")
 MARGINAL_DENSITIES: tuple[str, ...] = ("gaussian", "flow")
 
 
 def conditional_density(
-    kind: Literal["gaussian", "categorical", "flow"] | nn.Module,
+    kind: Literal["gaussian", "categorical", "flow", "batch_gaussian"] | nn.Module,
     x_dim: int,
     y_dim: int,
     hidden_dims: Sequence[int] = (64, 64),
@@ -42,8 +43,10 @@ def conditional_density(
     Arguments:
         kind: ``"gaussian"`` (:class:`ConditionalGaussian` with ``covariance``),
             ``"categorical"`` (:class:`ConditionalCategorical`, needs ``n_classes`` and
-            ``y_dim == 1``) or ``"flow"`` (a zuko flow of ``transforms`` transforms of kind
-            ``flow``).
+            ``y_dim == 1``), ``"flow"`` (a zuko flow of ``transforms`` transforms of kind
+            ``flow``) or ``"batch_gaussian"`` (:class:`BatchGaussian`, refitted in closed
+            form on every batch: class-conditional Gaussians for class-index ``y``, a
+            linear-Gaussian regression for continuous ``y``; nothing to train).
     """
     if isinstance(kind, nn.Module):
         return kind
@@ -57,6 +60,8 @@ def conditional_density(
         return ConditionalCategorical(x_dim, n_classes, hidden_dims)
     if kind == "flow":
         return conditional_flow(x_dim, y_dim, hidden_dims, transforms, flow)
+    if kind == "batch_gaussian":
+        return BatchGaussian()
     raise ValueError(f"unknown conditional density {kind!r}; valid values: {', '.join(CONDITIONAL_DENSITIES)}")
 
 

@@ -74,7 +74,14 @@ def as_value(dist: Distribution, y: Tensor) -> Tensor:
     if len(dist.event_shape) == 0 and y.dim() >= 2 and y.shape[-1] == 1:
         y = y.squeeze(-1)
     if is_discrete(dist) and y.is_floating_point():
-        y = y.round().long()
+        rounded = y.round()
+        if not torch.equal(rounded, y):
+            fractional = y[rounded != y].flatten()[0]
+            raise ValueError(
+                f"a discrete q(y | x) needs class indices, but y holds the non-integral value {float(fractional):g}; "
+                "pass the attribute as an integer tensor, or use a density for continuous y"
+            )
+        y = rounded.long()
     return y
 
 

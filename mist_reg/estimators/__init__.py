@@ -27,12 +27,14 @@ from mist_reg.estimators.factories import (
     smile,
     tuba,
 )
+from mist_reg.estimators.gaussian_model import GaussianMI
 from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE, GenerativeEstimator
 from mist_reg.estimators.generative_factories import (
     ba,
     binned,
     club,
     doe,
+    gaussian,
     gaussian_hybrid,
     gm,
     l1out,
@@ -62,6 +64,7 @@ __all__ = [
     "GM",
     "L1OUT",
     "CLUB",
+    "GaussianMI",
     "Binned",
     "PQ",
     "PQHybrid",
@@ -88,4 +91,5 @@ __all__ = [
     "pq",
     "pq_hybrid",
     "gaussian_hybrid",
+    "gaussian",
 ]

@@ -110,6 +110,20 @@ class GenerativeEstimator(MIEstimator):
         r"""The negative log-likelihood that fits the densities (inputs already checked)."""
         raise NotImplementedError
 
+    def conditional(self, x: Tensor, y: Tensor) -> ConditionalDensity:
+        r"""The ``q(y | x)`` to use on the batch ``(x, y)``: the estimator's density, or the
+        fit of a density family refitted on every batch (``fits_batch = True``, e.g.
+        :class:`~mist_reg.distributions.BatchGaussian`)."""
+        q = self.q_y_given_x
+        return q.fit(x, y) if getattr(q, "fits_batch", False) else q
+
+    def conditional_nll(self, x: Tensor, y: Tensor) -> Tensor:
+        r"""``-mean log q(y_i | x_i)``, the loss that fits ``q(y | x)``; zero (with nothing
+        to train) when ``q`` is refitted in closed form on every batch."""
+        if getattr(self.q_y_given_x, "fits_batch", False):
+            return x.new_zeros(())
+        return -log_prob(self.q_y_given_x, x, y).mean()
+
     def estimate_terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         r"""The estimate on a checked float32 batch."""
         raise NotImplementedError
@@ -161,10 +175,10 @@ class BA(GenerativeEstimator):
         self.register_buffer("entropy_y", torch.tensor(entropy))
 
     def fitting_loss(self, x, y):
-        return -log_prob(self.q_y_given_x, x, y).mean()
+        return self.conditional_nll(x, y)
 
     def estimate_terms(self, x, y):
-        return BoundTerms(self.entropy_y + log_prob(self.q_y_given_x, x, y))
+        return BoundTerms(self.entropy_y + log_prob(self.conditional(x, y), x, y))
 
     def extra_repr(self) -> str:
         return f"bound={self.bound!r}, entropy_y={float(self.entropy_y):.4f}"
@@ -192,10 +206,10 @@ class DoE(GenerativeEstimator):
         _initialize(self.q_y, y.float())
 
     def fitting_loss(self, x, y):
-        return -log_prob(self.q_y_given_x, x, y).mean() - marginal_log_prob(self.q_y, y).mean()
+        return self.conditional_nll(x, y) - marginal_log_prob(self.q_y, y).mean()
 
     def estimate_terms(self, x, y):
-        return BoundTerms(log_prob(self.q_y_given_x, x, y) - marginal_log_prob(self.q_y, y))
+        return BoundTerms(log_prob(self.conditional(x, y), x, y) - marginal_log_prob(self.q_y, y))
 
 
 class GM(GenerativeEstimator):
@@ -259,11 +273,11 @@ class L1OUT(GenerativeEstimator):
         self.q_y_given_x, self.max_pairs = q_y_given_x, max_pairs
 
     def fitting_loss(self, x, y):
-        return -log_prob(self.q_y_given_x, x, y).mean()
+        return self.conditional_nll(x, y)
 
     def estimate_terms(self, x, y):
         n = x.shape[0]
-        matrix = pairwise_log_prob(self.q_y_given_x, x, y, self.max_pairs)  # [i, j] = log q(y_j | x_i)
+        matrix = pairwise_log_prob(self.conditional(x, y), x, y, self.max_pairs)  # [i, j] = log q(y_j | x_i)
         eye = torch.eye(n, dtype=torch.bool, device=x.device)
         mixture = torch.logsumexp(matrix.masked_fill(eye, -math.inf), dim=0) - math.log(n - 1)
         return BoundTerms(matrix.diagonal() - mixture)
@@ -306,20 +320,21 @@ class CLUB(GenerativeEstimator):
         self.q_y_given_x, self.neg_samples, self.max_pairs = q_y_given_x, neg_samples, max_pairs
 
     def fitting_loss(self, x, y):
-        return -log_prob(self.q_y_given_x, x, y).mean()
+        return self.conditional_nll(x, y)
 
     def estimate_terms(self, x, y):
         n = x.shape[0]
         m = resolve_neg_samples(self.neg_samples, n)
+        q = self.conditional(x, y)
         if m == n - 1:
-            matrix = pairwise_log_prob(self.q_y_given_x, x, y, self.max_pairs)  # [i, j] = log q(y_j | x_i)
+            matrix = pairwise_log_prob(q, x, y, self.max_pairs)  # [i, j] = log q(y_j | x_i)
             positive = matrix.diagonal()
             negative = (matrix.sum(1) - positive) / (n - 1)
         else:
             shifts = torch.randperm(n - 1, device=x.device)[:m] + 1
             index = (torch.arange(n, device=x.device).unsqueeze(1) + shifts) % n
-            positive = log_prob(self.q_y_given_x, x, y)
-            negative = indexed_log_prob(self.q_y_given_x, x, y, index, self.max_pairs).mean(1)
+            positive = log_prob(q, x, y)
+            negative = indexed_log_prob(q, x, y, index, self.max_pairs).mean(1)
         return BoundTerms(positive - negative)
 
     def extra_repr(self) -> str:

@@ -1,10 +1,11 @@
 r"""Lower-case factories of the generative, quantized and hybrid estimators, registered by
 name (``"ba"``, ``"doe"``, ``"gm"``, ``"l1out"``, ``"club"``, ``"binned"``, ``"pq"``,
-``"pq_hybrid"``, ``"gaussian_hybrid"``) so that :func:`mist_reg.estimate_mi` can build them.
+``"pq_hybrid"``, ``"gaussian_hybrid"``, ``"gaussian"``) so that :func:`mist_reg.estimate_mi` can build them.
 
 Densities are chosen by name: ``q="gaussian"`` (with ``covariance="diagonal"`` or
-``"full"``), ``"categorical"`` (discrete ``y``, with ``n_classes``) or ``"flow"`` (zuko,
-with ``transforms`` and ``flow="maf"`` or ``"nsf"``). Quantizers likewise:
+``"full"``), ``"categorical"`` (discrete ``y``, with ``n_classes``), ``"flow"`` (zuko,
+with ``transforms`` and ``flow="maf"`` or ``"nsf"``) or ``"batch_gaussian"`` (refitted in
+closed form on every batch; what :class:`mist_reg.MILoss` uses when it minimises). Quantizers likewise:
 ``quantization="kmeans"``, ``"quantile"`` or ``"vq"`` (or a :class:`~mist_reg.quantization.Quantizer`).
 
 Example:
@@ -28,6 +29,7 @@ from mist_reg.distributions.factory import conditional_density, marginal_density
 from mist_reg.distributions.flows import FlowKind
 from mist_reg.distributions.log_density import DEFAULT_MAX_PAIRS
 from mist_reg.estimators.factories import DEFAULT_HIDDEN_DIMS, make_critic, register_estimator
+from mist_reg.estimators.gaussian_model import GaussianMI
 from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE
 from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
 from mist_reg.estimators.quantized import PQ, Binned
@@ -47,12 +49,13 @@ __all__ = [
     "pq",
     "pq_hybrid",
     "gaussian_hybrid",
+    "gaussian",
 ]
 
 QUANTIZATIONS: tuple[str, ...] = ("kmeans", "quantile", "vq")
 PROPOSALS: tuple[str, ...] = ("closed_form", "learned")
 
-ConditionalKind = Literal["gaussian", "categorical", "flow"]
+ConditionalKind = Literal["gaussian", "categorical", "flow", "batch_gaussian"]
 
 
 def _hidden(hidden_dims: Sequence[int] | None) -> Sequence[int]:
@@ -288,3 +291,19 @@ def gaussian_hybrid(
     separable = {"marginal_terms": marginal_terms, "projection_dim": projection_dim} if critic_type == "separable" else {}
     correction = make_critic(x_dim, y_dim, hidden, critic_type, **separable)
     return GenerativeHybrid(reference, correction, discriminative, neg_samples, **bound_kwargs)
+
+
+@register_estimator("gaussian")
+def gaussian(x_dim: int, y_dim: int, ridge: float = 1e-3, pooling: float | None = None) -> GaussianMI:
+    r"""A :class:`~mist_reg.estimators.GaussianMI`: the closed-form mutual information of
+    the Gaussian model of the data (class-conditional Gaussians for class-index ``y``).
+    ``x_dim`` and ``y_dim`` are accepted like every factory's; the model has no parameters.
+
+    Example:
+        >>> import torch
+        >>> estimator = gaussian(x_dim=3, y_dim=1)
+        >>> z, s = torch.randn(256, 3), torch.randint(0, 2, (256,))
+        >>> bool(estimator.mutual_information(z, s).abs() < 0.1)
+        True
+    """
+    return GaussianMI(ridge, pooling)

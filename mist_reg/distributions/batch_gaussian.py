@@ -1,0 +1,269 @@
+r"""``q(y | x)`` refitted in closed form on every batch: the density of a penalty that an
+encoder cannot outrun.
+
+A learned ``q`` (an MLP) lags the encoder it measures: between two of its steps the
+encoder moves the features, and descending an upper bound computed with a *frozen* ``q``
+rewards the encoder for moving each sample to where ``q`` is wrong (CLUB's per-sample term
+``log q(y_i | x_i) - E_j log q(y_j | x_i)`` has no lower limit in ``x`` for a fixed
+``q``). The attribute stays in the features, readable by any fresh probe.
+
+:class:`BatchGaussian` removes both causes. It has no parameters: :meth:`BatchGaussian.fit`
+computes the maximum-likelihood Gaussian model of the batch it is given, as a
+differentiable function of that batch, and returns ``q(y | x)``. An estimator that calls
+it (:class:`~mist_reg.estimators.CLUB`, :class:`~mist_reg.estimators.L1OUT`, ...)
+always uses the best ``q`` of the family for the current features, and the gradient
+that reaches the encoder includes how ``q`` moves with them.
+
+* **Class indices** ``y`` (an integer tensor): the class-conditional Gaussians
+  ``x | y = k ~ N(mu_k, Sigma_k)`` with the batch's class frequencies; ``q(y | x)`` is
+  their posterior (quadratic discriminant analysis). Each class covariance is shrunk
+  towards the pooled one with the weight of ``x_dim + 1`` samples, so that a class with
+  few samples in a batch borrows the pooled shape (regularised discriminant analysis).
+* **Continuous** ``y``: the linear-Gaussian regression ``y | x ~ N(A x + b, Sigma)``
+  fitted by least squares (CLUB with it is ``sum_k rho_k^2 / (1 - rho_k^2)`` over the
+  canonical correlations of the batch).
+
+Both fits first standardise ``x`` and ``y`` on the batch, so the ridge (added to the
+diagonal of the correlation matrices) does not depend on the scale of the features, and a
+representation cannot shrink the attribute away: every statistic of the model is
+invariant to rescaling each coordinate.
+
+What the family cannot see: dependence beyond the first two moments of each class (or
+beyond the linear regression for continuous ``y``). Judge a penalty with
+:func:`mist_reg.attribute_leakage` or a fresh estimator, not with its own value.
+
+Example:
+    >>> import torch
+    >>> x = torch.randn(256, 3); y = (x[:, 0] > 0).long()
+    >>> q = BatchGaussian().fit(x, y)
+    >>> posterior = q(x)                        # a Categorical over the two classes
+    >>> bool((posterior.probs.argmax(1) == y).float().mean() > 0.9)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Categorical, Distribution, MultivariateNormal
+
+__all__ = [
+    "BatchGaussian",
+    "ClassConditionalPosterior",
+    "LinearGaussianConditional",
+    "JointGaussian",
+    "gaussian_log_density",
+]
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def gaussian_log_density(z: Tensor, mean: Tensor, scale_tril: Tensor) -> Tensor:
+    r"""``log N(z; mean, L L^T)`` for ``z: [..., d]`` (broadcast against ``mean`` and the
+    Cholesky factor ``scale_tril``)."""
+    solved = torch.linalg.solve_triangular(scale_tril, (z - mean).unsqueeze(-1), upper=False).squeeze(-1)
+    log_det = torch.log(torch.diagonal(scale_tril, dim1=-2, dim2=-1)).sum(-1)
+    return -0.5 * solved.pow(2).sum(-1) - log_det - 0.5 * z.shape[-1] * _LOG_2PI
+
+
+def _standardise(z: Tensor) -> Tensor:
+    return (z - z.mean(0)) / z.std(0).clamp_min(1e-6)
+
+
+def _covariance(centred: Tensor, count: int) -> Tensor:
+    return centred.T @ centred / max(count - 1, 1)
+
+
+class ClassConditionalPosterior:
+    r"""``q(y = k | x)`` of class-conditional Gaussians fitted to a batch (see
+    :class:`BatchGaussian`); classes absent from the batch get probability 0.
+
+    Arguments:
+        x: The batch's ``[N, x_dim]`` features (not standardised).
+        y: Its ``[N]`` class indices.
+        ridge: Added to the diagonal of every standardised covariance.
+    """
+
+    broadcasts_context: ClassVar[bool] = True
+
+    def __init__(self, x: Tensor, y: Tensor, ridge: float, pooling: float | None = None) -> None:
+        n, d = x.shape
+        self.mean, self.std = x.mean(0), x.std(0).clamp_min(1e-6)
+        z = (x - self.mean) / self.std
+        n_classes = int(y.max()) + 1
+        counts = torch.bincount(y, minlength=n_classes).tolist()
+        eye = torch.eye(d, dtype=z.dtype, device=z.device)
+        parts = {k: z[y == k] for k in range(n_classes) if counts[k] > 0}
+        means = {k: part.mean(0) for k, part in parts.items()}
+        scatters = {k: (part - means[k]).T @ (part - means[k]) for k, part in parts.items()}
+        pooled = sum(scatters.values()) / max(n - len(parts), 1)
+        prior_weight = d + 1 if pooling is None else pooling  # samples the pooled covariance counts for
+        log_prior, class_means, scale_trils = [], [], []
+        for k in range(n_classes):
+            if k not in parts:  # absent from the batch: probability 0
+                log_prior.append(torch.tensor(-math.inf, dtype=z.dtype, device=z.device))
+                class_means.append(torch.zeros(d, dtype=z.dtype, device=z.device))
+                scale_trils.append(eye)
+                continue
+            m = counts[k]
+            covariance = (scatters[k] + prior_weight * pooled) / (m - 1 + prior_weight) + ridge * eye
+            log_prior.append(torch.tensor(math.log(m / n), dtype=z.dtype, device=z.device))
+            class_means.append(means[k])
+            scale_trils.append(torch.linalg.cholesky(covariance))
+        self.overall_tril = torch.linalg.cholesky(_covariance(z, n) + ridge * eye)  # of all classes together
+        self.log_prior = torch.stack(log_prior)
+        self.class_means = torch.stack(class_means)
+        self.scale_trils = torch.stack(scale_trils)
+
+    def class_log_densities(self, x: Tensor) -> Tensor:
+        r"""``log N(z; mu_k, Sigma_k)`` of the standardised ``x: [..., d]`` for every class: ``[..., K]``."""
+        z = (x - self.mean) / self.std
+        return gaussian_log_density(z.unsqueeze(-2), self.class_means, self.scale_trils)
+
+    def information(self) -> Tensor:
+        r"""``I_G = 1/2 log det Sigma - sum_k p_k 1/2 log det Sigma_k`` of the fit, in closed form."""
+        half_log_dets = torch.log(torch.diagonal(self.scale_trils, dim1=-2, dim2=-1)).sum(-1)
+        overall = torch.log(torch.diagonal(self.overall_tril)).sum()
+        present = torch.isfinite(self.log_prior)
+        return overall - (self.log_prior[present].exp() * half_log_dets[present]).sum()
+
+    def overall_log_density(self, x: Tensor) -> Tensor:
+        r"""``log N(z; 0, Sigma)`` of the standardised ``x``, the Gaussian of all classes together."""
+        z = (x - self.mean) / self.std
+        return gaussian_log_density(z, torch.zeros((), dtype=z.dtype, device=z.device), self.overall_tril)
+
+    def __call__(self, x: Tensor) -> Categorical:
+        return Categorical(logits=self.log_prior + self.class_log_densities(x), validate_args=False)
+
+
+class LinearGaussianConditional:
+    r"""``q(y | x) = N(A x + b, Sigma)`` fitted by least squares to a batch (see
+    :class:`BatchGaussian`).
+
+    Arguments:
+        x: The batch's ``[N, x_dim]`` features.
+        y: Its ``[N, y_dim]`` continuous values.
+        ridge: Added to the diagonal of the standardised covariance of ``x`` and to the
+            residual covariance.
+    """
+
+    broadcasts_context: ClassVar[bool] = True
+
+    def __init__(self, x: Tensor, y: Tensor, ridge: float) -> None:
+        n, dx = x.shape
+        self.x_mean, self.x_std = x.mean(0), x.std(0).clamp_min(1e-6)
+        self.y_mean, self.y_std = y.mean(0), y.std(0).clamp_min(1e-6)
+        a, b = (x - self.x_mean) / self.x_std, (y - self.y_mean) / self.y_std
+        eye_x = torch.eye(dx, dtype=a.dtype, device=a.device)
+        coefficients = torch.linalg.solve(_covariance(a, n) + ridge * eye_x, _covariance_cross(a, b, n))  # [dx, dy]
+        residual = b - a @ coefficients
+        eye_y = torch.eye(b.shape[1], dtype=b.dtype, device=b.device)
+        self.coefficients = coefficients
+        self.scale_tril = torch.linalg.cholesky(_covariance(residual, n) + ridge * eye_y)
+        self.log_scale = self.y_std.log().sum()
+
+    def __call__(self, x: Tensor) -> Distribution:
+        loc = ((x - self.x_mean) / self.x_std) @ self.coefficients
+        return _ScaledNormal(MultivariateNormal(loc, scale_tril=self.scale_tril, validate_args=False), self)
+
+
+def _covariance_cross(a: Tensor, b: Tensor, count: int) -> Tensor:
+    return a.T @ b / max(count - 1, 1)
+
+
+class _ScaledNormal(Distribution):
+    r"""The Gaussian of standardised ``y`` read as a density of ``y`` itself."""
+
+    arg_constraints: ClassVar[dict] = {}
+
+    def __init__(self, base: MultivariateNormal, fit: LinearGaussianConditional) -> None:
+        self.base, self.fit = base, fit
+        super().__init__(base.batch_shape, base.event_shape, validate_args=False)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return self.base.log_prob((value - self.fit.y_mean) / self.fit.y_std) - self.fit.log_scale
+
+
+class JointGaussian:
+    r"""The Gaussian of the standardised ``[x, y]`` fitted to a batch, with its marginals:
+    :meth:`log_ratio` is ``log N(x, y) - log N(x) - log N(y)`` per sample, whose mean over
+    the batch it was fitted to is ``-1/2 sum_k log(1 - rho_k^2)`` (canonical correlations).
+
+    Arguments:
+        x: ``[N, x_dim]`` features.
+        y: ``[N, y_dim]`` continuous values.
+        ridge: Added to the diagonal of the correlation matrix.
+    """
+
+    def __init__(self, x: Tensor, y: Tensor, ridge: float) -> None:
+        joint = torch.cat([x, y], dim=1)
+        self.mean, self.std, self.x_dim = joint.mean(0), joint.std(0).clamp_min(1e-6), x.shape[1]
+        z = (joint - self.mean) / self.std
+        eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+        covariance = _covariance(z, len(z)) + ridge * eye
+        d = self.x_dim
+        self.trils = (
+            torch.linalg.cholesky(covariance),
+            torch.linalg.cholesky(covariance[:d, :d]),
+            torch.linalg.cholesky(covariance[d:, d:]),
+        )
+
+    def information(self) -> Tensor:
+        r"""``1/2 (log det Sigma_x + log det Sigma_y - log det Sigma)`` of the fit, in closed form."""
+        joint, tril_x, tril_y = (torch.log(torch.diagonal(t)).sum() for t in self.trils)
+        return tril_x + tril_y - joint
+
+    def log_ratio(self, x: Tensor, y: Tensor) -> Tensor:
+        z = (torch.cat([x, y], dim=1) - self.mean) / self.std
+        zero = torch.zeros((), dtype=z.dtype, device=z.device)
+        joint, tril_x, tril_y = self.trils
+        d = self.x_dim
+        return (
+            gaussian_log_density(z, zero, joint)
+            - gaussian_log_density(z[:, :d], zero, tril_x)
+            - gaussian_log_density(z[:, d:], zero, tril_y)
+        )
+
+
+class BatchGaussian(nn.Module):
+    r"""A family of Gaussian ``q(y | x)`` fitted in closed form to each batch (see the
+    module documentation). It has no parameters and nothing to train.
+
+    Arguments:
+        ridge: Added to the diagonal of the standardised (correlation-scale) covariances.
+    """
+
+    fits_batch: ClassVar[bool] = True
+    r"""Estimators call :meth:`fit` on each batch instead of calling the module."""
+
+    def __init__(self, ridge: float = 1e-3, pooling: float | None = None) -> None:
+        super().__init__()
+        if not ridge >= 0:
+            raise ValueError(f"ridge must be non-negative, got {ridge}")
+        if pooling is not None and not pooling >= 0:
+            raise ValueError(f"pooling must be non-negative or None, got {pooling}")
+        self.ridge, self.pooling = float(ridge), pooling
+
+    def fit(self, x: Tensor, y: Tensor) -> ClassConditionalPosterior | LinearGaussianConditional:
+        r"""The ``q(y | x)`` of the Gaussian model of the batch ``(x, y)``, differentiable
+        with respect to both: a posterior over classes for integer ``y`` (``[N]`` or
+        ``[N, 1]``), a linear-Gaussian regression for floating-point ``y``."""
+        if x.shape[0] < 3:
+            raise ValueError(f"a Gaussian model needs a batch of at least 3 samples, got {x.shape[0]}")
+        if not y.is_floating_point():
+            labels = y.reshape(-1) if y.dim() == 1 or y.shape[-1] == 1 else None
+            if labels is None:
+                raise ValueError(f"class indices y must be [N] or [N, 1], got {tuple(y.shape)}")
+            if int(labels.min()) < 0:
+                raise ValueError(f"class indices must be >= 0, got {int(labels.min())}")
+            return ClassConditionalPosterior(x, labels.long(), self.ridge, self.pooling)
+        return LinearGaussianConditional(x, y.reshape(len(y), -1), self.ridge)
+
+    def forward(self, x: Tensor) -> Distribution:
+        raise RuntimeError("BatchGaussian is fitted to each batch: call fit(x, y), which returns q(y | x)")
+
+    def extra_repr(self) -> str:
+        return f"ridge={self.ridge}"
