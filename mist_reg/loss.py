@@ -11,13 +11,33 @@ float32, and returns a scalar to *add* to the task loss:
   encoder ascends the same objective, scaled by ``weight``. For critics trained with a
   surrogate (JS, SMILE, MINE's bias-corrected gradient) that surrogate is what both
   ascend; the value reported is the bound.
-* ``direction="minimize"`` (fairness, disentanglement, with CLUB-style upper bounds):
-  the value is ``weight * I_hat``. Two players: the estimator is fitted with its own
-  objective (``estimator(x, y)``, e.g. the likelihood of ``q(y | x)`` for CLUB) on
-  *detached* features, while the encoder descends ``weight * I_hat`` computed with the
-  estimator's parameters frozen (no gradient of that term reaches them). Estimators
-  fitted by likelihood (``fit_by_likelihood``: BA, DoE, GM, ...) are trained this way in
-  both directions.
+* ``direction="minimize"`` (fairness, disentanglement): the value is ``weight * I_hat``,
+  and the encoder descends it. What removes the dependence *for a fresh reader* is an
+  estimate that the encoder cannot outrun:
+
+  - ``MILoss("gaussian", direction="minimize")`` (recommended):
+    :class:`~mist_reg.estimators.GaussianMI`, the closed-form information of the Gaussian
+    model of the batch (class-conditional Gaussians for a class-index ``y``), refitted
+    on every batch, with nothing to train;
+  - an estimator with a density ``q(y | x)`` built by name (``"club"``, ``"l1out"``,
+    ...) gets ``q="batch_gaussian"`` unless ``estimator_kwargs`` names ``q``: the same
+    Gaussian model as a ``q`` refitted in closed form on every batch
+    (:class:`~mist_reg.distributions.BatchGaussian`);
+  - an estimator with a *learned* ``q`` (an instance, or ``q="gaussian"``,
+    ``"categorical"``, ``"flow"`` by name) plays the two-player game: ``q`` is fitted
+    with its own objective on *detached* features while the encoder descends the estimate
+    computed with ``q`` frozen (no gradient of that term reaches it). That game is known
+    to fail a fresh probe: with ``q`` frozen, CLUB's per-sample term has no lower limit,
+    and the encoder lowers it by moving samples to where ``q`` is wrong, not by removing
+    the attribute (measured on UCI Adult in ``docs/recipes.md``: the attribute becomes
+    *more* readable as the weight grows). Estimators fitted by likelihood
+    (``fit_by_likelihood``: BA, DoE, GM, ...) are trained this way in both directions.
+
+  A class-index ``y`` (sensitive attribute, label) must be an integer tensor to be
+  treated as classes; floats are continuous values. Judge the result with
+  :func:`mist_reg.attribute_leakage` on held-out features, never with the penalty's own
+  value: the Gaussian model does not see dependence beyond the first two moments of
+  each class.
 
 In both directions ``weight`` scales only what reaches the encoder: the estimator learns
 from its own objective at unit scale (so ``weight=0`` warms the estimator up without
@@ -63,8 +83,12 @@ Other behaviour worth knowing:
   or DoE's ``q(y)``) are not run: features change while the encoder trains.
 * Maximising an upper bound (CLUB, L1OUT) does not raise mutual information: a warning
   says so. Minimising a lower bound is the adversarial game of a critic against the
-  encoder; only an upper bound (with a well-fitted ``q`` for CLUB) bounds what the
-  encoder keeps.
+  encoder, with the weaknesses of every learned adversary.
+* While minimising, :attr:`MILoss.last_estimate` is the estimate on the batch with the
+  model fitted to that batch: it tracks the dependence the Gaussian model sees, with an
+  upward bias of order ``x_dim^2 / N`` at independence, and cannot be driven to 0 by
+  fooling a ``q``. For what a fresh reader recovers, run
+  :func:`mist_reg.attribute_leakage` on held-out features at checkpoints.
 """
 
 from __future__ import annotations
