@@ -210,6 +210,9 @@ def report(root: Run, config: DisentanglementConfig, results: list[dict[str, Any
         root.plot_path("sweep.png"),
         xlabel="penalty weight",
         xscale="symlog",
+        errors={
+            f"I(content; style), {config.mi_estimator} (nats)": [r["mi_content_style"]["standard_error"] for r in results]
+        },
     )
     table = [
         f"| weight | I(c;s) {config.mi_estimator} | I(c;s) KSG | label acc. from style | content acc. | reconstruction MSE |",

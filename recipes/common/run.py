@@ -50,6 +50,7 @@ class Run:
     def __init__(self, out: str | Path, config: dict[str, Any], is_main: bool = True, resume: bool = True) -> None:
         self.dir = Path(out)
         self.config, self.is_main = dict(config), is_main
+        self.train_seconds: float | None = None  # set by common.loop.train: every part of a resumed run
         if is_main:
             self._prepare(resume)
         barrier()
