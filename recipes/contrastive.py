@@ -43,7 +43,7 @@ from common.loop import fit  # noqa: E402
 from common.models import NORMS, build_backbone, initialisation, mlp_head  # noqa: E402
 from common.plots import plot_training  # noqa: E402
 from common.probes import extract_features, knn_probe, linear_probe  # noqa: E402
-from common.run import Run, start  # noqa: E402
+from common.run import Run, command_line, start  # noqa: E402
 
 from mist_reg import MILoss  # noqa: E402
 from mist_reg.baselines import joint_baseline, learned_baseline  # noqa: E402
@@ -212,4 +212,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(command_line(main))

@@ -18,7 +18,7 @@ from common.checkpoint import atomic_save, load_checkpoint
 from common.config import parse_config
 from common.distributed import DistributedContext
 from common.loop import TrainState, _postfix, train
-from common.run import Run
+from common.run import Run, command_line
 from common.sweep import run_sweep
 
 contrastive = load_recipe("contrastive")
@@ -183,3 +183,17 @@ def test_sweep_plot_ticks_legend_error_bars_and_flat_panels(tmp_path, monkeypatc
     assert [t.get_text() for t in probe.get_legend().get_texts()] == ["S from the label alone"]
     low, high = accuracy.get_ylim()
     assert high - low >= 0.05 * 0.97  # a 0.004 change is not drawn across the whole panel
+
+
+def test_command_line_errors_are_one_line(capsys):
+    def bad_settings(argv):
+        raise ValueError("runs/x holds a run with another configuration")
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    assert command_line(bad_settings, []) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: runs/x holds a run with another configuration" in err
+    assert command_line(interrupted, []) == 130
+    assert "resumes from the last checkpoint" in capsys.readouterr().err

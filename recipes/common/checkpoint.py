@@ -48,10 +48,9 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     try:
         checkpoint = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # torch raises several types for a truncated or foreign file
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(
-            f"cannot read the checkpoint {path} ({first}); it is truncated or not a checkpoint of this "
-            "recipe: pass --no-resume to start the run afresh (or delete the file)"
+            f"cannot read the checkpoint {path}: it is truncated or not a checkpoint of this recipe "
+            f"({type(error).__name__} from torch.load); pass --no-resume to start the run afresh"
         ) from None
     if not isinstance(checkpoint, dict):
         raise ValueError(
