@@ -121,7 +121,7 @@ def alpha_tuba(
 ) -> BoundTerms:
     r"""The interpolated bound of Poole et al. (2019) between InfoNCE and TUBA.
 
-    ``alpha`` is the weight of the baseline, as in the seed table: ``alpha=0`` is InfoNCE
+    ``alpha`` is the weight of the baseline, as in the torch_mist 0.1.5 table: ``alpha=0`` is InfoNCE
     and ``alpha=1`` is TUBA (Poole et al. write ``1 - alpha``). The normaliser of row ``i``
     mixes a multi-sample estimate ``m`` with the baseline,
     ``log((1 - alpha) * m + alpha * exp(a(x_i)))``; for the positive term ``m`` is the mean

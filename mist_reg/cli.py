@@ -445,7 +445,8 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     r"""Runs ``mist-reg`` with ``argv`` (default ``sys.argv[1:]``) and returns the exit code:
-    0 on success, 2 on bad input (with a one-line message on stderr)."""
+    0 on success, 2 on bad input (with a one-line message on stderr), 130 when
+    interrupted with Ctrl-C."""
     parser = build_parser()
     try:
         argv = list(argv) if argv is not None else sys.argv[1:]
@@ -454,6 +455,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args, sys.stdout)
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0
+    except KeyboardInterrupt:  # Ctrl-C: the conventional exit status, without a traceback
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # the reader went away, e.g. `mist-reg estimators | head`
         sys.stdout = open(os.devnull, "w")  # no second error when Python flushes stdout at exit
         return 0

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mist_reg.data import as_samples, check_pair
+from mist_reg.data import WideCentring, as_samples, check_pair
 
 __all__ = [
     "DataError",
@@ -74,8 +74,10 @@ class PairedData:
     r"""Samples read from files.
 
     Attributes:
-        x: A float32 tensor ``[N, x_dim]``.
-        y: A float32 tensor ``[N, y_dim]``.
+        x: A float32 tensor ``[N, x_dim]``; a column that the cast from float64 would ruin
+            (a large offset, integers above ``2**24``, values beyond float32's range) is
+            centred and scaled in float64 first, which leaves the mutual information as it is.
+        y: A float32 tensor ``[N, y_dim]``, read the same way.
         x_source: Where ``x`` came from, in words (for reports).
         y_source: Where ``y`` came from.
     """
@@ -304,6 +306,12 @@ def _load_container(path: Path) -> dict[str, Any] | tuple[Any, ...] | Any:
     if not path.exists():
         raise DataError(f"no such file: {path}")
     if suffix == ".npz":
+        _check_not_empty(path)
+        if not zipfile.is_zipfile(path):
+            raise DataError(
+                f"cannot read {path.name} as an .npz archive: it is not a zip file of .npy arrays "
+                "(as numpy.savez writes); it may be truncated or of another format"
+            )
         try:
             with np.load(path, allow_pickle=False) as archive:
                 return {key: archive[key] for key in archive.files}
@@ -311,6 +319,7 @@ def _load_container(path: Path) -> dict[str, Any] | tuple[Any, ...] | Any:
             raise DataError(f"cannot read {path.name}: {error} (save plain numeric arrays)") from None
         except (OSError, zipfile.BadZipFile) as error:
             raise DataError(f"cannot read {path.name} as an .npz archive: {error}") from None
+    _check_not_empty(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for a bad or unsafe file
@@ -321,11 +330,27 @@ def _load_container(path: Path) -> dict[str, Any] | tuple[Any, ...] | Any:
         ) from None
 
 
+def _check_not_empty(path: Path) -> None:
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError(f"{path.name} is empty (0 bytes)")
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
 def _load_npy(path: Path) -> np.ndarray:
     if not path.exists():
         raise DataError(f"no such file: {path}")
+    _check_not_empty(path)
+    with open(path, "rb") as handle:
+        if handle.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            raise DataError(
+                f"{path.name} is not an .npy file (as numpy.save writes); it may be truncated or of another format"
+            )
     try:
         return np.load(path, allow_pickle=False)
+    except EOFError:
+        raise DataError(f"{path.name} ends before its array does: the file is truncated") from None
     except ValueError as error:
         raise DataError(f"cannot read {path.name}: {error} (save a plain numeric array)") from None
 
@@ -342,7 +367,8 @@ def _check_extension(path: Path) -> str:
 
 def _samples(values: Any, source: str) -> Tensor:
     try:
-        return as_samples(values, source)
+        # float64 columns far from zero (timestamps, ...) are centred in float64 before the float32 cast
+        return as_samples(values, source, WideCentring())
     except (TypeError, ValueError) as error:
         raise DataError(str(error)) from None
 
@@ -437,6 +463,11 @@ def load_pair(
     """
     path = Path(path)
     if y_file is not None:
+        if Path(y_file).resolve() == path.resolve() and x == y:
+            raise DataError(
+                f"x and y both read {'all of ' if x is None else repr(x) + ' of '}{path.name}: the mutual information "
+                "of a variable with itself is infinite; give y from another file or other columns"
+            )
         x_values, x_source = _load_single(path, x, "x", header)
         y_values, y_source = _load_single(Path(y_file), y, "y", header)
     else:
@@ -455,6 +486,11 @@ def load_pair(
             content = _load_container(path)
             if isinstance(content, dict):
                 x_key, y_key = x or "x", y or "y"
+                if x_key == y_key:
+                    raise DataError(
+                        f"x and y are both array {x_key!r} of {path.name}: the mutual information of a variable "
+                        "with itself is infinite; name different arrays with --x and --y"
+                    )
                 x_values, y_values = _pick(content, x_key, "x", path.name), _pick(content, y_key, "y", path.name)
                 x_source, y_source = f"array {x_key!r} of {path.name}", f"array {y_key!r} of {path.name}"
             elif isinstance(content, (tuple, list)):

@@ -379,6 +379,12 @@ class MILoss(nn.Module):
             raise TypeError(f"{side} must be a torch.Tensor, got {type(given).__name__}")
         else:
             features = given
+        if features.is_floating_point() and not bool(torch.isfinite(features).all()):
+            origin = f"module {source!r}" if source is not None else "the tensor passed at call time"
+            raise ValueError(
+                f"the {side} features from {origin} contain NaN or infinite values; "
+                "the estimator would turn them into a NaN loss and NaN parameters"
+            )
         if features.dtype in (torch.float16, torch.bfloat16):
             features = features.float()  # before the reduction, which then runs in float32
         if features.dim() <= 2:  # already [N] or [N, d]: the rule is for feature maps and tokens

@@ -37,7 +37,19 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from mist_reg.bounds import RunningBound
-from mist_reg.data import TensorBatches, as_samples, check_pair, is_data_loader, split_indices, unpack_batch
+from mist_reg.data import (
+    TensorBatches,
+    WideCentring,
+    as_samples,
+    check_batch,
+    check_pair,
+    check_positive_int,
+    first_batch,
+    is_data_loader,
+    shape_mismatch,
+    split_indices,
+    unpack_batch,
+)
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.discriminative import InfoNCE, resolve_neg_samples
 from mist_reg.estimators.factories import CRITIC_ESTIMATORS, instantiate_estimator, normalize_name
@@ -305,9 +317,12 @@ def _evaluate(
     estimator.eval()
     running = RunningBound()
     skipped = 0
+    from_loader = data_loader is not None
     try:
-        for batch in batches:
+        for index, batch in enumerate(batches):
             xb, yb = unpack_batch(batch)
+            if from_loader:
+                check_batch(xb, yb, f"batch {index} of the evaluation data loader")
             if xb.shape[0] < 2:
                 skipped += xb.shape[0]
                 continue
@@ -322,6 +337,8 @@ def _evaluate(
             stacklevel=4,
         )
     if running.n_samples == 0:
+        if from_loader and not skipped:
+            raise ValueError("the evaluation data loader yields no batches")
         raise ValueError("no batch of at least 2 samples to evaluate on")
     return running
 
@@ -344,7 +361,10 @@ def fit_data_dependent(estimator: MIEstimator, batches: Iterable, max_samples: i
             n += xb.shape[0]
             if n >= max_samples:
                 break
+        if not xs:
+            raise ValueError("the training data loader yields no batches")
         x, y = torch.cat(xs), torch.cat(ys)
+        check_batch(x, y, f"the first {x.shape[0]} samples of the training data loader")
     parameter = next(estimator.parameters(), None)
     device = parameter.device if parameter is not None else x.device
     for module in modules:
@@ -422,6 +442,9 @@ def train_mi_estimator(
         max_iterations = DEFAULT_MAX_ITERATIONS
     if lr <= 0:
         raise ValueError(f"lr must be positive, got {lr}")
+    check_positive_int(patience, "patience")
+    if eval_every is not None:
+        check_positive_int(eval_every, "eval_every")
     device = _resolve_device(device)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
 
@@ -443,7 +466,10 @@ def train_mi_estimator(
         train_loader = TensorBatches(x, y, batch_size, shuffle=True, drop_last=True, generator=generator)
 
     estimator.to(device)
-    fit_data_dependent(estimator, train_loader)
+    try:
+        fit_data_dependent(estimator, train_loader)
+    except RuntimeError as error:
+        raise shape_mismatch(error, *first_batch(train_loader, "the training data loader")) or error
     estimator.train()
     parameters = [p for p in estimator.parameters() if p.requires_grad]
     if not parameters:  # nothing to fit (e.g. a binned estimator): data-dependent init is all
@@ -467,19 +493,30 @@ def train_mi_estimator(
     log = TrainingLog()
     monitor = _BestWeights(estimator, smoothing=smoothing)
     if valid_loader is not None:  # the untrained estimator is a candidate too
-        monitor.update(*_validate(estimator, valid_loader, device), log, {"epoch": 0})
+        try:
+            monitor.update(*_validate(estimator, valid_loader, device), log, {"epoch": 0})
+        except RuntimeError as error:
+            raise shape_mismatch(error, *first_batch(valid_loader, "the validation data loader")) or error
     total = max_iterations if max_iterations is not None else (steps_per_epoch or 0) * max_epochs or None
     progress = tqdm(total=total, disable=not verbose, desc="training", unit="step")
     running_loss = torch.zeros((), device=device)
+    # whether a training batch held NaN or inf, read only when the loss turns non-finite (no sync per step)
+    bad_inputs = torch.zeros((), dtype=torch.bool, device=device)
     steps_since_eval = 0
     epoch = 0
     try:
         while True:
+            steps_before = log.iterations
             for batch in train_loader:
                 xb, yb = unpack_batch(batch)
                 if xb.shape[0] < 2:
                     continue
-                loss = estimator(xb.to(device, non_blocking=True), yb.to(device, non_blocking=True))
+                xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+                bad_inputs |= ~(torch.isfinite(xb).all() & torch.isfinite(yb).all())
+                try:
+                    loss = estimator(xb, yb)
+                except RuntimeError as error:
+                    raise shape_mismatch(error, xb, yb) or error
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -492,6 +529,11 @@ def train_mi_estimator(
                     running_loss.zero_()
                     steps_since_eval = 0
                     if not math.isfinite(train_loss):
+                        if bool(bad_inputs):
+                            raise ValueError(
+                                f"the training data holds NaN or infinite values (seen by iteration {log.iterations}); "
+                                "drop or impute them first"
+                            )
                         log.stop_reason = "non_finite_loss"
                         warnings.warn(
                             f"training stopped at iteration {log.iterations}: the loss became {train_loss}; "
@@ -514,6 +556,8 @@ def train_mi_estimator(
                 if max_iterations is not None and log.iterations >= max_iterations:
                     log.stop_reason = "max_iterations"
                     return log
+            if log.iterations == steps_before:
+                raise ValueError("the training data loader yields no batch of at least 2 samples")
             epoch += 1
             if max_epochs is not None and epoch >= max_epochs:
                 log.stop_reason = "max_epochs"
@@ -629,7 +673,7 @@ def estimate_mi(
         y: Samples ``[N, y_dim]`` paired row by row with ``x``.
         estimator: A registered name (see :func:`mist_reg.estimators.list_estimators`) or
             an estimator instance (copied for every fold with ``n_folds``).
-        estimator_name: An alias of ``estimator`` (the seed API).
+        estimator_name: An alias of ``estimator`` (the torch_mist 0.1.5 API); it may not name another estimator than ``estimator``.
         x_test: Held-out samples of x; by default ``test_percentage`` of ``x, y``.
         y_test: Held-out samples of y, paired with ``x_test``.
         test_percentage: The fraction of ``x, y`` held out when no test data is given.
@@ -677,7 +721,16 @@ def estimate_mi(
         (2000, 3, True)
     """
     if estimator_name is not None:
+        if not (isinstance(estimator, str) and normalize_name(estimator) in (
+            normalize_name(DEFAULT_ESTIMATOR), normalize_name(estimator_name)
+        )):
+            raise ValueError(
+                f"estimator={estimator!r} and estimator_name={estimator_name!r} name different estimators; "
+                "give one of them"
+            )
         estimator = estimator_name
+    check_positive_int(patience, "patience")
+    check_positive_int(eval_every, "eval_every")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     if n_folds is not None:
@@ -740,7 +793,8 @@ def _estimate(
     if is_data_loader(x):
         if test_loader is None:
             raise ValueError("estimating from a data loader needs a test_loader of held-out samples")
-        xb, yb = unpack_batch(next(iter(x)))
+        xb, yb = first_batch(x, "the training data loader")
+        first_batch(test_loader, "test_loader")
         model = _build(estimator, xb.shape[1], yb.shape[1], estimator_params)
         log = train_mi_estimator(model, train_loader=x, valid_loader=valid_loader, seed=seed, **train_kwargs)
         running = _evaluate(model, None, None, None, test_loader, device)
@@ -749,7 +803,9 @@ def _estimate(
 
     if x is None or y is None:
         raise ValueError("estimate_mi needs x and y (or a data loader as x)")
-    x, y = as_samples(x, "x"), as_samples(y, "y")
+    # float64 or int64 data far from zero is centred in float64 before the cast to float32 (MI does not change)
+    x_centring, y_centring = WideCentring(), WideCentring()
+    x, y = as_samples(x, "x", x_centring), as_samples(y, "y", y_centring)
     check_pair(x, y)
     if (x_test is None) != (y_test is None):
         raise ValueError("give both x_test and y_test, or neither")
@@ -779,7 +835,7 @@ def _estimate(
         train_idx, test_idx = split_indices(x.shape[0], test_percentage, generator)
         x, y, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
     else:
-        x_test, y_test = as_samples(x_test, "x_test"), as_samples(y_test, "y_test")
+        x_test, y_test = as_samples(x_test, "x_test", x_centring), as_samples(y_test, "y_test", y_centring)
         check_pair(x_test, y_test)
         for name, train, test in (("x", x, x_test), ("y", y, y_test)):
             if train.shape[1] != test.shape[1]:

@@ -43,7 +43,7 @@ from common.loop import fit  # noqa: E402
 from common.models import NORMS, build_backbone, initialisation, mlp_head  # noqa: E402
 from common.plots import plot_training  # noqa: E402
 from common.probes import extract_features, knn_probe, linear_probe  # noqa: E402
-from common.run import Run, start  # noqa: E402
+from common.run import Run, command_line, start  # noqa: E402
 
 from mist_reg import MILoss  # noqa: E402
 from mist_reg.baselines import joint_baseline, learned_baseline  # noqa: E402
@@ -155,6 +155,14 @@ def fit_model(config: ContrastiveConfig, context: DistributedContext, run: Run, 
     return model, timing
 
 
+def _result_line(summary: dict[str, Any], run: Run) -> str:
+    initial = summary["random_init"]
+    return (
+        f"linear probe {summary['linear_probe_accuracy']:.4f} (random init {initial['linear_probe_accuracy']:.4f}); "
+        f"k-NN {summary['knn_accuracy']:.4f} (random init {initial['knn_accuracy']:.4f}); results in {run.dir}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     r"""Runs the recipe and returns its summary (an empty dictionary on ranks other than 0)."""
     config = parse_config(ContrastiveConfig, argv, description=__doc__.split("\n\n")[0])
@@ -162,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     try:
         if run.complete:  # a finished run is not trained nor evaluated again: its summary stands
             summary = run.read_summary() if context.is_main else {}
+            if context.is_main:
+                print(f"{run.dir} holds a finished run (--no-resume runs it again):")
+                print(_result_line(summary, run))
             barrier()
             return summary
         data = load_images_rank0_first(config.data, config.data_dir, config.download, config.image_size, context.is_main)
@@ -193,8 +204,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     f"k-NN {trained['knn_accuracy']:.3f} (random init {initial['knn_accuracy']:.3f}).",
                 ],
             )
-            print(f"linear probe {trained['linear_probe_accuracy']:.4f} (random init {initial['linear_probe_accuracy']:.4f}); "
-                  f"k-NN {trained['knn_accuracy']:.4f} (random init {initial['knn_accuracy']:.4f}); results in {run.dir}")
+            print(_result_line(summary, run))
         barrier()
         return summary
     finally:
@@ -202,4 +212,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(command_line(main))

@@ -51,7 +51,7 @@ from common.models import build_backbone, initialisation, mlp_head  # noqa: E402
 from common.optim import ramped_weight  # noqa: E402
 from common.plots import plot_tradeoff, plot_training  # noqa: E402
 from common.probes import extract_features, linear_probe  # noqa: E402
-from common.run import Run, start  # noqa: E402
+from common.run import Run, command_line, start  # noqa: E402
 from common.sweep import run_sweep  # noqa: E402
 
 from mist_reg import MILoss, estimate_mi, list_estimators  # noqa: E402
@@ -210,6 +210,9 @@ def report(root: Run, config: DisentanglementConfig, results: list[dict[str, Any
         root.plot_path("sweep.png"),
         xlabel="penalty weight",
         xscale="symlog",
+        errors={
+            f"I(content; style), {config.mi_estimator} (nats)": [r["mi_content_style"]["standard_error"] for r in results]
+        },
     )
     table = [
         f"| weight | I(c;s) {config.mi_estimator} | I(c;s) KSG | label acc. from style | content acc. | reconstruction MSE |",
@@ -257,4 +260,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(command_line(main))

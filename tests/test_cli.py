@@ -320,3 +320,62 @@ def test_a_column_named_twice_is_refused(tmp_path, capsys):
     table.write_text("a,b,c\n" + "\n".join(f"{i},{i + 1},{i * 2}" for i in range(20)) + "\n")
     code, _, err = run(capsys, "estimate", str(table), "--x", "a,a", "--y", "c")
     assert code == 2 and "x names" in err and "more than once" in err
+
+
+# --------------------------------------------------------------------------------------
+# files that cannot be what they claim, x given as y, wide dtypes, Ctrl-C
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty.npz is empty"),
+    (b"not a zip archive at all" * 4, "as an .npz archive: it is not a zip file"),
+])
+def test_empty_and_garbage_npz(tmp_path, capsys, content, message):
+    path = tmp_path / "empty.npz"
+    path.write_bytes(content)
+    code, out, err = run(capsys, "estimate", str(path))
+    assert code == 2 and message in err and "pickled" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"garbage" * 9, "is not an .npy file")])
+def test_empty_and_garbage_npy(tmp_path, capsys, content, message):
+    path = tmp_path / "table.npy"
+    path.write_bytes(content)
+    code, _, err = run(capsys, "estimate", str(path), "--x", "0", "--y", "1")
+    assert code == 2 and message in err
+
+
+def test_same_array_for_x_and_y_is_refused(tmp_path, pair, capsys):
+    path = tmp_path / "pairs.npz"
+    np.savez(path, x=pair[0], y=pair[1])
+    code, out, err = run(capsys, "estimate", str(path), "--y", "x", *FAST)
+    assert code == 2 and out == ""
+    assert "x and y are both array 'x' of pairs.npz" in err
+    code, _, err = run(capsys, "estimate", str(path), "--y-file", str(path), "--x", "y", "--y", "y", *FAST)
+    assert code == 2 and "x and y both read 'y' of pairs.npz" in err
+
+
+def test_float64_offset_in_a_csv_keeps_the_information(tmp_path, pair, capsys):
+    x, y = pair
+    plain, shifted = tmp_path / "plain.csv", tmp_path / "shifted.csv"
+    np.savetxt(plain, np.hstack([x, y]), delimiter=",", fmt="%.10f")
+    np.savetxt(shifted, np.hstack([x + 1.7e9, y]), delimiter=",", fmt="%.10f")  # e.g. timestamps
+    data_plain = load_pair(plain, x="0:2", y="2:4")
+    data_shifted = load_pair(shifted, x="0:2", y="2:4")
+    standardized = (data_plain.x - data_plain.x.mean(0)) / data_plain.x.std(0, correction=0)
+    assert torch.allclose(data_shifted.x, standardized, atol=1e-4)
+    assert data_shifted.x.dtype == torch.float32
+
+
+def test_ctrl_c_exits_130_without_traceback(tmp_path, pair, capsys, monkeypatch):
+    import mist_reg.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    path = tmp_path / "pairs.npz"
+    np.savez(path, x=pair[0], y=pair[1])
+    monkeypatch.setattr(cli, "estimate_mi", interrupted)
+    code, out, err = run(capsys, "estimate", str(path), *FAST)
+    assert code == 130 and err.strip() == "mist-reg: interrupted"

@@ -6,6 +6,7 @@ for example). Needs the ``docs`` extra (part of ``dev``)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,25 @@ def test_mkdocs_build_strict(tmp_path: Path):
         assert (site / page).is_file(), page
     api = (site / "api" / "training" / "index.html").read_text(encoding="utf-8")
     assert 'id="mist_reg.training.estimate_mi"' in api  # docstrings were rendered
+
+    # the site renders without a network: formulas and fonts come from the site itself
+    pages = {path: path.read_text(encoding="utf-8") for path in site.rglob("*.html")}
+    for path, text in pages.items():
+        for remote in ("cdn.jsdelivr.net", "fonts.googleapis.com", "fonts.gstatic.com", "unpkg.com", "mathjax"):
+            assert remote not in text, f"{path.relative_to(site)} loads {remote}"
+    for asset in ("assets/katex/katex.min.js", "assets/katex/katex.min.css", "assets/javascripts/katex-init.js",
+                  "assets/katex/fonts/KaTeX_Main-Regular.woff2", "assets/fonts/roboto-latin-400-normal.woff2"):
+        assert (site / asset).is_file(), asset
+    css = (site / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
+    for font in set(re.findall(r"url\((fonts/[\w-]+\.\w+)\)", css)):
+        assert (site / "assets" / "katex" / font).is_file(), f"katex.min.css needs {font}"
+    # signatures show default values, not the names of constants
+    assert not re.search(r'<span class="o">=</span>\s*<span class="n">DEFAULT_', api)
+    assert 'batch_size</span><span class="o">=</span><span class="mi">64</span>' in api
+    # docstrings link the pages they name; every page has previous/next links
+    assert 'href="../../error_bars/">Error bars</a>' in api
+    assert "md-footer__link--next" in pages[site / "index.html"]
+    estimators = (site / "api" / "estimators" / "index.html").read_text(encoding="utf-8")
+    nwj = estimators[estimators.index('id="mist_reg.estimators.factories.nwj"'):]
+    nwj = nwj[: nwj.index('id="mist_reg.estimators.factories.mine"')]
+    assert "Negatives per sample" in nwj and "Hidden widths" in nwj  # a parameter table, not one line

@@ -94,14 +94,15 @@ def test_finished_run_is_not_trained_again(tmp_path):
 # -- shared infrastructure ---------------------------------------------------------------
 
 
-def test_config_file_and_flags(tmp_path):
+def test_config_file_and_flags(tmp_path, capsys):
     path = tmp_path / "c.toml"
     path.write_text('lr = 0.5\nweights = [0, 2]\nbackbone = "mlp"\n')
     config = parse_config(fairness.FairnessConfig, ["--config", str(path), "--lr", "0.25"])
     assert (config.lr, config.weights, config.backbone, config.steps) == (0.25, (0.0, 2.0), "mlp", 300)
     (tmp_path / "c.json").write_text(json.dumps({"no_such_key": 1}))
-    with pytest.raises(ValueError, match="valid keys: .*batch_size"):
+    with pytest.raises(SystemExit):  # the parser's usage error, not a traceback
         parse_config(fairness.FairnessConfig, ["--config", str(tmp_path / "c.json")])
+    assert "valid keys: " in capsys.readouterr().err
     with pytest.raises(ValueError, match="valid choices: infonce, nwj"):
         config_from_dict(contrastive.ContrastiveConfig, {"estimator": "cpc"})
     with pytest.raises(SystemExit):

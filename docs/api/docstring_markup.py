@@ -11,12 +11,18 @@ does not read as intended; this extension rewrites them before parsing:
   lines are rendered as Python console code rather than as an admonition of text.
 * A reStructuredText literal block (a paragraph ending in ``::`` followed by an indented
   block) becomes a fenced code block after a paragraph ending in ``:``.
+* A documentation page named as ``docs/error_bars.md`` becomes a link to that page of
+  the site, shown with its title.
+* A default value written as a module constant (``batch_size=DEFAULT_BATCH_SIZE``) is
+  shown as the constant's value (``batch_size=64``) in signatures and parameter tables.
 """
 
 from __future__ import annotations
 
 import html
+import importlib
 import re
+from pathlib import Path
 from typing import Any
 
 import griffe
@@ -24,6 +30,28 @@ import griffe
 _ROLE = re.compile(r":(?:py:)?(?:func|class|mod|meth|attr|data|obj|exc|const):`(~?)([\w.]+)`")
 _EXAMPLE_SECTION = re.compile(r"^(\s*)Example:[ \t]*$", re.MULTILINE)
 _UNLINKED_PACKAGES = {"torch", "numpy", "np", "zuko", "scipy", "math", "typing"}
+_DOC_PAGE = re.compile(r"``docs/([\w-]+)\.md``")
+_CONSTANT_NAME = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
+
+
+def _page_titles() -> dict[str, str]:
+    """The nav titles of the top-level pages of mkdocs.yml (``error_bars`` -> ``Error bars``)."""
+    titles = {}
+    config = Path(__file__).resolve().parents[2] / "mkdocs.yml"
+    for line in config.read_text().splitlines():
+        match = re.match(r"^\s*-\s*([^:]+):\s*([\w-]+)\.md\s*$", line)
+        if match:
+            titles[match.group(2)] = match.group(1).strip()
+    return titles
+
+
+_TITLES = _page_titles()
+
+
+def _doc_link(match: re.Match) -> str:
+    # API pages live at api/<page>/, so the top-level pages are two folders up
+    name = match.group(1)
+    return f'<a href="../../{name}/">{html.escape(_TITLES.get(name, name))}</a>'
 
 
 def _module_path(obj: griffe.Object) -> str:
@@ -73,7 +101,29 @@ def convert(text: str, module_path: str) -> str:
         identifier = target if package == "mist_reg" else f"{module_path}.{target}"
         return f'<autoref identifier="{html.escape(identifier)}" optional>{code}</autoref>'
 
+    text = _DOC_PAGE.sub(_doc_link, text)
     return _literal_blocks(_EXAMPLE_SECTION.sub(r"\1Examples:", _ROLE.sub(role, text)))
+
+
+def _constant_defaults(function: griffe.Function) -> None:
+    """Replaces module constants in default values (``DEFAULT_BATCH_SIZE``,
+    ``(DEFAULT_LABEL,)``) by the constants' values."""
+    module = None
+    for parameter in function.parameters:
+        default = parameter.default
+        if default is None or not _CONSTANT_NAME.search(str(default)):
+            continue
+        if module is None:
+            try:
+                module = importlib.import_module(_module_path(function))
+            except ImportError:
+                return
+
+        def value(match: re.Match) -> str:
+            constant = getattr(module, match.group(0), None)
+            return repr(constant) if isinstance(constant, (int, float, str, tuple)) else match.group(0)
+
+        parameter.default = _CONSTANT_NAME.sub(value, str(default))
 
 
 class DocstringMarkup(griffe.Extension):
@@ -82,3 +132,5 @@ class DocstringMarkup(griffe.Extension):
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = convert(obj.docstring.value, _module_path(obj))
+        if isinstance(obj, griffe.Function):
+            _constant_defaults(obj)

@@ -4,7 +4,7 @@ Each class combines a :class:`mist_reg.critic.Critic` with one bound of
 :mod:`mist_reg.bounds`; the sampling of negative pairs lives in
 :class:`DiscriminativeEstimator`, once for all of them.
 
-``neg_samples`` follows the seed convention: ``M > 0`` uses ``M`` negatives per row,
+``neg_samples`` follows the torch_mist 0.1.5 convention: ``M > 0`` uses ``M`` negatives per row,
 ``0`` every other sample of the batch (``N - 1``), and ``M < 0`` uses ``N + M``. Negatives
 of row ``i`` are ``y_{(i + s) mod N}`` for ``M`` distinct random shifts ``s``, so no row is
 paired with its own ``y`` and every ``y`` serves as a negative equally often.
@@ -146,8 +146,8 @@ class MINE(DiscriminativeEstimator):
     Arguments:
         critic: The critic ``f(x, y)``.
         neg_samples: Negatives per row.
-        gamma: The weight of the running average at each step (``gamma_EMA`` of the seed
-            table, in ``(0, 1]``); ``1`` keeps the first batch's value forever.
+        gamma: The weight of the running average at each step (``gamma_EMA`` of the
+            torch_mist 0.1.5 table, in ``(0, 1]``); ``1`` keeps the first batch's value forever.
     """
 
     def __init__(self, critic: Critic, neg_samples: int = 0, gamma: float = 0.9) -> None:
@@ -189,7 +189,7 @@ class TUBA(DiscriminativeEstimator):
 
 class AlphaTUBA(TUBA):
     r"""The interpolated bound of Poole et al. (2019). ``alpha`` is the weight of the
-    baseline, as in the seed table: ``alpha=0`` is InfoNCE and ``alpha=1`` is TUBA;
+    baseline, as in the torch_mist 0.1.5 table: ``alpha=0`` is InfoNCE and ``alpha=1`` is TUBA;
     intermediate values trade the bias of InfoNCE for the variance of TUBA."""
 
     def __init__(self, critic: Critic, baseline: nn.Module, neg_samples: int = 0, alpha: float = 0.5) -> None:

@@ -124,7 +124,19 @@ def make_critic(
 @register_estimator("nwj", uses_critic=True)
 def nwj(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> NWJ:
     r"""An :class:`~mist_reg.estimators.NWJ` estimator with an MLP critic (a Gaussian
-    reference is offset by 1: the optimal NWJ critic is ``1 + log p(x, y) / (p(x)p(y))``)."""
+    reference is offset by 1: the optimal NWJ critic is ``1 + log p(x, y) / (p(x)p(y))``).
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
+    """
     critic_kwargs.setdefault("reference_offset", 1.0)
     return NWJ(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
@@ -140,6 +152,19 @@ def mine(
 ) -> MINE:
     r"""A :class:`~mist_reg.estimators.MINE` estimator with an MLP critic.
 
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        gamma: The weight of the past in the running average of the partition term that
+            corrects the gradient's bias, in ``(0, 1]`` (0.9; ``1`` keeps the first batch's).
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
+
     Example:
         >>> estimator = mine(x_dim=5, y_dim=5, neg_samples=16, hidden_dims=[32, 32], critic_type="joint")
         >>> estimator.neg_samples, estimator.bound
@@ -150,13 +175,38 @@ def mine(
 
 @register_estimator("infonce", uses_critic=True)
 def infonce(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> InfoNCE:
-    r"""An :class:`~mist_reg.estimators.InfoNCE` estimator with an MLP critic."""
+    r"""An :class:`~mist_reg.estimators.InfoNCE` estimator with an MLP critic.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
+    """
     return InfoNCE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
 
 @register_estimator("tuba", uses_critic=True)
 def tuba(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> TUBA:
-    r"""A :class:`~mist_reg.estimators.TUBA` estimator with MLP critic and baseline ``a(x)``."""
+    r"""A :class:`~mist_reg.estimators.TUBA` estimator with MLP critic and baseline ``a(x)``.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (and of the baseline)
+            (``(256, 256)`` by default).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
+    """
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return TUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples)
 
@@ -170,14 +220,40 @@ def alpha_tuba(
     alpha: float = 0.5,
     **critic_kwargs: Any,
 ) -> AlphaTUBA:
-    r"""An :class:`~mist_reg.estimators.AlphaTUBA` estimator with MLP critic and baseline."""
+    r"""An :class:`~mist_reg.estimators.AlphaTUBA` estimator with MLP critic and baseline.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (and of the baseline)
+            (``(256, 256)`` by default).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        alpha: The weight of the baseline: ``0`` is InfoNCE, ``1`` is TUBA; 0.5 by default.
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
+    """
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return AlphaTUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples, alpha)
 
 
 @register_estimator("js", uses_critic=True)
 def js(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> JS:
-    r"""A :class:`~mist_reg.estimators.JS` estimator with an MLP critic."""
+    r"""A :class:`~mist_reg.estimators.JS` estimator with an MLP critic.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
+    """
     return JS(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
 
@@ -190,12 +266,38 @@ def smile(
     tau: float = 5.0,
     **critic_kwargs: Any,
 ) -> SMILE:
-    r"""A :class:`~mist_reg.estimators.SMILE` estimator with an MLP critic."""
+    r"""A :class:`~mist_reg.estimators.SMILE` estimator with an MLP critic.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        tau: The partition scores are clipped to ``[-tau, tau]`` (5.0).
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
+    """
     return SMILE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples, tau)
 
 
 @register_estimator("flo", uses_critic=True)
 def flo(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> FLO:
-    r"""A :class:`~mist_reg.estimators.FLO` estimator with MLP critic and joint baseline."""
+    r"""A :class:`~mist_reg.estimators.FLO` estimator with MLP critic and joint baseline.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (and of the baseline)
+            (``(256, 256)`` by default).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
+    """
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return FLO(critic, joint_baseline(x_dim, y_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples)

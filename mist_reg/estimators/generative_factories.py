@@ -96,6 +96,21 @@ def ba(
 ) -> BA:
     r"""A :class:`~mist_reg.estimators.BA` lower bound; ``entropy_y`` (``H(Y)`` in nats) is required.
 
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        entropy_y: ``H(Y)`` in nats, required: the bound is ``H(Y) - E[-log q(y | x)]``.
+        q: The kind of ``q(y | x)``: ``"gaussian"`` (the default), ``"categorical"`` (class
+            indices ``y``, with ``n_classes``) or ``"flow"`` (a conditional normalising flow,
+            needs zuko).
+        covariance: The covariance of Gaussian densities: ``"diagonal"`` or ``"full"`` (default
+            ``"diagonal"``).
+        n_classes: The number of classes of a categorical ``q`` (``y`` then holds class
+            indices).
+        transforms: The number of flow transforms (3).
+        flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+
     Example:
         >>> ba(2, 2, hidden_dims=[8], entropy_y=2.84).bound
         'lower'
@@ -115,7 +130,20 @@ def doe(
     flow: FlowKind = "maf",
 ) -> DoE:
     r"""A :class:`~mist_reg.estimators.DoE` estimator: ``q(y | x)`` and ``q(y)`` of kind ``q``
-    (the Gaussian marginal with ``marginal_covariance``)."""
+    (the Gaussian marginal with ``marginal_covariance``).
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        q: The kind of ``q(y | x)`` and ``q(y)``: ``"gaussian"`` (the default) or ``"flow"``
+            (normalising flows, need zuko).
+        covariance: The covariance of Gaussian densities: ``"diagonal"`` or ``"full"`` (default
+            ``"diagonal"``).
+        marginal_covariance: The covariance of the Gaussian ``q(y)`` (``"full"`` by default).
+        transforms: The number of flow transforms (3).
+        flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+    """
     if q not in ("gaussian", "flow"):
         raise ValueError(f"unknown density {q!r} for DoE; valid values: gaussian, flow")
     conditional = _conditional(q, x_dim, y_dim, hidden_dims, covariance, None, transforms, flow)
@@ -134,7 +162,18 @@ def gm(
     flow: FlowKind = "maf",
 ) -> GM:
     r"""A :class:`~mist_reg.estimators.GM` estimator: ``q(x, y)``, ``q(x)`` and ``q(y)`` of kind
-    ``density`` (learned Gaussians with ``covariance``, ``"full"`` by default, or flows)."""
+    ``density`` (learned Gaussians with ``covariance``, ``"full"`` by default, or flows).
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        density: The kind of the three densities: ``"gaussian"`` (the default) or ``"flow"``.
+        covariance: The covariance of Gaussian densities: ``"diagonal"`` or ``"full"`` (default
+            ``"full"``).
+        transforms: The number of flow transforms (3).
+        flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+    """
     hidden = _hidden(hidden_dims)
 
     def make(dim: int):
@@ -155,7 +194,24 @@ def l1out(
     flow: FlowKind = "maf",
     max_pairs: int = DEFAULT_MAX_PAIRS,
 ) -> L1OUT:
-    r"""An :class:`~mist_reg.estimators.L1OUT` upper bound with ``q(y | x)`` of kind ``q``."""
+    r"""An :class:`~mist_reg.estimators.L1OUT` upper bound with ``q(y | x)`` of kind ``q``.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        q: The kind of ``q(y | x)``: ``"gaussian"`` (the default), ``"categorical"`` (class
+            indices ``y``, with ``n_classes``) or ``"flow"`` (a conditional normalising flow,
+            needs zuko).
+        covariance: The covariance of Gaussian densities: ``"diagonal"`` or ``"full"`` (default
+            ``"diagonal"``).
+        n_classes: The number of classes of a categorical ``q`` (``y`` then holds class
+            indices).
+        transforms: The number of flow transforms (3).
+        flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+        max_pairs: The number of pairs ``(x_i, y_j)`` whose ``log q(y_j | x_i)`` is evaluated
+            at once, to bound memory (65,536).
+    """
     return L1OUT(_conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow), max_pairs)
 
 
@@ -173,7 +229,26 @@ def club(
     max_pairs: int = DEFAULT_MAX_PAIRS,
 ) -> CLUB:
     r"""A :class:`~mist_reg.estimators.CLUB` upper bound with ``q(y | x)`` of kind ``q``
-    (``"categorical"`` with ``n_classes`` for class-index ``y``)."""
+    (``"categorical"`` with ``n_classes`` for class-index ``y``).
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        q: The kind of ``q(y | x)``: ``"gaussian"`` (the default), ``"categorical"`` (class
+            indices ``y``, with ``n_classes``) or ``"flow"`` (a conditional normalising flow,
+            needs zuko).
+        n_classes: The number of classes of a categorical ``q`` (``y`` then holds class
+            indices).
+        covariance: The covariance of Gaussian densities: ``"diagonal"`` or ``"full"`` (default
+            ``"diagonal"``).
+        transforms: The number of flow transforms (3).
+        flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+        max_pairs: The number of pairs ``(x_i, y_j)`` whose ``log q(y_j | x_i)`` is evaluated
+            at once, to bound memory (65,536).
+    """
     conditional = _conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow)
     return CLUB(conditional, neg_samples, max_pairs)
 
@@ -188,7 +263,16 @@ def binned(
 ) -> Binned:
     r"""A :class:`~mist_reg.estimators.Binned` plug-in estimate with the same kind of
     quantizer on both sides: ``bins`` k-means centroids, or ``bins`` quantile bins per
-    coordinate (``bins ** dim`` cells; for low dimensions only)."""
+    coordinate (``bins ** dim`` cells; for low dimensions only).
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        bins: The number of bins: k-means centroids, or quantile bins per coordinate (16).
+        quantization: How samples become bins: ``"kmeans"`` (the default), ``"quantile"`` or a
+            pair of fitted quantizers.
+        pseudo_count: Added to every cell of the joint histogram before normalising (0.5).
+    """
     if isinstance(quantization, tuple):
         return Binned(*quantization, pseudo_count=pseudo_count)
     if quantization not in ("kmeans", "quantile"):
@@ -205,7 +289,17 @@ def pq(
     n_bins: int = 16,
 ) -> PQ:
     r"""A :class:`~mist_reg.estimators.PQ` lower bound: ``Q(y)`` by ``quantization`` (see
-    :func:`make_quantizer`) and a categorical ``q(Q(y) | x)`` MLP."""
+    :func:`make_quantizer`) and a categorical ``q(Q(y) | x)`` MLP.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        quantization: How samples become bins: ``"kmeans"`` (the default), ``"quantile"``,
+            ``"vq"`` or a :class:`~mist_reg.quantization.Quantizer` (see
+            :func:`make_quantizer`).
+        n_bins: The number of bins of ``Q(y)`` (16).
+    """
     quantizer = make_quantizer(quantization, y_dim, n_bins)
     return PQ(quantizer, ConditionalCategorical(x_dim, quantizer.n_bins, _hidden(hidden_dims)))
 
@@ -230,6 +324,24 @@ def pq_hybrid(
     full-batch objective, see :class:`~mist_reg.estimators.PQHybrid`), which a separable
     critic does with one product of two feature matrices, where a joint critic evaluates
     its MLP on each of the ``N^2`` pairs.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
+        quantization: How samples become bins: as for :func:`pq`.
+        n_bins: The number of bins of ``Q(y)`` (16).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        critic_type: The critic of the in-bin bound: ``"separable"`` (the default) or
+            ``"joint"``.
+        marginal_terms: Whether a separable critic adds marginal terms ``u(x) + w(y)``
+            (``True``).
+        batch_weight: The weight of the in-bin bound's full-batch objective in training (1.0).
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
     """
     if critic_type == "separable":
         critic_kwargs["marginal_terms"] = marginal_terms

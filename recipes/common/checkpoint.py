@@ -40,11 +40,24 @@ def remove_stale_temporaries(folder: str | Path) -> None:
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any] | None:
-    r"""The checkpoint at ``path`` loaded with ``weights_only=True`` (``None`` if absent)."""
+    r"""The checkpoint at ``path`` loaded with ``weights_only=True`` (``None`` if absent); a
+    file that cannot be read raises a ``ValueError`` naming it and ``--no-resume``."""
     path = Path(path)
     if not path.is_file():
         return None
-    return torch.load(path, map_location=device, weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # torch raises several types for a truncated or foreign file
+        raise ValueError(
+            f"cannot read the checkpoint {path}: it is truncated or not a checkpoint of this recipe "
+            f"({type(error).__name__} from torch.load); pass --no-resume to start the run afresh"
+        ) from None
+    if not isinstance(checkpoint, dict):
+        raise ValueError(
+            f"{path} holds a {type(checkpoint).__name__}, not a checkpoint of this recipe; "
+            "pass --no-resume to start the run afresh"
+        )
+    return checkpoint
 
 
 def rng_state() -> dict[str, Any]:

@@ -177,12 +177,15 @@ def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: s
             parser.add_argument(flag, dest=field.name, default=None, metavar=field.name.upper(), help=f"{help_text} [{shown}]")
     args = parser.parse_args(argv)
     config = cls()
-    if args.config is not None:
-        config = config_from_dict(cls, load_config_file(args.config), config)
-    overrides = {k: v for k, v in vars(args).items() if k != "config" and v is not None}
     try:
+        if args.config is not None:
+            try:
+                config = config_from_dict(cls, load_config_file(args.config), config)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"in {args.config}: {error}") from None
+        overrides = {k: v for k, v in vars(args).items() if k != "config" and v is not None}
         return config_from_dict(cls, overrides, config)
-    except ValueError as error:
+    except (ValueError, OSError) as error:  # a usage error: one line, exit status 2
         parser.error(str(error))
         raise  # unreachable: parser.error exits
 
@@ -212,3 +215,10 @@ class BaseConfig:
     checkpoint_every: int = option(100, "steps between checkpoints")
     progress: bool = option(True, "show progress bars (rank 0 only)")
     resume: bool = option(True, "continue the run found in --out (--no-resume starts afresh)")
+
+    def __post_init__(self) -> None:
+        # counts that must be positive, in every recipe (subclasses change their defaults only)
+        for name in ("steps", "batch_size", "width", "log_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")

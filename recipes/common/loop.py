@@ -12,8 +12,10 @@ last checkpoint on, and:
   run needs to continue exactly where this one stands: the modules, optimisers and
   schedulers of the :class:`TrainState`, the global random states, the step, and the
   running sums of the metrics window;
-* on start, loads the checkpoint of the run folder if there is one and cuts the metrics
-  log back to the checkpoint's step, so that no step is logged twice or lost.
+* on start, loads the checkpoint of the run folder if there is one (and says so), and
+  cuts the metrics log back to the checkpoint's step (to nothing without a checkpoint),
+  so that no step is logged twice or lost; the ``seconds`` of the log and the training
+  time continue from the checkpoint's.
 
 The data and augmentations of a step depend only on the seed and the step number (see
 :class:`common.data.StepBatches`), so they need no saved state.
@@ -110,19 +112,28 @@ def train(
     """
     if log_every < 1 or checkpoint_every < 1:
         raise ValueError(f"log_every and checkpoint_every must be positive, got {log_every} and {checkpoint_every}")
-    start, sums, count = 0, {}, 0
+    start, sums, count, seconds_before = 0, {}, 0, 0.0
     checkpoint = load_checkpoint(run.checkpoint_path, context.device)
     if checkpoint is not None:
         if checkpoint.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{run.checkpoint_path} has format {checkpoint.get('format')}, expected {CHECKPOINT_FORMAT}")
+            raise ValueError(
+                f"{run.checkpoint_path} has format {checkpoint.get('format')}, expected {CHECKPOINT_FORMAT}; "
+                "pass --no-resume to start the run afresh"
+            )
         state.load_state_dict(checkpoint["state"])
         set_rng_state(checkpoint["rng"])
         start, count = int(checkpoint["step"]), int(checkpoint["window_count"])
         sums = dict(checkpoint["window_sums"])
-        run.truncate_metrics(start)
+        seconds_before = float(checkpoint.get("seconds", 0.0))
+    # cut the log back to what the checkpoint saw: all of it without a checkpoint (a run
+    # killed before its first one starts from step 0 again and logs those steps anew)
+    run.truncate_metrics(start)
     barrier()
     if start > steps:
         raise ValueError(f"{run.dir} holds a checkpoint at step {start}, beyond --steps {steps}")
+    if start > 0 and context.is_main:
+        print(f"{description}: resuming {run.dir} at step {start} of {steps} ({seconds_before:.1f} s trained before)", flush=True)
+    started = time.perf_counter() - seconds_before  # seconds count the time of every part of a resumed run
 
     def save(step: int) -> None:
         window = _mean_over_ranks(sums, context)  # a resumed run continues from every rank's window
@@ -135,13 +146,13 @@ def train(
                     "rng": rng_state(),
                     "window_sums": window,
                     "window_count": count,
+                    "seconds": time.perf_counter() - started,
                 },
                 run.checkpoint_path,
             )
         barrier()
 
     bar = tqdm(total=steps, initial=start, desc=description, disable=not (progress and context.is_main), dynamic_ncols=True)
-    started = time.perf_counter()
     for step in range(start, steps):
         values = step_fn(step)
         for name, value in values.items():
@@ -153,13 +164,22 @@ def train(
             record = {"step": done, **{k: float(v) / count for k, v in _mean_over_ranks(sums, context).items()}}
             record["seconds"] = round(time.perf_counter() - started, 3)
             run.log(record)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k not in ("step", "seconds")}, refresh=False)
+            bar.set_postfix({k: _postfix(k, v) for k, v in record.items() if k not in ("step", "seconds")}, refresh=False)
             sums, count = {}, 0
         if done % checkpoint_every == 0 or done == steps:
             save(done)
         bar.update(1)
     bar.close()
+    run.train_seconds = time.perf_counter() - started
     return start
+
+
+def _postfix(name: str, value: float) -> str:
+    r"""A progress-bar value: the learning rate and small values in scientific notation
+    (``lr=2.00e-04``, not ``lr=0.000``), others with three decimals."""
+    if name == "lr" or (value != 0 and abs(value) < 1e-2):
+        return f"{value:.2e}"
+    return f"{value:.3f}"
 
 
 def fit(
@@ -186,7 +206,8 @@ def fit(
             (module names, hooks and checkpoints are unchanged by it).
 
     Returns:
-        ``train_seconds`` and ``steps_per_second`` of the steps run by this call.
+        ``train_seconds`` and ``steps_per_second`` of the whole run: a resumed run adds
+        the training time saved in its checkpoint.
     """
     model = to_memory_format(model, context.device)
     if config.compile and compile_module is not None:
@@ -206,7 +227,7 @@ def fit(
 
     state = TrainState({"model": model}, {"optimizer": optimizer, **(extra_optimizers or {})}, {"scheduler": scheduler})
     started = time.perf_counter()
-    first = train(
+    train(
         run,
         state,
         step,
@@ -217,6 +238,5 @@ def fit(
         progress=config.progress,
         description=description,
     )
-    seconds = time.perf_counter() - started
-    trained = config.steps - first
-    return {"train_seconds": seconds, "steps_per_second": trained / seconds if trained and seconds > 0 else math.nan}
+    seconds = run.train_seconds if run.train_seconds is not None else time.perf_counter() - started
+    return {"train_seconds": seconds, "steps_per_second": config.steps / seconds if seconds > 0 else math.nan}

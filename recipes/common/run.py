@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
 
@@ -29,7 +30,7 @@ from .config import BaseConfig, config_to_dict
 from .device import manual_seed_all
 from .distributed import DistributedContext, barrier, setup
 
-__all__ = ["Run", "RUNTIME_KEYS", "start"]
+__all__ = ["Run", "RUNTIME_KEYS", "start", "command_line"]
 
 RUNTIME_KEYS: frozenset[str] = frozenset(
     {"device", "compile", "resume", "progress", "checkpoint_every", "out", "amp", "threads", "download", "data_dir"}
@@ -50,6 +51,7 @@ class Run:
     def __init__(self, out: str | Path, config: dict[str, Any], is_main: bool = True, resume: bool = True) -> None:
         self.dir = Path(out)
         self.config, self.is_main = dict(config), is_main
+        self.train_seconds: float | None = None  # set by common.loop.train: every part of a resumed run
         if is_main:
             self._prepare(resume)
         barrier()
@@ -171,3 +173,19 @@ def start(config: BaseConfig) -> tuple[DistributedContext, Run]:
     context = setup(config.device)
     manual_seed_all(config.seed)
     return context, Run(config.out, config_to_dict(config), context.is_main, config.resume)
+
+
+def command_line(main: Any, argv: Sequence[str] | None = None) -> int:
+    r"""Runs a recipe's ``main`` from the command line: a problem with the settings or the
+    run folder (a ``ValueError``, a missing file) is one line on stderr and exit status 2,
+    not a traceback; Ctrl-C exits with status 130."""
+    prog = Path(sys.argv[0]).name
+    try:
+        main(argv)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; the same command resumes from the last checkpoint", file=sys.stderr)
+        return 130
+    return 0

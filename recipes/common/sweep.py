@@ -8,6 +8,7 @@ was training, from that weight's last checkpoint.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Sequence
 
 from .distributed import barrier
@@ -25,7 +26,8 @@ def run_sweep(
     root: Run, weights: Sequence[float], run_one: Callable[[float, Run], dict[str, Any]]
 ) -> list[dict[str, Any]]:
     r"""Calls ``run_one(weight, run)`` for each weight not finished yet and returns every
-    weight's summary (with its ``weight``), in the order of ``weights``."""
+    weight's summary (with its ``weight``), in the order of ``weights``. The main process
+    prints one line per weight as it finishes."""
     if not weights:
         raise ValueError("give at least one weight")
     if any(w < 0 for w in weights):
@@ -34,9 +36,14 @@ def run_sweep(
         raise ValueError(f"weights must be distinct, got {list(weights)}")
     config = {k: v for k, v in root.config.items() if k != "weights"}
     summaries = []
-    for weight in weights:
+    for index, weight in enumerate(weights, 1):
         sub = Run(root.dir / weight_folder(weight), {**config, "weight": weight, "out": str(root.dir / weight_folder(weight))}, root.is_main)
-        summary = sub.read_summary() if sub.complete else run_one(weight, sub)
+        started = time.perf_counter()
+        finished_before = sub.complete
+        summary = sub.read_summary() if finished_before else run_one(weight, sub)
         barrier()
+        if root.is_main:  # one line per weight, also with --no-progress
+            status = "finished before, summary read" if finished_before else f"finished in {time.perf_counter() - started:.1f} s"
+            print(f"weight {weight:g} ({index} of {len(weights)}): {status}; {sub.dir}", flush=True)
         summaries.append({"weight": weight, **{k: v for k, v in summary.items() if k != "weight"}})
     return summaries
