@@ -169,7 +169,7 @@ def test_confusion_pushes_q_towards_the_prior():
     assert all(p.grad is None for p in penalty.q.parameters())  # the encoder's term leaves q alone
     assert float(term.detach()) > math.log(2) + 0.1  # a confident q is far from the prior
     step = (z - 0.05 * z.grad / z.grad.abs().max()).detach()
-    assert float(penalty(step, s)) < float(term)  # the encoder's gradient makes q less certain
+    assert float(penalty(step, s)) < float(term.detach())  # the encoder's gradient makes q less certain
     # the minimum, q = prior everywhere, is H(prior)
     flat = ConfusionPenalty(4, prior=torch.tensor([0.7, 0.3]))
     torch.nn.init.zeros_(flat.q[-1].weight)

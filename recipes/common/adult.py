@@ -142,10 +142,11 @@ def read_adult_text(path: str | Path, sha256: str | None = None) -> str:
     return raw.decode("utf-8")
 
 
-def parse_adult(text: str, source: str = "adult") -> list[list[str]]:
+def parse_adult(text: str, source: str = "adult", max_rows: int = 0) -> list[list[str]]:
     r"""The complete rows of an Adult file as lists of 15 stripped strings: comment lines
     (starting with ``|``) and blank lines are skipped, rows with a missing value (``?``)
-    dropped, and the label's trailing full stop (``adult.test``) removed.
+    dropped, and the label's trailing full stop (``adult.test``) removed; with ``max_rows``,
+    reading stops after that many complete rows.
 
     Example:
         >>> row = ["39", "Private", "1", "HS-grad", "9", "Divorced", "Sales", "Unmarried", "White", "Female",
@@ -169,6 +170,8 @@ def parse_adult(text: str, source: str = "adult") -> list[list[str]]:
         if values[-1] not in ("<=50K", ">50K"):
             raise ValueError(f"{source}, line {number}: income must be '<=50K' or '>50K', got {values[-1]!r}")
         rows.append(values)
+        if max_rows and len(rows) == max_rows:
+            break
     if not rows:
         raise ValueError(f"{source} holds no complete row")
     return rows
@@ -237,8 +240,7 @@ def load_adult(
     splits = []
     for name in FILES:
         text = read_adult_text(paths[name], SHA256[name] if data_dir is None else None)
-        rows = parse_adult(text, str(paths[name]))
-        splits.append(rows[:max_rows] if max_rows else rows)
+        splits.append(parse_adult(text, str(paths[name]), max_rows))
     train, test = splits
     column, positive = SENSITIVE[sensitive]
     index = ADULT_COLUMNS.index(column)
