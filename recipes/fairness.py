@@ -1,17 +1,17 @@
 r"""Fair representations: a classifier whose features forget a sensitive attribute.
 
-An encoder maps an image to a representation ``Z``; a head predicts the label from
-``Z``; a CLUB upper bound on ``I(Z; S)``, with a categorical ``q(s | z)``, penalises what
-``Z`` says about the sensitive attribute ``S``: ``MILoss("club", x="encoder",
-direction="minimize", weight=w)``, its features captured from the module named
-``encoder`` by a forward hook. ``q`` is fitted on detached features (one step inside the
-loss plus ``--inner-steps`` private steps per batch) while the encoder descends
-``w * CLUB``.
+An encoder maps an input to a representation ``Z``; a head predicts the label from
+``Z``; a penalty removes what ``Z`` says about the sensitive attribute ``S``. Two modes:
 
-The default data is scikit-learn's digits with a colour tint as ``S`` (red or blue,
-agreeing with the label group ``digit >= 5`` at ``--rate``, 0.8 by default; see
-``common/attributes.py``). One model is trained per weight of ``--weights``, from the
-same initialisation and batches, and each is evaluated on the test split:
+**The MI sweep** (the default on digits): a CLUB upper bound on ``I(Z; S)``, with a
+categorical ``q(s | z)``, as ``MILoss("club", x="encoder", direction="minimize",
+weight=w)``, its features captured from the module named ``encoder`` by a forward hook.
+``q`` is fitted on detached features (one step inside the loss plus ``--inner-steps``
+private steps per batch) while the encoder descends ``w * CLUB``. The data is
+scikit-learn's digits with a colour tint as ``S`` (red or blue, agreeing with the label
+group ``digit >= 5`` at ``--rate``, 0.8 by default; see ``common/attributes.py``). One
+model is trained per weight of ``--weights``, from the same initialisation and batches,
+and each is evaluated on the test split:
 
 * ``task_accuracy``: accuracy of the head on the label;
 * ``s_probe``: probes trained afterwards on frozen training features to predict ``S``,
@@ -27,11 +27,28 @@ same initialisation and batches, and each is evaluated on the test split:
 
 The sweep's trade-off curves are in ``plots/tradeoff.png`` and ``plots/sweep.png``.
 
+**The comparison of methods** (``--methods``, and the default of ``--data adult``): for
+each seed of ``--seeds``, each method and each of its weights, one model: ``none``;
+``mi`` (``MILoss(--estimator, x="encoder", direction="minimize", weight=w)`` with its
+defaults, called with the integer attribute); ``adversary`` (gradient reversal,
+``common/adversary.py``); ``confusion`` (``common/confusion.py``); ``mmd``
+(``common/mmd.py``). Each is scored on the test split (task accuracy; fresh linear and
+2x64 MLP S-probes on frozen, standardised features: accuracy and AUC; DP gap; the held-out
+``I(Z; S)`` lower bound of :func:`mist_reg.attribute_leakage`), and every
+``--leakage-every`` steps ``attribute_leakage`` on a fixed subset of training rows is
+logged to the run's ``metrics.jsonl``. The summary gives the mean and standard error over
+the seeds per method and weight; ``plots/methods_tradeoff.png`` draws the trade-offs.
+``--data adult`` is UCI Adult (``common/adult.py``; shipped in ``recipes/data/adult``):
+income as the task, ``--sensitive sex`` (default) or ``race`` as ``S``, an MLP encoder.
+
 Usage::
 
     python recipes/fairness.py                                 # digits, CPU, ~1-2 min
     python recipes/fairness.py --weights 0,0.3,1,3,10 --rate 0.7 --out runs/fairness/rate07
     torchrun --nproc_per_node=2 recipes/fairness.py
+    python recipes/fairness.py --data adult --threads 1        # every method, seeds 0,1,2
+    python recipes/fairness.py --data adult --methods none,mmd --seeds 0 --max-rows 2000 --steps 300
+    python recipes/fairness.py --methods none,mi,adversary,confusion,mmd   # digits, every method
 """
 
 from __future__ import annotations
