@@ -456,9 +456,9 @@ class MethodModel(nn.Module):
             extra = {"estimator_kwargs": kwargs} if kwargs else {}
             self.penalty = MILoss(config.estimator, x="encoder", direction="minimize", weight=weight, **extra)
             self.penalty.attach(self)
-            rows = torch.arange(min(64, task.num_train))
-            with torch.no_grad():  # builds the estimator from the widths of the features
-                self(task.inputs("train", rows), task.s_train[rows])
+            rows = torch.arange(min(64, task.num_train), device=task.s_train.device)
+            with torch.no_grad():  # builds the estimator from the widths of the features (on the CPU, like the model)
+                self(task.inputs("train", rows).float().cpu(), task.s_train[rows].cpu())
         elif method == "adversary":
             self.penalty = AdversaryPenalty(z_dim, task.s_classes, config.adversary_hidden, weight)
         elif method == "confusion":
@@ -565,7 +565,8 @@ def leakage_check(run: Run, model: MethodModel, task: Task, rows: Tensor, step: 
     (none if the log already holds one for ``step``, as after a resumption)."""
     if any(r.get("check") == "leakage" and r.get("step") == step for r in run.read_metrics()):
         return
-    report = attribute_leakage(encode_rows(model, task, "train", rows), task.s_train[rows])
+    with torch.autocast(rows.device.type, enabled=False):  # in float32, even inside a bf16 training step
+        report = attribute_leakage(encode_rows(model, task, "train", rows).float(), task.s_train[rows])
     run.log({"step": step, "check": "leakage", **{f"leakage_{k}": v for k, v in report.as_dict().items()}})
 
 
