@@ -123,7 +123,7 @@ class FairnessConfig(BaseConfig):
     weights_mi: tuple[float, ...] = option((0.3, 1.0, 3.0, 10.0), "mi method: penalty weights")
     weights_adversary: tuple[float, ...] = option((0.3, 1.0, 3.0, 10.0, 30.0), "adversary method: gradient-reversal weights")
     weights_confusion: tuple[float, ...] = option((0.3, 1.0, 3.0, 10.0), "confusion method: penalty weights")
-    weights_mmd: tuple[float, ...] = option((10.0, 30.0, 100.0, 300.0, 1000.0), "mmd method: penalty weights")
+    weights_mmd: tuple[float, ...] = option((1.0, 3.0, 10.0, 30.0, 100.0), "mmd method: penalty weights")
     adversary_hidden: int = option(64, "adversary and confusion methods: width of the two hidden layers of the adversary")
     adversary_steps: int = option(5, "confusion method: steps of q(s | z) per batch on detached features")
     adversary_lr: float = option(1e-3, "confusion method: learning rate of q(s | z) (Adam)")

@@ -7,7 +7,7 @@ Gretton et al., "A Kernel Two-Sample Test", JMLR 2012) between the distributions
 (for a characteristic kernel), so nothing is left for any reader of ``Z`` to tell the
 groups apart by. There is no adversary to fool.
 
-Here the squared MMD is the biased (V-statistic) estimate on the batch, with a sum of
+Here the squared MMD is the biased (V-statistic) estimate on the batch, with the mean of
 Gaussian (RBF) kernels ``exp(-||a - b||^2 / (2 sigma^2))``, ``sigma = b * sqrt(d)`` for each
 ``b`` of ``bandwidths``, on features standardised with the batch's mean and standard
 deviation (with gradients through them), so that the encoder cannot shrink the penalty
@@ -36,10 +36,10 @@ r"""Kernel widths in units of ``sqrt(d)`` (the typical distance of standardised 
 
 def mmd2(a: Tensor, b: Tensor, sigmas: Sequence[float]) -> Tensor:
     r"""The biased estimate of the squared MMD between samples ``a`` ``[n, d]`` and ``b``
-    ``[m, d]`` with a sum of RBF kernels of widths ``sigmas``."""
+    ``[m, d]`` with the mean of RBF kernels of widths ``sigmas`` (a kernel with values in ``[0, 1]``)."""
     both = torch.cat([a, b])
     distances = torch.cdist(both, both).pow(2)
-    kernel = sum(torch.exp(-distances / (2.0 * s * s)) for s in sigmas)
+    kernel = sum(torch.exp(-distances / (2.0 * s * s)) for s in sigmas) / len(sigmas)
     n = len(a)
     return kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2.0 * kernel[:n, n:].mean()
 
