@@ -338,7 +338,6 @@ class Task:
     s_train: Tensor
     s_test: Tensor
     augment: bool = False
-    seed: int = 0
 
     @property
     def tabular(self) -> bool:
@@ -365,11 +364,12 @@ class Task:
         images = images if index is None else images[index]
         return self.data.normalize(images.float() / 255)
 
-    def training_batch(self, index: Tensor, step: int, augment: Any, generator: torch.Generator, rows: slice, batch_size: int) -> Tensor:
-        r"""The (augmented) inputs of a training batch."""
+    def training_batch(self, index: Tensor, step: int, seed: int, augment: Any, generator: torch.Generator, rows: slice, batch_size: int) -> Tensor:
+        r"""The inputs of the training batch of ``step``, images augmented with draws seeded by
+        ``(seed, step)``."""
         if self.tabular or not self.augment:
             return self.inputs("train", index)
-        generator.manual_seed(step_seed(self.seed, step))
+        generator.manual_seed(step_seed(seed, step))
         images = augment(self.data.train_images[index].float() / 255, generator, rows, batch_size)
         return self.data.normalize(images)
 
@@ -378,9 +378,9 @@ def load_task(config: FairnessConfig, is_main: bool = True) -> Task:
     r"""The data set of ``config`` with its attribute: tinted images or UCI Adult."""
     if config.data == "adult":
         data, s_train, s_test = load_adult(config.data_dir, config.sensitive, config.max_rows)
-        return Task(data, s_train, s_test, False, config.seed)
+        return Task(data, s_train, s_test, False)
     data, s_train, s_test = load_data(config, is_main)
-    return Task(data, s_train, s_test, config.augment, config.seed)
+    return Task(data, s_train, s_test, config.augment)
 
 
 def tabular_encoder(in_features: int, hidden: Sequence[int], z_dim: int) -> nn.Sequential:
@@ -586,7 +586,7 @@ def train_method(config: FairnessConfig, context: DistributedContext, task: Task
             leakage_check(run, model, task, check_rows, step)
         model.set_weight(ramped_weight(weight, step, ramp_steps))
         index = batches.indices(step)
-        inputs = task.training_batch(index, step, augment, generator, batches.local_rows, config.batch_size)
+        inputs = task.training_batch(index, step, config.seed, augment, generator, batches.local_rows, config.batch_size)
         logits, term = ddp_model(inputs, task.s_train[index])
         loss = F.cross_entropy(logits.float(), task.data.train_labels[index])
         return loss + term, {"task_loss": loss.detach(), **model.logged(term)}
