@@ -229,3 +229,14 @@ def test_adult_defaults_and_option_errors(tmp_path):
         fairness.method_weights(fairness.FairnessConfig(weights_mmd=(0.0, 1.0)), "mmd")
     with pytest.raises(ValueError, match="--methods must list distinct methods from none, mi"):
         fairness.main(["--data", "adult", "--max-rows", "300", "--out", str(tmp_path / "x"), "--methods", "none,dann", "--no-progress"])
+
+
+def test_digits_comparison_runs_every_method(tmp_path):
+    summary = fairness.main([
+        "--methods", "none,mi,adversary,confusion,mmd", "--out", str(tmp_path / "d"), "--threads", "1", "--no-progress",
+        "--image-size", "8", "--width", "4", "--steps", "6", "--batch-size", "32", "--log-every", "3", "--leakage-every", "0",
+        "--weights-mi", "1", "--weights-adversary", "1", "--weights-confusion", "1", "--weights-mmd", "1",
+    ])
+    assert list(summary["methods"]) == list(fairness.METHODS)
+    assert summary["sensitive"] == "tint" and 0.7 < summary["s_from_label"] < 0.9  # the tint follows the label group at rate 0.8
+    assert all(math.isfinite(rows[0]["mlp_accuracy"]) for rows in summary["methods"].values())
