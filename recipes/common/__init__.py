@@ -3,6 +3,9 @@ r"""Infrastructure shared by the recipes, one concept per module.
 * :mod:`.config`: typed settings, config files and command-line overrides;
 * :mod:`.data`: in-memory image datasets and the batches of each step;
 * :mod:`.attributes`: a sensitive attribute made visible in images (a colour tint);
+* :mod:`.adult`: UCI Adult (shipped compressed, checksum-verified) as tensors;
+* :mod:`.adversary`, :mod:`.confusion`, :mod:`.mmd`: fairness baselines (gradient
+  reversal, the confusion loss, an MMD penalty between groups);
 * :mod:`.augment`: batched augmentations on the training device;
 * :mod:`.models`: encoders by name (built in, timm, torchvision) and heads;
 * :mod:`.device`: device choice, bf16 autocast and channels-last on CUDA;

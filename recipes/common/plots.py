@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["plot_training", "plot_tradeoff"]
+__all__ = ["plot_training", "plot_tradeoff", "plot_method_curves"]
 
 
 def _pyplot():
@@ -126,3 +126,37 @@ def _keep_a_sensible_range(ax: Any, values: Sequence[float], errors: Sequence[fl
     if high - low < minimum:
         middle = (low + high) / 2
         ax.set_ylim(middle - minimum / 2 - 0.1 * minimum, middle + minimum / 2 + 0.1 * minimum)
+
+
+def plot_method_curves(
+    curves: dict[str, dict[str, Sequence[float]]],
+    panels: Sequence[tuple[str, str]],
+    path: str | Path,
+    y: str = "task_accuracy",
+    ylabel: str = "task accuracy",
+    reference: dict[str, float] | None = None,
+    title: str = "",
+) -> Path:
+    r"""Trade-off curves of several methods with error bars: one panel per ``(key, label)``
+    of ``panels``, ``y`` against ``key``, one curve per method.
+
+    ``curves[method]`` holds, per quantity ``q``, the means ``q`` and standard errors
+    ``q_se`` of each point (one point per weight), and the point labels ``labels``;
+    ``reference`` draws a dashed vertical line per panel key (e.g. the chance level)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (key, label) in zip(axes[0], panels):
+        for method, values in curves.items():
+            ax.errorbar(
+                values[key], values[y], xerr=values.get(f"{key}_se"), yerr=values.get(f"{y}_se"),
+                fmt="o-", lw=1.3, ms=4, capsize=2, label=method,
+            )
+            for xi, yi, text in zip(values[key], values[y], values.get("labels", ())):
+                ax.annotate(text, (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6)
+        if reference and key in reference:
+            ax.axvline(reference[key], ls="--", color="grey", lw=1)
+        ax.set_xlabel(label)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(plt, fig, path, title)
