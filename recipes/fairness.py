@@ -3,11 +3,11 @@ r"""Fair representations: a classifier whose features forget a sensitive attribu
 An encoder maps an input to a representation ``Z``; a head predicts the label from
 ``Z``; a penalty removes what ``Z`` says about the sensitive attribute ``S``. Two modes:
 
-**The MI sweep** (the default on digits): a CLUB upper bound on ``I(Z; S)``, with a
-categorical ``q(s | z)``, as ``MILoss("club", x="encoder", direction="minimize",
-weight=w)``, its features captured from the module named ``encoder`` by a forward hook.
-``q`` is fitted on detached features (one step inside the loss plus ``--inner-steps``
-private steps per batch) while the encoder descends ``w * CLUB``. The data is
+**The MI sweep** (the default on digits): ``MILoss(estimator, x="encoder",
+direction="minimize", weight=w)`` with nothing else set (``--estimator``, ``"gaussian"``
+by default: the closed-form information of the class-conditional Gaussian model of each
+batch; ``"club"`` uses the posterior of the same model as ``q(s | z)``), its features
+captured from the module named ``encoder`` by a forward hook. The data is
 scikit-learn's digits with a colour tint as ``S`` (red or blue, agreeing with the label
 group ``digit >= 5`` at ``--rate``, 0.8 by default; see ``common/attributes.py``). One
 model is trained per weight of ``--weights``, from the same initialisation and batches,
@@ -87,7 +87,6 @@ from common.run import Run, start  # noqa: E402
 from common.sweep import run_sweep  # noqa: E402
 
 from mist_reg import MILoss, attribute_leakage  # noqa: E402
-from mist_reg.estimators import club  # noqa: E402
 
 
 METHODS: tuple[str, ...] = ("none", "mi", "club", "club_learned", "adversary", "confusion", "mmd")
@@ -108,9 +107,6 @@ class FairnessConfig(BaseConfig):
     weights: tuple[float, ...] = option((0.0, 1.0, 3.0, 10.0), "penalty weights to sweep (comma-separated)")
     rate: float = option(0.8, "P(tint agrees with the label group): 0.5 independent, 1 a function of the label")
     z_dim: int = option(0, "width of a linear layer after the backbone forming Z (0: Z is the backbone's features)")
-    club_hidden: int = option(64, "hidden width of q(s | z) (0: a linear q)")
-    inner_steps: int = option(10, "extra fitting steps of q(s | z) per batch, so that q keeps up with the encoder")
-    inner_lr: float = option(3e-2, "learning rate of the inner steps")
     augment: bool = option(True, "augment training images (crops, rotations, brightness, noise; the tint is kept)")
     penalty_warmup: float = option(0.2, "fraction of the steps over which the penalty weight rises from 0")
     # -- the comparison of methods (--methods) and UCI Adult (--data adult) -------------------------
@@ -167,15 +163,9 @@ class FairClassifier(nn.Module):
         z_dim = config.z_dim or feature_dim
         self.encoder = nn.Sequential(backbone, nn.Linear(feature_dim, z_dim)) if config.z_dim else nn.Sequential(backbone)
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(z_dim, num_classes)) if config.z_dim else nn.Linear(z_dim, num_classes)
-        estimator = club(z_dim, 1, hidden_dims=[config.club_hidden] if config.club_hidden else [], q="categorical", n_classes=2)
-        self.inner_optimizer = torch.optim.Adam(estimator.parameters(), lr=config.inner_lr)
+        # built at once from the widths (dims only: every other setting is MILoss's default)
         self.penalty = MILoss(
-            estimator,
-            x="encoder",
-            direction="minimize",
-            weight=weight,
-            inner_steps=config.inner_steps,
-            inner_optimizer=lambda params: self.inner_optimizer,
+            config.estimator, x="encoder", direction="minimize", weight=weight, estimator_kwargs=dict(x_dim=z_dim, y_dim=1)
         )
         self.penalty.attach(self)
 
@@ -256,18 +246,18 @@ def train_weight(config: FairnessConfig, context: DistributedContext, data: Imag
             images = augment(images, generator, batches.local_rows, config.batch_size)
         logits, penalty = ddp_model(to_memory_format(data.normalize(images), device), s_train[index])
         task = F.cross_entropy(logits.float(), data.train_labels[index])
-        return task + penalty, {"task_loss": task.detach(), "club_estimate": model.penalty.last_estimate}
+        return task + penalty, {"task_loss": task.detach(), "mi_estimate": model.penalty.last_estimate}
 
     timing = fit(
         run, context, config, model, compute_loss,
-        extra_optimizers={"club_inner": model.inner_optimizer}, compile_module=backbone, description=f"weight {weight:g}",
+        compile_module=backbone, description=f"weight {weight:g}",
     )
     summary: dict[str, Any] = {}
     if context.is_main:
         records = run.read_metrics()
         summary = {"weight": weight, **evaluate(model, data, s_train, s_test, device, config.amp), **timing}
-        summary["final_club_estimate"] = records[-1]["club_estimate"] if records else math.nan
-        plot_training(records, ["loss", "task_loss", "club_estimate"], run.plot_path("training.png"), f"fairness, weight {weight:g}")
+        summary["final_mi_estimate"] = records[-1]["mi_estimate"] if records else math.nan
+        plot_training(records, ["loss", "task_loss", "mi_estimate"], run.plot_path("training.png"), f"fairness, weight {weight:g}")
         run.write_summary(summary, f"Fairness penalty, weight {weight:g}")
     barrier()
     return summary

@@ -54,7 +54,7 @@ def test_sigkill_and_restart_continues_exactly(tmp_path):
     straight = [json.loads(line) for line in (tmp_path / "straight" / "weight_1" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in resumed] == list(range(5, 81, 5))  # none lost, none repeated
     for a, b in zip(resumed, straight):
-        for key in ("loss", "task_loss", "club_estimate"):
+        for key in ("loss", "task_loss", "mi_estimate"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
     summary = json.loads((out / "summary.json").read_text())["sweep"][0]
     assert summary["task_accuracy"] == pytest.approx(reference["sweep"][0]["task_accuracy"], abs=1e-6)

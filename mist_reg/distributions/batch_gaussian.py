@@ -23,10 +23,12 @@ that reaches the encoder includes how ``q`` moves with them.
   fitted by least squares (CLUB with it is ``sum_k rho_k^2 / (1 - rho_k^2)`` over the
   canonical correlations of the batch).
 
-Both fits first standardise ``x`` and ``y`` on the batch, so the ridge (added to the
-diagonal of the correlation matrices) does not depend on the scale of the features, and a
-representation cannot shrink the attribute away: every statistic of the model is
-invariant to rescaling each coordinate.
+Both fits first standardise ``x`` and ``y`` on the batch, so that a representation cannot
+shrink the attribute away: every statistic of the model is invariant to rescaling each
+coordinate. Covariances of the standardised features are shrunk towards the identity with
+the weight of ``d`` samples (``d`` their dimension): with a batch of ``N >> d`` this is
+the sample covariance, and with ``N`` near ``d`` (wide features, small batches) it keeps
+the log-determinants finite and their gradients meaningful instead of fitting noise.
 
 What the family cannot see: dependence beyond the first two moments of each class (or
 beyond the linear regression for continuous ``y``). Judge a penalty with
@@ -77,6 +79,17 @@ def _covariance(centred: Tensor, count: int) -> Tensor:
     return centred.T @ centred / max(count - 1, 1)
 
 
+def _shrunk(scatter: Tensor, dof: int) -> Tensor:
+    r"""The covariance of standardised features from a scatter matrix of ``dof`` degrees of
+    freedom, shrunk towards the identity with the weight of ``d`` samples (the posterior
+    mean under an inverse-Wishart prior centred on independence): close to the sample
+    covariance when ``dof >> d``, well-conditioned when ``dof`` is about ``d`` or less,
+    where the sample covariance is singular and its log-determinant is noise."""
+    d = scatter.shape[0]
+    eye = torch.eye(d, dtype=scatter.dtype, device=scatter.device)
+    return (scatter + d * eye) / (max(dof, 0) + d)
+
+
 class ClassConditionalPosterior:
     r"""``q(y = k | x)`` of class-conditional Gaussians fitted to a batch (see
     :class:`BatchGaussian`); classes absent from the batch get probability 0.
@@ -99,7 +112,7 @@ class ClassConditionalPosterior:
         parts = {k: z[y == k] for k in range(n_classes) if counts[k] > 0}
         means = {k: part.mean(0) for k, part in parts.items()}
         scatters = {k: (part - means[k]).T @ (part - means[k]) for k, part in parts.items()}
-        pooled = sum(scatters.values()) / max(n - len(parts), 1)
+        pooled = _shrunk(sum(scatters.values()), n - len(parts))
         prior_weight = d + 1 if pooling is None else pooling  # samples the pooled covariance counts for
         log_prior, class_means, scale_trils = [], [], []
         for k in range(n_classes):
@@ -113,7 +126,7 @@ class ClassConditionalPosterior:
             log_prior.append(torch.tensor(math.log(m / n), dtype=z.dtype, device=z.device))
             class_means.append(means[k])
             scale_trils.append(torch.linalg.cholesky(covariance))
-        self.overall_tril = torch.linalg.cholesky(_covariance(z, n) + ridge * eye)  # of all classes together
+        self.overall_tril = torch.linalg.cholesky(_shrunk(z.T @ z, n - 1) + ridge * eye)  # all classes together
         self.log_prior = torch.stack(log_prior)
         self.class_means = torch.stack(class_means)
         self.scale_trils = torch.stack(scale_trils)
@@ -158,7 +171,7 @@ class LinearGaussianConditional:
         self.y_mean, self.y_std = y.mean(0), y.std(0).clamp_min(1e-6)
         a, b = (x - self.x_mean) / self.x_std, (y - self.y_mean) / self.y_std
         eye_x = torch.eye(dx, dtype=a.dtype, device=a.device)
-        coefficients = torch.linalg.solve(_covariance(a, n) + ridge * eye_x, _covariance_cross(a, b, n))  # [dx, dy]
+        coefficients = torch.linalg.solve(_shrunk(a.T @ a, n - 1) + ridge * eye_x, _covariance_cross(a, b, n))  # [dx, dy]
         residual = b - a @ coefficients
         eye_y = torch.eye(b.shape[1], dtype=b.dtype, device=b.device)
         self.coefficients = coefficients
@@ -203,7 +216,7 @@ class JointGaussian:
         self.mean, self.std, self.x_dim = joint.mean(0), joint.std(0).clamp_min(1e-6), x.shape[1]
         z = (joint - self.mean) / self.std
         eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
-        covariance = _covariance(z, len(z)) + ridge * eye
+        covariance = _shrunk(z.T @ z, len(z) - 1) + ridge * eye
         d = self.x_dim
         self.trils = (
             torch.linalg.cholesky(covariance),
