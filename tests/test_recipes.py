@@ -55,7 +55,7 @@ def test_contrastive_probe_beats_random_initialisation(tmp_path):
 
 
 def test_fairness_penalty_removes_the_attribute(tmp_path):
-    summary = fairness.main(args(tmp_path, "f", "--steps", "150", "--batch-size", "64", "--width", "16", "--weights", "0,1"))
+    summary = fairness.main(args(tmp_path, "f", "--steps", "150", "--batch-size", "64", "--width", "16", "--weights", "0,0.3"))
     check_run_folder(tmp_path / "f", sweep=True)
     assert (tmp_path / "f" / "plots" / "tradeoff.png").is_file() and (tmp_path / "f" / "plots" / "sweep.png").is_file()
     free, penalised = summary["sweep"]
