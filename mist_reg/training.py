@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 import statistics
 import warnings
@@ -36,10 +37,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from mist_reg.bounds import RunningBound
+from mist_reg.bounds import RunningBound, infonce
+from mist_reg.diagnostics import exact_dependence
 from mist_reg.data import TensorBatches, as_samples, check_pair, is_data_loader, split_indices, unpack_batch
 from mist_reg.estimators.base import MIEstimator
-from mist_reg.estimators.discriminative import InfoNCE, resolve_neg_samples
+from mist_reg.estimators.discriminative import MINE, InfoNCE, resolve_neg_samples
 from mist_reg.estimators.factories import CRITIC_ESTIMATORS, instantiate_estimator, normalize_name
 from mist_reg.preprocessing import Preprocessing, make_preprocessor
 
@@ -290,8 +292,12 @@ def _evaluate(
     batch_size: int | None,
     data_loader: Iterable | None,
     device: str | torch.device | None,
+    certificate: RunningBound | None = None,
 ) -> RunningBound:
-    """The accumulated terms behind :func:`evaluate_mi` (also giving the sample count)."""
+    """The accumulated terms behind :func:`evaluate_mi` (also giving the sample count).
+
+    With ``certificate`` and a Donsker-Varadhan estimator (MINE), the InfoNCE bound of the
+    same critic on the same pairs is accumulated into it as well (see :func:`_certified`)."""
     if is_data_loader(x) and data_loader is None:
         data_loader, x = x, None
     if device is None:
@@ -311,7 +317,10 @@ def _evaluate(
             if xb.shape[0] < 2:
                 skipped += xb.shape[0]
                 continue
-            running.add(estimator.terms(xb.to(device), yb.to(device)))
+            terms = estimator.terms(xb.to(device), yb.to(device))
+            running.add(terms)
+            if certificate is not None and isinstance(estimator, MINE) and terms.log_partition is not None:
+                certificate.add(infonce(terms.per_sample, terms.log_partition))
     finally:
         estimator.train(was_training)
     if skipped:
@@ -725,6 +734,7 @@ class _Fit:
     log: TrainingLog
     running: RunningBound
     eval_batch: int  # the evaluation batch size (InfoNCE's negatives come from one batch)
+    certificate: RunningBound | None = None  # MINE: the InfoNCE bound of the same critic and pairs
 
 
 def _estimate(
@@ -743,9 +753,10 @@ def _estimate(
         xb, yb = unpack_batch(next(iter(x)))
         model = _build(estimator, xb.shape[1], yb.shape[1], estimator_params)
         log = train_mi_estimator(model, train_loader=x, valid_loader=valid_loader, seed=seed, **train_kwargs)
-        running = _evaluate(model, None, None, None, test_loader, device)
+        certificate = RunningBound()
+        running = _evaluate(model, None, None, None, test_loader, device, certificate)
         test_batch = getattr(test_loader, "batch_size", None) or eval_batch_size  # for InfoNCE's cap
-        return _result([_Fit(model, log, running, test_batch)], confidence, cross_fitted=False)
+        return _result([_Fit(model, log, running, test_batch, certificate)], confidence, cross_fitted=False)
 
     if x is None or y is None:
         raise ValueError("estimate_mi needs x and y (or a data loader as x)")
@@ -753,6 +764,14 @@ def _estimate(
     check_pair(x, y)
     if (x_test is None) != (y_test is None):
         raise ValueError("give both x_test and y_test, or neither")
+    copy_message = exact_dependence(x, y)
+    if copy_message is not None:
+        message = f"the mutual information is infinite: {copy_message}; no estimator was fitted"
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return MIEstimate(
+            math.inf, standard_error=0.0, interval=(math.inf, math.inf), confidence=confidence,
+            n_test=0, warnings=[message],
+        )
 
     def fit(x, y, x_test, y_test, fold_seed, fresh) -> _Fit:
         if x_test.shape[0] < 2:
@@ -762,7 +781,9 @@ def _estimate(
         model = _build(copy.deepcopy(estimator) if fresh else estimator, x.shape[1], y.shape[1], estimator_params)
         log = train_mi_estimator(model, x=x, y=y, valid_percentage=valid_percentage, seed=fold_seed, **train_kwargs)
         eval_batch = min(eval_batch_size, x_test.shape[0])
-        return _Fit(model, log, _evaluate(model, x_test, y_test, eval_batch, None, device), eval_batch)
+        certificate = RunningBound()
+        running = _evaluate(model, x_test, y_test, eval_batch, None, device, certificate)
+        return _Fit(model, log, running, eval_batch, certificate)
 
     if n_folds is not None:
         if x.shape[0] < 2 * n_folds:
@@ -845,8 +866,61 @@ def _heterogeneity_p_value(values: list[float], errors: list[float]) -> float:
     return float(torch.special.gammaincc(torch.tensor(dof / 2, dtype=torch.float64), torch.tensor(q / 2, dtype=torch.float64)))
 
 
+def _certified(fit: _Fit, z: float, where: str = "") -> tuple[_Fit, list[str]]:
+    """Guards the Donsker-Varadhan estimate against its Monte Carlo log-partition term.
+
+    MINE reports ``mean f(x_i, y_i) - log mean exp f(x_i, y_j)``: the second term is a mean
+    of weights ``exp f`` over held-out negative pairs. When the critic's range is large
+    (high MI for the sample size), a handful of pairs carry the whole mean, and one pair
+    that happens to fall where the critic is large drags the estimate down by many nats
+    while the per-sample terms stay tight. The InfoNCE bound of the same critic on the same
+    pairs normalises each row by its own positive and negatives: it can neither exceed
+    ``log(M + 1)`` nor be dragged down by one pair, and it is a lower bound in expectation
+    for any critic. When the DV estimate lies below it by more than the partition term's
+    own Monte Carlo error allows, the partition term is what failed, and the InfoNCE value
+    (what the held-out data certify) is reported instead, with a warning. When the DV
+    estimate stands but its partition term rests on few effective pairs, it is kept (its
+    standard error includes that term's error) with a warning saying what is certified.
+
+    Both apply only when the partition term rests on fewer effective pairs than there are
+    held-out samples (:meth:`RunningBound.effective_pairs`): on ordinary tasks it rests on
+    hundreds of thousands, on high-MI tasks with few samples on a handful, so the two
+    regimes lie orders of magnitude apart.
+    """
+    cert = fit.certificate
+    if cert is None or cert.n_samples == 0 or fit.running.n_partition == 0:
+        return fit, []
+    dv, nce = fit.running.value(), cert.value()
+    partition_error = fit.running.partition_standard_error()
+    pairs = fit.running.effective_pairs()
+    cap = math.log(resolve_neg_samples(getattr(fit.model, "neg_samples", 0), fit.eval_batch) + 1)
+    if pairs >= fit.running.n_samples:  # the partition term averages more values than the per-sample term
+        return fit, []
+    if dv < nce - z * partition_error:
+        return dataclasses.replace(fit, running=cert), [
+            f"the Donsker-Varadhan estimate{where} ({dv:.3f} nats) fell below the InfoNCE bound of the same "
+            f"critic on the same held-out pairs ({nce:.3f}): its log-partition term rests on about {pairs:.1f} "
+            "effective negative pairs, as happens when the MI is high for the number of samples. Reporting the "
+            f"InfoNCE value, a lower bound that cannot exceed log(M + 1) = {cap:.2f}: the data support at least "
+            "this much, and the MI may be much higher (more samples are needed to measure it)"
+        ]
+    return fit, [
+        f"the estimate{where} rests on a log-partition term carried by about {pairs:.1f} effective negative "
+        f"pairs (Monte Carlo error {partition_error:.3f} nats, included in the standard error); the held-out "
+        f"data certify at least {nce:.3f} nats (the InfoNCE bound of the same critic, capped at "
+        f"log(M + 1) = {cap:.2f}), and the MI may be higher or lower than the estimate"
+    ]
+
+
 def _result(fits: list[_Fit], confidence: float, cross_fitted: bool) -> MIEstimate:
     messages: list[str] = []
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    certified = []
+    for k, fit in enumerate(fits):
+        fit, fit_messages = _certified(fit, z, f" (fold {k + 1})" if cross_fitted else "")
+        certified.append(fit)
+        messages += fit_messages
+    fits = certified
     for k, fit in enumerate(fits):
         messages += _fit_messages(fit, f" (fold {k + 1})" if cross_fitted else "")
     value, standard_error, n_test = _pooled(fits)
