@@ -15,10 +15,16 @@ How the reported number is formed (:func:`estimate_mi`):
 4. the estimate is evaluated on the test data with :func:`evaluate_mi`: per-sample terms
    are averaged over samples and partition terms (Donsker-Varadhan, SMILE, MINE) are
    accumulated over every negative pair of every test batch before the logarithm is taken;
-5. the standard error is that of the mean of per-sample values over the test data, and the
-   interval is ``estimate -+ z * standard_error``; with ``n_folds=K`` every fold is held out
-   once by an estimator fitted on the others and the per-sample values of all folds are
-   pooled (cross-fitting; see :func:`estimate_mi` and ``docs/error_bars.md``).
+5. the standard error is that of the mean of per-sample values over the test data, with
+   the Monte Carlo error of a partition term added in quadrature, and the interval is
+   ``estimate -+ z * standard_error``; with ``n_folds=K`` every fold is held out once by an
+   estimator fitted on the others and the per-sample values of all folds are pooled
+   (cross-fitting; see :func:`estimate_mi` and ``docs/error_bars.md``);
+6. when MINE's partition term rests on fewer effective negative pairs than there are
+   held-out samples (high MI for the sample size) and its estimate falls below the InfoNCE
+   bound of the same critic on the same pairs, that certified value is reported instead,
+   with a warning; ``y`` that exactly copies ``x`` (:func:`mist_reg.diagnostics.exact_dependence`)
+   is reported as infinite MI without fitting.
 """
 
 from __future__ import annotations
@@ -621,15 +627,18 @@ def estimate_mi(
     The error bar: every held-out sample ``i`` gets a per-sample value ``v_i`` (its term
     of the bound, minus the log-partition term of its evaluation set for bounds that have
     one, such as MINE's Donsker-Varadhan estimate), so that the estimate is the mean of the
-    ``v_i``. ``standard_error`` is their standard deviation over ``sqrt(n)`` and the
-    interval is ``estimate -+ z * standard_error`` (normal quantile ``z`` at level
-    ``confidence``). With ``n_folds=K`` (cross-fitting) the samples are cut into ``K``
+    ``v_i``. ``standard_error`` is their standard deviation over ``sqrt(n)``, with the
+    Monte Carlo error of the partition term added in quadrature, and the interval is
+    ``estimate -+ z * standard_error`` (normal quantile ``z`` at level ``confidence``). With ``n_folds=K`` (cross-fitting) the samples are cut into ``K``
     folds, an estimator is fitted on every ``K - 1`` folds and evaluated on the remaining
     one, and the ``v_i`` of all folds are pooled, so every sample is held out once. The
-    interval covers held-out sampling noise only: the log-partition term is treated as
-    exact (its first-order fluctuation vanishes at the optimal critic), and the bias of a
-    bound (a lower bound errs low when the critic is not optimal) is not covered. See
-    ``docs/error_bars.md``.
+    interval covers held-out sampling noise only (the partition term's error from the
+    delta method, whose first-order fluctuation vanishes at the optimal critic), and the
+    bias of a bound (a lower bound errs low when the critic is not optimal) is not covered.
+    With high MI for the sample size, a MINE estimate whose partition term rests on a few
+    pairs is replaced by the InfoNCE bound of the same critic when it falls below it, with
+    a warning; an exact copy (``y = x``, duplicated or monotone-transformed columns) gives
+    ``inf`` with a warning. See ``docs/error_bars.md``.
 
     Arguments:
         x: Samples ``[N, x_dim]`` (a numpy array or tensor; ``[N]`` is read as ``[N, 1]``),
@@ -866,7 +875,7 @@ def _heterogeneity_p_value(values: list[float], errors: list[float]) -> float:
     return float(torch.special.gammaincc(torch.tensor(dof / 2, dtype=torch.float64), torch.tensor(q / 2, dtype=torch.float64)))
 
 
-def _certified(fit: _Fit, z: float, where: str = "") -> tuple[_Fit, list[str]]:
+def _certified(fit: _Fit, where: str = "") -> tuple[_Fit, list[str]]:
     """Guards the Donsker-Varadhan estimate against its Monte Carlo log-partition term.
 
     MINE reports ``mean f(x_i, y_i) - log mean exp f(x_i, y_j)``: the second term is a mean
@@ -876,9 +885,9 @@ def _certified(fit: _Fit, z: float, where: str = "") -> tuple[_Fit, list[str]]:
     while the per-sample terms stay tight. The InfoNCE bound of the same critic on the same
     pairs normalises each row by its own positive and negatives: it can neither exceed
     ``log(M + 1)`` nor be dragged down by one pair, and it is a lower bound in expectation
-    for any critic. When the DV estimate lies below it by more than the partition term's
-    own Monte Carlo error allows, the partition term is what failed, and the InfoNCE value
-    (what the held-out data certify) is reported instead, with a warning. When the DV
+    for any critic. When the DV estimate lies below it, the partition term is what failed,
+    and the InfoNCE value (what the held-out data certify) is reported instead, with a
+    warning: the estimate cannot go below what it certifies. When the DV
     estimate stands but its partition term rests on few effective pairs, it is kept (its
     standard error includes that term's error) with a warning saying what is certified.
 
@@ -896,7 +905,7 @@ def _certified(fit: _Fit, z: float, where: str = "") -> tuple[_Fit, list[str]]:
     cap = math.log(resolve_neg_samples(getattr(fit.model, "neg_samples", 0), fit.eval_batch) + 1)
     if pairs >= fit.running.n_samples:  # the partition term averages more values than the per-sample term
         return fit, []
-    if dv < nce - z * partition_error:
+    if dv < nce:
         return dataclasses.replace(fit, running=cert), [
             f"the Donsker-Varadhan estimate{where} ({dv:.3f} nats) fell below the InfoNCE bound of the same "
             f"critic on the same held-out pairs ({nce:.3f}): its log-partition term rests on about {pairs:.1f} "
@@ -914,10 +923,9 @@ def _certified(fit: _Fit, z: float, where: str = "") -> tuple[_Fit, list[str]]:
 
 def _result(fits: list[_Fit], confidence: float, cross_fitted: bool) -> MIEstimate:
     messages: list[str] = []
-    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
     certified = []
     for k, fit in enumerate(fits):
-        fit, fit_messages = _certified(fit, z, f" (fold {k + 1})" if cross_fitted else "")
+        fit, fit_messages = _certified(fit, f" (fold {k + 1})" if cross_fitted else "")
         certified.append(fit)
         messages += fit_messages
     fits = certified
