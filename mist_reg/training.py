@@ -909,9 +909,10 @@ def _certified(fit: _Fit, where: str = "") -> tuple[_Fit, list[str]]:
         return dataclasses.replace(fit, running=cert), [
             f"the Donsker-Varadhan estimate{where} ({dv:.3f} nats) fell below the InfoNCE bound of the same "
             f"critic on the same held-out pairs ({nce:.3f}): its log-partition term rests on about {pairs:.1f} "
-            "effective negative pairs, as happens when the MI is high for the number of samples. Reporting the "
-            f"InfoNCE value, a lower bound that cannot exceed log(M + 1) = {cap:.2f}: the data support at least "
-            "this much, and the MI may be much higher (more samples are needed to measure it)"
+            "effective negative pairs (fewer than the held-out samples), as happens when the MI is high for the "
+            "number of samples or the critic is heavy-tailed over negative pairs. Reporting the InfoNCE value, a "
+            f"lower bound that cannot exceed log(M + 1) = {cap:.2f}: the data support at least this much, and the "
+            "MI may be higher (with high MI, much higher: more samples are needed to measure it)"
         ]
     return fit, [
         f"the estimate{where} rests on a log-partition term carried by about {pairs:.1f} effective negative "
