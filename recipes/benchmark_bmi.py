@@ -19,15 +19,16 @@ again skips what is recorded, so it can be stopped and resumed):
 * ``ksg``: :func:`mist_reg.knn.ksg_mi` with k = 5 on all 5,000 samples;
 * ``bmi_ksg``: BMI's own KSG (k = 5 and 10 averaged), read from the draw script's files.
 
-``--report`` writes ``bmi.md`` (per task, averaged over the seeds recorded for every
-estimator, and per family: 1v1, multinormal, Student-t, transformed), ``summary.json``
-and ``bmi_estimates.png`` from the records.
+``--report`` writes ``bmi.md`` (per task, averaged over the seeds recorded, and per
+family: 1v1, multinormal, Student-t, transformed), ``bmi.summary.json`` and
+``bmi_estimates.png`` from the records (with ``--seeds 0``: ``bmi-seeds-0.md`` and so on,
+for the seeds given only; with ``--estimators``, those only).
 
 Usage::
 
     OMP_NUM_THREADS=1 python recipes/benchmark_bmi.py --estimators mist_reg ksg --seeds 0 1 2
     OMP_NUM_THREADS=1 python recipes/benchmark_bmi.py --estimators torch_mist --seeds 0
-    python recipes/benchmark_bmi.py --report
+    python recipes/benchmark_bmi.py --report --seeds 0      # every estimator on the same draws
 """
 
 from __future__ import annotations
@@ -139,6 +140,11 @@ def _within(estimate: float, truth: float) -> bool:
 
 def report(args: argparse.Namespace) -> None:
     records = [json.loads(line) for line in (args.out / "results.jsonl").read_text().splitlines()]
+    if args.seeds is not None:
+        records = [r for r in records if r["seed"] in args.seeds]
+    if args.estimators_given:
+        records = [r for r in records if r["estimator"] in args.estimators]
+    stem = "bmi" if args.seeds is None else "bmi-seeds-" + "-".join(map(str, args.seeds))
     columns = [e for e in ESTIMATORS if any(r["estimator"] == e for r in records)]
     by_key = {(r["task"], r["seed"], r["estimator"]): r for r in records}
     rows = []
@@ -182,11 +188,11 @@ def report(args: argparse.Namespace) -> None:
                          f"{s['within_target']}/{s['tasks']} | {s['total_seconds']:.1f} |")
     seeds = {e: sorted({r["seed"] for r in records if r["estimator"] == e}) for e in columns}
     lines += ["", "Seeds per estimator: " + ", ".join(f"{e} {v}" for e, v in seeds.items())]
-    (args.out / "bmi.md").write_text("\n".join(lines) + "\n")
-    (args.out / "summary.json").write_text(json.dumps(summaries, indent=2))
+    (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"{stem}.summary.json").write_text(json.dumps(summaries, indent=2))
     common = [r for r in rows if all(e in r for e in columns)]
     if common:
-        plot_estimates(common, columns, args.out / "bmi_estimates.png", title="BMI tasks, 5,000 samples")
+        plot_estimates(common, columns, args.out / f"{stem}_estimates.png", title="BMI tasks, 5,000 samples")
     print("\n".join(lines))
 
 
@@ -194,11 +200,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=Path, default=Path("runs/bmi/samples"))
     parser.add_argument("--out", type=Path, default=Path("runs/bmi"))
-    parser.add_argument("--estimators", nargs="+", default=["mist_reg", "ksg", "bmi_ksg"], choices=ESTIMATORS)
+    parser.add_argument("--estimators", nargs="+", default=None, choices=ESTIMATORS,
+                        help="what to run (default: mist_reg, ksg, bmi_ksg); with --report, what to tabulate")
     parser.add_argument("--seeds", nargs="+", type=int, default=None)
     parser.add_argument("--tasks", nargs="+", default=None)
     parser.add_argument("--report", action="store_true", help="write the tables and the plot from the records")
     args = parser.parse_args(argv)
+    args.estimators_given = args.estimators is not None
+    if args.estimators is None:
+        args.estimators = ["mist_reg", "ksg", "bmi_ksg"]
     report(args) if args.report else run(args)
 
 
