@@ -207,6 +207,7 @@ class RunningBound:
         self._sum: Tensor | None = None
         self._sum_sq: Tensor | None = None
         self._lse: Tensor | None = None
+        self._lse_sq: Tensor | None = None  # log sum exp(2 * score): the weights' second moment
         self.n_samples = 0
         self.n_partition = 0
 
@@ -216,8 +217,10 @@ class RunningBound:
         self._sum_sq = per_sample.square().sum() + (0 if self._sum_sq is None else self._sum_sq)
         self.n_samples += per_sample.numel()
         if terms.log_partition is not None:
-            lse = torch.logsumexp(terms.log_partition.detach().double().reshape(-1), 0)
+            scores = terms.log_partition.detach().double().reshape(-1)
+            lse, lse_sq = torch.logsumexp(scores, 0), torch.logsumexp(2 * scores, 0)
             self._lse = lse if self._lse is None else torch.logaddexp(self._lse, lse)
+            self._lse_sq = lse_sq if self._lse_sq is None else torch.logaddexp(self._lse_sq, lse_sq)
             self.n_partition += terms.log_partition.numel()
 
     def value(self) -> float:
@@ -229,12 +232,48 @@ class RunningBound:
             result -= float(self._lse) - math.log(self.n_partition)
         return result
 
-    def standard_error(self) -> float:
-        r"""The standard error of the per-sample mean (the partition term, averaged over many
-        more pairs, is treated as exact)."""
+    def effective_pairs(self) -> float:
+        r"""The effective number of negative pairs behind the log-partition term,
+        ``(sum_j w_j)^2 / sum_j w_j^2`` with ``w_j = exp(score_j)`` (``inf`` without one).
+
+        The partition term is a Monte Carlo mean of the weights ``w_j``; when a few pairs
+        carry most of the weight (a critic with a large range: high MI, few samples) this
+        number is small and the term is as uncertain as a mean of that many values.
+
+        Example:
+            >>> running = RunningBound()
+            >>> running.add(donsker_varadhan(torch.zeros(2), torch.tensor([[0.0, 0.0], [0.0, 50.0]])))
+            >>> round(running.effective_pairs(), 3)
+            1.0
+        """
+        if self._lse is None:
+            return math.inf
+        return math.exp(float(2 * self._lse - self._lse_sq))
+
+    def partition_standard_error(self) -> float:
+        r"""The Monte Carlo standard error of the log-partition term (0 without one).
+
+        By the delta method, ``log mean_j w_j`` has the variance of ``mean_j w_j`` divided
+        by its square: ``1 / effective_pairs - 1 / n_partition`` for independent pairs.
+        Pairs sharing a sample are not independent and the weights' second moment is
+        itself estimated, so this is a floor on the term's uncertainty, not a ceiling.
+        """
+        if self._lse is None:
+            return 0.0
+        return math.sqrt(max(1.0 / self.effective_pairs() - 1.0 / self.n_partition, 0.0))
+
+    def sample_standard_error(self) -> float:
+        r"""The standard error of the per-sample mean alone."""
         n = self.n_samples
         if n < 2:
             return float("nan")
         mean = float(self._sum) / n
         variance = max(float(self._sum_sq) / n - mean * mean, 0.0) * n / (n - 1)
         return math.sqrt(variance / n)
+
+    def standard_error(self) -> float:
+        r"""The standard error of :meth:`value`: that of the per-sample mean and the Monte
+        Carlo error of the log-partition term (:meth:`partition_standard_error`), added in
+        quadrature. At a near-optimal critic the second is negligible (the weights are
+        nearly constant); with a heavy-tailed partition term it dominates."""
+        return math.sqrt(self.sample_standard_error() ** 2 + self.partition_standard_error() ** 2)

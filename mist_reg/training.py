@@ -15,16 +15,23 @@ How the reported number is formed (:func:`estimate_mi`):
 4. the estimate is evaluated on the test data with :func:`evaluate_mi`: per-sample terms
    are averaged over samples and partition terms (Donsker-Varadhan, SMILE, MINE) are
    accumulated over every negative pair of every test batch before the logarithm is taken;
-5. the standard error is that of the mean of per-sample values over the test data, and the
-   interval is ``estimate -+ z * standard_error``; with ``n_folds=K`` every fold is held out
-   once by an estimator fitted on the others and the per-sample values of all folds are
-   pooled (cross-fitting; see :func:`estimate_mi` and ``docs/error_bars.md``).
+5. the standard error is that of the mean of per-sample values over the test data, with
+   the Monte Carlo error of a partition term added in quadrature, and the interval is
+   ``estimate -+ z * standard_error``; with ``n_folds=K`` every fold is held out once by an
+   estimator fitted on the others and the per-sample values of all folds are pooled
+   (cross-fitting; see :func:`estimate_mi` and ``docs/error_bars.md``);
+6. when MINE's partition term rests on fewer effective negative pairs than there are
+   held-out samples (high MI for the sample size) and its estimate falls below the InfoNCE
+   bound of the same critic on the same pairs, that certified value is reported instead,
+   with a warning; ``y`` that exactly copies ``x`` (:func:`mist_reg.diagnostics.exact_dependence`)
+   is reported as infinite MI without fitting.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 import statistics
 import warnings
@@ -36,7 +43,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from mist_reg.bounds import RunningBound
+from mist_reg.bounds import RunningBound, infonce
+from mist_reg.diagnostics import exact_dependence
 from mist_reg.data import (
     TensorBatches,
     WideCentring,
@@ -51,7 +59,7 @@ from mist_reg.data import (
     unpack_batch,
 )
 from mist_reg.estimators.base import MIEstimator
-from mist_reg.estimators.discriminative import InfoNCE, resolve_neg_samples
+from mist_reg.estimators.discriminative import MINE, InfoNCE, resolve_neg_samples
 from mist_reg.estimators.factories import CRITIC_ESTIMATORS, instantiate_estimator, normalize_name
 from mist_reg.preprocessing import Preprocessing, make_preprocessor
 
@@ -302,8 +310,12 @@ def _evaluate(
     batch_size: int | None,
     data_loader: Iterable | None,
     device: str | torch.device | None,
+    certificate: RunningBound | None = None,
 ) -> RunningBound:
-    """The accumulated terms behind :func:`evaluate_mi` (also giving the sample count)."""
+    """The accumulated terms behind :func:`evaluate_mi` (also giving the sample count).
+
+    With ``certificate`` and a Donsker-Varadhan estimator (MINE), the InfoNCE bound of the
+    same critic on the same pairs is accumulated into it as well (see :func:`_certified`)."""
     if is_data_loader(x) and data_loader is None:
         data_loader, x = x, None
     if device is None:
@@ -326,7 +338,10 @@ def _evaluate(
             if xb.shape[0] < 2:
                 skipped += xb.shape[0]
                 continue
-            running.add(estimator.terms(xb.to(device), yb.to(device)))
+            terms = estimator.terms(xb.to(device), yb.to(device))
+            running.add(terms)
+            if certificate is not None and isinstance(estimator, MINE) and terms.log_partition is not None:
+                certificate.add(infonce(terms.per_sample, terms.log_partition))
     finally:
         estimator.train(was_training)
     if skipped:
@@ -656,15 +671,18 @@ def estimate_mi(
     The error bar: every held-out sample ``i`` gets a per-sample value ``v_i`` (its term
     of the bound, minus the log-partition term of its evaluation set for bounds that have
     one, such as MINE's Donsker-Varadhan estimate), so that the estimate is the mean of the
-    ``v_i``. ``standard_error`` is their standard deviation over ``sqrt(n)`` and the
-    interval is ``estimate -+ z * standard_error`` (normal quantile ``z`` at level
-    ``confidence``). With ``n_folds=K`` (cross-fitting) the samples are cut into ``K``
+    ``v_i``. ``standard_error`` is their standard deviation over ``sqrt(n)``, with the
+    Monte Carlo error of the partition term added in quadrature, and the interval is
+    ``estimate -+ z * standard_error`` (normal quantile ``z`` at level ``confidence``). With ``n_folds=K`` (cross-fitting) the samples are cut into ``K``
     folds, an estimator is fitted on every ``K - 1`` folds and evaluated on the remaining
     one, and the ``v_i`` of all folds are pooled, so every sample is held out once. The
-    interval covers held-out sampling noise only: the log-partition term is treated as
-    exact (its first-order fluctuation vanishes at the optimal critic), and the bias of a
-    bound (a lower bound errs low when the critic is not optimal) is not covered. See
-    ``docs/error_bars.md``.
+    interval covers held-out sampling noise only (the partition term's error from the
+    delta method, whose first-order fluctuation vanishes at the optimal critic), and the
+    bias of a bound (a lower bound errs low when the critic is not optimal) is not covered.
+    With high MI for the sample size, a MINE estimate whose partition term rests on a few
+    pairs is replaced by the InfoNCE bound of the same critic when it falls below it, with
+    a warning; an exact copy (``y = x``, duplicated or monotone-transformed columns) gives
+    ``inf`` with a warning. See ``docs/error_bars.md``.
 
     Arguments:
         x: Samples ``[N, x_dim]`` (a numpy array or tensor; ``[N]`` is read as ``[N, 1]``),
@@ -778,6 +796,7 @@ class _Fit:
     log: TrainingLog
     running: RunningBound
     eval_batch: int  # the evaluation batch size (InfoNCE's negatives come from one batch)
+    certificate: RunningBound | None = None  # MINE: the InfoNCE bound of the same critic and pairs
 
 
 def _estimate(
@@ -797,9 +816,10 @@ def _estimate(
         first_batch(test_loader, "test_loader")
         model = _build(estimator, xb.shape[1], yb.shape[1], estimator_params)
         log = train_mi_estimator(model, train_loader=x, valid_loader=valid_loader, seed=seed, **train_kwargs)
-        running = _evaluate(model, None, None, None, test_loader, device)
+        certificate = RunningBound()
+        running = _evaluate(model, None, None, None, test_loader, device, certificate)
         test_batch = getattr(test_loader, "batch_size", None) or eval_batch_size  # for InfoNCE's cap
-        return _result([_Fit(model, log, running, test_batch)], confidence, cross_fitted=False)
+        return _result([_Fit(model, log, running, test_batch, certificate)], confidence, cross_fitted=False)
 
     if x is None or y is None:
         raise ValueError("estimate_mi needs x and y (or a data loader as x)")
@@ -809,6 +829,14 @@ def _estimate(
     check_pair(x, y)
     if (x_test is None) != (y_test is None):
         raise ValueError("give both x_test and y_test, or neither")
+    copy_message = exact_dependence(x, y)
+    if copy_message is not None:
+        message = f"the mutual information is infinite: {copy_message}; no estimator was fitted"
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return MIEstimate(
+            math.inf, standard_error=0.0, interval=(math.inf, math.inf), confidence=confidence,
+            n_test=0, warnings=[message],
+        )
 
     def fit(x, y, x_test, y_test, fold_seed, fresh) -> _Fit:
         if x_test.shape[0] < 2:
@@ -818,7 +846,9 @@ def _estimate(
         model = _build(copy.deepcopy(estimator) if fresh else estimator, x.shape[1], y.shape[1], estimator_params)
         log = train_mi_estimator(model, x=x, y=y, valid_percentage=valid_percentage, seed=fold_seed, **train_kwargs)
         eval_batch = min(eval_batch_size, x_test.shape[0])
-        return _Fit(model, log, _evaluate(model, x_test, y_test, eval_batch, None, device), eval_batch)
+        certificate = RunningBound()
+        running = _evaluate(model, x_test, y_test, eval_batch, None, device, certificate)
+        return _Fit(model, log, running, eval_batch, certificate)
 
     if n_folds is not None:
         if x.shape[0] < 2 * n_folds:
@@ -901,8 +931,61 @@ def _heterogeneity_p_value(values: list[float], errors: list[float]) -> float:
     return float(torch.special.gammaincc(torch.tensor(dof / 2, dtype=torch.float64), torch.tensor(q / 2, dtype=torch.float64)))
 
 
+def _certified(fit: _Fit, where: str = "") -> tuple[_Fit, list[str]]:
+    """Guards the Donsker-Varadhan estimate against its Monte Carlo log-partition term.
+
+    MINE reports ``mean f(x_i, y_i) - log mean exp f(x_i, y_j)``: the second term is a mean
+    of weights ``exp f`` over held-out negative pairs. When the critic's range is large
+    (high MI for the sample size), a handful of pairs carry the whole mean, and one pair
+    that happens to fall where the critic is large drags the estimate down by many nats
+    while the per-sample terms stay tight. The InfoNCE bound of the same critic on the same
+    pairs normalises each row by its own positive and negatives: it can neither exceed
+    ``log(M + 1)`` nor be dragged down by one pair, and it is a lower bound in expectation
+    for any critic. When the DV estimate lies below it, the partition term is what failed,
+    and the InfoNCE value (what the held-out data certify) is reported instead, with a
+    warning: the estimate cannot go below what it certifies. When the DV
+    estimate stands but its partition term rests on few effective pairs, it is kept (its
+    standard error includes that term's error) with a warning saying what is certified.
+
+    Both apply only when the partition term rests on fewer effective pairs than there are
+    held-out samples (:meth:`RunningBound.effective_pairs`): on ordinary tasks it rests on
+    hundreds of thousands, on high-MI tasks with few samples on a handful, so the two
+    regimes lie orders of magnitude apart.
+    """
+    cert = fit.certificate
+    if cert is None or cert.n_samples == 0 or fit.running.n_partition == 0:
+        return fit, []
+    dv, nce = fit.running.value(), cert.value()
+    partition_error = fit.running.partition_standard_error()
+    pairs = fit.running.effective_pairs()
+    cap = math.log(resolve_neg_samples(getattr(fit.model, "neg_samples", 0), fit.eval_batch) + 1)
+    if pairs >= fit.running.n_samples:  # the partition term averages more values than the per-sample term
+        return fit, []
+    if dv < nce:
+        return dataclasses.replace(fit, running=cert), [
+            f"the Donsker-Varadhan estimate{where} ({dv:.3f} nats) fell below the InfoNCE bound of the same "
+            f"critic on the same held-out pairs ({nce:.3f}): its log-partition term rests on about {pairs:.1f} "
+            "effective negative pairs (fewer than the held-out samples), as happens when the MI is high for the "
+            "number of samples or the critic is heavy-tailed over negative pairs. Reporting the InfoNCE value, a "
+            f"lower bound that cannot exceed log(M + 1) = {cap:.2f}: the data support at least this much, and the "
+            "MI may be higher (with high MI, much higher: more samples are needed to measure it)"
+        ]
+    return fit, [
+        f"the estimate{where} rests on a log-partition term carried by about {pairs:.1f} effective negative "
+        f"pairs (Monte Carlo error {partition_error:.3f} nats, included in the standard error); the held-out "
+        f"data certify at least {nce:.3f} nats (the InfoNCE bound of the same critic, capped at "
+        f"log(M + 1) = {cap:.2f}), and the MI may be higher or lower than the estimate"
+    ]
+
+
 def _result(fits: list[_Fit], confidence: float, cross_fitted: bool) -> MIEstimate:
     messages: list[str] = []
+    certified = []
+    for k, fit in enumerate(fits):
+        fit, fit_messages = _certified(fit, f" (fold {k + 1})" if cross_fitted else "")
+        certified.append(fit)
+        messages += fit_messages
+    fits = certified
     for k, fit in enumerate(fits):
         messages += _fit_messages(fit, f" (fold {k + 1})" if cross_fitted else "")
     value, standard_error, n_test = _pooled(fits)

@@ -109,9 +109,10 @@ def test_cross_fitting_copies_an_estimator_instance_per_fold():
 
 
 def test_pooled_standard_error_is_that_of_the_pooled_per_sample_values():
-    # a sample's value is its per-sample term minus its fold's log-partition term
+    # a sample's value is its per-sample term minus its fold's log-partition term; each
+    # fold's partition term adds its Monte Carlo error, weighted by the fold's share
     g = torch.Generator().manual_seed(0)
-    values, runs = [], []
+    values, runs, partition_variance = [], [], 0.0
     for n, shift in ((50, 0.0), (70, 0.4), (64, -0.2)):
         positive, negative = torch.randn(n, generator=g) + shift, torch.randn(n, 9, generator=g) * 0.5
         running = RunningBound()
@@ -120,10 +121,14 @@ def test_pooled_standard_error_is_that_of_the_pooled_per_sample_values():
         log_partition = torch.logsumexp(negative.double().reshape(-1), 0) - math.log(negative.numel())
         values.append(positive.double() - log_partition)
         runs.append(_Fit(model=None, log=TrainingLog(), running=running, eval_batch=64))
+        weights = negative.double().exp().reshape(-1)
+        effective = float(weights.sum() ** 2 / weights.square().sum())
+        partition_variance += (n / 184) ** 2 * (1 / effective - 1 / weights.numel())
     pooled = torch.cat(values)
     mean, stderr, n = _pooled(runs)
     assert n == 184 and mean == pytest.approx(float(pooled.mean()))
-    assert stderr == pytest.approx(float(pooled.std() / math.sqrt(184)))
+    assert stderr == pytest.approx(math.sqrt(float(pooled.var() / 184) + partition_variance), rel=2e-3)
+    assert stderr > float(pooled.std() / math.sqrt(184))
 
 
 def test_heterogeneity_test_and_warning():

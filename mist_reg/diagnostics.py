@@ -1,0 +1,115 @@
+r"""Checks on samples before estimating: exact copies, whose mutual information is infinite.
+
+When a continuous variable is a copy of another (``y`` identical to ``x``, a duplicated
+column, a rescaled or otherwise strictly monotone function of a column, an invertible
+linear map of some coordinates), ``I(X; Y)`` is infinite, and every estimator trained on
+such samples returns a number that says more about the estimator than about the data (a
+Donsker-Varadhan estimate can come out hundreds of nats below zero). :func:`exact_dependence`
+finds the cheap-to-detect cases so that :func:`mist_reg.estimate_mi` can say so instead.
+
+A copy counts only for a continuous variable: the shared coordinate must take distinct
+values on (nearly) every sample. Discrete variables that are copies of each other have a
+finite MI (the entropy), which estimation can measure.
+
+Example:
+    >>> import torch
+    >>> x = torch.randn(500, 3)
+    >>> exact_dependence(x, x.clone())
+    'column 1 of y is a strictly increasing function of column 1 of x'
+    >>> print(exact_dependence(x, torch.randn(500, 2)))
+    None
+    >>> exact_dependence(x, x @ torch.randn(3, 3)).startswith('a linear combination of y')
+    True
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = ["exact_dependence", "LINEAR_TOLERANCE"]
+
+# The relative residual below which a linear relation counts as exact: rounding to single
+# precision leaves about 6e-8, and a residual of 1e-6 already means more than
+# log(1e6) = 13.8 nats in that direction, beyond what any sample size measures.
+LINEAR_TOLERANCE = 1e-6
+_MAX_LINEAR_DIM = 256  # the linear check costs O(N (x_dim + y_dim)^2)
+
+
+def _continuous(values: Tensor) -> bool:
+    """Whether a column takes distinct values on at least 99% of the samples."""
+    return torch.unique(values).numel() >= 0.99 * values.numel()
+
+
+def _monotone_copy(x: Tensor, y: Tensor) -> str | None:
+    """A column of ``y`` whose ranks equal (or reverse) those of a column of ``x``."""
+    def orders(z: Tensor) -> list[Tensor | None]:
+        return [torch.argsort(z[:, j], stable=True) if _continuous(z[:, j]) else None for j in range(z.shape[1])]
+
+    x_orders = orders(x)
+    index: dict[tuple, list[int]] = {}
+    for i, order in enumerate(x_orders):
+        if order is not None:
+            index.setdefault(tuple(order[:16].tolist()), []).append(i)
+    for j, order in enumerate(orders(y)):
+        if order is None:
+            continue
+        for direction, candidate in (("increasing", order), ("decreasing", order.flip(0))):
+            for i in index.get(tuple(candidate[:16].tolist()), []):
+                if torch.equal(x_orders[i], candidate):
+                    return f"column {j + 1} of y is a strictly {direction} function of column {i + 1} of x"
+    return None
+
+
+def _basis(z: Tensor) -> Tensor:
+    """An orthonormal basis of the centred columns of ``z`` (rank-revealing)."""
+    z = z - z.mean(0)
+    u, s, _ = torch.linalg.svd(z, full_matrices=False)
+    keep = s > s[0] * 1e-9 if s.numel() and s[0] > 0 else torch.zeros_like(s, dtype=torch.bool)
+    return u[:, keep]
+
+
+def _linear_copy(x: Tensor, y: Tensor) -> str | None:
+    """A linear combination of ``y`` that is a linear function of ``x`` up to rounding."""
+    n = x.shape[0]
+    if x.shape[1] + y.shape[1] > _MAX_LINEAR_DIM or n < 2 * (x.shape[1] + y.shape[1]) + 10:
+        return None  # too costly, or so few samples that subspaces meet by chance
+    qx, qy = _basis(x), _basis(y)
+    if qx.shape[1] == 0 or qy.shape[1] == 0:
+        return None
+    residual = qy - qx @ (qx.T @ qy)  # the part of y's span outside x's span
+    _, s, vh = torch.linalg.svd(residual, full_matrices=False)
+    smallest = float(s[-1])  # the sine of the smallest angle between the two spans
+    if smallest > LINEAR_TOLERANCE or not _continuous(qy @ vh[-1]):
+        return None
+    return f"a linear combination of y is a linear function of x (relative residual {smallest:.1e})"
+
+
+@torch.no_grad()
+def exact_dependence(x: Tensor, y: Tensor) -> str | None:
+    r"""Says how ``y`` copies ``x``, or returns ``None`` when no exact copy is found.
+
+    Two checks, both cheap: a column of ``y`` whose ranks equal or reverse those of a
+    column of ``x`` (identical or duplicated columns, any strictly monotone function of
+    one column), and a direction of ``y`` lying in the span of ``x`` up to a relative
+    residual of :data:`LINEAR_TOLERANCE` (``y`` equal to ``x``, invertible linear maps,
+    affine copies of some coordinates; checked when ``x_dim + y_dim <= 256`` and there are
+    at least ``2 (x_dim + y_dim) + 10`` samples). Only continuous coordinates count (distinct
+    values on at least 99% of the samples). Other exact functions (nonlinear maps mixing
+    coordinates) are not detected.
+
+    Arguments:
+        x: Samples ``[N, x_dim]``.
+        y: Samples ``[N, y_dim]``, paired row by row with ``x``.
+
+    Returns:
+        A description of the copy, or ``None``.
+    """
+    if x.shape[0] < 8:
+        return None
+    x, y = x.detach().cpu().double(), y.detach().cpu().double()
+    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        return None
+    return _monotone_copy(x, y) or _linear_copy(x, y)
