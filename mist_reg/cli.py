@@ -196,9 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _finite(value: Any) -> Any:
-    """JSON-safe: non-finite floats become ``None``, containers are converted recursively."""
+    """JSON-safe: NaN becomes ``None`` and infinities the strings ``"inf"`` and ``"-inf"``
+    (an exact copy has infinite MI), containers are converted recursively."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        if math.isnan(value):
+            return None
+        return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
         return {str(k): _finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

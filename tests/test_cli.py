@@ -379,3 +379,11 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path, pair, capsys, monkeypatch)
     monkeypatch.setattr(cli, "estimate_mi", interrupted)
     code, out, err = run(capsys, "estimate", str(path), *FAST)
     assert code == 130 and err.strip() == "mist-reg: interrupted"
+
+
+def test_an_exact_copy_is_infinite_in_valid_json(tmp_path, capsys):
+    x = np.random.default_rng(0).normal(size=(400, 2))
+    np.savez(tmp_path / "copy.npz", x=x, y=3 * x[:, :1] + 1)
+    assert main(["estimate", str(tmp_path / "copy.npz"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["estimate"] == "inf" and result["interval"] == ["inf", "inf"]
