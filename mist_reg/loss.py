@@ -12,8 +12,11 @@ float32, and returns a scalar to *add* to the task loss:
   surrogate (JS, SMILE, MINE's bias-corrected gradient) that surrogate is what both
   ascend; the value reported is the bound.
 * ``direction="minimize"`` (fairness, disentanglement): the value is ``weight * I_hat``,
-  and the encoder descends it. What removes the dependence *for a fresh reader* is an
-  estimate that the encoder cannot outrun:
+  and the encoder descends it. A learned adversary can be outrun (see below), so by
+  default the estimate comes from a model refitted on every batch, which the encoder
+  cannot fool; it removes the dependence that model sees (class means and covariances),
+  not dependence in higher moments, which a fresh nonlinear probe may still read
+  (measured on UCI Adult in ``docs/recipes.md``):
 
   - ``MILoss("gaussian", direction="minimize")`` (recommended):
     :class:`~mist_reg.estimators.GaussianMI`, the closed-form information of the Gaussian
@@ -37,7 +40,7 @@ float32, and returns a scalar to *add* to the task loss:
   treated as classes; floats are continuous values. Judge the result with
   :func:`mist_reg.attribute_leakage` on held-out features, never with the penalty's own
   value: the Gaussian model does not see dependence beyond the first two moments of
-  each class.
+  each class, and an encoder under a strong penalty can move the attribute there.
 
 In both directions ``weight`` scales only what reaches the encoder: the estimator learns
 from its own objective at unit scale (so ``weight=0`` warms the estimator up without
