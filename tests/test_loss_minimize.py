@@ -147,3 +147,15 @@ def test_float_class_values_for_a_discrete_q_are_refused():
     penalty = MILoss("club", direction="minimize", estimator_kwargs=dict(q="categorical", n_classes=2, hidden_dims=[4]))
     with pytest.raises(ValueError, match="non-integral value 0.5"):
         penalty(x=torch.randn(8, 3), y=torch.tensor([0.0, 1.0, 0.5, 1.0, 0.0, 1.0, 0.0, 1.0]))
+
+
+def test_gaussian_models_name_bad_settings_and_class_indices():
+    with pytest.raises(ValueError, match="ridge must be non-negative"):
+        GaussianMI(ridge=-1.0)
+    with pytest.raises(ValueError, match="pooling must be non-negative"):
+        BatchGaussian(pooling=-2.0)
+    x = torch.randn(16, 3)
+    with pytest.raises(ValueError, match="class indices must be >= 0"):
+        GaussianMI().mutual_information(x, torch.arange(16) % 2 - 1)
+    with pytest.raises(ValueError, match=r"\[N\] or \[N, 1\]"):
+        BatchGaussian().fit(x, torch.zeros(16, 2, dtype=torch.long))

@@ -58,7 +58,29 @@ __all__ = [
     "LinearGaussianConditional",
     "JointGaussian",
     "gaussian_log_density",
+    "check_model_settings",
+    "class_labels",
 ]
+
+
+def check_model_settings(ridge: float, pooling: float | None) -> tuple[float, float | None]:
+    r"""``ridge`` and ``pooling`` of a Gaussian model, validated (see :class:`BatchGaussian`)."""
+    if not ridge >= 0:
+        raise ValueError(f"ridge must be non-negative, got {ridge}")
+    if pooling is not None and not pooling >= 0:
+        raise ValueError(f"pooling must be non-negative or None, got {pooling}")
+    return float(ridge), pooling
+
+
+def class_labels(y: Tensor) -> Tensor:
+    r"""Integer ``y`` of shape ``[N]`` or ``[N, 1]`` as ``[N]`` int64 class indices, with
+    clear errors for other shapes and negative values."""
+    if not (y.dim() == 1 or (y.dim() == 2 and y.shape[1] == 1)):
+        raise ValueError(f"class indices y must be [N] or [N, 1], got {tuple(y.shape)}")
+    labels = y.reshape(-1).long()
+    if int(labels.min()) < 0:
+        raise ValueError(f"class indices must be >= 0, got {int(labels.min())}")
+    return labels
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -254,11 +276,7 @@ class BatchGaussian(nn.Module):
 
     def __init__(self, ridge: float = 1e-3, pooling: float | None = None) -> None:
         super().__init__()
-        if not ridge >= 0:
-            raise ValueError(f"ridge must be non-negative, got {ridge}")
-        if pooling is not None and not pooling >= 0:
-            raise ValueError(f"pooling must be non-negative or None, got {pooling}")
-        self.ridge, self.pooling = float(ridge), pooling
+        self.ridge, self.pooling = check_model_settings(ridge, pooling)
 
     def fit(self, x: Tensor, y: Tensor) -> ClassConditionalPosterior | LinearGaussianConditional:
         r"""The ``q(y | x)`` of the Gaussian model of the batch ``(x, y)``, differentiable
@@ -267,16 +285,11 @@ class BatchGaussian(nn.Module):
         if x.shape[0] < 3:
             raise ValueError(f"a Gaussian model needs a batch of at least 3 samples, got {x.shape[0]}")
         if not y.is_floating_point():
-            labels = y.reshape(-1) if y.dim() == 1 or y.shape[-1] == 1 else None
-            if labels is None:
-                raise ValueError(f"class indices y must be [N] or [N, 1], got {tuple(y.shape)}")
-            if int(labels.min()) < 0:
-                raise ValueError(f"class indices must be >= 0, got {int(labels.min())}")
-            return ClassConditionalPosterior(x, labels.long(), self.ridge, self.pooling)
+            return ClassConditionalPosterior(x, class_labels(y), self.ridge, self.pooling)
         return LinearGaussianConditional(x, y.reshape(len(y), -1), self.ridge)
 
     def forward(self, x: Tensor) -> Distribution:
         raise RuntimeError("BatchGaussian is fitted to each batch: call fit(x, y), which returns q(y | x)")
 
     def extra_repr(self) -> str:
-        return f"ridge={self.ridge}"
+        return f"ridge={self.ridge}, pooling={self.pooling}"

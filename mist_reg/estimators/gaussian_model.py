@@ -56,7 +56,12 @@ import torch
 from torch import Tensor
 
 from mist_reg.bounds import BoundTerms
-from mist_reg.distributions.batch_gaussian import ClassConditionalPosterior, JointGaussian
+from mist_reg.distributions.batch_gaussian import (
+    ClassConditionalPosterior,
+    JointGaussian,
+    check_model_settings,
+    class_labels,
+)
 from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.generative import check_generative_inputs
 
@@ -81,20 +86,13 @@ class GaussianMI(MIEstimator):
 
     def __init__(self, ridge: float = 1e-3, pooling: float | None = None) -> None:
         super().__init__()
-        if not ridge >= 0:
-            raise ValueError(f"ridge must be non-negative, got {ridge}")
-        if pooling is not None and not pooling >= 0:
-            raise ValueError(f"pooling must be non-negative or None, got {pooling}")
-        self.ridge, self.pooling = float(ridge), pooling
+        self.ridge, self.pooling = check_model_settings(ridge, pooling)
         self._fitted: ClassConditionalPosterior | JointGaussian | None = None
 
     def _fit(self, x: Tensor, y: Tensor) -> ClassConditionalPosterior | JointGaussian:
         if y.is_floating_point():
             return JointGaussian(x, y, self.ridge)
-        labels = y.reshape(-1).long()
-        if int(labels.min()) < 0:
-            raise ValueError(f"class indices must be >= 0, got {int(labels.min())}")
-        return ClassConditionalPosterior(x, labels, self.ridge, self.pooling)
+        return ClassConditionalPosterior(x, class_labels(y), self.ridge, self.pooling)
 
     @torch.no_grad()
     def fit_data(self, x: Tensor, y: Tensor) -> None:
@@ -122,7 +120,7 @@ class GaussianMI(MIEstimator):
                 return BoundTerms(model.log_ratio(x, y))
             if y.is_floating_point():
                 raise ValueError("this GaussianMI was fitted to class indices: pass y as an integer tensor")
-            labels = y.reshape(-1).long()
+            labels = class_labels(y)
             n_classes = model.class_means.shape[0]
             if int(labels.max()) >= n_classes:
                 raise ValueError(f"class index {int(labels.max())} was not among the {n_classes} classes of the fit")
