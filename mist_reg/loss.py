@@ -14,18 +14,29 @@ float32, and returns a scalar to *add* to the task loss:
 * ``direction="minimize"`` (fairness, disentanglement): the value is ``weight * I_hat``,
   and the encoder descends it. A learned adversary can be outrun (see below), so by
   default the estimate comes from a model refitted on every batch, which the encoder
-  cannot fool; it removes the dependence that model sees (class means and covariances),
-  not dependence in higher moments, which a fresh nonlinear probe may still read
-  (measured on UCI Adult in ``docs/recipes.md``):
+  cannot fool, and differentiated through, so that its gradient says how the model
+  moves with the features:
 
-  - ``MILoss("gaussian", direction="minimize")`` (recommended):
+  - ``MILoss("kernel", direction="minimize")`` (recommended for a class-index ``y``:
+    a sensitive attribute, a label): :class:`~mist_reg.estimators.KernelMI`, the
+    leave-one-out kernel estimate of ``I(x; y)`` on the batch (a kernel classifier of
+    the classes), on whitened features, with the bandwidth chosen by leave-one-out
+    likelihood. It sees dependence in every moment, so the encoder cannot move the
+    attribute where the penalty does not look (measured on UCI Adult in
+    ``docs/recipes.md``: a fresh MLP probe falls to the majority rate);
+  - ``MILoss("gaussian", direction="minimize")`` (recommended for a continuous ``y``):
     :class:`~mist_reg.estimators.GaussianMI`, the closed-form information of the Gaussian
-    model of the batch (class-conditional Gaussians for a class-index ``y``), refitted
-    on every batch, with nothing to train;
+    model of the batch. For continuous values it grows without bound as a feature
+    becomes a linear function of ``y``, so its gradient removes such a feature, where a
+    kernel density (of fixed resolution, invariant to the feature's scale) gives almost
+    none. For classes it removes what class means and covariances show, and an encoder
+    under a strong penalty moves the attribute into higher moments, where a fresh MLP
+    probe still reads it;
   - an estimator with a density ``q(y | x)`` built by name (``"club"``, ``"l1out"``,
-    ...) gets ``q="batch_gaussian"`` unless ``estimator_kwargs`` names ``q``: the same
-    Gaussian model as a ``q`` refitted in closed form on every batch
-    (:class:`~mist_reg.distributions.BatchGaussian`);
+    ...) gets ``q="batch"`` unless ``estimator_kwargs`` names ``q``: the same two models
+    as a ``q`` refitted on every batch and chosen by the type of ``y``
+    (:class:`~mist_reg.distributions.BatchByType`: the kernel classifier for integer
+    ``y``, the linear-Gaussian regression for floating-point ``y``);
   - an estimator with a *learned* ``q`` (an instance, or ``q="gaussian"``,
     ``"categorical"``, ``"flow"`` by name) plays the two-player game: ``q`` is fitted
     with its own objective on *detached* features while the encoder descends the estimate
@@ -37,10 +48,11 @@ float32, and returns a scalar to *add* to the task loss:
     (``fit_by_likelihood``: BA, DoE, GM, ...) are trained this way in both directions.
 
   A class-index ``y`` (sensitive attribute, label) must be an integer tensor to be
-  treated as classes; floats are continuous values. Judge the result with
-  :func:`mist_reg.attribute_leakage` on held-out features, never with the penalty's own
-  value: the Gaussian model does not see dependence beyond the first two moments of
-  each class, and an encoder under a strong penalty can move the attribute there.
+  treated as classes; floats are continuous values (a binary attribute given as floats
+  is read as a continuous value, through its linear correlation with the features).
+  Judge the result with :func:`mist_reg.attribute_leakage` on held-out features, never
+  with the penalty's own value alone: a kernel model sees only what the batch size
+  allows it to resolve.
 
 In both directions ``weight`` scales only what reaches the encoder: the estimator learns
 from its own objective at unit scale (so ``weight=0`` warms the estimator up without
@@ -88,9 +100,9 @@ Other behaviour worth knowing:
   says so. Minimising a lower bound is the adversarial game of a critic against the
   encoder, with the weaknesses of every learned adversary.
 * While minimising, :attr:`MILoss.last_estimate` is the estimate on the batch with the
-  model fitted to that batch: it tracks the dependence the Gaussian model sees, with an
-  upward bias of order ``x_dim^2 / N`` at independence, and cannot be driven to 0 by
-  fooling a ``q``. For what a fresh reader recovers, run
+  model fitted to that batch (held-out within the batch, leave-one-out, for the kernel
+  model): it tracks what a kernel classifier of the batch reads, and cannot be driven to
+  0 by fooling a ``q``. For what a fresh reader recovers on other data, run
   :func:`mist_reg.attribute_leakage` on held-out features at checkpoints.
 """
 
@@ -113,9 +125,9 @@ from mist_reg.hooks import CaptureHandle, CaptureMode, FeatureCapture, ReduceRul
 
 __all__ = ["MILoss", "Direction", "MINIMIZE_DENSITY"]
 
-MINIMIZE_DENSITY = "batch_gaussian"
+MINIMIZE_DENSITY = "batch"
 r"""The ``q(y | x)`` an estimator built by name gets when it is minimised (see
-:class:`mist_reg.distributions.BatchGaussian`)."""
+:class:`mist_reg.distributions.BatchByType`)."""
 
 Direction = Literal["maximize", "minimize"]
 

@@ -4,9 +4,10 @@ An encoder maps an input to a representation ``Z``; a head predicts the label fr
 ``Z``; a penalty removes what ``Z`` says about the sensitive attribute ``S``. Two modes:
 
 **The MI sweep** (the default on digits): ``MILoss(estimator, x="encoder",
-direction="minimize", weight=w)`` with nothing else set (``--estimator``, ``"gaussian"``
-by default: the closed-form information of the class-conditional Gaussian model of each
-batch; ``"club"`` uses the posterior of the same model as ``q(s | z)``), its features
+direction="minimize", weight=w)`` with nothing else set (``--estimator``, ``"kernel"``
+by default: the leave-one-out kernel estimate of ``I(Z; S)`` on each batch,
+:class:`mist_reg.estimators.KernelMI`; ``"club"`` uses the kernel classifier of the
+same batch as ``q(s | z)``; ``"gaussian"`` the class-conditional Gaussian model), its features
 captured from the module named ``encoder`` by a forward hook. The data is
 scikit-learn's digits with a colour tint as ``S`` (red or blue, agreeing with the label
 group ``digit >= 5`` at ``--rate``, 0.8 by default; see ``common/attributes.py``). One
@@ -30,7 +31,9 @@ The sweep's trade-off curves are in ``plots/tradeoff.png`` and ``plots/sweep.png
 **The comparison of methods** (``--methods``, and the default of ``--data adult``): for
 each seed of ``--seeds``, each method and each of its weights, one model: ``none``;
 ``mi`` (``MILoss(--estimator, x="encoder", direction="minimize", weight=w)`` with its
-defaults, called with the integer attribute); ``adversary`` (gradient reversal,
+defaults, called with the integer attribute); ``gaussian`` (the same with
+``"gaussian"``); ``club`` (``MILoss("club")`` with its minimising defaults); ``club_learned``
+(CLUB with a learned ``q``, the adversarial game); ``adversary`` (gradient reversal,
 ``common/adversary.py``); ``confusion`` (``common/confusion.py``); ``mmd``
 (``common/mmd.py``). Each is scored on the test split (task accuracy; fresh linear and
 2x64 MLP S-probes on frozen, standardised features: accuracy and AUC; DP gap; the held-out
@@ -89,8 +92,8 @@ from common.sweep import run_sweep  # noqa: E402
 from mist_reg import MILoss, attribute_leakage  # noqa: E402
 
 
-METHODS: tuple[str, ...] = ("none", "mi", "club", "club_learned", "adversary", "confusion", "mmd")
-MI_METHODS: tuple[str, ...] = ("mi", "club", "club_learned")
+METHODS: tuple[str, ...] = ("none", "mi", "gaussian", "club", "club_learned", "adversary", "confusion", "mmd")
+MI_METHODS: tuple[str, ...] = ("mi", "gaussian", "club", "club_learned")
 r"""The methods of ``--methods``: no penalty, ``MILoss`` minimising ``--estimator``, an adversary
 behind a gradient-reversal layer, the confusion loss, and an MMD penalty between groups."""
 
@@ -115,9 +118,10 @@ class FairnessConfig(BaseConfig):
     max_rows: int = option(0, "adult: keep only the first N complete rows of each split (0: all), for quick checks")
     methods: tuple[str, ...] = option((), f"methods to compare, from {','.join(METHODS)} (empty: the single MI sweep of --weights)")
     seeds: tuple[int, ...] = option((), "seeds of the method comparison, each a full sweep (empty: --seed)")
-    estimator: str = option("gaussian", "mi method: the MI estimator, a registered name (MILoss(estimator, direction='minimize') with its defaults)")
+    estimator: str = option("kernel", "mi method: the MI estimator, a registered name (MILoss(estimator, direction='minimize') with its defaults)")
     weights_mi: tuple[float, ...] = option((1.0, 3.0, 10.0, 30.0), "mi method: penalty weights")
-    weights_club: tuple[float, ...] = option((0.3, 1.0, 3.0), "club method: weights of MILoss('club', direction='minimize') (q refitted on every batch)")
+    weights_gaussian: tuple[float, ...] = option((1.0, 3.0, 10.0, 30.0), "gaussian method: weights of MILoss('gaussian', direction='minimize')")
+    weights_club: tuple[float, ...] = option((1.0, 3.0, 10.0, 30.0), "club method: weights of MILoss('club', direction='minimize') (q refitted on every batch)")
     weights_club_learned: tuple[float, ...] = option((1.0, 3.0), "club_learned method: weights of CLUB with a learned categorical q (the adversarial game)")
     weights_adversary: tuple[float, ...] = option((0.3, 1.0, 3.0, 10.0, 30.0), "adversary method: gradient-reversal weights")
     weights_confusion: tuple[float, ...] = option((0.3, 1.0, 3.0, 10.0), "confusion method: penalty weights")
@@ -397,10 +401,12 @@ class MethodModel(nn.Module):
     between steps). The penalties:
 
     * ``mi``: ``MILoss(estimator, x="encoder", direction="minimize", weight=w)``, called
-      as ``mi(y=s)`` with the integer attribute (``"gaussian"`` by default: the closed-form
-      information of the class-conditional Gaussian model of the batch);
-    * ``club``: ``MILoss("club", ...)`` with its defaults, i.e. ``q(s | z)`` the posterior of
-      the same Gaussian model refitted on every batch;
+      as ``mi(y=s)`` with the integer attribute (``"kernel"`` by default: the leave-one-out
+      kernel estimate of the batch);
+    * ``gaussian``: the same with ``"gaussian"``, the closed-form information of the
+      class-conditional Gaussian model of the batch;
+    * ``club``: ``MILoss("club", ...)`` with its defaults, i.e. ``q(s | z)`` the kernel
+      classifier of the batch (:class:`mist_reg.distributions.BatchKernel`);
     * ``club_learned``: CLUB with a learned categorical ``q(s | z)`` (2x64 MLP) trained on
       detached features, the adversarial game (its estimator is built by a first forward
       pass in the constructor, so that its parameters are in the optimiser);
@@ -431,6 +437,7 @@ class MethodModel(nn.Module):
         if method in MI_METHODS:
             estimator, extra = {
                 "mi": (config.estimator, {}),
+                "gaussian": ("gaussian", {}),
                 "club": ("club", {}),
                 "club_learned": ("club", {"estimator_kwargs": dict(q="categorical", n_classes=task.s_classes, hidden_dims=[config.adversary_hidden] * 2)}),
             }[method]

@@ -188,11 +188,12 @@ def test_adult_comparison_end_to_end(tmp_path):
         "--data", "adult", "--max-rows", "600", "--out", str(out), "--threads", "1", "--no-progress",
         "--steps", "30", "--batch-size", "64", "--log-every", "10", "--leakage-every", "15", "--leakage-rows", "300",
         "--seeds", "0,1", "--weights-mi", "1", "--weights-club", "1", "--weights-club-learned", "1",
-        "--weights-adversary", "1,3", "--weights-confusion", "1", "--weights-mmd", "100",
+        "--weights-adversary", "1,3", "--weights-confusion", "1", "--weights-mmd", "100", "--weights-gaussian", "1",
     ]
     summary = fairness.main(argv)
     methods = summary["methods"]
-    assert list(methods) == ["none", "mi", "club", "club_learned", "adversary", "confusion", "mmd"]
+    assert list(methods) == list(fairness.METHODS)
+    assert list(methods) == ["none", "mi", "gaussian", "club", "club_learned", "adversary", "confusion", "mmd"]
     assert [r["weight"] for r in methods["adversary"]] == [1.0, 3.0]
     for rows in methods.values():
         for row in rows:
@@ -200,7 +201,7 @@ def test_adult_comparison_end_to_end(tmp_path):
             for name in fairness.METRICS:
                 assert math.isfinite(row[name]) and math.isfinite(row[f"{name}_se"]) and row[f"{name}_se"] >= 0
             assert 0.0 <= row["mlp_accuracy"] <= 1.0 and 0.0 <= row["dp_gap"] <= 1.0
-    assert len(summary["runs"]) == 2 * 8
+    assert len(summary["runs"]) == 2 * 9  # eight methods, two adversary weights
     assert summary["s_chance"] == pytest.approx(summary["runs"][0]["leakage"]["chance"], abs=0.1)
     assert (out / "plots" / "methods_tradeoff.png").stat().st_size > 1000
     table = (out / "summary.md").read_text()
@@ -210,13 +211,14 @@ def test_adult_comparison_end_to_end(tmp_path):
     checks = [r for r in records if r.get("check") == "leakage"]
     assert [r["step"] for r in checks] == [15, 30] and all(0 <= r["leakage_accuracy"] <= 1 for r in checks)
     assert [r["step"] for r in records if "loss" in r] == [10, 20, 30]
-    # the MI penalties: the Gaussian model refitted on every batch (nothing to train), and
-    # the learned categorical q of the adversarial game
+    # the MI penalties: the kernel and Gaussian models refitted on every batch (nothing to
+    # train), and the learned categorical q of the adversarial game
     config = fairness.parse_config(fairness.AdultFairnessConfig, ["--max-rows", "600"])
     task = fairness.load_task(config)
-    assert type(fairness.MethodModel(config, task, "mi", 1.0).penalty.estimator).__name__ == "GaussianMI"
+    assert type(fairness.MethodModel(config, task, "mi", 1.0).penalty.estimator).__name__ == "KernelMI"
+    assert type(fairness.MethodModel(config, task, "gaussian", 1.0).penalty.estimator).__name__ == "GaussianMI"
     club = fairness.MethodModel(config, task, "club", 1.0).penalty.estimator
-    assert type(club.q_y_given_x).__name__ == "BatchGaussian" and sum(p.numel() for p in club.parameters()) == 0
+    assert type(club.q_y_given_x).__name__ == "BatchByType" and sum(p.numel() for p in club.parameters()) == 0
     learned = fairness.MethodModel(config, task, "club_learned", 1.0).penalty
     assert type(learned.estimator.q_y_given_x).__name__ == "ConditionalCategorical"
     assert sum(p.numel() for p in learned.parameters()) > 0
@@ -241,7 +243,7 @@ def test_digits_comparison_runs_every_method(tmp_path):
         "--methods", ",".join(fairness.METHODS), "--out", str(tmp_path / "d"), "--threads", "1", "--no-progress",
         "--image-size", "8", "--width", "4", "--steps", "6", "--batch-size", "32", "--log-every", "3", "--leakage-every", "0",
         "--weights-mi", "1", "--weights-club", "1", "--weights-club-learned", "1",
-        "--weights-adversary", "1", "--weights-confusion", "1", "--weights-mmd", "1",
+        "--weights-adversary", "1", "--weights-confusion", "1", "--weights-mmd", "1", "--weights-gaussian", "1",
     ])
     assert list(summary["methods"]) == list(fairness.METHODS)
     assert summary["sensitive"] == "tint" and 0.7 < summary["s_from_label"] < 0.9  # the tint follows the label group at rate 0.8

@@ -18,7 +18,9 @@ Example:
     (torch.Size([4]), torch.Size([4, 4]))
 """
 
+from mist_reg.distributions.batch_by_type import BatchByType
 from mist_reg.distributions.batch_gaussian import BatchGaussian
+from mist_reg.distributions.batch_kernel import BatchKernel
 from mist_reg.distributions.conditional_categorical import ConditionalCategorical
 from mist_reg.distributions.conditional_gaussian import COVARIANCES, ConditionalGaussian
 from mist_reg.distributions.factory import (
@@ -45,6 +47,8 @@ __all__ = [
     "ConditionalCategorical",
     "LearnedGaussian",
     "BatchGaussian",
+    "BatchKernel",
+    "BatchByType",
     "conditional_flow",
     "marginal_flow",
     "joint_flow",

@@ -7,7 +7,7 @@ Example:
     >>> conditional_density("mixture", 3, 2)
     Traceback (most recent call last):
     ...
-    ValueError: unknown conditional density 'mixture'; valid values: gaussian, categorical, flow, batch_gaussian
+    ValueError: unknown conditional density 'mixture'; valid values: gaussian, categorical, flow, batch_gaussian, batch_kernel, batch
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Literal, Sequence
 
 from torch import nn
 
+from mist_reg.distributions.batch_by_type import BatchByType
 from mist_reg.distributions.batch_gaussian import BatchGaussian
+from mist_reg.distributions.batch_kernel import BatchKernel
 from mist_reg.distributions.conditional_categorical import ConditionalCategorical
 from mist_reg.distributions.conditional_gaussian import ConditionalGaussian, Covariance
 from mist_reg.distributions.flows import FlowKind, conditional_flow, marginal_flow
@@ -24,12 +26,12 @@ from mist_reg.distributions.gaussian import LearnedGaussian
 
 __all__ = ["CONDITIONAL_DENSITIES", "MARGINAL_DENSITIES", "conditional_density", "marginal_density"]
 
-CONDITIONAL_DENSITIES: tuple[str, ...] = ("gaussian", "categorical", "flow", "batch_gaussian")
+CONDITIONAL_DENSITIES: tuple[str, ...] = ("gaussian", "categorical", "flow", "batch_gaussian", "batch_kernel", "batch")
 MARGINAL_DENSITIES: tuple[str, ...] = ("gaussian", "flow")
 
 
 def conditional_density(
-    kind: Literal["gaussian", "categorical", "flow", "batch_gaussian"] | nn.Module,
+    kind: Literal["gaussian", "categorical", "flow", "batch_gaussian", "batch_kernel", "batch"] | nn.Module,
     x_dim: int,
     y_dim: int,
     hidden_dims: Sequence[int] = (64, 64),
@@ -44,9 +46,15 @@ def conditional_density(
         kind: ``"gaussian"`` (:class:`ConditionalGaussian` with ``covariance``),
             ``"categorical"`` (:class:`ConditionalCategorical`, needs ``n_classes`` and
             ``y_dim == 1``), ``"flow"`` (a zuko flow of ``transforms`` transforms of kind
-            ``flow``) or ``"batch_gaussian"`` (:class:`BatchGaussian`, refitted in closed
+            ``flow``), ``"batch_gaussian"`` (:class:`BatchGaussian`, refitted in closed
             form on every batch: class-conditional Gaussians for class-index ``y``, a
-            linear-Gaussian regression for continuous ``y``; nothing to train).
+            linear-Gaussian regression for continuous ``y``; nothing to train) or
+            ``"batch_kernel"`` (:class:`BatchKernel`, a leave-one-out kernel model of
+            the batch: a kernel classifier for class-index ``y``, a kernel conditional
+            density for continuous ``y``; nothing to train) or ``"batch"``
+            (:class:`BatchByType`: the kernel classifier for class-index ``y``, the
+            linear-Gaussian regression for continuous ``y``; the default of a minimised
+            :class:`~mist_reg.MILoss`).
     """
     if isinstance(kind, nn.Module):
         return kind
@@ -62,6 +70,10 @@ def conditional_density(
         return conditional_flow(x_dim, y_dim, hidden_dims, transforms, flow)
     if kind == "batch_gaussian":
         return BatchGaussian()
+    if kind == "batch_kernel":
+        return BatchKernel()
+    if kind == "batch":
+        return BatchByType()
     raise ValueError(f"unknown conditional density {kind!r}; valid values: {', '.join(CONDITIONAL_DENSITIES)}")
 
 

@@ -28,6 +28,7 @@ from mist_reg.estimators.factories import (
     tuba,
 )
 from mist_reg.estimators.gaussian_model import GaussianMI
+from mist_reg.estimators.kernel import KernelMI
 from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE, GenerativeEstimator
 from mist_reg.estimators.generative_factories import (
     ba,
@@ -65,6 +66,7 @@ __all__ = [
     "L1OUT",
     "CLUB",
     "GaussianMI",
+    "KernelMI",
     "Binned",
     "PQ",
     "PQHybrid",

@@ -30,6 +30,8 @@ from mist_reg.distributions.flows import FlowKind
 from mist_reg.distributions.log_density import DEFAULT_MAX_PAIRS
 from mist_reg.estimators.factories import DEFAULT_HIDDEN_DIMS, make_critic, register_estimator
 from mist_reg.estimators.gaussian_model import GaussianMI
+from mist_reg.distributions.batch_kernel import DEFAULT_BANDWIDTHS
+from mist_reg.estimators.kernel import KernelMI
 from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE
 from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
 from mist_reg.estimators.quantized import PQ, Binned
@@ -50,12 +52,13 @@ __all__ = [
     "pq_hybrid",
     "gaussian_hybrid",
     "gaussian",
+    "kernel",
 ]
 
 QUANTIZATIONS: tuple[str, ...] = ("kmeans", "quantile", "vq")
 PROPOSALS: tuple[str, ...] = ("closed_form", "learned")
 
-ConditionalKind = Literal["gaussian", "categorical", "flow", "batch_gaussian"]
+ConditionalKind = Literal["gaussian", "categorical", "flow", "batch_gaussian", "batch_kernel", "batch"]
 
 
 def _hidden(hidden_dims: Sequence[int] | None) -> Sequence[int]:
@@ -419,3 +422,25 @@ def gaussian(x_dim: int, y_dim: int, ridge: float = 1e-3, pooling: float | None 
         True
     """
     return GaussianMI(ridge, pooling)
+
+
+@register_estimator("kernel")
+def kernel(
+    x_dim: int,
+    y_dim: int,
+    bandwidths: Sequence[float] = DEFAULT_BANDWIDTHS,
+    smoothing: float = 1.0,
+    ridge: float = 1e-3,
+) -> KernelMI:
+    r"""A :class:`~mist_reg.estimators.KernelMI`: the leave-one-out kernel estimate of the
+    mutual information of each batch (class-index ``y`` as an integer tensor). ``x_dim``
+    and ``y_dim`` are accepted like every factory's; the estimator has no parameters.
+
+    Example:
+        >>> import torch
+        >>> estimator = kernel(x_dim=3, y_dim=1)
+        >>> z, s = torch.randn(256, 3), torch.randint(0, 2, (256,))
+        >>> bool(estimator.mutual_information(z, s).abs() < 0.1)
+        True
+    """
+    return KernelMI(bandwidths, smoothing, ridge)

@@ -1,0 +1,62 @@
+r"""The ``q(y | x)`` a minimised estimator gets by default: refitted on every batch, its
+family chosen by what ``y`` holds.
+
+* **Class indices** (an integer ``y``: a sensitive attribute, a label): the kernel
+  classifier of :class:`BatchKernel`. A Gaussian model of each class sees only means and
+  covariances, and an encoder under its penalty moves the attribute into higher moments;
+  the kernel classifier reads every moment.
+* **Continuous values** (a floating-point ``y``): the linear-Gaussian regression of
+  :class:`BatchGaussian`. A kernel density in whitened coordinates has a resolution set by
+  its narrowest bandwidth and is invariant to the scale of a linear dependence, so a
+  feature equal to ``c * y`` looks the same to it for every ``c != 0`` and its gradient
+  cannot shrink ``c``; the Gaussian information ``-0.5 log(1 - R^2)`` grows without bound
+  as such a feature becomes exact, and its gradient removes it.
+
+Example:
+    >>> import torch
+    >>> q = BatchByType()
+    >>> type(q.fit(torch.randn(64, 3), torch.randint(0, 2, (64,)))).__name__
+    'KernelConditional'
+    >>> type(q.fit(torch.randn(64, 3), torch.randn(64, 1))).__name__
+    'LinearGaussianConditional'
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from mist_reg.distributions.batch_gaussian import ClassConditionalPosterior, LinearGaussianConditional
+
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+from mist_reg.distributions.batch_gaussian import BatchGaussian
+from mist_reg.distributions.batch_kernel import BatchKernel, KernelConditional
+
+__all__ = ["BatchByType"]
+
+
+class BatchByType(nn.Module):
+    r"""A ``q(y | x)`` refitted on every batch: :class:`BatchKernel` for class-index ``y``,
+    :class:`BatchGaussian` for continuous ``y`` (see the module documentation). No
+    parameters, nothing to train.
+
+    Arguments:
+        classes: The model of a class-index ``y`` (a :class:`BatchKernel` at its defaults).
+        values: The model of a continuous ``y`` (a :class:`BatchGaussian` at its defaults).
+    """
+
+    fits_batch: ClassVar[bool] = True
+    r"""Estimators call :meth:`fit` on each batch instead of calling the module."""
+
+    def __init__(self, classes: BatchKernel | None = None, values: BatchGaussian | None = None) -> None:
+        super().__init__()
+        self.classes = classes if classes is not None else BatchKernel()
+        self.values = values if values is not None else BatchGaussian()
+
+    def fit(self, x: Tensor, y: Tensor) -> KernelConditional | ClassConditionalPosterior | LinearGaussianConditional:
+        r"""The fitted ``q(y | x)`` of the batch, by the type of ``y``."""
+        return (self.values if y.is_floating_point() else self.classes).fit(x, y)
+
+    def forward(self, x: Tensor) -> Distribution:
+        raise RuntimeError("BatchByType is fitted to each batch: call fit(x, y), which returns q(y | x)")

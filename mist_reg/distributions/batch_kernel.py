@@ -1,0 +1,276 @@
+r"""``q(y | x)`` as a kernel (Parzen-window) model refitted on every batch: the density of
+a penalty that an encoder can neither outrun nor evade in higher moments.
+
+:class:`BatchGaussian` refits a Gaussian model on each batch, so it cannot lag the encoder,
+but it sees only the first two moments of each class: an encoder under its penalty moves
+the attribute into higher moments, where a fresh nonlinear probe still reads it.
+:class:`BatchKernel` keeps the refit-on-every-batch property and drops the family: its
+``q(y | x_i)`` is the Nadaraya-Watson mixture over the batch's own samples,
+
+    ``q(y | x) = sum_j w_j(x) kappa_y(y, y_j)``,
+    ``w_j(x) = (k_x(x, x_j) + alpha / N) / (sum_l k_x(x, x_l) + alpha)``,
+
+with ``kappa_y`` the point mass on ``y_j`` for class indices (a kernel classifier) and a
+normalised Gaussian kernel for continuous ``y`` (a kernel conditional density), and
+``alpha`` pseudo-samples of the marginal mixed in (so that an isolated ``x`` falls back to
+the marginal, never to ``log 0``). A sample never counts as its own neighbour: kernel
+values between coincident points are zero (leave-one-out), so ``q(y_i | x_i)`` on the
+batch is a held-out prediction.
+
+* **Coordinates.** Both sides are whitened on the batch (:class:`Whitening`): centred,
+  scaled and decorrelated, differentiably. No direction of ``x`` can be made small enough
+  for the kernel to miss while a reader of ``x`` could still amplify it.
+* **Scale.** Gaussian kernels ``exp(-||u - v||^2 / (2 sigma^2))``, ``sigma = b sqrt(d)``
+  (whitened points lie about ``sqrt(2 d)`` apart); of the widths ``b`` in ``bandwidths``
+  the fit keeps the one with the largest leave-one-out log-likelihood
+  ``mean_i log q(y_i | x_i)`` on the batch, the textbook way of choosing a kernel
+  density's bandwidth. For continuous ``y`` the kernel on ``y`` has the same ``b``.
+
+The gradient that reaches the encoder includes how every neighbourhood moves with the
+features: to lower a bound built on this ``q`` the encoder must make each sample's
+neighbourhood look like the whole batch, in every moment and at the selected scale.
+What it cannot see is structure finer than its narrowest kernel on the batch size it is
+given (kernel density estimation in ``d`` dimensions needs many samples): judge a
+penalty with :func:`mist_reg.attribute_leakage` on held-out features.
+
+Example:
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> x = torch.randn(512, 2); y = (x.norm(dim=1) > 1.2).long()   # a ring: same class means
+    >>> q = BatchKernel().fit(x, y)
+    >>> accuracy = (q(x).probs.argmax(1) == y).float().mean()   # held-out (leave-one-out)
+    >>> bool(accuracy > 0.9)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Categorical, Distribution
+
+from mist_reg.distributions.batch_gaussian import class_labels
+
+__all__ = [
+    "BatchKernel",
+    "KernelConditional",
+    "Whitening",
+    "DEFAULT_BANDWIDTHS",
+    "check_kernel_settings",
+    "gaussian_kernel",
+    "neighbour_weights",
+    "leave_one_out_log_ratios",
+]
+
+DEFAULT_BANDWIDTHS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+r"""Kernel widths in units of ``sqrt(d)``: ``0.25`` sees only near neighbours, ``2``
+almost the whole batch."""
+
+_COINCIDENT = 1e-4
+r"""Whitened points closer than ``sqrt(_COINCIDENT * d)`` count as the same point."""
+
+
+def check_kernel_settings(
+    bandwidths: Sequence[float], smoothing: float, ridge: float
+) -> tuple[tuple[float, ...], float, float]:
+    r"""The settings of a kernel model, validated (see :class:`BatchKernel`)."""
+    widths = tuple(float(b) for b in bandwidths)
+    if not widths or not all(b > 0 and math.isfinite(b) for b in widths):
+        raise ValueError(f"bandwidths must be a non-empty sequence of positive numbers, got {list(bandwidths)}")
+    if not smoothing > 0:
+        raise ValueError(f"smoothing must be positive, got {smoothing}")
+    if not ridge > 0:
+        raise ValueError(f"ridge must be positive, got {ridge}")
+    return widths, float(smoothing), float(ridge)
+
+
+class Whitening:
+    r"""The affine map to the coordinates of a batch's Gaussian model: ``z`` centred,
+    scaled to unit variance and decorrelated with the Cholesky factor of the sample
+    correlation matrix plus ``ridge`` on its diagonal. Differentiable with respect to the
+    batch it is fitted to. (Not shrunk towards the identity: shrinking would leave the
+    directions of small variance small, which is where a representation could hide a
+    variable from a kernel.)
+
+    Example:
+        >>> z = torch.randn(2000, 2) @ torch.tensor([[1.0, 0.8], [0.0, 0.3]])
+        >>> w = Whitening(z)(z)
+        >>> bool(torch.allclose(w.T @ w / 1999, torch.eye(2), atol=0.05))
+        True
+    """
+
+    def __init__(self, z: Tensor, ridge: float = 1e-3) -> None:
+        n, d = z.shape
+        self.mean, self.std = z.mean(0), z.std(0).clamp_min(1e-6)
+        standard = (z - self.mean) / self.std
+        eye = torch.eye(d, dtype=z.dtype, device=z.device)
+        self.tril = torch.linalg.cholesky(standard.T @ standard / max(n - 1, 1) + ridge * eye)
+
+    def __call__(self, z: Tensor) -> Tensor:
+        standard = ((z - self.mean) / self.std).unsqueeze(-1)
+        tril = self.tril.expand(*standard.shape[:-2], *self.tril.shape)
+        return torch.linalg.solve_triangular(tril, standard, upper=False).squeeze(-1)
+
+    def log_abs_det(self) -> Tensor:
+        r"""``log |det|`` of the map's Jacobian (densities of whitened values minus this are densities of ``z``)."""
+        return -self.std.log().sum() - torch.diagonal(self.tril).log().sum()
+
+
+def gaussian_kernel(query: Tensor, points: Tensor, bandwidths: Sequence[float], leave_out: bool = True) -> Tensor:
+    r"""``exp(-||q - p_j||^2 / (2 sigma_b^2))``, ``sigma_b = b sqrt(d)``, between whitened
+    ``query: [..., d]`` and ``points: [N, d]``, for every width: ``[B, ..., N]``. With
+    ``leave_out``, pairs of coincident points get 0 (a sample is not its own neighbour)."""
+    d = points.shape[-1]
+    squared = (query.pow(2).sum(-1, keepdim=True) + points.pow(2).sum(-1) - 2.0 * query @ points.T).clamp_min(0.0)
+    sigmas = torch.tensor(bandwidths, dtype=points.dtype, device=points.device) * d**0.5
+    kernel = torch.exp(-squared.unsqueeze(0) / (2.0 * sigmas.pow(2)).view(-1, *([1] * squared.dim())))
+    if leave_out:
+        kernel = kernel * (squared.detach() > _COINCIDENT * d).to(kernel.dtype)
+    return kernel
+
+
+def neighbour_weights(kernel: Tensor, smoothing: float) -> Tensor:
+    r"""The mixture weights ``(k_j + alpha / N) / (sum_l k_l + alpha)`` from kernel values
+    ``[..., N]`` (see the module documentation); each row sums to 1."""
+    n = kernel.shape[-1]
+    return (kernel + smoothing / n) / (kernel.sum(-1, keepdim=True) + smoothing)
+
+
+def _y_kernel(y: Tensor, bandwidths: Sequence[float], ridge: float) -> tuple[Tensor, Tensor]:
+    r"""``kappa_y(y_i, y_j)`` on the batch (``[N, N]`` for class indices, ``[B, N, N]`` for
+    continuous ``y``, a sample being its own match) and the log-normaliser per width that
+    turns kernel units into a density of ``y`` (``[B]``, zero for class indices)."""
+    if not y.is_floating_point():
+        labels = class_labels(y)
+        return (labels[:, None] == labels[None, :]).to(torch.float32), torch.zeros(len(bandwidths))
+    values = y.reshape(len(y), -1)
+    whitening = Whitening(values, ridge)
+    points = whitening(values)
+    d = points.shape[-1]
+    sigmas = torch.tensor(bandwidths, dtype=points.dtype, device=points.device) * d**0.5
+    normaliser = -d * sigmas.log() - 0.5 * d * math.log(2.0 * math.pi) + whitening.log_abs_det()
+    return gaussian_kernel(points, points, bandwidths, leave_out=False), normaliser
+
+
+def leave_one_out_log_ratios(
+    x: Tensor, y: Tensor, bandwidths: Sequence[float], smoothing: float, ridge: float
+) -> tuple[Tensor, Tensor]:
+    r"""``log q_b(y_i | x_i) - log q_inf(y_i)`` for every width ``b`` (``[B, N]``) and the
+    leave-one-out log-likelihood ``mean_i log q_b(y_i | x_i)`` of each width (``[B]``), on
+    the batch ``(x, y)``. ``q_inf`` is the same model with a constant kernel on ``x``: the
+    marginal of ``y`` (class frequencies, or the kernel density of ``y``)."""
+    points = Whitening(x, ridge)(x)
+    weights = neighbour_weights(gaussian_kernel(points, points, bandwidths), smoothing)  # [B, N, N]
+    n = x.shape[0]
+    others = 1.0 - torch.eye(n, dtype=x.dtype, device=x.device)
+    marginal_weights = neighbour_weights(others, smoothing)  # [N, N]
+    kernel_y, normaliser = _y_kernel(y, bandwidths, ridge)
+    kernel_y = kernel_y.to(x.device)
+    log_conditional = (weights * kernel_y).sum(-1).log()
+    log_marginal = (marginal_weights * kernel_y).sum(-1).log()
+    likelihood = log_conditional.detach().mean(-1) + normaliser.to(x.device)
+    return log_conditional - log_marginal, likelihood
+
+
+def _mixture_log_density(weights: Tensor, whitened: Tensor, points: Tensor, sigma: float) -> Tensor:
+    d = points.shape[-1]
+    squared = (whitened.pow(2).sum(-1, keepdim=True) + points.pow(2).sum(-1) - 2.0 * whitened @ points.T).clamp_min(0.0)
+    log_normal = -squared / (2.0 * sigma**2) - d * math.log(sigma) - 0.5 * d * math.log(2.0 * math.pi)
+    return torch.logsumexp(weights.log() + log_normal, dim=-1)
+
+
+class _KernelMixture(Distribution):
+    r"""``sum_j w_j N(W(y); W(y_j), sigma^2 I)`` read as a density of ``y`` (``W`` the whitening)."""
+
+    arg_constraints: ClassVar[dict] = {}
+
+    def __init__(self, weights: Tensor, fit: KernelConditional) -> None:
+        self.weights, self.fit = weights, fit
+        super().__init__(weights.shape[:-1], fit.y_points.shape[-1:], validate_args=False)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        fit = self.fit
+        sigma = fit.bandwidth * fit.y_points.shape[-1] ** 0.5
+        whitened = fit.y_whitening(value)
+        return _mixture_log_density(self.weights, whitened, fit.y_points, sigma) + fit.y_whitening.log_abs_det()
+
+
+class KernelConditional:
+    r"""``q(y | x)`` of the kernel model fitted to a batch (see :class:`BatchKernel`).
+
+    Calling it with ``x: [..., x_dim]`` returns a :class:`~torch.distributions.Categorical`
+    (class-index ``y``) or a mixture over the batch's ``y`` (continuous ``y``) with batch
+    shape ``[...]``.
+
+    Arguments:
+        x: The batch's ``[N, x_dim]`` features.
+        y: Its ``[N]`` class indices (an integer tensor) or ``[N, y_dim]`` values.
+        bandwidths, smoothing, ridge: As for :class:`BatchKernel`.
+    """
+
+    broadcasts_context: ClassVar[bool] = True
+
+    def __init__(self, x: Tensor, y: Tensor, bandwidths: Sequence[float], smoothing: float, ridge: float) -> None:
+        with torch.no_grad():
+            _, likelihood = leave_one_out_log_ratios(x, y, bandwidths, smoothing, ridge)
+        self.bandwidth = bandwidths[int(likelihood.argmax())]
+        self.smoothing = smoothing
+        self.x_whitening = Whitening(x, ridge)
+        self.x_points = self.x_whitening(x)
+        self.discrete = not y.is_floating_point()
+        if self.discrete:
+            labels = class_labels(y)
+            self.one_hot = nn.functional.one_hot(labels, int(labels.max()) + 1).to(x.dtype)
+        else:
+            values = y.reshape(len(y), -1)
+            self.y_whitening = Whitening(values, ridge)
+            self.y_points = self.y_whitening(values)
+
+    def weights(self, x: Tensor) -> Tensor:
+        r"""The mixture weights ``w_j(x)`` over the batch's samples: ``[..., N]``."""
+        kernel = gaussian_kernel(self.x_whitening(x), self.x_points, (self.bandwidth,))[0]
+        return neighbour_weights(kernel, self.smoothing)
+
+    def __call__(self, x: Tensor) -> Distribution:
+        weights = self.weights(x)
+        if self.discrete:
+            return Categorical(probs=weights @ self.one_hot, validate_args=False)
+        return _KernelMixture(weights, self)
+
+
+class BatchKernel(nn.Module):
+    r"""A kernel ``q(y | x)`` fitted to each batch (see the module documentation). It has
+    no parameters and nothing to train.
+
+    Arguments:
+        bandwidths: Kernel widths in units of ``sqrt(d)`` of the whitened features; the
+            fit keeps the one with the largest leave-one-out likelihood.
+        smoothing: ``alpha``, pseudo-samples of the marginal in every neighbourhood.
+        ridge: Added to the diagonal of the correlation matrices before whitening.
+    """
+
+    fits_batch: ClassVar[bool] = True
+    r"""Estimators call :meth:`fit` on each batch instead of calling the module."""
+
+    def __init__(
+        self, bandwidths: Sequence[float] = DEFAULT_BANDWIDTHS, smoothing: float = 1.0, ridge: float = 1e-3
+    ) -> None:
+        super().__init__()
+        self.bandwidths, self.smoothing, self.ridge = check_kernel_settings(bandwidths, smoothing, ridge)
+
+    def fit(self, x: Tensor, y: Tensor) -> KernelConditional:
+        r"""The kernel ``q(y | x)`` of the batch ``(x, y)``, differentiable with respect to
+        both: a kernel classifier for integer ``y`` (``[N]`` or ``[N, 1]``), a kernel
+        conditional density for floating-point ``y``."""
+        if x.shape[0] < 3:
+            raise ValueError(f"a kernel model needs a batch of at least 3 samples, got {x.shape[0]}")
+        return KernelConditional(x, y, self.bandwidths, self.smoothing, self.ridge)
+
+    def forward(self, x: Tensor) -> Distribution:
+        raise RuntimeError("BatchKernel is fitted to each batch: call fit(x, y), which returns q(y | x)")
+
+    def extra_repr(self) -> str:
+        return f"bandwidths={self.bandwidths}, smoothing={self.smoothing}, ridge={self.ridge}"
