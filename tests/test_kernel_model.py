@@ -69,10 +69,30 @@ def test_kernel_sees_what_the_gaussian_model_cannot():
 def test_kernel_estimate_ignores_the_scale_and_correlation_of_features():
     z, s = square(500, torch.Generator().manual_seed(4))
     mixing = torch.tensor([[1e-3, 5.0], [0.0, 1e3]])
-    estimator = KernelMI()
+    estimator = KernelMI(whiten=True)
     assert float(estimator.mutual_information(z @ mixing, s)) == pytest.approx(
         float(estimator.mutual_information(z, s)), abs=1e-3
     )
+
+
+def test_the_default_estimate_ignores_the_scale_of_each_feature():
+    z, s = square(500, torch.Generator().manual_seed(4))
+    scale = torch.tensor([1e-3, 1e3])
+    estimator = KernelMI()
+    assert float(estimator.mutual_information(z * scale, s)) == pytest.approx(
+        float(estimator.mutual_information(z, s)), abs=1e-4
+    )
+
+
+def test_standardised_kernel_sees_an_attribute_that_many_features_carry():
+    # 64 features from 64 samples, half of them carrying S together: standardised, S
+    # weighs in the distances as 32 features; whitened, it is one direction among 64
+    g = torch.Generator().manual_seed(9)
+    s = torch.randint(0, 2, (64,), generator=g)
+    z = torch.randn(64, 64, generator=g)
+    z[:, :32] += 2 * s[:, None] - 1
+    assert float(KernelMI().mutual_information(z, s)) > 0.3
+    assert float(KernelMI(whiten=True).mutual_information(z, s)) < 0.1
 
 
 def test_whitening_and_its_jacobian():

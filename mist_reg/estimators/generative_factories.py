@@ -431,6 +431,7 @@ def kernel(
     bandwidths: Sequence[float] = DEFAULT_BANDWIDTHS,
     smoothing: float = 1.0,
     ridge: float = 1e-3,
+    whiten: bool = False,
 ) -> KernelMI:
     r"""A :class:`~mist_reg.estimators.KernelMI`: the leave-one-out kernel estimate of the
     mutual information of each batch (class-index ``y`` as an integer tensor). ``x_dim``
@@ -443,4 +444,4 @@ def kernel(
         >>> bool(estimator.mutual_information(z, s).abs() < 0.1)
         True
     """
-    return KernelMI(bandwidths, smoothing, ridge)
+    return KernelMI(bandwidths, smoothing, ridge, whiten)

@@ -23,9 +23,12 @@ log-likelihood gain of a kernel classifier (or regressor) of ``y`` from ``x`` ov
 prior, which is also how the bandwidth is chosen: of the Gaussian kernels
 ``exp(-||u - v||^2 / (2 sigma^2))`` with ``sigma = b sqrt(d)`` for ``b`` in
 ``bandwidths``, the estimate keeps the one with the largest leave-one-out likelihood
-(the largest estimate). Both sides are first whitened on the batch
-(:class:`~mist_reg.distributions.batch_kernel.Whitening`), so that neither rescaling a
-feature nor hiding the attribute in a direction of small variance changes anything.
+(the largest estimate). ``x`` is first standardised on the batch, so that rescaling a
+feature changes nothing; ``whiten=True`` decorrelates it too
+(:class:`~mist_reg.distributions.batch_kernel.Whitening`), which makes the estimate
+invariant to every invertible linear map of ``x`` but gives the directions a batch
+cannot estimate as much weight as the others (see
+:mod:`mist_reg.distributions.batch_kernel`).
 
 As a penalty. Everything is recomputed from the batch and differentiated through, so the
 encoder cannot win by making a model wrong: to lower the estimate it must make every
@@ -76,22 +79,32 @@ class KernelMI(MIEstimator):
         smoothing: ``alpha``, the pseudo-samples of the marginal mixed into every
             neighbourhood (keeps isolated samples at the marginal instead of at ``log 0``).
         ridge: Added to the diagonal of the correlation matrices before whitening.
+        whiten: Decorrelate ``x`` as well as standardising it (see
+            :mod:`mist_reg.distributions.batch_kernel`): invariant to any invertible
+            linear map of ``x``, but blind in as many dimensions as the batch has samples.
     """
 
     bound: ClassVar = None
     min_samples: ClassVar[int] = 3
 
     def __init__(
-        self, bandwidths: Sequence[float] = DEFAULT_BANDWIDTHS, smoothing: float = 1.0, ridge: float = 1e-3
+        self,
+        bandwidths: Sequence[float] = DEFAULT_BANDWIDTHS,
+        smoothing: float = 1.0,
+        ridge: float = 1e-3,
+        whiten: bool = False,
     ) -> None:
         super().__init__()
         self.bandwidths, self.smoothing, self.ridge = check_kernel_settings(bandwidths, smoothing, ridge)
+        self.whiten = bool(whiten)
 
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         x, y = check_generative_inputs(x, y, self.min_samples)
         with autocast_disabled(x.device):
-            log_ratios, likelihood = leave_one_out_log_ratios(x, y, self.bandwidths, self.smoothing, self.ridge)
+            log_ratios, likelihood = leave_one_out_log_ratios(
+                x, y, self.bandwidths, self.smoothing, self.ridge, self.whiten
+            )
             return BoundTerms(log_ratios[likelihood.argmax()])
 
     def extra_repr(self) -> str:
-        return f"bandwidths={self.bandwidths}, smoothing={self.smoothing}, ridge={self.ridge}"
+        return f"bandwidths={self.bandwidths}, smoothing={self.smoothing}, ridge={self.ridge}, whiten={self.whiten}"
