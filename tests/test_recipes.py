@@ -55,12 +55,12 @@ def test_contrastive_probe_beats_random_initialisation(tmp_path):
 
 
 def test_fairness_penalty_removes_the_attribute(tmp_path):
-    summary = fairness.main(args(tmp_path, "f", "--steps", "150", "--batch-size", "64", "--width", "16", "--weights", "0,0.3"))
+    summary = fairness.main(args(tmp_path, "f", "--steps", "150", "--batch-size", "64", "--width", "16", "--weights", "0,1"))
     check_run_folder(tmp_path / "f", sweep=True)
     assert (tmp_path / "f" / "plots" / "tradeoff.png").is_file() and (tmp_path / "f" / "plots" / "sweep.png").is_file()
     free, penalised = summary["sweep"]
-    # measured: S-probe accuracy 0.946 -> 0.892 (0.79 from the label alone), I(Z;S) bound
-    # 0.57 -> 0.43 nats, task accuracy 0.965 -> 0.952
+    # measured (kernel penalty, weight 1): S-probe accuracy 0.946 -> 0.837 (0.79 from the
+    # label alone), I(Z;S) bound 0.57 -> 0.26 nats, task accuracy 0.965 -> 0.957
     # the S probe moves towards what the label alone tells (the floor without task loss)
     assert penalised["s_probe_accuracy"] < free["s_probe_accuracy"] - 0.03
     assert penalised["mi_zs"] < free["mi_zs"] - 0.05
