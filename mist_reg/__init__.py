@@ -14,7 +14,10 @@ from mist_reg.estimators import MIEstimator, instantiate_estimator, list_estimat
 from mist_reg.hooks import FeatureCapture
 from mist_reg.leakage import LeakageReport, attribute_leakage
 from mist_reg.loss import MILoss
-from mist_reg.training import MIEstimate, TrainingLog, estimate_mi, evaluate_mi, train_mi_estimator
+from mist_reg.estimate import estimate_mi
+from mist_reg.evaluation import evaluate_mi
+from mist_reg.fitting import TrainingLog, train_mi_estimator
+from mist_reg.result import MIEstimate
 
 __version__ = "0.1.0"
 

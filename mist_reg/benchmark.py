@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from mist_reg.estimators.factories import ESTIMATORS, normalize_name
 from mist_reg.tasks import BENCHMARK_SUITE, get_task
-from mist_reg.training import DEFAULT_ESTIMATOR, estimate_mi
+from mist_reg.estimate import DEFAULT_ESTIMATOR, estimate_mi
 
 __all__ = [
     "DEFAULT_LABEL",

@@ -47,17 +47,12 @@ from mist_reg.benchmark import (
     text_table,
     timed,
 )
-from mist_reg.estimators.factories import CRITIC_ESTIMATORS, ESTIMATORS, list_estimators, make_critic, normalize_name
+from mist_reg.estimators.factories import ESTIMATION_CRITIC_DEFAULTS, make_critic
+from mist_reg.estimators.registry import ESTIMATORS, REGISTRY, list_estimators, normalize_name
 from mist_reg.io import SUPPORTED_EXTENSIONS, load_pair
 from mist_reg.tasks import BENCHMARK_SUITE, get_task, list_tasks
-from mist_reg.training import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_ESTIMATOR,
-    DEFAULT_LR,
-    DEFAULT_MAX_ITERATIONS,
-    ESTIMATION_CRITIC_DEFAULTS,
-    estimate_mi,
-)
+from mist_reg.estimate import DEFAULT_ESTIMATOR, estimate_mi
+from mist_reg.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_MAX_ITERATIONS
 
 __all__ = ["main", "build_parser", "CommandError"]
 
@@ -350,22 +345,14 @@ def _format_argument(entry: dict[str, Any]) -> str:
 
 
 def estimator_catalogue() -> list[dict[str, Any]]:
-    r"""Every registered estimator: name, class, bound direction and factory arguments."""
+    r"""Every registered estimator: name, class, bound direction, factory arguments and
+    what :func:`mist_reg.estimate_mi` gives it by default (from its registry entry)."""
     records = []
     for name in list_estimators():
-        factory = ESTIMATORS[name]
-        try:
-            cls = typing.get_type_hints(factory)["return"]
-            bound, class_name = cls.bound, cls.__name__
-        except Exception:  # a factory without a resolvable return annotation: build a small one
-            try:
-                instance = factory(x_dim=2, y_dim=2)
-                bound, class_name = instance.bound, type(instance).__name__
-            except Exception:
-                bound, class_name = "unknown", "unknown"
+        entry = REGISTRY[name]
         records.append({
-            "name": name, "class": class_name, "bound": bound, "arguments": _arguments(factory),
-            "critic_arguments": name in CRITIC_ESTIMATORS,
+            "name": name, "class": entry.cls.__name__, "bound": entry.bound, "arguments": _arguments(entry.factory),
+            "critic_arguments": entry.has_critic, "estimate_defaults": dict(entry.estimate_defaults),
         })
     return records
 

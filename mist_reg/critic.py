@@ -50,6 +50,12 @@ class Critic(nn.Module):
         r"""Scores ``f(x_i, y_{index[i, k]})`` for an ``[N, K]`` integer ``index``: ``[N, K]``."""
         raise NotImplementedError
 
+    def fitting_loss(self, x: Tensor, y: Tensor) -> Tensor | None:
+        r"""A loss that fits a model inside the critic alongside the bound that trains it
+        (the likelihood of a density-ratio critic), or ``None`` (the default): the bound's
+        objective is all the critic learns from."""
+        return None
+
     @torch.no_grad()
     def zero_output_(self) -> None:
         r"""Makes the critic output zero everywhere while every parameter still receives

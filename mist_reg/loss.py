@@ -118,8 +118,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from mist_reg.distributed import gather_with_grad, is_distributed
-from mist_reg.estimators.base import MIEstimator, autocast_disabled
-from mist_reg.estimators.discriminative import DiscriminativeEstimator
+from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.factories import ESTIMATORS, instantiate_estimator, list_estimators, normalize_name
 from mist_reg.hooks import CaptureHandle, CaptureMode, FeatureCapture, ReduceRule, RepeatPolicy, reduce_features
 
@@ -435,23 +434,9 @@ class MILoss(nn.Module):
         frozen = {f"estimator.{name}": p.detach() for name, p in self.estimator.named_parameters()}
         return functional_call(_MutualInformationCall(self.estimator), frozen, (x, y))
 
-    def _joint_objective(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        r"""The estimator's training loss and the estimate, from one evaluation."""
-        estimator = self.estimator
-        if isinstance(estimator, DiscriminativeEstimator):
-            positive, negative = estimator.scores(x, y)
-            with autocast_disabled(x.device):
-                objective = estimator.training_objective(positive, negative, x, y)
-                estimate = estimator.bound_terms(positive, negative, x, y).value()
-            return -objective, estimate
-        estimate = estimator.mutual_information(x, y)
-        return -estimate, estimate
-
     def _shares_objective(self) -> bool:
         r"""Whether the estimator and the encoder can ascend one objective (maximize only)."""
-        if getattr(self.estimator, "fit_by_likelihood", False):
-            return False
-        return isinstance(self.estimator, DiscriminativeEstimator) or type(self.estimator).forward is MIEstimator.forward
+        return self.estimator.shares_objective
 
     def forward(self, x: Tensor | None = None, y: Tensor | None = None) -> Tensor:
         r"""The term to add to the task loss, from the features captured in the latest
@@ -477,7 +462,7 @@ class MILoss(nn.Module):
 
         if self.direction == "maximize" and self._shares_objective():
             xs, ys = _scale_gradient(fx, self.weight), _scale_gradient(fy, self.weight)
-            loss, estimate = self._joint_objective(xs, ys)
+            loss, estimate = self.estimator.loss_and_estimate(xs, ys)
             value = -self.weight * estimate.detach()
             term = loss + (value - loss).detach()
         else:

@@ -14,7 +14,7 @@ Three kinds, all :class:`Quantizer` modules:
 Quantizers that depend on data are fitted by :meth:`Quantizer.fit`; the estimators that
 own them call it from their ``fit_data(x, y)`` hook, which
 :func:`mist_reg.train_mi_estimator` runs before training (see
-:func:`mist_reg.training.fit_data_dependent`).
+:meth:`mist_reg.estimators.base.MIEstimator.initialize`).
 
 Example:
     >>> import torch

@@ -17,7 +17,8 @@ from mist_reg.bounds import RunningBound, donsker_varadhan
 from mist_reg.data import TensorBatches
 from mist_reg.estimators import nwj
 from mist_reg.tasks import dense_gaussian, get_task
-from mist_reg.training import _Fit, _heterogeneity_p_value, _pooled, _result, normal_interval
+from mist_reg.estimate import FoldFit, combine_fits
+from mist_reg.result import heterogeneity_p_value, normal_interval, pooled_mean_and_error
 
 Z95 = 1.959963984540054
 # A cheap configuration: the critic starts as the closed-form Gaussian log-ratio fitted to
@@ -120,12 +121,12 @@ def test_pooled_standard_error_is_that_of_the_pooled_per_sample_values():
         running.add(donsker_varadhan(positive[30:], negative[30:]))
         log_partition = torch.logsumexp(negative.double().reshape(-1), 0) - math.log(negative.numel())
         values.append(positive.double() - log_partition)
-        runs.append(_Fit(model=None, log=TrainingLog(), running=running, eval_batch=64))
+        runs.append(FoldFit(model=None, log=TrainingLog(), running=running, eval_batch=64))
         weights = negative.double().exp().reshape(-1)
         effective = float(weights.sum() ** 2 / weights.square().sum())
         partition_variance += (n / 184) ** 2 * (1 / effective - 1 / weights.numel())
     pooled = torch.cat(values)
-    mean, stderr, n = _pooled(runs)
+    mean, stderr, n = pooled_mean_and_error([r.running for r in runs])
     assert n == 184 and mean == pytest.approx(float(pooled.mean()))
     assert stderr == pytest.approx(math.sqrt(float(pooled.var() / 184) + partition_variance), rel=2e-3)
     assert stderr > float(pooled.std() / math.sqrt(184))
@@ -137,20 +138,20 @@ def test_heterogeneity_test_and_warning():
     weights = [1 / e**2 for e in errors]
     centre = sum(w * v for w, v in zip(weights, values)) / sum(weights)
     q = sum(w * (v - centre) ** 2 for w, v in zip(weights, values))
-    assert _heterogeneity_p_value(values, errors) == pytest.approx(scipy_stats.chi2.sf(q, 2))
+    assert heterogeneity_p_value(values, errors) == pytest.approx(scipy_stats.chi2.sf(q, 2))
 
-    def fit(value: float) -> _Fit:
+    def fit(value: float) -> FoldFit:
         running = RunningBound()
         running.add(donsker_varadhan(value + 0.1 * torch.randn(400, generator=torch.Generator().manual_seed(1)),
                                      torch.zeros(400, 3)))
-        return _Fit(nwj(1, 1, hidden_dims=[4]), TrainingLog(), running, 400)
+        return FoldFit(nwj(1, 1, hidden_dims=[4]), TrainingLog(), running, 400)
 
     with pytest.warns(RuntimeWarning, match="fold estimates .* differ more"):
-        disagreeing = _result([fit(0.5), fit(1.0), fit(1.5)], 0.95, cross_fitted=True)
+        disagreeing = combine_fits([fit(0.5), fit(1.0), fit(1.5)], 0.95, cross_fitted=True)
     assert any("differ more" in m for m in disagreeing.warnings)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        agreeing = _result([fit(1.0), fit(1.0), fit(1.0)], 0.95, cross_fitted=True)
+        agreeing = combine_fits([fit(1.0), fit(1.0), fit(1.0)], 0.95, cross_fitted=True)
     assert agreeing.warnings == []
 
 

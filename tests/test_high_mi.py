@@ -15,7 +15,7 @@ from mist_reg.bounds import RunningBound, donsker_varadhan, infonce
 from mist_reg.diagnostics import exact_dependence
 from mist_reg.estimators import mine
 from mist_reg.tasks import get_task
-from mist_reg.training import _Fit, _result
+from mist_reg.estimate import FoldFit, combine_fits
 
 
 # --------------------------------------------------------------------------------------
@@ -84,11 +84,11 @@ def test_partition_term_error_and_effective_pairs():
     assert heavy.partition_standard_error() == pytest.approx(1.0, abs=1e-3)
 
 
-def _fit(positive: torch.Tensor, negative: torch.Tensor) -> _Fit:
+def _fit(positive: torch.Tensor, negative: torch.Tensor) -> FoldFit:
     running, certificate = RunningBound(), RunningBound()
     running.add(donsker_varadhan(positive, negative))
     certificate.add(infonce(positive, negative))
-    return _Fit(mine(1, 1, hidden_dims=[4]), TrainingLog(), running, positive.shape[0], certificate)
+    return FoldFit(mine(1, 1, hidden_dims=[4]), TrainingLog(), running, positive.shape[0], certificate)
 
 
 def test_a_partition_term_dragged_down_by_one_pair_falls_back_to_infonce():
@@ -100,7 +100,7 @@ def test_a_partition_term_dragged_down_by_one_pair_falls_back_to_infonce():
     dv = float(donsker_varadhan(positive, negative).value())
     assert dv < -10  # what MINE reports: a large negative number ...
     with pytest.warns(RuntimeWarning, match="fell below the InfoNCE bound"):
-        result = _result([_fit(positive, negative)], 0.95, cross_fitted=False)
+        result = combine_fits([_fit(positive, negative)], 0.95, cross_fitted=False)
     cap = math.log(n)
     assert cap - 0.1 < result <= cap  # ... and what estimate_mi reports: the InfoNCE bound
     assert "at least this much" in result.warnings[0] and result.bound == "lower"
@@ -111,7 +111,7 @@ def test_an_ordinary_partition_term_is_left_alone():
     positive, negative = 0.5 + torch.randn(300, generator=g), torch.randn(300, 299, generator=g) * 0.5
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        result = _result([_fit(positive, negative)], 0.95, cross_fitted=False)
+        result = combine_fits([_fit(positive, negative)], 0.95, cross_fitted=False)
     assert float(result) == pytest.approx(float(donsker_varadhan(positive, negative).value()), abs=1e-5)
 
 

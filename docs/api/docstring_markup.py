@@ -105,25 +105,35 @@ def convert(text: str, module_path: str) -> str:
     return _literal_blocks(_EXAMPLE_SECTION.sub(r"\1Examples:", _ROLE.sub(role, text)))
 
 
+def _with_constant_values(text: str, module_path: str) -> str:
+    """``text`` with the module constants it names (``DEFAULT_BATCH_SIZE``,
+    ``(DEFAULT_LABEL,)``) replaced by their values, where they are plain values."""
+    try:
+        module = importlib.import_module(module_path)
+    except ImportError:
+        return text
+
+    def value(match: re.Match) -> str:
+        constant = getattr(module, match.group(0), None)
+        return repr(constant) if isinstance(constant, (int, float, str, tuple)) else match.group(0)
+
+    return _CONSTANT_NAME.sub(value, text)
+
+
 def _constant_defaults(function: griffe.Function) -> None:
-    """Replaces module constants in default values (``DEFAULT_BATCH_SIZE``,
-    ``(DEFAULT_LABEL,)``) by the constants' values."""
-    module = None
+    """Replaces module constants in default values by the constants' values."""
     for parameter in function.parameters:
         default = parameter.default
-        if default is None or not _CONSTANT_NAME.search(str(default)):
-            continue
-        if module is None:
-            try:
-                module = importlib.import_module(_module_path(function))
-            except ImportError:
-                return
+        if default is not None and _CONSTANT_NAME.search(str(default)):
+            parameter.default = _with_constant_values(str(default), _module_path(function))
 
-        def value(match: re.Match) -> str:
-            constant = getattr(module, match.group(0), None)
-            return repr(constant) if isinstance(constant, (int, float, str, tuple)) else match.group(0)
 
-        parameter.default = _CONSTANT_NAME.sub(value, str(default))
+def _constant_field(attribute: griffe.Attribute) -> None:
+    """Replaces module constants in the value of a class attribute (a dataclass field,
+    from which the signature of the class is built) by the constants' values."""
+    if isinstance(attribute.parent, griffe.Class) and attribute.value is not None:
+        if _CONSTANT_NAME.search(str(attribute.value)):
+            attribute.value = _with_constant_values(str(attribute.value), _module_path(attribute))
 
 
 class DocstringMarkup(griffe.Extension):
@@ -134,3 +144,5 @@ class DocstringMarkup(griffe.Extension):
             obj.docstring.value = convert(obj.docstring.value, _module_path(obj))
         if isinstance(obj, griffe.Function):
             _constant_defaults(obj)
+        elif isinstance(obj, griffe.Attribute):
+            _constant_field(obj)

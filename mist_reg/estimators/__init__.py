@@ -1,5 +1,7 @@
-r"""Mutual-information estimators: classes (``MINE``, ``InfoNCE``, ``CLUB``, ...) and
-lower-case factories (``mine``, ``infonce``, ``club``, ...) that build them from dimensions."""
+r"""Mutual-information estimators: the contract (:mod:`~mist_reg.estimators.base`), classes
+(``MINE``, ``InfoNCE``, ``CLUB``, ...), lower-case factories (``mine``, ``infonce``,
+``club``, ...) that build them from dimensions, and the registry of names
+(:mod:`~mist_reg.estimators.registry`)."""
 
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.discriminative import (
@@ -13,20 +15,7 @@ from mist_reg.estimators.discriminative import (
     DiscriminativeEstimator,
     InfoNCE,
 )
-from mist_reg.estimators.factories import (
-    ESTIMATORS,
-    alpha_tuba,
-    flo,
-    infonce,
-    instantiate_estimator,
-    js,
-    list_estimators,
-    mine,
-    nwj,
-    register_estimator,
-    smile,
-    tuba,
-)
+from mist_reg.estimators.factories import alpha_tuba, flo, infonce, js, mine, nwj, smile, tuba
 from mist_reg.estimators.gaussian_model import GaussianMI
 from mist_reg.estimators.kernel import KernelMI
 from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE, GenerativeEstimator
@@ -44,6 +33,15 @@ from mist_reg.estimators.generative_factories import (
 )
 from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
 from mist_reg.estimators.quantized import PQ, Binned
+from mist_reg.estimators.registry import (
+    ESTIMATORS,
+    REGISTRY,
+    EstimatorEntry,
+    get_entry,
+    instantiate_estimator,
+    list_estimators,
+    register_estimator,
+)
 
 MutualInformationEstimator = MIEstimator
 
@@ -73,6 +71,9 @@ __all__ = [
     "GenerativeHybrid",
     "DensityRatioCritic",
     "ESTIMATORS",
+    "REGISTRY",
+    "EstimatorEntry",
+    "get_entry",
     "register_estimator",
     "instantiate_estimator",
     "list_estimators",

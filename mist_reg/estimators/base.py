@@ -1,41 +1,147 @@
 r"""The estimator contract shared by every mutual-information estimator of mist_reg.
 
-An estimator is an :class:`torch.nn.Module` with three entry points:
+An estimator is an :class:`torch.nn.Module` that declares what callers need to know, so
+that :func:`mist_reg.estimate_mi`, :func:`mist_reg.train_mi_estimator`,
+:func:`mist_reg.evaluate_mi` and :class:`mist_reg.MILoss` ask it instead of testing its
+type. Every entry has a default here; a subclass overrides what differs.
 
-* ``forward(x, y)``: the scalar loss an optimiser minimises to fit the estimator;
+How it is fitted:
+
+* ``forward(x, y)``: the scalar training loss an optimiser minimises (by default minus
+  the estimate);
+* ``fit_by_likelihood``: ``forward`` is a likelihood that fits densities on detached
+  inputs, not minus the estimate (the generative estimators);
+* ``fit_data(x, y)``: a data-dependent initialisation from training samples, and
+  :meth:`MIEstimator.initialize`, which runs it together with the ``fit_data`` hooks of
+  sub-modules (closed-form references, density-ratio critics) before training;
+* :meth:`MIEstimator.selects_weights_by`: whether validation keeps the weights of the
+  highest estimate or of the lowest training loss.
+
+How the estimate is formed:
+
+* ``terms(x, y)``: the estimate on a batch as :class:`mist_reg.bounds.BoundTerms`
+  (per-sample terms and an optional partition term), which :func:`mist_reg.evaluate_mi`
+  accumulates over a data set;
 * ``mutual_information(x, y)``: the estimate in nats on a batch, differentiable w.r.t.
-  ``x`` and ``y`` where the bound allows (what :class:`mist_reg.MILoss` uses);
-* ``terms(x, y)``: the same estimate as :class:`mist_reg.bounds.BoundTerms`, which
-  :func:`mist_reg.evaluate_mi` accumulates over a data set.
-
-The class attribute ``bound`` says which way the estimate errs: ``"lower"``, ``"upper"``
-or ``None`` (no guarantee).
+  ``x`` and ``y`` where the bound allows;
+* :meth:`MIEstimator.loss_and_estimate`: the training loss and the estimate from one
+  evaluation, and ``shares_objective``: whether an encoder that maximises the estimate
+  may ascend that same training objective (what :class:`mist_reg.MILoss` does);
+* ``bound``: which way the estimate errs: ``"lower"``, ``"upper"`` or ``None``;
+* :meth:`MIEstimator.saturation_cap`, :meth:`MIEstimator.certificate_terms`: what
+  :func:`mist_reg.estimate_mi` checks the held-out estimate against.
 
 Inputs are ``[N, x_dim]`` and ``[N, y_dim]``; rows are samples of the joint distribution.
+A new estimator is one subclass and one line in :mod:`mist_reg.estimators.registry`.
+
+Example:
+    >>> import torch
+    >>> from mist_reg.bounds import BoundTerms
+    >>> class Correlation(MIEstimator):  # a Gaussian-copula estimate, nothing to train
+    ...     def terms(self, x, y):
+    ...         rho = torch.corrcoef(torch.cat([x, y], 1).T)[0, 1]
+    ...         return BoundTerms(-0.5 * torch.log1p(-rho**2).expand(x.shape[0]))
+    >>> estimator = Correlation()
+    >>> estimator.shares_objective, estimator.selects_weights_by(), estimator.needs_initialization()
+    (True, 'loss', False)
+    >>> x = torch.randn(1000, 1)
+    >>> value = estimator.mutual_information(x, x + torch.randn(1000, 1))
+    >>> bool(abs(value - 0.35) < 0.1)  # log(2) / 2
+    True
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import math
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from mist_reg.bounds import BoundTerms
 
-__all__ = ["MIEstimator", "BoundDirection"]
+__all__ = ["MIEstimator", "BoundDirection", "WeightSelection"]
 
 BoundDirection = Literal["lower", "upper"] | None
+WeightSelection = Literal["estimate", "loss"]
 
 
 class MIEstimator(nn.Module):
     r"""Base class of every estimator (see the module documentation for the contract)."""
 
     bound: ClassVar[BoundDirection] = None
+    r"""Which way the estimate errs: ``"lower"``, ``"upper"`` or ``None`` (no guarantee)."""
+
+    fit_by_likelihood: ClassVar[bool] = False
+    r"""``forward`` fits densities by maximum likelihood on detached inputs instead of
+    being minus the estimate: the estimator and an encoder are two players, whatever the
+    direction of :class:`mist_reg.MILoss`."""
+
+    shares_objective: ClassVar[bool] = True
+    r"""Whether an encoder that maximises the estimate may ascend the estimator's own
+    training objective (:meth:`loss_and_estimate`), so that one evaluation trains both.
+    True for the default ``forward`` (minus the estimate) and for critics trained with a
+    surrogate of their bound; a subclass that overrides ``forward`` without declaring it,
+    or that is fitted by likelihood, gets ``False``."""
+
+    weight_selection: ClassVar[WeightSelection | None] = None
+    r"""How validation picks the weights to keep (see :meth:`selects_weights_by`); ``None``
+    decides by :attr:`bound`."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "shares_objective" not in cls.__dict__ and ("forward" in cls.__dict__ or cls.fit_by_likelihood):
+            cls.shares_objective = False
+
+    # -- how it is fitted --------------------------------------------------------------
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         r"""The training loss on a batch (minimised by :func:`mist_reg.train_mi_estimator`)."""
         return -self.mutual_information(x, y)
+
+    def fit_data(self, x: Tensor, y: Tensor) -> None:
+        r"""Initialises the estimator from training samples before training (e.g. fits a
+        quantizer or a closed-form model); does nothing unless overridden. Called through
+        :meth:`initialize`, which also runs the hooks of sub-modules."""
+
+    def _data_dependent_modules(self) -> list[nn.Module]:
+        """This estimator and its sub-modules whose ``fit_data`` does something, in
+        :meth:`torch.nn.Module.modules` order (nested estimators included once each)."""
+        found = []
+        for module in self.modules():
+            if isinstance(module, MIEstimator):
+                if type(module).fit_data is not MIEstimator.fit_data:
+                    found.append(module)
+            elif callable(getattr(module, "fit_data", None)):  # references, density-ratio critics
+                found.append(module)
+        return found
+
+    def needs_initialization(self) -> bool:
+        r"""Whether :meth:`initialize` has anything to do (if not, no training samples need
+        be gathered for it)."""
+        return bool(self._data_dependent_modules())
+
+    @torch.no_grad()
+    def initialize(self, x: Tensor, y: Tensor) -> None:
+        r"""The data-dependent initialisation: calls ``fit_data(x, y)`` of this estimator
+        and of every sub-module that has one (closed-form Gaussian references, density-ratio
+        critics, the PQ part of a hybrid), each once. :func:`mist_reg.train_mi_estimator`
+        calls it with the training samples; :class:`mist_reg.MILoss` does not (features
+        change while the encoder trains)."""
+        for module in self._data_dependent_modules():
+            module.fit_data(x, y)
+
+    def selects_weights_by(self) -> WeightSelection:
+        r"""What validation keeps the weights of: ``"estimate"``, the highest validation
+        estimate, or ``"loss"``, the lowest validation training loss. Unless
+        :attr:`weight_selection` says otherwise, lower bounds select by the estimate and
+        every other estimator by the loss (an upper bound is not improved by making it
+        smaller with an untrained model)."""
+        if self.weight_selection is not None:
+            return self.weight_selection
+        return "estimate" if self.bound == "lower" else "loss"
+
+    # -- how the estimate is formed ----------------------------------------------------
 
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         r"""The estimate on a batch, decomposed for accumulation over many batches."""
@@ -44,6 +150,30 @@ class MIEstimator(nn.Module):
     def mutual_information(self, x: Tensor, y: Tensor) -> Tensor:
         r"""The estimate of ``I(X; Y)`` in nats on a batch: a differentiable scalar."""
         return self.terms(x, y).value()
+
+    def loss_and_estimate(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        r"""The training loss and the estimate on a batch from one evaluation (for
+        estimators that :attr:`shares_objective`; by default minus the estimate and the
+        estimate)."""
+        estimate = self.mutual_information(x, y)
+        return -estimate, estimate
+
+    def saturation_cap(self, batch_size: int) -> float | None:
+        r"""The value the estimate can never exceed when evaluated on batches of
+        ``batch_size`` (InfoNCE's ``log(M + 1)``), or ``None`` without such a cap;
+        :func:`mist_reg.estimate_mi` warns when the estimate comes close to it."""
+        return None
+
+    def certificate_terms(self, terms: BoundTerms) -> BoundTerms | None:
+        r"""A lower bound of the same critic on the same pairs as ``terms`` that the
+        estimate should not fall below (the InfoNCE bound of a Donsker-Varadhan estimate),
+        or ``None``. :func:`mist_reg.estimate_mi` accumulates it over the held-out data and
+        reports it instead of an estimate whose partition term failed."""
+        return None
+
+    def certificate_cap(self, batch_size: int) -> float:
+        r"""The largest value :meth:`certificate_terms` can take on batches of ``batch_size``."""
+        return math.inf
 
     @staticmethod
     def check_inputs(x: Tensor, y: Tensor, min_samples: int = 1) -> None:

@@ -76,6 +76,7 @@ class DiscriminativeEstimator(MIEstimator):
     """
 
     bound = "lower"
+    shares_objective = True  # an encoder ascends the critic's training objective with it
 
     def __init__(self, critic: Critic, neg_samples: int = 0) -> None:
         super().__init__()
@@ -121,6 +122,19 @@ class DiscriminativeEstimator(MIEstimator):
         with autocast_disabled(x.device):
             return self.bound_terms(positive, negative, x, y)
 
+    def loss_and_estimate(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Minus :meth:`training_objective` and the bound, from one scoring of the batch."""
+        positive, negative = self.scores(x, y)
+        with autocast_disabled(x.device):
+            objective = self.training_objective(positive, negative, x, y)
+            estimate = self.bound_terms(positive, negative, x, y).value()
+        return -objective, estimate
+
+    def infonce_cap(self, batch_size: int) -> float:
+        r"""``log(M + 1)``, the most an InfoNCE bound with this estimator's negatives can
+        give on batches of ``batch_size``."""
+        return math.log(resolve_neg_samples(self.neg_samples, batch_size) + 1)
+
     def extra_repr(self) -> str:
         return f"bound={self.bound!r}, neg_samples={self.neg_samples}"
 
@@ -137,6 +151,9 @@ class InfoNCE(DiscriminativeEstimator):
 
     def bound_terms(self, positive, negative, x, y):
         return bounds.infonce(positive, negative)
+
+    def saturation_cap(self, batch_size: int) -> float:
+        return self.infonce_cap(batch_size)
 
 
 class MINE(DiscriminativeEstimator):
@@ -159,6 +176,16 @@ class MINE(DiscriminativeEstimator):
 
     def bound_terms(self, positive, negative, x, y):
         return bounds.donsker_varadhan(positive, negative)
+
+    def certificate_terms(self, terms: BoundTerms) -> BoundTerms | None:
+        r"""The InfoNCE bound of the same critic on the same pairs (it cannot be dragged
+        down by a few negative pairs, as the Donsker-Varadhan partition term can)."""
+        if terms.log_partition is None:
+            return None
+        return bounds.infonce(terms.per_sample, terms.log_partition)
+
+    def certificate_cap(self, batch_size: int) -> float:
+        return self.infonce_cap(batch_size)
 
     def training_objective(self, positive, negative, x, y):
         batch = bounds.logmeanexp(negative.detach())

@@ -100,8 +100,10 @@ class GenerativeEstimator(MIEstimator):
     :meth:`terms` the estimate (see the module documentation)."""
 
     fit_by_likelihood: ClassVar[bool] = True
-    r"""``forward`` is a negative log-likelihood, not the negative estimate: select weights
-    on the validation loss."""
+    r"""``forward`` is a negative log-likelihood on detached inputs, not the negative
+    estimate: ``q`` and an encoder are two players."""
+
+    shares_objective: ClassVar[bool] = False
 
     min_samples: ClassVar[int] = 1
     r"""The smallest batch the estimate is defined on."""

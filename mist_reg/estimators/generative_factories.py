@@ -28,19 +28,21 @@ from mist_reg.distributions.conditional_gaussian import Covariance
 from mist_reg.distributions.factory import conditional_density, marginal_density
 from mist_reg.distributions.flows import FlowKind
 from mist_reg.distributions.log_density import DEFAULT_MAX_PAIRS
-from mist_reg.estimators.factories import DEFAULT_HIDDEN_DIMS, make_critic, register_estimator
+from mist_reg.estimators.factories import DEFAULT_HIDDEN_DIMS, ESTIMATION_CRITIC_DEFAULTS, make_critic
 from mist_reg.estimators.gaussian_model import GaussianMI
 from mist_reg.distributions.batch_kernel import DEFAULT_BANDWIDTHS
 from mist_reg.estimators.kernel import KernelMI
 from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE
 from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
 from mist_reg.estimators.quantized import PQ, Binned
+from mist_reg.estimators.registry import register_estimator
 from mist_reg.gaussian_reference import GaussianLogRatio
 from mist_reg.quantization import KMeansQuantizer, QuantileQuantizer, Quantizer, VectorQuantizer
 
 __all__ = [
     "QUANTIZATIONS",
     "PROPOSALS",
+    "ESTIMATION_HYBRID_DEFAULTS",
     "make_quantizer",
     "ba",
     "doe",
@@ -57,6 +59,13 @@ __all__ = [
 
 QUANTIZATIONS: tuple[str, ...] = ("kmeans", "quantile", "vq")
 PROPOSALS: tuple[str, ...] = ("closed_form", "learned")
+
+ESTIMATION_HYBRID_DEFAULTS: dict[str, Any] = {"hidden_dims": (128, 128, 128), "projection_dim": 32}
+r"""What :func:`mist_reg.estimate_mi` gives ``gaussian_hybrid`` unless told otherwise (the
+``estimate_defaults`` of its registry entry): the correction network of
+:data:`~mist_reg.estimators.factories.ESTIMATION_CRITIC_DEFAULTS`. Its closed-form
+Gaussian proposal is the reference those defaults add to the critic estimators, so
+``"gaussian_hybrid"`` with ``discriminative="mine"`` is the default estimator written out."""
 
 ConditionalKind = Literal["gaussian", "categorical", "flow", "batch_gaussian", "batch_kernel", "batch"]
 
@@ -85,7 +94,7 @@ def _conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms
     return conditional_density(q, x_dim, y_dim, _hidden(hidden_dims), covariance, n_classes, transforms, flow)
 
 
-@register_estimator("ba")
+@register_estimator("ba", BA)
 def ba(
     x_dim: int,
     y_dim: int,
@@ -121,7 +130,7 @@ def ba(
     return BA(_conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow), entropy_y)
 
 
-@register_estimator("doe")
+@register_estimator("doe", DoE)
 def doe(
     x_dim: int,
     y_dim: int,
@@ -154,7 +163,7 @@ def doe(
     return DoE(conditional, marginal)
 
 
-@register_estimator("gm")
+@register_estimator("gm", GM)
 def gm(
     x_dim: int,
     y_dim: int,
@@ -185,7 +194,7 @@ def gm(
     return GM(make(x_dim + y_dim), make(x_dim), make(y_dim))
 
 
-@register_estimator("l1out")
+@register_estimator("l1out", L1OUT)
 def l1out(
     x_dim: int,
     y_dim: int,
@@ -218,7 +227,7 @@ def l1out(
     return L1OUT(_conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow), max_pairs)
 
 
-@register_estimator("club")
+@register_estimator("club", CLUB)
 def club(
     x_dim: int,
     y_dim: int,
@@ -256,7 +265,7 @@ def club(
     return CLUB(conditional, neg_samples, max_pairs)
 
 
-@register_estimator("binned")
+@register_estimator("binned", Binned)
 def binned(
     x_dim: int,
     y_dim: int,
@@ -283,7 +292,7 @@ def binned(
     return Binned(make_quantizer(quantization, x_dim, bins), make_quantizer(quantization, y_dim, bins), pseudo_count)
 
 
-@register_estimator("pq")
+@register_estimator("pq", PQ)
 def pq(
     x_dim: int,
     y_dim: int,
@@ -307,7 +316,7 @@ def pq(
     return PQ(quantizer, ConditionalCategorical(x_dim, quantizer.n_bins, _hidden(hidden_dims)))
 
 
-@register_estimator("pq_hybrid", uses_critic=True)
+@register_estimator("pq_hybrid", PQHybrid, has_critic=True, estimate_defaults=ESTIMATION_CRITIC_DEFAULTS)
 def pq_hybrid(
     x_dim: int,
     y_dim: int,
@@ -352,7 +361,7 @@ def pq_hybrid(
     return PQHybrid(pq(x_dim, y_dim, hidden_dims, quantization, n_bins), critic, neg_samples, batch_weight)
 
 
-@register_estimator("gaussian_hybrid")
+@register_estimator("gaussian_hybrid", GenerativeHybrid, estimate_defaults=ESTIMATION_HYBRID_DEFAULTS)
 def gaussian_hybrid(
     x_dim: int,
     y_dim: int,
@@ -408,7 +417,7 @@ def gaussian_hybrid(
     return GenerativeHybrid(reference, correction, discriminative, neg_samples, **bound_kwargs)
 
 
-@register_estimator("gaussian")
+@register_estimator("gaussian", GaussianMI)
 def gaussian(x_dim: int, y_dim: int, ridge: float = 1e-3, pooling: float | None = None) -> GaussianMI:
     r"""A :class:`~mist_reg.estimators.GaussianMI`: the closed-form mutual information of
     the Gaussian model of the data (class-conditional Gaussians for class-index ``y``).
@@ -424,7 +433,7 @@ def gaussian(x_dim: int, y_dim: int, ridge: float = 1e-3, pooling: float | None 
     return GaussianMI(ridge, pooling)
 
 
-@register_estimator("kernel")
+@register_estimator("kernel", KernelMI)
 def kernel(
     x_dim: int,
     y_dim: int,

@@ -128,6 +128,7 @@ class GenerativeHybrid(MIEstimator):
     """
 
     bound = "lower"
+    shares_objective = False  # training adds the proposal's fitting loss to the bound's
 
     def __init__(
         self,
@@ -158,10 +159,8 @@ class GenerativeHybrid(MIEstimator):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         loss = self.estimator(x, y)
-        fitting_loss = getattr(self.proposal, "fitting_loss", None)
-        if callable(fitting_loss):
-            loss = loss + fitting_loss(x, y)
-        return loss
+        fitting_loss = self.proposal.fitting_loss(x, y)
+        return loss if fitting_loss is None else loss + fitting_loss
 
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         return self.estimator.terms(x, y)
@@ -242,6 +241,7 @@ class PQHybrid(MIEstimator):
     """
 
     bound = "lower"
+    shares_objective = False  # training adds PQ's likelihood and the full-batch objective
 
     def __init__(self, pq: PQ, critic: Critic, neg_samples: int = 0, batch_weight: float = 1.0) -> None:
         super().__init__()

@@ -91,6 +91,7 @@ class Binned(MIEstimator):
     """
 
     bound = None
+    shares_objective = False  # nothing to train: the table is counted by fit_data
 
     def __init__(self, quantizer_x: Quantizer, quantizer_y: Quantizer, pseudo_count: float = 0.5) -> None:
         super().__init__()
