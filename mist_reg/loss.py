@@ -124,6 +124,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn.modules.module import _EXTRA_STATE_KEY_SUFFIX
 
+from mist_reg.checks import check_pair
 from mist_reg.distributed import gather_with_grad, is_distributed
 from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.discriminative import DiscriminativeEstimator
@@ -534,8 +535,7 @@ class MILoss(nn.Module):
         r"""The term to add to the task loss, from the features captured in the latest
         forward pass (and the tensors given here for sides that name no module)."""
         fx, fy = self._features("x", x), self._features("y", y)
-        if fx.shape[0] != fy.shape[0]:
-            raise ValueError(f"x and y hold different numbers of samples: {fx.shape[0]} and {fy.shape[0]}")
+        check_pair(fx, fy)
         if self.estimator is None:
             self._build(fx.shape[1], fy.shape[1], fx.device)
             if is_distributed():
