@@ -45,7 +45,7 @@ from mist_reg.estimators.generative_factories import (
 from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
 from mist_reg.estimators.quantized import PQ, Binned
 
-MutualInformationEstimator = MIEstimator
+MutualInformationEstimator = MIEstimator  # compatibility alias of the torch_mist 0.1.5 API (see mist_reg.utils)
 
 __all__ = [
     "MIEstimator",
