@@ -3,6 +3,8 @@ ground-truth tasks and the estimators, and benchmark estimators against the trut
 
 Usage::
 
+    mist-reg                                            # the same as 'mist-reg demo'
+    mist-reg demo --task spiral-5x5 --estimator nwj     # one ground-truth task, estimate beside the truth
     mist-reg estimate data.npz                          # arrays 'x' and 'y'
     mist-reg estimate table.csv --x 0:3 --y 3:5 --n-folds 5
     mist-reg estimate x.npy --y-file y.npy --estimator nwj --json
@@ -10,8 +12,8 @@ Usage::
     mist-reg estimators
     mist-reg bench --tasks gaussian-5x5 spiral-5x5 --estimators default smile --out runs/bench
 
-``python -m mist_reg.cli`` does the same as ``mist-reg``. Bad input ends with exit code 2
-and a one-line message on stderr. See ``docs/cli.md``.
+``python -m mist_reg`` and ``python -m mist_reg.cli`` do the same as ``mist-reg``. Bad
+input ends with exit code 2 and a one-line message on stderr. See ``docs/cli.md``.
 
 Example:
     >>> import contextlib, io
@@ -57,6 +59,8 @@ from mist_reg.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_MAX_ITERATI
 __all__ = ["main", "build_parser", "CommandError"]
 
 PROG = "mist-reg"
+DEFAULT_COMMAND = "demo"
+DEFAULT_DEMO_TASK = "half-cube-5x5"
 BOUND_NOTES = {
     "lower": "lower: the estimate errs low; the interval does not cover that bias",
     "upper": "upper: the estimate errs high; the interval does not cover that bias",
@@ -149,6 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     est.add_argument("--verbose", action="store_true", help="show a training progress bar")
     est.set_defaults(run=_estimate)
+
+    demo = commands.add_parser(
+        "demo", help="estimate MI on one ground-truth task and print it beside the truth (the default command)",
+        description=(
+            "Estimate I(X;Y) with estimate_mi on N samples of a ground-truth task, evaluated on N more, and print "
+            "the estimate beside the exact value. Runs when no command is given."
+        ),
+    )
+    demo.add_argument("--task", default=DEFAULT_DEMO_TASK, help=f"a ground-truth task (default {DEFAULT_DEMO_TASK}; see 'mist-reg tasks')")
+    demo.add_argument("--estimator", default=DEFAULT_ESTIMATOR, help=f"a registered estimator (default {DEFAULT_ESTIMATOR}; see 'mist-reg estimators')")
+    demo.add_argument("--n-samples", type=_positive_int, default=5000, metavar="N", help="training samples; as many again are held out (default 5000)")
+    demo.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the samples, initialisation and batches (default 0)")
+    demo.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    demo.add_argument("--verbose", action="store_true", help="show a training progress bar")
+    demo.set_defaults(run=_demo)
 
     tasks = commands.add_parser("tasks", help="list the ground-truth tasks", description="List the ground-truth tasks (exact MI known).")
     tasks.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -307,6 +327,33 @@ def _estimate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    _check_estimator(args.estimator)
+    _check_device(args.device)
+    try:
+        task = get_task(args.task)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    x, y = task.sample(args.n_samples, seed=args.seed)
+    x_test, y_test = task.sample(args.n_samples, seed=args.seed + 1)
+    kwargs = dict(x_test=x_test, y_test=y_test, seed=args.seed, device=args.device, verbose=args.verbose)
+    result, seconds = timed(lambda: estimate_mi(x, y, args.estimator, **kwargs))
+    truth = task.mutual_information
+    if args.json:
+        record = {**result.to_dict(), "task": task.name, "truth": truth, "error": float(result) - truth,
+                  "estimator": normalize_name(args.estimator), "seconds": seconds}
+        _dump(record, out)
+        return 0
+    out.write(
+        f"task      {task.name}: {task.description}\n"
+        f"truth     {truth:.4f} nats\n"
+        f"estimate  {float(result):.4f} +- {result.standard_error:.4f} nats ({normalize_name(args.estimator)}, "
+        f"{result.bound} bound, {result.n_test} held-out samples, {seconds:.1f} s)\n"
+        f"error     {float(result) - truth:+.4f} nats\n"
+    )
+    return 0
+
+
 def _tasks(args: argparse.Namespace, out: TextIO) -> int:
     records = []
     for name in list_tasks():
@@ -436,11 +483,13 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     r"""Runs ``mist-reg`` with ``argv`` (default ``sys.argv[1:]``) and returns the exit code:
     0 on success, 2 on bad input (with a one-line message on stderr), 130 when
-    interrupted with Ctrl-C."""
+    interrupted with Ctrl-C. Without arguments it runs ``mist-reg demo``."""
     parser = build_parser()
     try:
         argv = list(argv) if argv is not None else sys.argv[1:]
-        args = parser.parse_args(argv)
+        if not argv:
+            print(f"{PROG}: no command given: running '{PROG} {DEFAULT_COMMAND}' (see '{PROG} --help')", file=sys.stderr)
+        args = parser.parse_args(argv or [DEFAULT_COMMAND])
         args.argv = argv  # recorded in the outputs of `bench`
         return args.run(args, sys.stdout)
     except SystemExit as exit_:  # --help

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mist_reg.data import WideCentring, as_samples, check_pair
+from mist_reg.checks import WideCentring, as_samples, check_pair
 
 __all__ = [
     "DataError",

@@ -14,48 +14,13 @@ than ``O(N**2)`` and the result does not depend on the chunk size.
 from __future__ import annotations
 
 import math
-from typing import Union
 
 import numpy as np
 import torch
 
+from mist_reg.checks import ArrayLike, as_samples, check_pair
+
 __all__ = ["ksg_mi"]
-
-ArrayLike = Union[torch.Tensor, np.ndarray]
-
-
-def _as_samples(name: str, value: ArrayLike) -> torch.Tensor:
-    """Validate one input and return it as a float64 ``[N, d]`` tensor."""
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "biuf":
-            raise TypeError(
-                f"{name} must have a real numeric dtype, got numpy dtype {value.dtype}"
-            )
-        tensor = torch.from_numpy(np.ascontiguousarray(value))
-    elif isinstance(value, torch.Tensor):
-        if value.is_complex():
-            raise TypeError(
-                f"{name} must have a real numeric dtype, got torch dtype {value.dtype}"
-            )
-        tensor = value.detach()
-    else:
-        raise TypeError(
-            f"{name} must be a torch.Tensor or numpy.ndarray, got {type(value).__name__}"
-        )
-
-    if tensor.ndim == 1:
-        tensor = tensor.unsqueeze(1)
-    elif tensor.ndim != 2:
-        raise ValueError(
-            f"{name} must have shape [N] or [N, d], got {tuple(tensor.shape)}"
-        )
-    if tensor.shape[1] == 0:
-        raise ValueError(f"{name} has no feature columns (shape {tuple(tensor.shape)})")
-
-    tensor = tensor.to(torch.float64)
-    if not bool(torch.isfinite(tensor).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return tensor
 
 
 def _chebyshev(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -99,8 +64,9 @@ def ksg_mi(
           variance.
 
     Arguments:
-        x: Samples of X, shape ``[N, dx]`` (``[N]`` is treated as ``[N, 1]``),
-            as a torch tensor or numpy array of a real numeric dtype.
+        x: Samples of X, shape ``[N, dx]`` (``[N]`` is treated as ``[N, 1]``,
+            ``[N, ...]`` flattened), as a torch tensor, numpy array or list of
+            real numbers: the rules of :func:`mist_reg.checks.as_samples`.
         y: Samples of Y paired row-by-row with ``x``, shape ``[N, dy]`` or
             ``[N]``.
         k: Number of nearest neighbours in the joint space; must satisfy
@@ -113,11 +79,11 @@ def ksg_mi(
         negative when X and Y are independent.
 
     Raises:
-        TypeError: If an input is not a tensor/array of a real numeric dtype,
-            or ``k``/``chunk_size`` is not an integer.
-        ValueError: If shapes are invalid, ``x`` and ``y`` have different
-            numbers of samples, ``N <= k``, ``k < 1``, ``chunk_size < 1`` or
-            an input holds NaN/inf.
+        TypeError: If an input is not a tensor/array of real numbers, or
+            ``k``/``chunk_size`` is not an integer.
+        ValueError: If an input is a scalar or empty, ``x`` and ``y`` have
+            different numbers of samples, ``N <= k``, ``k < 1``,
+            ``chunk_size < 1`` or an input holds NaN/inf.
 
     Example:
         >>> import math
@@ -140,13 +106,10 @@ def ksg_mi(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
 
-    xs = _as_samples("x", x)
-    ys = _as_samples("y", y)
+    xs = as_samples(x, "x", dtype=torch.float64)
+    ys = as_samples(y, "y", dtype=torch.float64)
+    check_pair(xs, ys)
     n = xs.shape[0]
-    if ys.shape[0] != n:
-        raise ValueError(
-            f"x and y must have the same number of samples, got {n} and {ys.shape[0]}"
-        )
     if n <= k:
         raise ValueError(f"need more samples than neighbours (N > k), got N={n}, k={k}")
     ys = ys.to(xs.device)

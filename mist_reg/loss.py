@@ -94,6 +94,12 @@ Other behaviour worth knowing:
   tensor: logging it needs no extra forward pass (call ``.item()`` only when printing).
 * Captured features are used once: calling ``mi_loss()`` twice without a forward pass in
   between raises a ``RuntimeError``.
+* ``state_dict()`` holds everything ``MILoss`` keeps between steps: the estimator's
+  parameters and buffers, the state of the private inner optimiser (``inner_steps``), the
+  widths an estimator built by name at its first call was built for, and
+  :attr:`MILoss.last_estimate`. A checkpoint of the model that holds ``mi_loss`` is
+  complete without saving the inner optimiser apart, and a fresh ``MILoss`` built by name
+  without ``x_dim`` and ``y_dim`` builds its estimator when it loads one.
 * Data-dependent initialisations (``fit_data``, as for ``reference="gaussian"`` critics
   or DoE's ``q(y)``) are not run: features change while the encoder trains.
 * Maximising an upper bound (CLUB, L1OUT) does not raise mutual information: a warning
@@ -116,7 +122,9 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Mapping
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
+from torch.nn.modules.module import _EXTRA_STATE_KEY_SUFFIX
 
+from mist_reg.checks import check_pair
 from mist_reg.distributed import gather_with_grad, is_distributed
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.factories import ESTIMATORS, instantiate_estimator, list_estimators, normalize_name
@@ -198,7 +206,8 @@ class MILoss(nn.Module):
         capture: ``"output"`` or ``"input"`` of the named modules, or a mapping per side.
         inner_steps: Extra steps of the estimator alone per call, on detached features.
         inner_optimizer: A callable ``params -> optimizer`` for the inner steps (Adam with
-            ``inner_lr`` by default).
+            ``inner_lr`` by default). The optimiser it returns belongs to this ``MILoss``:
+            its state is saved and loaded with :meth:`state_dict`.
         inner_lr: The learning rate of the default inner optimiser.
         estimator_kwargs: Arguments of the estimator factory when ``estimator`` is a name
             (``x_dim`` and ``y_dim`` build it at once; see the module documentation).
@@ -342,14 +351,6 @@ class MILoss(nn.Module):
         if device is not None:
             estimator = estimator.to(device)
         estimator.train(self.training)
-        if device is not None and is_distributed():
-            warnings.warn(
-                "the estimator of this MILoss was built at its first call, after the model was wrapped in "
-                "DistributedDataParallel: its parameters get no gradient synchronisation; give x_dim and y_dim in "
-                "estimator_kwargs (or run one step before wrapping)",
-                UserWarning,
-                stacklevel=3,
-            )
         self.estimator = estimator
         self._dims = {"x": int(x_dim), "y": int(y_dim)}
         self._check_bound()
@@ -363,6 +364,75 @@ class MILoss(nn.Module):
                 stacklevel=2,
             )
         return super().parameters(recurse)
+
+    # -- state ---------------------------------------------------------------------------
+
+    def get_extra_state(self) -> dict[str, Any]:
+        r"""What :meth:`state_dict` holds besides the estimator's parameters and buffers: the
+        widths of an estimator built at the first call (``dims``, empty when the estimator
+        was given or built at once), the state of the inner optimiser (``None`` before its
+        first step), and :attr:`last_estimate`. Plain values and tensors only, so a
+        checkpoint loads with ``torch.load(..., weights_only=True)``.
+
+        Example:
+            >>> mi_loss = MILoss("infonce", estimator_kwargs=dict(hidden_dims=[8]), inner_steps=1)
+            >>> _ = mi_loss(torch.randn(16, 3), torch.randn(16, 2))
+            >>> fresh = MILoss("infonce", estimator_kwargs=dict(hidden_dims=[8]), inner_steps=1)
+            >>> fresh.load_state_dict(mi_loss.state_dict())  # builds the estimator, then loads it
+            <All keys matched successfully>
+            >>> state = fresh.get_extra_state()
+            >>> state["dims"], len(state["inner_optimizer"]["state"]) > 0
+            ({'x': 3, 'y': 2}, True)
+        """
+        return {
+            "dims": dict(self._dims),
+            "inner_optimizer": None if self._inner is None else self._inner.state_dict(),
+            "last_estimate": self.last_estimate,
+        }
+
+    def set_extra_state(self, state: Any) -> None:
+        r"""Restores what :meth:`get_extra_state` saved (an estimator built at the first call
+        is built from the saved widths before this runs)."""
+        if not isinstance(state, Mapping) or not {"dims", "inner_optimizer", "last_estimate"} <= set(state):
+            raise ValueError(
+                "the extra state of a MILoss must be the mapping that MILoss.get_extra_state returns "
+                f"(keys 'dims', 'inner_optimizer', 'last_estimate'), got {state!r:.200}"
+            )
+        self._inner = None  # a state saved before the first inner step restarts the optimiser
+        if state["inner_optimizer"] is not None:
+            self._inner_optimizer().load_state_dict(state["inner_optimizer"])
+        self.last_estimate = state["last_estimate"]
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # nn.Module loads a module's own entries before its submodules': an estimator built
+        # at the first call is built here, from the saved widths, before its entries load
+        key = prefix + _EXTRA_STATE_KEY_SUFFIX
+        saved = state_dict.get(key)
+        dims = saved.get("dims") if isinstance(saved, Mapping) else None
+        if dims:
+            if self.estimator is None and self.estimator_name is not None:
+                tensors = [v for k, v in state_dict.items() if k.startswith(f"{prefix}estimator.") and isinstance(v, Tensor)]
+                self._build(dims["x"], dims["y"], tensors[0].device if tensors else None)
+            elif self._dims and dict(dims) != self._dims:
+                error_msgs.append(
+                    f"the state dict is of an estimator built for x_dim={dims['x']}, y_dim={dims['y']}; "
+                    f"this MILoss's was built for x_dim={self._dims['x']}, y_dim={self._dims['y']}"
+                )
+                return
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        if key not in state_dict and key in missing_keys:
+            missing_keys.remove(key)  # written before MILoss saved its own state: a fresh inner optimiser
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -408,13 +478,21 @@ class MILoss(nn.Module):
     def _use_gather(self) -> bool:
         return is_distributed() if self.gather is None else (self.gather and is_distributed())
 
-    def _run_inner_steps(self, x: Tensor, y: Tensor) -> None:
-        params = [p for p in self.estimator.parameters() if p.requires_grad]
-        if not params:
-            return
+    def _inner_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.estimator.parameters() if p.requires_grad]
+
+    def _inner_optimizer(self) -> torch.optim.Optimizer:
+        r"""The private optimiser of the inner steps, made at its first use."""
         if self._inner is None:
             make = self.inner_optimizer or (lambda p: torch.optim.Adam(p, lr=self.inner_lr))
-            self._inner = make(params)
+            self._inner = make(self._inner_parameters())
+        return self._inner
+
+    def _run_inner_steps(self, x: Tensor, y: Tensor) -> None:
+        params = self._inner_parameters()
+        if not params:
+            return
+        optimizer = self._inner_optimizer()
         saved = [p.grad for p in params]
         x, y = x.detach(), y.detach()
         try:
@@ -423,7 +501,7 @@ class MILoss(nn.Module):
                 grads = torch.autograd.grad(self.estimator(x, y), params, allow_unused=True)
                 for p, g in zip(params, grads):
                     p.grad = g
-                self._inner.step()
+                optimizer.step()
         finally:
             for p, g in zip(params, saved):
                 p.grad = g
@@ -442,10 +520,17 @@ class MILoss(nn.Module):
         r"""The term to add to the task loss, from the features captured in the latest
         forward pass (and the tensors given here for sides that name no module)."""
         fx, fy = self._features("x", x), self._features("y", y)
-        if fx.shape[0] != fy.shape[0]:
-            raise ValueError(f"x and y hold different numbers of samples: {fx.shape[0]} and {fy.shape[0]}")
+        check_pair(fx, fy)
         if self.estimator is None:
             self._build(fx.shape[1], fy.shape[1], fx.device)
+            if is_distributed():
+                warnings.warn(
+                    "the estimator of this MILoss was built at its first call, after the model was wrapped in "
+                    "DistributedDataParallel: its parameters get no gradient synchronisation; give x_dim and y_dim "
+                    "in estimator_kwargs (or run one step before wrapping)",
+                    UserWarning,
+                    stacklevel=2,
+                )
         for side, features in (("x", fx), ("y", fy)):
             expected = self._dims.get(side)
             if expected is not None and features.is_floating_point() and features.shape[1] != expected:

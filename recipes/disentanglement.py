@@ -98,16 +98,15 @@ class SplitAutoencoder(nn.Module):
         self.classifier = nn.Linear(config.content_dim, data.num_classes)
         self.image_shape = (data.channels, data.image_size, data.image_size)
         self.decoder = mlp_head(config.content_dim + config.style_dim, 256, math.prod(self.image_shape))
-        estimator = club(config.content_dim, config.style_dim, hidden_dims=[config.club_hidden])
-        self.inner_optimizer = torch.optim.Adam(estimator.parameters(), lr=config.inner_lr)
+        # the inner optimiser of q is MILoss's own: its state is in the model's state_dict
         self.penalty = MILoss(
-            estimator,
+            club(config.content_dim, config.style_dim, hidden_dims=[config.club_hidden]),
             x="content",
             y="style",
             direction="minimize",
             weight=weight,
             inner_steps=config.inner_steps,
-            inner_optimizer=lambda params: self.inner_optimizer,
+            inner_lr=config.inner_lr,
         )
         self.penalty.attach(self)
 
@@ -183,7 +182,7 @@ def train_weight(config: DisentanglementConfig, context: DistributedContext, dat
         loss = task + config.reconstruction_weight * error + penalty
         return loss, {"task_loss": task.detach(), "reconstruction": error.detach(), "club_estimate": model.penalty.last_estimate}
 
-    timing = fit(run, context, config, model, compute_loss, extra_optimizers={"club_inner": model.inner_optimizer}, compile_module=backbone, description=f"weight {weight:g}")
+    timing = fit(run, context, config, model, compute_loss, compile_module=backbone, description=f"weight {weight:g}")
     summary: dict[str, Any] = {}
     if context.is_main:
         records = run.read_metrics()

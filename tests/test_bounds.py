@@ -206,7 +206,7 @@ def test_bound_terms_value_formula():
 
 
 def test_alpha_tuba_one_is_exactly_tuba(scores):
-    # alpha is the weight of the baseline, as in the seed table
+    # alpha is the weight of the baseline, as in torch_mist 0.1.5's table of estimators
     positive, negative = scores
     baseline = torch.linspace(-1, 1, positive.shape[0], dtype=positive.dtype)
     a0 = alpha_tuba(positive, negative, baseline, alpha=1.0)

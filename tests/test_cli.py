@@ -224,7 +224,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path, pair, capsys):
         (["bench", "--tasks", "gaussian-7x7"], "unknown task 'gaussian-7x7'; valid names"),
         (["bench", "--estimators", "nope"], "unknown estimator 'nope'; valid names: default, alpha_tuba"),
         (["frobnicate"], "invalid choice"),
-        ([], "required: COMMAND"),
+        (["--json"], "required: COMMAND"),
+        (["demo", "--task", "gaussian-7x7"], "unknown task 'gaussian-7x7'; valid names"),
+        (["demo", "--estimator", "mien"], "unknown estimator 'mien'; valid names: alpha_tuba"),
     ]
     for argv, expected in cases:
         code, out, err = run(capsys, *argv)
@@ -238,8 +240,33 @@ def test_bad_input_exits_2_with_one_line(tmp_path, pair, capsys):
 def test_help_and_module_entry_point(capsys):
     code, out, _ = run(capsys, "estimate", "--help")
     assert code == 0 and "--n-folds" in out and "--y-file" in out
-    result = subprocess.run([sys.executable, "-m", "mist_reg.cli", "--help"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and all(c in result.stdout for c in ("estimate", "tasks", "estimators", "bench"))
+    for module in ("mist_reg.cli", "mist_reg"):  # python -m mist_reg is the same command line
+        result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and result.stdout.startswith("usage: mist-reg"), (module, result.stdout)
+        assert all(c in result.stdout for c in ("demo", "estimate", "tasks", "estimators", "bench")), module
+    result = subprocess.run([sys.executable, "-m", "mist_reg", "tasks", "--json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and json.loads(result.stdout) == json.loads(run(capsys, "tasks", "--json")[1])
+
+
+def test_demo_prints_the_estimate_beside_the_truth(capsys):
+    code, out, _ = run(capsys, "demo", "--task", "gaussian-5x5", "--estimator", "infonce", "--n-samples", "300")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("task      gaussian-5x5") and lines[1] == "truth     1.0000 nats"
+    assert lines[2].startswith("estimate  ") and "(infonce, lower bound, 300 held-out samples" in lines[2]
+    code, out, _ = run(capsys, "demo", "--task", "gaussian-5x5", "--estimator", "infonce", "--n-samples", "300", "--json")
+    record = json.loads(out)
+    assert code == 0 and record["truth"] == pytest.approx(1.0)
+    assert record["error"] == pytest.approx(record["estimate"] - record["truth"])
+
+
+def test_no_command_runs_the_demo(capsys, monkeypatch):
+    import mist_reg.cli as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_demo", lambda args, out: seen.append((args.task, args.estimator, args.n_samples)) or 0)
+    code, out, err = run(capsys)
+    assert code == 0 and seen == [(cli.DEFAULT_DEMO_TASK, cli.DEFAULT_ESTIMATOR, 5000)]
+    assert "no command given: running 'mist-reg demo'" in err
 
 
 def test_console_script_is_declared():

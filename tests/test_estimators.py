@@ -1,5 +1,5 @@
 """Tests for mist_reg.estimators: registry, negative sampling, bound wiring, MINE's moving
-average, the seed's two ways of building MINE, and short end-to-end training runs."""
+average, the two ways of building MINE of the torch_mist 0.1.5 API, and short end-to-end training runs."""
 
 from __future__ import annotations
 
@@ -344,7 +344,7 @@ def test_mine_gamma_validation(gamma):
 
 
 # --------------------------------------------------------------------------------------
-# The seed's simplified and advanced instantiation build the same model
+# The simplified and advanced instantiation of the torch_mist 0.1.5 API build the same model
 # --------------------------------------------------------------------------------------
 
 

@@ -69,16 +69,27 @@ def test_integer_inputs_are_accepted():
         (np.zeros((10, 1)), np.zeros((10, 1)), {"k": 2.0}, TypeError, "k must be an int"),
         (np.zeros((10, 1)), np.zeros((10, 1)), {"chunk_size": 0}, ValueError, "chunk_size"),
         (np.array([0.0, np.nan, 1.0, 2.0]), np.zeros(4), {"k": 1}, ValueError, "x contains NaN"),
-        (np.zeros(4), np.array([0.0, np.inf, 1.0, 2.0]), {"k": 1}, ValueError, "y contains NaN"),
-        (np.array(["a", "b", "c"]), np.zeros(3), {"k": 1}, TypeError, "real numeric dtype"),
-        (torch.zeros(4, dtype=torch.complex64), torch.zeros(4), {"k": 1}, TypeError, "real numeric"),
-        ([0.0, 1.0, 2.0], np.zeros(3), {"k": 1}, TypeError, "torch.Tensor or numpy.ndarray"),
-        (np.zeros((4, 2, 2)), np.zeros((4, 1)), {"k": 1}, ValueError, r"shape \[N\] or \[N, d\]"),
+        (np.zeros(4), np.array([0.0, np.inf, 1.0, 2.0]), {"k": 1}, ValueError, r"y contains infinite values .* row 1"),
+        (np.array(["a", "b", "c"]), np.zeros(3), {"k": 1}, TypeError, "x must hold numbers"),
+        (torch.zeros(4, dtype=torch.complex64), torch.zeros(4), {"k": 1}, TypeError, "x must be real-valued"),
+        ({"x": 1}, np.zeros(3), {"k": 1}, TypeError, "torch.Tensor or numpy.ndarray"),
+        (np.array(3.0), np.zeros(1), {"k": 1}, ValueError, r"shape \[N\] or \[N, d\], got a scalar"),
+        (np.zeros((4, 0)), np.zeros(4), {"k": 1}, ValueError, "x is empty"),
     ],
 )
 def test_bad_inputs_raise(x, y, kwargs, error, match):
     with pytest.raises(error, match=match):
         ksg_mi(x, y, **kwargs)
+
+
+def test_inputs_follow_the_sample_rules_of_estimate_mi():
+    # the rules of mist_reg.checks.as_samples: lists, [N] and [N, ...] are read as estimate_mi reads them
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 2, 2, generator=g, dtype=torch.float64)
+    y = x[:, 0, :1] + 0.5 * torch.randn(200, 1, generator=g, dtype=torch.float64)
+    flat = ksg_mi(x.reshape(200, 4), y, k=3)
+    assert ksg_mi(x, y, k=3) == flat
+    assert ksg_mi(x.reshape(200, 4).tolist(), y[:, 0].numpy(), k=3) == flat
 
 
 def test_docstring_example():

@@ -1,5 +1,6 @@
 """Tests for mist_reg.loss.MILoss: which gradients reach which parameters in each
-direction, the value of the term, popping, lazy building, inner steps, autocast,
+direction, the value of the term, popping, lazy building, inner steps, the state dict
+(inner optimiser, lazily built estimator), autocast,
 activation checkpointing, torch.compile, and small runs where a CLUB penalty removes a
 nuisance variable from an encoder while a maximised InfoNCE bound puts it in."""
 
@@ -269,6 +270,96 @@ def test_inner_steps_fit_the_estimator_and_keep_accumulated_gradients():
         model(inputs)
         mi_loss(y=nuisance)
     assert all(torch.equal(p, a) for p, a in zip(estimator.parameters(), after))
+
+
+class Penalised(nn.Module):
+    r"""An encoder with its penalty as a submodule, as the recipes hold it."""
+
+    def __init__(self, mi_loss: MILoss) -> None:
+        super().__init__()
+        self.encoder = Encoder()
+        self.penalty = mi_loss
+        self.penalty.attach(self)
+
+    def forward(self, inputs, nuisance):
+        return nn.functional.mse_loss(self.encoder(inputs), inputs[:, :1]) + self.penalty(y=nuisance)
+
+
+def club_penalty(**kwargs) -> MILoss:
+    return MILoss(
+        "club", x="encoder.body", direction="minimize", inner_steps=2, inner_lr=1e-2,
+        estimator_kwargs=dict(hidden_dims=[8], q="gaussian", **kwargs),
+    )
+
+
+def training_steps(model: Penalised, optimizer, steps: range) -> list[torch.Tensor]:
+    losses = []
+    for step in steps:
+        inputs, nuisance = data(seed=step)
+        optimizer.zero_grad()
+        loss = model(inputs, nuisance)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+    return losses
+
+
+def test_state_dict_round_trip_restores_the_inner_optimizer(tmp_path):
+    torch.manual_seed(0)
+    model = Penalised(club_penalty(x_dim=4, y_dim=1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    training_steps(model, optimizer, range(3))
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, tmp_path / "last.pt")
+    expected = training_steps(model, optimizer, range(3, 5))
+
+    checkpoint = torch.load(tmp_path / "last.pt", weights_only=True)
+    inner = checkpoint["model"]["penalty._extra_state"]["inner_optimizer"]
+    assert inner["state"] and all(int(s["step"]) == 6 for s in inner["state"].values())  # 3 calls x 2 inner steps
+    for restore_inner in (True, False):
+        torch.manual_seed(1)  # other initial values: everything must come from the checkpoint
+        resumed = Penalised(club_penalty(x_dim=4, y_dim=1))
+        state = dict(checkpoint["model"])
+        if not restore_inner:  # as a state dict written before MILoss saved its inner optimiser
+            del state["penalty._extra_state"]
+        resumed.load_state_dict(state)
+        resumed_optimizer = torch.optim.Adam(resumed.parameters(), lr=1e-2)
+        resumed_optimizer.load_state_dict(checkpoint["optimizer"])
+        if restore_inner:
+            assert torch.equal(resumed.penalty.last_estimate, checkpoint["model"]["penalty._extra_state"]["last_estimate"])
+        else:
+            assert resumed.penalty.last_estimate is None
+        got = training_steps(resumed, resumed_optimizer, range(3, 5))
+        same = all(torch.equal(a, b) for a, b in zip(got, expected))
+        assert same == restore_inner, (got, expected)
+        params_equal = all(torch.equal(a, b) for a, b in zip(resumed.parameters(), model.parameters()))
+        assert params_equal == restore_inner
+
+
+def test_lazily_built_miloss_loads_a_state_dict():
+    torch.manual_seed(0)
+    trained = Penalised(club_penalty())
+    with torch.no_grad():  # builds the estimator from the widths of the features
+        trained(*data())
+    training_steps(trained, torch.optim.Adam(trained.parameters(), lr=1e-2), range(2))
+    state = trained.state_dict()
+    assert state["penalty._extra_state"]["dims"] == {"x": 4, "y": 1}
+
+    fresh = Penalised(club_penalty())
+    assert fresh.penalty.estimator is None
+    fresh.load_state_dict(state)  # strict: every key of the estimator is expected once it is built
+    assert isinstance(fresh.penalty.estimator, CLUB) and fresh.penalty.estimator.training
+    for name, value in trained.state_dict().items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(fresh.state_dict()[name], value), name
+    inputs, nuisance = data(seed=7)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(inputs, nuisance), trained(inputs, nuisance), rtol=0, atol=0)
+
+    other = Penalised(club_penalty(x_dim=5, y_dim=1))
+    with pytest.raises(RuntimeError, match="built for x_dim=4, y_dim=1; this MILoss's was built for x_dim=5"):
+        other.load_state_dict(state)
+    with pytest.raises(ValueError, match="extra state of a MILoss"):
+        fresh.penalty.set_extra_state({"dims": {}})
 
 
 def test_no_grad_evaluation_reads_the_estimate():

@@ -1,4 +1,4 @@
-"""The usage snippets of the seed document (the torch_mist 0.1.5 project page), with the
+"""The usage snippets of the torch_mist 0.1.5 project page (the torch_mist 0.1.5 API), with the
 package name replaced by ``mist_reg``, run as written on samples of a Gaussian task.
 
 Only the package name changes; comments are left out. Runs of the estimators use the
@@ -155,7 +155,7 @@ def namespace():
 
 
 def run(snippet: str, namespace: dict) -> dict:
-    exec(compile(snippet, "<seed snippet>", "exec"), namespace)
+    exec(compile(snippet, "<torch_mist 0.1.5 snippet>", "exec"), namespace)
     return namespace
 
 

@@ -43,7 +43,7 @@ from mist_reg.estimators.registry import (
     register_estimator,
 )
 
-MutualInformationEstimator = MIEstimator
+MutualInformationEstimator = MIEstimator  # compatibility alias of the torch_mist 0.1.5 API (see mist_reg.utils)
 
 __all__ = [
     "MIEstimator",

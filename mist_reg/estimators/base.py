@@ -59,6 +59,7 @@ import torch
 from torch import Tensor, nn
 
 from mist_reg.bounds import BoundTerms
+from mist_reg.checks import check_inputs
 
 __all__ = ["MIEstimator", "BoundDirection", "WeightSelection"]
 
@@ -177,26 +178,10 @@ class MIEstimator(nn.Module):
 
     @staticmethod
     def check_inputs(x: Tensor, y: Tensor, min_samples: int = 1) -> None:
-        r"""Raises a ``ValueError`` naming the problem when ``x`` and ``y`` are not ``[N, d]``
-        tensors with the same ``N`` (at least ``min_samples``)."""
-        for name, t in (("x", x), ("y", y)):
-            if not isinstance(t, Tensor):
-                raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-            if t.dim() != 2:
-                raise ValueError(
-                    f"{name} must have shape [N, {name}_dim], got {tuple(t.shape)}; "
-                    "flatten the features first"
-                )
-            if not t.is_floating_point():
-                raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(
-                f"x and y must hold the same number of samples, got {x.shape[0]} and {y.shape[0]}"
-            )
-        if x.shape[0] < min_samples:
-            raise ValueError(f"a batch needs at least {min_samples} samples, got {x.shape[0]}")
-        if x.device != y.device:
-            raise ValueError(f"x and y are on different devices: {x.device} and {y.device}")
+        r"""Raises an error naming the problem when ``x`` and ``y`` are not ``[N, d]``
+        floating-point tensors with the same ``N`` (at least ``min_samples``) on one device
+        (the rules of :func:`mist_reg.checks.check_inputs`)."""
+        check_inputs(x, y, min_samples)
 
     def extra_repr(self) -> str:
         return f"bound={self.bound!r}"

@@ -46,6 +46,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from mist_reg.bounds import BoundTerms
+from mist_reg.checks import check_inputs
 from mist_reg.distributions.log_density import (
     DEFAULT_MAX_PAIRS,
     ConditionalDensity,
@@ -73,8 +74,9 @@ MarginalDensity = Callable[[], Distribution]
 def check_generative_inputs(x: Tensor, y: Tensor, min_samples: int = 1) -> tuple[Tensor, Tensor]:
     r"""Validates a batch and returns it as float32 ``x: [N, x_dim]`` and ``y: [N, y_dim]``.
 
-    Unlike :meth:`MIEstimator.check_inputs`, ``y`` may also be ``[N]`` and hold integers
-    (class indices for a categorical ``q(y | x)``, returned as they are); ``[N]`` becomes
+    The rules of :func:`mist_reg.checks.check_inputs` with ``discrete_y=True``: unlike
+    :meth:`MIEstimator.check_inputs`, ``y`` may also hold integers (class indices for a
+    categorical ``q(y | x)``, returned as they are), and ``y`` of shape ``[N]`` becomes
     ``[N, 1]``.
 
     Example:
@@ -84,9 +86,8 @@ def check_generative_inputs(x: Tensor, y: Tensor, min_samples: int = 1) -> tuple
     """
     if isinstance(y, Tensor) and y.dim() == 1:
         y = y.unsqueeze(1)
-    discrete = isinstance(y, Tensor) and not y.is_floating_point() and not y.is_complex()
-    MIEstimator.check_inputs(x, y.float() if discrete else y, min_samples)
-    return x.float(), (y if discrete else y.float())
+    check_inputs(x, y, min_samples, discrete_y=True)
+    return x.float(), (y.float() if y.is_floating_point() else y)
 
 
 def _initialize(density: object, samples: Tensor) -> None:

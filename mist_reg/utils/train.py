@@ -1,4 +1,5 @@
-r"""Seed import path: ``from mist_reg.utils.train import train_mi_estimator``."""
+r"""Import path of the torch_mist 0.1.5 API (a compatibility alias, see :mod:`mist_reg.utils`):
+``from mist_reg.utils.train import train_mi_estimator``."""
 
 from mist_reg.fitting import TrainingLog, train_mi_estimator
 

@@ -56,8 +56,9 @@ class TrainState:
     Attributes:
         modules: Models (DDP wrappers are unwrapped when saving, so checkpoints load
             with or without DDP).
-        optimizers: Optimisers, including private ones (e.g. an MI estimator's inner
-            optimiser).
+        optimizers: Optimisers, including private ones (e.g. the fairness recipe's
+            ``q_optimizer``; a :class:`mist_reg.MILoss` saves its inner optimiser in its
+            own ``state_dict``).
         schedulers: Learning-rate schedulers.
     """
 
@@ -200,8 +201,10 @@ def fit(
         compute_loss: ``(model, step) -> (loss, values to log)``; ``model`` is the DDP
             wrapper under ``torchrun`` (call it, so gradients synchronise), ``model``
             itself otherwise. It runs under bf16 autocast on CUDA.
-        extra_optimizers: Optimisers that step on their own (e.g. the inner optimiser of
-            an MI estimator), saved in checkpoints with the rest.
+        extra_optimizers: Optimisers that step on their own (e.g. the ``q`` optimiser of
+            the fairness recipe's confusion penalty), saved in checkpoints with the rest. A
+            :class:`mist_reg.MILoss` inside ``model`` needs none: its inner optimiser is in
+            its ``state_dict``.
         compile_module: The submodule compiled in place when ``config.compile`` is set
             (module names, hooks and checkpoints are unchanged by it).
 
