@@ -121,6 +121,15 @@ SMALL = {"hidden_dims": [16]}
 
 
 @dataclass(frozen=True)
+class KnownBug:
+    r"""A bug of mist_reg that breaks a clause: the test is a strict xfail that must fail
+    with ``raises`` (so that another failure is not hidden, and a fix is noticed)."""
+
+    reason: str
+    raises: type[BaseException]
+
+
+@dataclass(frozen=True)
 class Expectation:
     r"""How a registered estimator is built small, and what the contract expects of it.
 
@@ -133,7 +142,7 @@ class Expectation:
         input_gradients: The inputs that the estimate depends on differentiably.
         per_sample: The estimate is a mean of per-sample terms (no in-batch negatives or
             marginals), so evaluating it in other batches gives the same value.
-        known_bugs: Clause name -> the bug that breaks it (a strict xfail).
+        known_bugs: Clause name -> the :class:`KnownBug` that breaks it (a strict xfail).
     """
 
     kwargs: Mapping[str, Any] = field(default_factory=lambda: dict(SMALL))
@@ -142,7 +151,7 @@ class Expectation:
     trains: bool = True
     input_gradients: tuple[str, ...] = ("x", "y")
     per_sample: bool = False
-    known_bugs: Mapping[str, str] = field(default_factory=dict)
+    known_bugs: Mapping[str, KnownBug] = field(default_factory=dict)
 
 
 # Ground-truth windows (offsets from the truth, 0.446 nats), measured over three data and
@@ -156,13 +165,15 @@ class Expectation:
 # - Binned and PQ estimate I(X; Q(Y)) <= I(X; Y) and lose what 16 cells cannot resolve
 #   (truth - 0.16 .. - 0.14 and - 0.10 .. - 0.07); the kernel estimate is smoothed towards 0
 #   by design (truth - 0.14 .. - 0.11).
-_STATE_OF_FITTED_GAUSSIAN = (
-    "GaussianMI keeps its fit_data() model in a plain attribute (_fitted), not in buffers: "
-    "state_dict() omits it and a reloaded estimator silently refits every batch"
+_STATE_OF_FITTED_GAUSSIAN = KnownBug(
+    "bug: GaussianMI keeps its fit_data() model in a plain attribute (_fitted), not in buffers: "
+    "state_dict() omits it and a reloaded estimator silently refits every batch",
+    AssertionError,
 )
-_STATE_OF_GAUSSIAN_REFERENCE = (
-    "GaussianLogRatio's buffers (proj_x, proj_y, rho) take their shape from the rank chosen "
-    "in fit_data(): a freshly built estimator cannot load a fitted state_dict (size mismatch)"
+_STATE_OF_GAUSSIAN_REFERENCE = KnownBug(
+    "bug: GaussianLogRatio's buffers (proj_x, proj_y, rho) take their shape from the rank chosen "
+    "in fit_data(): a freshly built estimator cannot load a fitted state_dict (size mismatch)",
+    RuntimeError,
 )
 
 EXPECTATIONS: dict[str, Expectation] = {
@@ -208,7 +219,7 @@ CONTRACT_FIT = dict(batch_size=64, max_iterations=150, lr=1e-2)
 def contract_param(name: str, clause: str) -> Any:
     r"""``pytest.param(name)``, marked as a strict xfail where a known bug breaks ``clause``."""
     bug = EXPECTATIONS[name].known_bugs.get(clause) if name in EXPECTATIONS else None
-    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+    marks = [pytest.mark.xfail(strict=True, reason=bug.reason, raises=bug.raises)] if bug else []
     return pytest.param(name, marks=marks, id=name)
 
 
