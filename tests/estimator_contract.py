@@ -57,14 +57,20 @@ from mist_reg.tasks import GaussianTask, Task, get_task, sparse_gaussian
 
 
 @dataclass(frozen=True)
-class GaussianPair:
-    r"""Training and held-out samples of a task with exactly known mutual information."""
+class Samples:
+    r"""Training samples ``x, y`` and held-out samples ``x_test, y_test``."""
 
-    task: Task
     x: Tensor
     y: Tensor
     x_test: Tensor
     y_test: Tensor
+
+
+@dataclass(frozen=True)
+class GaussianPair(Samples):
+    r"""Training and held-out samples of a task with exactly known mutual information."""
+
+    task: Task
 
     @property
     def mutual_information(self) -> float:
@@ -87,20 +93,24 @@ def correlated_gaussian(dim: int, rho: float) -> GaussianTask:
 
 
 @lru_cache(maxsize=None)
-def _cached_pair(task_key: str | tuple, n: int, n_test: int, seed: int) -> GaussianPair:
-    task = get_task(task_key) if isinstance(task_key, str) else correlated_gaussian(*task_key)
+def _cached_pair(task_key: str | tuple | Task, n: int, n_test: int, seed: int) -> GaussianPair:
+    if isinstance(task_key, Task):
+        task = task_key
+    else:
+        task = get_task(task_key) if isinstance(task_key, str) else correlated_gaussian(*task_key)
     x, y = task.sample(n, seed=seed)
     x_test, y_test = task.sample(n_test, seed=seed + 1)
-    return GaussianPair(task, x, y, x_test, y_test)
+    return GaussianPair(x, y, x_test, y_test, task)
 
 
 def gaussian_pair(
-    task: str | tuple[int, float] = "gaussian-5x5", n: int = 2000, n_test: int = 2048, seed: int = 0
+    task: str | tuple[int, float] | Task = "gaussian-5x5", n: int = 2000, n_test: int = 2048, seed: int = 0
 ) -> GaussianPair:
-    r"""Samples of a Gaussian task: ``n`` training pairs drawn with ``seed`` and ``n_test``
-    held-out pairs drawn with ``seed + 1``. ``task`` is a registered task name
-    (:func:`mist_reg.tasks.list_tasks`) or ``(dim, rho)`` for :func:`correlated_gaussian`.
-    Results are cached: treat the tensors as read-only.
+    r"""Samples of a task with known mutual information: ``n`` training pairs drawn with
+    ``seed`` and ``n_test`` held-out pairs drawn with ``seed + 1``. ``task`` is a registered
+    task name (:func:`mist_reg.tasks.list_tasks`), ``(dim, rho)`` for
+    :func:`correlated_gaussian`, or a :class:`mist_reg.tasks.Task`. Results are cached (a
+    task instance by identity): treat the tensors as read-only.
 
     Example:
         >>> pair = gaussian_pair((1, 0.6), n=100, n_test=50)
@@ -257,12 +267,12 @@ def prepare(estimator: MIEstimator, x: Tensor, y: Tensor, n: int = 256) -> MIEst
 
 
 def fit_and_evaluate(
-    estimator: MIEstimator, pair: GaussianPair, eval_batch_size: int = 512, seed: int = 0, **settings: Any
+    estimator: MIEstimator, samples: Samples, eval_batch_size: int = 512, seed: int = 0, **settings: Any
 ) -> float:
-    r"""Trains on ``pair``'s training samples (see :func:`fit`), then returns
-    :func:`mist_reg.evaluate_mi` on its held-out samples."""
-    fit(estimator, pair.x, pair.y, seed=seed, **settings)
-    return evaluate_mi(estimator, x=pair.x_test, y=pair.y_test, batch_size=eval_batch_size)
+    r"""Trains on the training samples (see :func:`fit`), then returns
+    :func:`mist_reg.evaluate_mi` on the held-out samples."""
+    fit(estimator, samples.x, samples.y, seed=seed, **settings)
+    return evaluate_mi(estimator, x=samples.x_test, y=samples.y_test, batch_size=eval_batch_size)
 
 
 # --------------------------------------------------------------------------------------
