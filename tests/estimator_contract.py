@@ -380,9 +380,10 @@ def check_gradients(
 
 def check_state_round_trip(
     make: Callable[[], nn.Module], module: nn.Module, evaluate: Callable[[nn.Module], Tensor | float]
-) -> None:
+) -> nn.Module:
     r"""``module.state_dict()`` written with :func:`torch.save` and loaded into ``make()``
-    gives the same keys and the same ``evaluate(module)``, exactly."""
+    gives the same keys and the same ``evaluate(module)``, exactly (both in eval mode,
+    after the same random seed); returns the loaded copy."""
     buffer = io.BytesIO()
     torch.save(module.state_dict(), buffer)
     buffer.seek(0)
@@ -396,6 +397,7 @@ def check_state_round_trip(
         with torch.no_grad():
             results.append(torch.as_tensor(evaluate(m)))
     assert torch.equal(results[0], results[1]), f"before saving: {results[0]}, after loading: {results[1]}"
+    return clone
 
 
 # --------------------------------------------------------------------------------------
