@@ -25,7 +25,8 @@ clauses it is not expected to satisfy, with the reason; ``tests/test_estimators.
 fails when a registered name has no entry, so a new estimator must state its own.
 
 The Gaussian pairs come from :mod:`mist_reg.tasks` (:func:`gaussian_pair`), which knows
-their exact mutual information; no test file keeps its own sampler.
+their exact mutual information; the estimator tests draw them here rather than keeping
+their own samplers.
 """
 
 from __future__ import annotations
