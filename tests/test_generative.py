@@ -42,7 +42,9 @@ from mist_reg.estimators import (
 )
 from mist_reg.estimators.quantized import plugin_mutual_information
 from mist_reg.quantization import KMeansQuantizer, ThresholdQuantizer
-from mist_reg.tasks import GaussianTask, get_task, sparse_gaussian
+from mist_reg.tasks import GaussianTask, get_task
+
+from estimator_contract import Samples, check_ground_truth, fit_and_evaluate, gaussian_pair
 
 HIDDEN = [32, 32]
 
@@ -54,27 +56,18 @@ def test_doctests(module):
     assert result.attempted > 0 and result.failed == 0
 
 
-def _fit_and_evaluate(estimator, x, y, x_test, y_test, iterations=300, batch_size=128, lr=3e-3):
-    torch.manual_seed(0)
-    train_mi_estimator(estimator, x=x, y=y, batch_size=batch_size, max_iterations=iterations, lr=lr,
-                       valid_percentage=0.0, seed=0, device="cpu")
-    return evaluate_mi(estimator, x=x_test, y=y_test, batch_size=512)
+FIT = dict(max_iterations=300, batch_size=128, lr=3e-3)  # with valid_percentage=0 (see above)
 
 
 @pytest.fixture(scope="module")
 def gaussian_5x5():
-    task = get_task("gaussian-5x5")
-    x, y = task.sample(4000, seed=0)
-    x_test, y_test = task.sample(2048, seed=1)
-    entropy_y = 0.5 * float(torch.logdet(2 * math.pi * math.e * task.covariance[5:, 5:]))
-    return task, x, y, x_test, y_test, entropy_y
+    return gaussian_pair("gaussian-5x5", n=4000, n_test=2048)
 
 
 def test_ba_is_a_lower_bound_close_to_the_truth(gaussian_5x5):
-    task, x, y, x_test, y_test, entropy_y = gaussian_5x5
     torch.manual_seed(0)
-    value = _fit_and_evaluate(ba(5, 5, HIDDEN, entropy_y=entropy_y, covariance="full"), x, y, x_test, y_test)
-    assert task.mutual_information - 0.15 < value < task.mutual_information + 0.05
+    estimator = ba(5, 5, HIDDEN, entropy_y=gaussian_5x5.entropy_y, covariance="full")
+    check_ground_truth(estimator, gaussian_5x5, -0.15, 0.05, **FIT)
 
 
 def test_ba_without_entropy_is_refused():
@@ -87,45 +80,37 @@ def test_ba_without_entropy_is_refused():
 
 
 def test_doe_close_to_the_truth(gaussian_5x5):
-    task, x, y, x_test, y_test, _ = gaussian_5x5
     torch.manual_seed(0)
-    value = _fit_and_evaluate(doe(5, 5, HIDDEN, covariance="full"), x, y, x_test, y_test)
-    assert abs(value - task.mutual_information) < 0.15
+    check_ground_truth(doe(5, 5, HIDDEN, covariance="full"), gaussian_5x5, -0.15, 0.15, **FIT)
 
 
 def test_gm_close_to_the_truth(gaussian_5x5):
-    task, x, y, x_test, y_test, _ = gaussian_5x5
     torch.manual_seed(0)
     estimator = gm(5, 5, HIDDEN)
-    value = _fit_and_evaluate(estimator, x, y, x_test, y_test, iterations=100)
-    assert abs(value - task.mutual_information) < 0.1
+    check_ground_truth(estimator, gaussian_5x5, -0.1, 0.1, **{**FIT, "max_iterations": 100})
     assert estimator.bound is None
 
 
 def test_l1out_is_an_upper_bound(gaussian_5x5):
-    task, x, y, x_test, y_test, _ = gaussian_5x5
     torch.manual_seed(0)
-    value = _fit_and_evaluate(l1out(5, 5, HIDDEN, covariance="full"), x, y, x_test, y_test)
-    assert task.mutual_information - 0.15 < value < task.mutual_information + 0.3
+    check_ground_truth(l1out(5, 5, HIDDEN, covariance="full"), gaussian_5x5, -0.15, 0.3, **FIT)
 
 
 @pytest.fixture(scope="module")
 def sparse_2x2():
-    task = sparse_gaussian(2, 2, 2, 0.5)  # I = -log(0.75) = 0.288
-    x, y = task.sample(4000, seed=0)
-    x_test, y_test = task.sample(2048, seed=1)
-    club_exact = 2 * 0.25 / 0.75  # CLUB of the exact conditional: sum of rho^2 / (1 - rho^2)
-    return task, x, y, x_test, y_test, club_exact
+    return gaussian_pair((2, 0.5), n=4000, n_test=2048)  # I = -log(0.75) = 0.288
+
+
+CLUB_EXACT_2X2 = 2 * 0.25 / 0.75  # CLUB of the exact conditional: sum of rho^2 / (1 - rho^2)
 
 
 @pytest.mark.parametrize("neg_samples", [0, 4])
 def test_club_is_an_upper_bound_near_its_exact_value(sparse_2x2, neg_samples):
-    task, x, y, x_test, y_test, club_exact = sparse_2x2
+    truth = sparse_2x2.mutual_information
     torch.manual_seed(0)
     estimator = club(2, 2, HIDDEN, neg_samples=neg_samples)
-    value = _fit_and_evaluate(estimator, x, y, x_test, y_test)
-    assert value > task.mutual_information + 0.1  # CLUB is loose here, by theory
-    assert abs(value - club_exact) < 0.12
+    value = check_ground_truth(estimator, sparse_2x2, CLUB_EXACT_2X2 - truth - 0.12, CLUB_EXACT_2X2 - truth + 0.12, **FIT)
+    assert value > truth + 0.1  # CLUB is loose here, by theory
 
 
 def test_club_fits_q_on_detached_inputs_and_its_estimate_is_differentiable():
@@ -173,10 +158,11 @@ def test_categorical_club_and_ba_with_class_index_y(labelled_mixture):
     # class indices as [N] integers, as [N, 1] integers and as [N, 1] floats (the pipeline's form)
     for y in (labels, labels.unsqueeze(1), labels.unsqueeze(1).float()):
         assert torch.isfinite(estimator.mutual_information(x[:64], y[:64]))
-    value = _fit_and_evaluate(estimator, x, labels.float(), x_test, labels_test.float())
+    value = fit_and_evaluate(estimator, Samples(x, labels.float(), x_test, labels_test.float()), **FIT)
     assert value > truth + 0.5  # an upper bound, loose by theory here
     assert abs(value - club_exact) < 0.2
-    lower = _fit_and_evaluate(ba(2, 1, HIDDEN, entropy_y=math.log(4), q="categorical", n_classes=4), x, labels.float(), x_test, labels_test.float())
+    lower_bound = ba(2, 1, HIDDEN, entropy_y=math.log(4), q="categorical", n_classes=4)
+    lower = fit_and_evaluate(lower_bound, Samples(x, labels.float(), x_test, labels_test.float()), **FIT)
     assert truth - 0.1 < lower < truth + 0.05
     # differentiable w.r.t. x, not w.r.t. the labels
     xs = x[:32].clone().requires_grad_(True)
@@ -224,13 +210,10 @@ def test_pairwise_memory_stays_bounded_for_large_batches():
 
 def test_binned_plug_in_estimate():
     torch.manual_seed(0)
-    rho = 0.7
-    task = GaussianTask(torch.tensor([[1.0, rho], [rho, 1.0]]), dim_x=1)
-    x, y = task.sample(8000, seed=0)
-    x_test, y_test = task.sample(4000, seed=1)
+    pair = gaussian_pair((1, 0.7), n=8000, n_test=4000)
+    x, y = pair.x, pair.y
     estimator = binned(1, 1, bins=16)
-    value = _fit_and_evaluate(estimator, x, y, x_test, y_test, iterations=5)
-    assert task.mutual_information - 0.08 < value < task.mutual_information + 0.02
+    check_ground_truth(estimator, pair, -0.08, 0.02, **{**FIT, "max_iterations": 5})
     assert estimator.bound is None
     # with no smoothing, on the fitting samples, it is exactly the plug-in estimate
     exact = Binned(KMeansQuantizer(1, 8), KMeansQuantizer(1, 8), pseudo_count=0.0)
@@ -260,12 +243,9 @@ def test_pq_lower_bound_on_quantized_y():
     torch.manual_seed(0)
     covariance = torch.tensor([[1.0, 0.0, 0.6], [0.0, 1.0, 0.6], [0.6, 0.6, 1.0]])
     task = GaussianTask(covariance, dim_x=2)  # x 2-D, y 1-D: 16 bins of y lose little
-    x, y = task.sample(6000, seed=0)
-    x_test, y_test = task.sample(2048, seed=1)
     estimator = pq(2, 1, HIDDEN, n_bins=16)
-    value = _fit_and_evaluate(estimator, x, y, x_test, y_test, iterations=400)
+    check_ground_truth(estimator, gaussian_pair(task, n=6000, n_test=2048), -0.12, 0.03, **{**FIT, "max_iterations": 400})
     assert estimator.bound == "lower"
-    assert task.mutual_information - 0.12 < value < task.mutual_information + 0.03
 
 
 def test_pq_with_a_learned_quantizer_trains():
@@ -310,11 +290,9 @@ def test_mutual_information_is_differentiable_wrt_x(make):
 
 
 def test_flow_densities_train_in_doe(sparse_2x2):
-    task, x, y, x_test, y_test, _ = sparse_2x2
     torch.manual_seed(0)
     estimator = doe(2, 2, [16], q="flow", transforms=1)
-    value = _fit_and_evaluate(estimator, x, y, x_test, y_test, iterations=200)
-    assert abs(value - task.mutual_information) < 0.15
+    check_ground_truth(estimator, sparse_2x2, -0.15, 0.15, **{**FIT, "max_iterations": 200})
 
 
 def test_registry_and_option_errors():

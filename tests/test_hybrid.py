@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import mist_reg.estimators.hybrid as hybrid
-from mist_reg import evaluate_mi, train_mi_estimator
+from mist_reg import evaluate_mi
 from mist_reg.bounds import infonce as infonce_bound
 from mist_reg.critic import joint_critic
 from mist_reg.distributions import ConditionalGaussian, LearnedGaussian
@@ -29,6 +29,8 @@ from mist_reg.gaussian_reference import GaussianLogRatio, ResidualCritic
 from mist_reg.quantization import ThresholdQuantizer
 from mist_reg.tasks import get_task
 
+from estimator_contract import fit_and_evaluate, gaussian_pair
+
 HIDDEN = [32, 32]
 SEPARABLE = {"critic_type": "separable", "marginal_terms": True}  # the hybrids' default critic
 
@@ -41,16 +43,12 @@ def test_doctests():
 
 @pytest.fixture(scope="module")
 def gaussian_5x5():
-    task = get_task("gaussian-5x5")
-    x, y = task.sample(4000, seed=0)
-    x_test, y_test = task.sample(2048, seed=1)
-    return task, x, y, x_test, y_test
+    return gaussian_pair("gaussian-5x5", n=4000, n_test=2048)
 
 
 @pytest.fixture(scope="module")
 def trained(gaussian_5x5):
     """Each estimator trained once, with the same steps, batches and seed."""
-    task, x, y, x_test, y_test = gaussian_5x5
     makers = {
         "smile": lambda: smile(5, 5, HIDDEN, **SEPARABLE),
         "infonce": lambda: infonce(5, 5, HIDDEN, **SEPARABLE),
@@ -62,14 +60,13 @@ def trained(gaussian_5x5):
     for name, make in makers.items():
         torch.manual_seed(0)
         estimator = make()
-        train_mi_estimator(estimator, x=x, y=y, batch_size=128, max_iterations=300, lr=3e-3,
-                           valid_percentage=0.0, seed=0, device="cpu")
-        results[name] = (estimator, evaluate_mi(estimator, x=x_test, y=y_test, batch_size=1024))
+        value = fit_and_evaluate(estimator, gaussian_5x5, eval_batch_size=1024, batch_size=128, max_iterations=300, lr=3e-3)
+        results[name] = (estimator, value)
     return results
 
 
 def test_gaussian_hybrid_beats_its_discriminative_part(gaussian_5x5, trained):
-    task = gaussian_5x5[0]
+    task = gaussian_5x5.task
     hybrid_value = trained["gaussian_hybrid"][1]
     assert abs(hybrid_value - task.mutual_information) < 0.05
     assert hybrid_value >= trained["infonce"][1]  # the same bound and critic, without the proposal
@@ -94,14 +91,14 @@ def test_gaussian_hybrid_stays_bounded_with_a_misspecified_proposal():
 
 
 def test_learned_proposal_hybrid_is_as_good_as_its_discriminative_part(gaussian_5x5, trained):
-    task = gaussian_5x5[0]
+    task = gaussian_5x5.task
     value = trained["learned_hybrid"][1]
     assert value >= trained["infonce"][1] - 0.03
     assert abs(value - task.mutual_information) < 0.1
 
 
 def test_pq_hybrid_against_infonce_and_its_own_parts(gaussian_5x5, trained):
-    task, _, _, x_test, y_test = gaussian_5x5
+    task, x_test, y_test = gaussian_5x5.task, gaussian_5x5.x_test, gaussian_5x5.y_test
     estimator, value = trained["pq_hybrid"]
     # about InfoNCE's value at I = 1 nat (its in-bin negatives are fewer: about N / n_bins)
     assert value >= trained["infonce"][1] - 0.05
@@ -116,8 +113,8 @@ def test_pq_hybrid_against_infonce_and_its_own_parts(gaussian_5x5, trained):
 
 def test_generative_hybrid_reuses_residual_critic_and_starts_at_the_proposal():
     torch.manual_seed(0)
-    task = get_task("gaussian-5x5")
-    x, y = task.sample(1024, seed=0)
+    pair = gaussian_pair("gaussian-5x5", n=1024, n_test=2)
+    x, y = pair.x, pair.y
     estimator = gaussian_hybrid(5, 5, [16], discriminative="infonce")
     assert isinstance(estimator.estimator.critic, ResidualCritic)
     assert isinstance(estimator.proposal, GaussianLogRatio)
@@ -215,8 +212,8 @@ def test_estimate_mi_gives_gaussian_hybrid_the_estimation_correction():
     from mist_reg import estimate_mi
     from mist_reg.critic import SeparableCritic
 
-    task = get_task("gaussian-5x5")
-    x, y = task.sample(2000, seed=0)
+    pair = gaussian_pair("gaussian-5x5", n=2000, n_test=2)
+    task, x, y = pair.task, pair.x, pair.y
     mi = estimate_mi(x, y, "gaussian_hybrid", max_iterations=200)
     correction = mi.estimator.correction
     assert isinstance(correction, SeparableCritic) and correction.marginal_terms

@@ -17,6 +17,8 @@ from mist_reg.quantization import (
     kmeans,
 )
 
+from estimator_contract import check_state_round_trip
+
 
 def test_doctests():
     result = doctest.testmod(quantization, optionflags=doctest.ELLIPSIS)
@@ -54,9 +56,7 @@ def test_quantile_quantizer_gives_equal_frequency_bins():
     per_coordinate = counts.reshape(4, 4).sum(1)
     assert quantizer.n_bins == 16
     assert bool(((per_coordinate - 1000).abs() <= 2).all())
-    clone = QuantileQuantizer(dim=2, bins_per_dim=4)
-    clone.load_state_dict(quantizer.state_dict())
-    assert torch.equal(clone(samples), quantizer(samples))
+    check_state_round_trip(lambda: QuantileQuantizer(dim=2, bins_per_dim=4), quantizer, lambda q: q(samples))
 
 
 def test_kmeans_reduces_inertia_compared_to_random_centroids():
@@ -78,9 +78,8 @@ def test_kmeans_quantizer_state_and_errors():
         quantizer(torch.zeros(3, 2))
     samples = _blobs(50)
     quantizer.fit(samples)
-    clone = KMeansQuantizer(dim=2, n_bins=4)
-    clone.load_state_dict(quantizer.state_dict())
-    assert clone.fitted and torch.equal(clone(samples), quantizer(samples))
+    clone = check_state_round_trip(lambda: KMeansQuantizer(dim=2, n_bins=4), quantizer, lambda q: q(samples))
+    assert clone.fitted
     with pytest.raises(ValueError, match="at least 4 samples"):
         KMeansQuantizer(dim=2, n_bins=4).fit(samples[:3])
     with pytest.raises(ValueError, match="n_bins"):
@@ -116,3 +115,4 @@ def test_vq_fit_initialises_the_codebook_on_data():
     samples = _blobs(100)
     vq = VectorQuantizer(dim=2, n_bins=5).fit(samples)
     assert float(inertia(samples, vq.codebook.detach())) < float(inertia(samples, torch.randn(5, 2)))
+    check_state_round_trip(lambda: VectorQuantizer(dim=2, n_bins=5), vq, lambda q: q(samples))
