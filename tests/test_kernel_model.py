@@ -91,8 +91,15 @@ def test_standardised_kernel_sees_an_attribute_that_many_features_carry():
     s = torch.randint(0, 2, (64,), generator=g)
     z = torch.randn(64, 64, generator=g)
     z[:, :32] += 2 * s[:, None] - 1
-    assert float(KernelMI().mutual_information(z, s)) > 0.3
+    assert float(KernelMI().mutual_information(z, s)) > 0.3  # 1 sample per feature: standardised
     assert float(KernelMI(whiten=True).mutual_information(z, s)) < 0.1
+    assert float(KernelMI(whiten=False).mutual_information(z, s)) == float(KernelMI().mutual_information(z, s))
+
+
+def test_whitening_decorrelates_when_the_batch_can_estimate_the_correlations():
+    z = torch.randn(90, 10) @ torch.randn(10, 10)
+    assert Whitening(z, decorrelate=None).tril is not None  # 9 samples per feature
+    assert Whitening(z[:89], decorrelate=None).tril is None
 
 
 def test_whitening_and_its_jacobian():

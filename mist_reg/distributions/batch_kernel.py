@@ -19,14 +19,21 @@ batch is a held-out prediction.
 
 * **Coordinates.** ``x`` is standardised on the batch (centred and scaled to unit
   variance per feature, differentiably), as a fresh probe's inputs are, so that no feature
-  dominates the distances by its units alone. ``whiten=True`` also decorrelates the
-  features (:class:`Whitening`): then no direction of ``x`` can be made small enough for
-  the kernel to miss while a linear reader could still amplify it, but every direction
-  counts as much as every other, including the many a batch of about as many samples as
-  features cannot estimate, whose noise drowns the distances (measured on the digits
-  fairness case, 64 features from batches of 64: the whitened kernel saw 0.01 nats where
-  a fresh probe read 0.57, the standardised one 0.06-0.15, and only the latter lowered
-  the probe's accuracy). A continuous ``y`` is whitened (its density is read in those
+  dominates the distances by its units alone, and decorrelated (:class:`Whitening`) when
+  the batch can estimate the correlations. Whitened, no direction of ``x`` can be made
+  small enough for the kernel to miss while a linear reader could still amplify it. But
+  whitening gives every direction the same weight, including those the batch cannot
+  estimate: with ``N`` samples of ``d`` features the smallest eigenvalues of a sample
+  correlation matrix are pulled down by noise to about ``(1 - sqrt(d / N))^2``
+  (Marchenko-Pastur), and whitening amplifies those noise directions by the inverse
+  square root, without bound as ``d`` approaches ``N``, where they drown the distances
+  (measured on the digits fairness case, 64 features from batches of 64: the whitened
+  kernel saw 0.01 nats where a fresh probe read 0.57, the standardised one 0.06-0.15, and
+  only the latter lowered the probe's accuracy; on UCI Adult, 8 features from batches of
+  256, whitening did better). ``whiten=None`` (the default) decorrelates when the batch
+  has at least ``SAMPLES_PER_FEATURE`` (9) samples per feature, that is when noise
+  amplifies no direction by more than ``1 / (1 - 1/3) = 1.5``; ``True`` or ``False``
+  force the choice. A continuous ``y`` is always whitened (its density is read in those
   coordinates, with the Jacobian of the map).
 * **Scale.** Gaussian kernels ``exp(-||u - v||^2 / (2 sigma^2))``, ``sigma = b sqrt(d)``
   (whitened points lie about ``sqrt(2 d)`` apart); of the widths ``b`` in ``bandwidths``
@@ -67,11 +74,15 @@ __all__ = [
     "KernelConditional",
     "Whitening",
     "DEFAULT_BANDWIDTHS",
+    "SAMPLES_PER_FEATURE",
     "check_kernel_settings",
     "gaussian_kernel",
     "neighbour_weights",
     "leave_one_out_log_ratios",
 ]
+
+SAMPLES_PER_FEATURE = 9
+r"""Samples per feature from which ``whiten=None`` decorrelates (see the module documentation)."""
 
 DEFAULT_BANDWIDTHS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 r"""Kernel widths in units of ``sqrt(d)``: ``0.25`` sees only near neighbours, ``2``
@@ -98,8 +109,10 @@ def check_kernel_settings(
 class Whitening:
     r"""The affine map to the coordinates of a batch's Gaussian model: ``z`` centred,
     scaled to unit variance and (with ``decorrelate``) decorrelated with the Cholesky
-    factor of the sample correlation matrix plus ``ridge`` on its diagonal. Differentiable
-    with respect to the batch it is fitted to.
+    factor of the sample correlation matrix plus ``ridge`` on its diagonal.
+    ``decorrelate=None`` decorrelates when the batch holds at least
+    :data:`SAMPLES_PER_FEATURE` samples per feature. Differentiable with respect to the
+    batch it is fitted to.
 
     Example:
         >>> z = torch.randn(2000, 2) @ torch.tensor([[1.0, 0.8], [0.0, 0.3]])
@@ -108,10 +121,12 @@ class Whitening:
         True
     """
 
-    def __init__(self, z: Tensor, ridge: float = 1e-3, decorrelate: bool = True) -> None:
+    def __init__(self, z: Tensor, ridge: float = 1e-3, decorrelate: bool | None = True) -> None:
         n, d = z.shape
         self.mean, self.std = z.mean(0), z.std(0).clamp_min(1e-6)
         self.tril: Tensor | None = None
+        if decorrelate is None:
+            decorrelate = n >= SAMPLES_PER_FEATURE * d
         if decorrelate:
             standard = (z - self.mean) / self.std
             eye = torch.eye(d, dtype=z.dtype, device=z.device)
@@ -167,13 +182,14 @@ def _y_kernel(y: Tensor, bandwidths: Sequence[float], ridge: float) -> tuple[Ten
 
 
 def leave_one_out_log_ratios(
-    x: Tensor, y: Tensor, bandwidths: Sequence[float], smoothing: float, ridge: float, whiten: bool = False
+    x: Tensor, y: Tensor, bandwidths: Sequence[float], smoothing: float, ridge: float, whiten: bool | None = None
 ) -> tuple[Tensor, Tensor]:
     r"""``log q_b(y_i | x_i) - log q_inf(y_i)`` for every width ``b`` (``[B, N]``) and the
     leave-one-out log-likelihood ``mean_i log q_b(y_i | x_i)`` of each width (``[B]``), on
     the batch ``(x, y)``. ``q_inf`` is the same model with a constant kernel on ``x``: the
     marginal of ``y`` (class frequencies, or the kernel density of ``y``). ``x`` is
-    standardised, and decorrelated too with ``whiten``."""
+    standardised, and decorrelated as ``whiten`` says (``None``: when the batch can
+    estimate the correlations)."""
     points = Whitening(x, ridge, decorrelate=whiten)(x)
     weights = neighbour_weights(gaussian_kernel(points, points, bandwidths), smoothing)  # [B, N, N]
     n = x.shape[0]
@@ -226,7 +242,7 @@ class KernelConditional:
     broadcasts_context: ClassVar[bool] = True
 
     def __init__(
-        self, x: Tensor, y: Tensor, bandwidths: Sequence[float], smoothing: float, ridge: float, whiten: bool = False
+        self, x: Tensor, y: Tensor, bandwidths: Sequence[float], smoothing: float, ridge: float, whiten: bool | None = None
     ) -> None:
         with torch.no_grad():
             _, likelihood = leave_one_out_log_ratios(x, y, bandwidths, smoothing, ridge, whiten)
@@ -264,7 +280,8 @@ class BatchKernel(nn.Module):
             the fit keeps the one with the largest leave-one-out likelihood.
         smoothing: ``alpha``, pseudo-samples of the marginal in every neighbourhood.
         ridge: Added to the diagonal of the correlation matrices before whitening.
-        whiten: Decorrelate ``x`` too (see the module documentation).
+        whiten: Decorrelate ``x`` too; ``None``: when the batch has at least
+            :data:`SAMPLES_PER_FEATURE` samples per feature (see the module documentation).
     """
 
     fits_batch: ClassVar[bool] = True
@@ -275,11 +292,11 @@ class BatchKernel(nn.Module):
         bandwidths: Sequence[float] = DEFAULT_BANDWIDTHS,
         smoothing: float = 1.0,
         ridge: float = 1e-3,
-        whiten: bool = False,
+        whiten: bool | None = None,
     ) -> None:
         super().__init__()
         self.bandwidths, self.smoothing, self.ridge = check_kernel_settings(bandwidths, smoothing, ridge)
-        self.whiten = bool(whiten)
+        self.whiten = None if whiten is None else bool(whiten)
 
     def fit(self, x: Tensor, y: Tensor) -> KernelConditional:
         r"""The kernel ``q(y | x)`` of the batch ``(x, y)``, differentiable with respect to

@@ -440,7 +440,7 @@ def kernel(
     bandwidths: Sequence[float] = DEFAULT_BANDWIDTHS,
     smoothing: float = 1.0,
     ridge: float = 1e-3,
-    whiten: bool = False,
+    whiten: bool | None = None,
 ) -> KernelMI:
     r"""A :class:`~mist_reg.estimators.KernelMI`: the leave-one-out kernel estimate of the
     mutual information of each batch (class-index ``y`` as an integer tensor). ``x_dim``

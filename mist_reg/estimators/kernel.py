@@ -24,11 +24,11 @@ prior, which is also how the bandwidth is chosen: of the Gaussian kernels
 ``exp(-||u - v||^2 / (2 sigma^2))`` with ``sigma = b sqrt(d)`` for ``b`` in
 ``bandwidths``, the estimate keeps the one with the largest leave-one-out likelihood
 (the largest estimate). ``x`` is first standardised on the batch, so that rescaling a
-feature changes nothing; ``whiten=True`` decorrelates it too
-(:class:`~mist_reg.distributions.batch_kernel.Whitening`), which makes the estimate
-invariant to every invertible linear map of ``x`` but gives the directions a batch
-cannot estimate as much weight as the others (see
-:mod:`mist_reg.distributions.batch_kernel`).
+feature changes nothing, and decorrelated when the batch has at least 9 samples per
+feature (:class:`~mist_reg.distributions.batch_kernel.Whitening`), which makes the
+estimate invariant to every invertible linear map of ``x``; with fewer samples per
+feature whitening would give the directions the batch cannot estimate as much weight as
+the informative ones (see :mod:`mist_reg.distributions.batch_kernel`).
 
 As a penalty. Everything is recomputed from the batch and differentiated through, so the
 encoder cannot win by making a model wrong: to lower the estimate it must make every
@@ -79,9 +79,10 @@ class KernelMI(MIEstimator):
         smoothing: ``alpha``, the pseudo-samples of the marginal mixed into every
             neighbourhood (keeps isolated samples at the marginal instead of at ``log 0``).
         ridge: Added to the diagonal of the correlation matrices before whitening.
-        whiten: Decorrelate ``x`` as well as standardising it (see
-            :mod:`mist_reg.distributions.batch_kernel`): invariant to any invertible
-            linear map of ``x``, but blind in as many dimensions as the batch has samples.
+        whiten: Decorrelate ``x`` as well as standardising it (invariant to any
+            invertible linear map of ``x``, but blind in as many dimensions as the batch
+            has samples); ``None``: when the batch has at least 9 samples per feature
+            (see :mod:`mist_reg.distributions.batch_kernel`).
     """
 
     bound: ClassVar = None
@@ -92,11 +93,11 @@ class KernelMI(MIEstimator):
         bandwidths: Sequence[float] = DEFAULT_BANDWIDTHS,
         smoothing: float = 1.0,
         ridge: float = 1e-3,
-        whiten: bool = False,
+        whiten: bool | None = None,
     ) -> None:
         super().__init__()
         self.bandwidths, self.smoothing, self.ridge = check_kernel_settings(bandwidths, smoothing, ridge)
-        self.whiten = bool(whiten)
+        self.whiten = None if whiten is None else bool(whiten)
 
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         x, y = check_generative_inputs(x, y, self.min_samples)
