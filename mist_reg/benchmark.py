@@ -21,12 +21,13 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
+from mist_reg.estimate import DEFAULT_ESTIMATOR, estimate_mi
 from mist_reg.estimators.factories import ESTIMATORS, normalize_name
 from mist_reg.tasks import BENCHMARK_SUITE, get_task
-from mist_reg.estimate import DEFAULT_ESTIMATOR, estimate_mi
 
 __all__ = [
     "DEFAULT_LABEL",
@@ -142,7 +143,9 @@ def summarise(rows: list[dict[str, Any]], columns: Sequence[str]) -> dict[str, d
         }
         intervals = [r for r in rows if key + "_low" in r]
         if intervals:
-            summary[key]["truth_in_interval"] = sum(r[key + "_low"] <= r["truth"] <= r[key + "_high"] for r in intervals)
+            summary[key]["truth_in_interval"] = sum(
+                r[key + "_low"] <= r["truth"] <= r[key + "_high"] for r in intervals
+            )
     return summary
 
 
@@ -173,7 +176,9 @@ def markdown_table(
 def text_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     r"""A plain-text table, one line per task and estimator: truth, estimate, interval,
     error and seconds."""
-    header = f"{'task':22s} {'estimator':18s} {'truth':>7s} {'estimate':>9s} {'interval':>19s} {'error':>8s} {'seconds':>8s}"
+    header = (
+        f"{'task':22s} {'estimator':18s} {'truth':>7s} {'estimate':>9s} {'interval':>19s} {'error':>8s} {'seconds':>8s}"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         for k in columns:
@@ -212,16 +217,27 @@ def plot_per_task(
         return False
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(rows) + 2), 4.5))
     positions = list(range(len(rows)))
-    ax.hlines([r["truth"] for r in rows], [p - 0.4 for p in positions], [p + 0.4 for p in positions],
-              color="black", lw=2, label="truth")
+    ax.hlines(
+        [r["truth"] for r in rows],
+        [p - 0.4 for p in positions],
+        [p + 0.4 for p in positions],
+        color="black",
+        lw=2,
+        label="truth",
+    )
     markers = "os^vDP*X"
     width = 0.6 / max(len(columns), 1)
     for i, key in enumerate(columns):
         xs = [p - 0.3 + width * (i + 0.5) for p in positions]
         estimates = [r[key] for r in rows]
         if all(key + "_low" in r for r in rows):
-            errors = [[max(r[key] - r[key + "_low"], 0.0) for r in rows], [max(r[key + "_high"] - r[key], 0.0) for r in rows]]
-            ax.errorbar(xs, estimates, yerr=errors, fmt=markers[i % len(markers)], capsize=3, label=key.split(":", 1)[-1])
+            errors = [
+                [max(r[key] - r[key + "_low"], 0.0) for r in rows],
+                [max(r[key + "_high"] - r[key], 0.0) for r in rows],
+            ]
+            ax.errorbar(
+                xs, estimates, yerr=errors, fmt=markers[i % len(markers)], capsize=3, label=key.split(":", 1)[-1]
+            )
         else:
             ax.scatter(xs, estimates, marker=markers[i % len(markers)], label=key.split(":", 1)[-1])
     ax.set_xticks(positions)

@@ -116,9 +116,7 @@ def tuba(positive: Tensor, negative: Tensor, log_baseline: Tensor) -> BoundTerms
     return BoundTerms(1 + positive - a - torch.exp(negative - a.unsqueeze(1)).mean(dim=1))
 
 
-def alpha_tuba(
-    positive: Tensor, negative: Tensor, log_baseline: Tensor, alpha: float
-) -> BoundTerms:
+def alpha_tuba(positive: Tensor, negative: Tensor, log_baseline: Tensor, alpha: float) -> BoundTerms:
     r"""The interpolated bound of Poole et al. (2019) between InfoNCE and TUBA.
 
     ``alpha`` is the weight of the baseline, as in the torch_mist 0.1.5 table: ``alpha=0`` is InfoNCE

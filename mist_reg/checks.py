@@ -74,7 +74,7 @@ _ROUNDING_TOLERANCE = 1e-3
 
 
 def as_samples(
-    values: Any, name: str, centring: "WideCentring | None" = None, dtype: torch.dtype = torch.float32
+    values: Any, name: str, centring: WideCentring | None = None, dtype: torch.dtype = torch.float32
 ) -> Tensor:
     r"""Converts ``values`` to a ``[N, d]`` tensor of ``dtype`` (float32 or float64), or
     raises an error naming ``name`` (see the module documentation for the rules).
@@ -239,9 +239,7 @@ def check_finite(tensor: Tensor, name: str) -> None:
 def check_pair(x: Tensor, y: Tensor) -> None:
     r"""Raises ``ValueError`` when ``x`` and ``y`` do not hold the same number of samples."""
     if x.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"x and y must hold the same number of samples, got {x.shape[0]} and {y.shape[0]}"
-        )
+        raise ValueError(f"x and y must hold the same number of samples, got {x.shape[0]} and {y.shape[0]}")
 
 
 # -- batches of an estimator ------------------------------------------------------------

@@ -35,8 +35,9 @@ import os
 import sys
 import typing
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
 
 import torch
 
@@ -49,12 +50,12 @@ from mist_reg.benchmark import (
     text_table,
     timed,
 )
+from mist_reg.estimate import DEFAULT_ESTIMATOR, estimate_mi
 from mist_reg.estimators.factories import ESTIMATION_CRITIC_DEFAULTS, make_critic
 from mist_reg.estimators.registry import ESTIMATORS, REGISTRY, list_estimators, normalize_name
+from mist_reg.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_MAX_ITERATIONS
 from mist_reg.io import SUPPORTED_EXTENSIONS, load_pair
 from mist_reg.tasks import BENCHMARK_SUITE, get_task, list_tasks
-from mist_reg.estimate import DEFAULT_ESTIMATOR, estimate_mi
-from mist_reg.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_MAX_ITERATIONS
 
 __all__ = ["main", "build_parser", "CommandError"]
 
@@ -130,23 +131,65 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     est.add_argument("data", metavar="DATA", help="the data file (.npz, .pt, .csv, .tsv, or .npy with --y-file)")
-    est.add_argument("--x", metavar="SEL", help="x: an array name (.npz/.pt; default 'x') or columns of a table ('0:3,5', 'a,b')")
-    est.add_argument("--y", metavar="SEL", help="y: an array name (default 'y') or columns (default: the columns not in --x)")
+    est.add_argument(
+        "--x", metavar="SEL", help="x: an array name (.npz/.pt; default 'x') or columns of a table ('0:3,5', 'a,b')"
+    )
+    est.add_argument(
+        "--y", metavar="SEL", help="y: an array name (default 'y') or columns (default: the columns not in --x)"
+    )
     est.add_argument("--y-file", metavar="FILE", help="read y from this file (DATA then holds x)")
     est.add_argument(
-        "--header", choices=["auto", "yes", "no"], default="auto",
+        "--header",
+        choices=["auto", "yes", "no"],
+        default="auto",
         help="whether the first row of a .csv/.tsv names the columns (default: auto-detect)",
     )
-    est.add_argument("--estimator", default=DEFAULT_ESTIMATOR, help=f"a registered estimator (default {DEFAULT_ESTIMATOR}; see 'mist-reg estimators')")
-    est.add_argument("--param", action="append", type=_parameter, default=[], metavar="NAME=VALUE",
-                     help="an estimator argument, e.g. --param hidden_dims=[64,64] (repeatable)")
-    est.add_argument("--n-folds", type=int, metavar="K", help="cross-fit over K folds (every sample held out once) instead of one split")
-    est.add_argument("--test-fraction", type=_fraction, default=0.3, metavar="F", help="held-out fraction without --n-folds (default 0.3)")
+    est.add_argument(
+        "--estimator",
+        default=DEFAULT_ESTIMATOR,
+        help=f"a registered estimator (default {DEFAULT_ESTIMATOR}; see 'mist-reg estimators')",
+    )
+    est.add_argument(
+        "--param",
+        action="append",
+        type=_parameter,
+        default=[],
+        metavar="NAME=VALUE",
+        help="an estimator argument, e.g. --param hidden_dims=[64,64] (repeatable)",
+    )
+    est.add_argument(
+        "--n-folds",
+        type=int,
+        metavar="K",
+        help="cross-fit over K folds (every sample held out once) instead of one split",
+    )
+    est.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        default=0.3,
+        metavar="F",
+        help="held-out fraction without --n-folds (default 0.3)",
+    )
     est.add_argument("--confidence", type=_fraction, default=0.95, help="level of the interval (default 0.95)")
-    est.add_argument("--preprocessing", choices=["gaussianize", "standardize", "none"], default="gaussianize",
-                     help="per-coordinate map fitted on the training part (default gaussianize)")
-    est.add_argument("--max-iterations", type=_positive_int, metavar="N", help=f"training steps at most (default {DEFAULT_MAX_ITERATIONS}, with early stopping)")
-    est.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, metavar="B", help=f"training batch size (default {DEFAULT_BATCH_SIZE})")
+    est.add_argument(
+        "--preprocessing",
+        choices=["gaussianize", "standardize", "none"],
+        default="gaussianize",
+        help="per-coordinate map fitted on the training part (default gaussianize)",
+    )
+    est.add_argument(
+        "--max-iterations",
+        type=_positive_int,
+        metavar="N",
+        help=f"training steps at most (default {DEFAULT_MAX_ITERATIONS}, with early stopping)",
+    )
+    est.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="B",
+        help=f"training batch size (default {DEFAULT_BATCH_SIZE})",
+    )
     est.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"learning rate (default {DEFAULT_LR})")
     est.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     est.add_argument("--seed", type=int, default=0, help="seed of splits, initialisation and batches (default 0)")
@@ -155,50 +198,93 @@ def build_parser() -> argparse.ArgumentParser:
     est.set_defaults(run=_estimate)
 
     demo = commands.add_parser(
-        "demo", help="estimate MI on one ground-truth task and print it beside the truth (the default command)",
+        "demo",
+        help="estimate MI on one ground-truth task and print it beside the truth (the default command)",
         description=(
             "Estimate I(X;Y) with estimate_mi on N samples of a ground-truth task, evaluated on N more, and print "
             "the estimate beside the exact value. Runs when no command is given."
         ),
     )
-    demo.add_argument("--task", default=DEFAULT_DEMO_TASK, help=f"a ground-truth task (default {DEFAULT_DEMO_TASK}; see 'mist-reg tasks')")
-    demo.add_argument("--estimator", default=DEFAULT_ESTIMATOR, help=f"a registered estimator (default {DEFAULT_ESTIMATOR}; see 'mist-reg estimators')")
-    demo.add_argument("--n-samples", type=_positive_int, default=5000, metavar="N", help="training samples; as many again are held out (default 5000)")
+    demo.add_argument(
+        "--task",
+        default=DEFAULT_DEMO_TASK,
+        help=f"a ground-truth task (default {DEFAULT_DEMO_TASK}; see 'mist-reg tasks')",
+    )
+    demo.add_argument(
+        "--estimator",
+        default=DEFAULT_ESTIMATOR,
+        help=f"a registered estimator (default {DEFAULT_ESTIMATOR}; see 'mist-reg estimators')",
+    )
+    demo.add_argument(
+        "--n-samples",
+        type=_positive_int,
+        default=5000,
+        metavar="N",
+        help="training samples; as many again are held out (default 5000)",
+    )
     demo.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the samples, initialisation and batches (default 0)")
     demo.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     demo.add_argument("--verbose", action="store_true", help="show a training progress bar")
     demo.set_defaults(run=_demo)
 
-    tasks = commands.add_parser("tasks", help="list the ground-truth tasks", description="List the ground-truth tasks (exact MI known).")
+    tasks = commands.add_parser(
+        "tasks", help="list the ground-truth tasks", description="List the ground-truth tasks (exact MI known)."
+    )
     tasks.add_argument("--json", action="store_true", help="print JSON instead of a table")
     tasks.set_defaults(run=_tasks)
 
     estimators = commands.add_parser(
-        "estimators", help="list the estimators with their bound direction and arguments",
+        "estimators",
+        help="list the estimators with their bound direction and arguments",
         description="List every registered estimator, its bound direction and its arguments.",
     )
     estimators.add_argument("--json", action="store_true", help="print JSON instead of text")
     estimators.set_defaults(run=_estimators)
 
     bench = commands.add_parser(
-        "bench", help="benchmark estimators on ground-truth tasks",
+        "bench",
+        help="benchmark estimators on ground-truth tasks",
         description=(
             "Run estimators on ground-truth tasks and report truth, estimate, interval, error and time; "
             "writes results.json, results.md and a plot of estimate and truth per task to --out."
         ),
     )
-    bench.add_argument("--tasks", nargs="+", default=list(BENCHMARK_SUITE), metavar="TASK", help="task names (default: the benchmark suite)")
-    bench.add_argument("--estimators", nargs="+", default=[DEFAULT_LABEL], metavar="NAME",
-                       help=f"estimator names; '{DEFAULT_LABEL}' is estimate_mi at its defaults")
-    bench.add_argument("--n-samples", type=_positive_int, default=5000, metavar="N", help="samples per task (default 5000)")
-    bench.add_argument("--n-test", type=_positive_int, metavar="N", help="draw N held-out samples separately (default: split --n-samples)")
+    bench.add_argument(
+        "--tasks",
+        nargs="+",
+        default=list(BENCHMARK_SUITE),
+        metavar="TASK",
+        help="task names (default: the benchmark suite)",
+    )
+    bench.add_argument(
+        "--estimators",
+        nargs="+",
+        default=[DEFAULT_LABEL],
+        metavar="NAME",
+        help=f"estimator names; '{DEFAULT_LABEL}' is estimate_mi at its defaults",
+    )
+    bench.add_argument(
+        "--n-samples", type=_positive_int, default=5000, metavar="N", help="samples per task (default 5000)"
+    )
+    bench.add_argument(
+        "--n-test",
+        type=_positive_int,
+        metavar="N",
+        help="draw N held-out samples separately (default: split --n-samples)",
+    )
     bench.add_argument("--n-folds", type=int, metavar="K", help="cross-fit over K folds")
     bench.add_argument("--max-iterations", type=_positive_int, metavar="N", help="training steps at most")
     bench.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, metavar="B")
     bench.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--out", type=Path, default=Path("runs/mist-reg-bench"), metavar="DIR", help="output folder (default runs/mist-reg-bench)")
+    bench.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/mist-reg-bench"),
+        metavar="DIR",
+        help="output folder (default runs/mist-reg-bench)",
+    )
     bench.add_argument("--no-plot", action="store_true", help="do not write the plot")
     bench.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     bench.set_defaults(run=_bench)
@@ -257,7 +343,9 @@ def _check_device(device: str | None) -> None:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise CommandError(f"device {device!r} was asked for but CUDA is not available; use --device cpu")
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
-        raise CommandError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise CommandError(
+            f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
 
 
 def _check_folds(n_folds: int | None) -> None:
@@ -286,12 +374,21 @@ def _estimate(args: argparse.Namespace, out: TextIO) -> int:
     data = load_pair(args.data, x=args.x, y=args.y, y_file=args.y_file, header=header)
     params = dict(args.param)
     kwargs = dict(
-        n_folds=args.n_folds, test_percentage=args.test_fraction, confidence=args.confidence,
-        preprocessing=args.preprocessing, max_iterations=args.max_iterations, batch_size=args.batch_size,
-        lr=args.lr, device=args.device, seed=args.seed, verbose=args.verbose,
+        n_folds=args.n_folds,
+        test_percentage=args.test_fraction,
+        confidence=args.confidence,
+        preprocessing=args.preprocessing,
+        max_iterations=args.max_iterations,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        seed=args.seed,
+        verbose=args.verbose,
     )
     n = data.x.shape[0]
-    (result, caught), seconds = timed(lambda: _run_quietly(lambda: estimate_mi(data.x, data.y, args.estimator, **kwargs, **params)))
+    (result, caught), seconds = timed(
+        lambda: _run_quietly(lambda: estimate_mi(data.x, data.y, args.estimator, **kwargs, **params))
+    )
     messages = list(result.warnings) + [m for m in dict.fromkeys(caught) if m not in result.warnings]
     record = {
         **result.to_dict(),
@@ -299,8 +396,13 @@ def _estimate(args: argparse.Namespace, out: TextIO) -> int:
         "estimator": normalize_name(args.estimator),
         "estimator_params": {k: _jsonable(v) for k, v in params.items()},
         "data": {
-            "path": str(args.data), "y_file": args.y_file, "n_samples": n, "x_dim": data.x.shape[1],
-            "y_dim": data.y.shape[1], "x": data.x_source, "y": data.y_source,
+            "path": str(args.data),
+            "y_file": args.y_file,
+            "n_samples": n,
+            "x_dim": data.x.shape[1],
+            "y_dim": data.y.shape[1],
+            "x": data.x_source,
+            "y": data.y_source,
         },
         "seconds": seconds,
     }
@@ -310,7 +412,8 @@ def _estimate(args: argparse.Namespace, out: TextIO) -> int:
     low, high = result.interval
     scheme = (
         f"{result.n_folds}-fold cross-fitting (fold estimates {', '.join(f'{v:.4f}' for v in result.fold_estimates)})"
-        if result.n_folds else f"one split, {args.test_fraction:.0%} held out"
+        if result.n_folds
+        else f"one split, {args.test_fraction:.0%} held out"
     )
     lines = [
         f"I(X;Y)          {float(result):.4f} nats",
@@ -340,8 +443,14 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     result, seconds = timed(lambda: estimate_mi(x, y, args.estimator, **kwargs))
     truth = task.mutual_information
     if args.json:
-        record = {**result.to_dict(), "task": task.name, "truth": truth, "error": float(result) - truth,
-                  "estimator": normalize_name(args.estimator), "seconds": seconds}
+        record = {
+            **result.to_dict(),
+            "task": task.name,
+            "truth": truth,
+            "error": float(result) - truth,
+            "estimator": normalize_name(args.estimator),
+            "seconds": seconds,
+        }
         _dump(record, out)
         return 0
     out.write(
@@ -358,10 +467,16 @@ def _tasks(args: argparse.Namespace, out: TextIO) -> int:
     records = []
     for name in list_tasks():
         task = get_task(name)
-        records.append({
-            "name": name, "dim_x": task.dim_x, "dim_y": task.dim_y, "mutual_information": task.mutual_information,
-            "in_suite": name in BENCHMARK_SUITE, "description": task.description,
-        })
+        records.append(
+            {
+                "name": name,
+                "dim_x": task.dim_x,
+                "dim_y": task.dim_y,
+                "mutual_information": task.mutual_information,
+                "in_suite": name in BENCHMARK_SUITE,
+                "description": task.description,
+            }
+        )
     if args.json:
         _dump(records, out)
         return 0
@@ -382,7 +497,9 @@ def _arguments(function: Any, skip: Sequence[str] = ("x_dim", "y_dim")) -> list[
             continue
         entry: dict[str, Any] = {"name": p.name, "required": p.default is p.empty}
         if p.default is not p.empty:
-            entry["default"] = p.default if isinstance(p.default, (int, float, str, bool, type(None))) else repr(p.default)
+            entry["default"] = (
+                p.default if isinstance(p.default, (int, float, str, bool, type(None))) else repr(p.default)
+            )
         result.append(entry)
     return result
 
@@ -397,10 +514,16 @@ def estimator_catalogue() -> list[dict[str, Any]]:
     records = []
     for name in list_estimators():
         entry = REGISTRY[name]
-        records.append({
-            "name": name, "class": entry.cls.__name__, "bound": entry.bound, "arguments": _arguments(entry.factory),
-            "critic_arguments": entry.has_critic, "estimate_defaults": dict(entry.estimate_defaults),
-        })
+        records.append(
+            {
+                "name": name,
+                "class": entry.cls.__name__,
+                "bound": entry.bound,
+                "arguments": _arguments(entry.factory),
+                "critic_arguments": entry.has_critic,
+                "estimate_defaults": dict(entry.estimate_defaults),
+            }
+        )
     return records
 
 
@@ -408,7 +531,14 @@ def _estimators(args: argparse.Namespace, out: TextIO) -> int:
     records = estimator_catalogue()
     critic = _arguments(make_critic, skip=("x_dim", "y_dim", "hidden_dims"))
     if args.json:
-        _dump({"estimators": records, "critic_arguments": critic, "estimate_mi_critic_defaults": ESTIMATION_CRITIC_DEFAULTS}, out)
+        _dump(
+            {
+                "estimators": records,
+                "critic_arguments": critic,
+                "estimate_mi_critic_defaults": ESTIMATION_CRITIC_DEFAULTS,
+            },
+            out,
+        )
         return 0
     for r in records:
         arguments = ", ".join(_format_argument(a) for a in r["arguments"])
@@ -418,7 +548,8 @@ def _estimators(args: argparse.Namespace, out: TextIO) -> int:
     out.write(
         "\ncritic arguments: " + ", ".join(_format_argument(a) for a in critic) + "\n"
         "estimate_mi gives critic estimators: "
-        + ", ".join(f"{k}={v!r}" for k, v in ESTIMATION_CRITIC_DEFAULTS.items()) + "\n"
+        + ", ".join(f"{k}={v!r}" for k, v in ESTIMATION_CRITIC_DEFAULTS.items())
+        + "\n"
         "bound: lower, upper or None (no guaranteed direction). Pass arguments to 'mist-reg estimate' "
         "with --param NAME=VALUE.\n"
     )
@@ -449,8 +580,14 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as error:
         raise CommandError(f"cannot create the output folder {args.out}: {error.strerror}") from None
     rows, columns = run_benchmark(
-        args.tasks, args.estimators, n_samples=args.n_samples, n_test=args.n_test, seed=args.seed,
-        device=args.device, on_row=None if args.json else progress, **kwargs,
+        args.tasks,
+        args.estimators,
+        n_samples=args.n_samples,
+        n_test=args.n_test,
+        seed=args.seed,
+        device=args.device,
+        on_row=None if args.json else progress,
+        **kwargs,
     )
     summary = summarise(rows, columns)
     command = " ".join([PROG, *args.argv])
@@ -464,7 +601,9 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     out.write(text_table(rows, columns))
     for key in columns:
         s = summary[key]
-        covered = f", truth inside the interval on {s['truth_in_interval']}/{s['tasks']}" if "truth_in_interval" in s else ""
+        covered = (
+            f", truth inside the interval on {s['truth_in_interval']}/{s['tasks']}" if "truth_in_interval" in s else ""
+        )
         out.write(
             f"{key.split(':', 1)[-1]}: mean abs. error {s['mean_abs_error']:.3f} nats, within 1.5x on "
             f"{s['within_target']}/{s['tasks']}{covered}, {s['total_seconds']:.1f} s\n"
@@ -488,7 +627,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         argv = list(argv) if argv is not None else sys.argv[1:]
         if not argv:
-            print(f"{PROG}: no command given: running '{PROG} {DEFAULT_COMMAND}' (see '{PROG} --help')", file=sys.stderr)
+            print(
+                f"{PROG}: no command given: running '{PROG} {DEFAULT_COMMAND}' (see '{PROG} --help')", file=sys.stderr
+            )
         args = parser.parse_args(argv or [DEFAULT_COMMAND])
         args.argv = argv  # recorded in the outputs of `bench`
         return args.run(args, sys.stdout)

@@ -17,7 +17,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -47,7 +48,9 @@ def first_batch(loader: Any, name: str) -> tuple[Tensor, Tensor]:
     try:
         batch = next(iter(loader))
     except StopIteration:
-        raise ValueError(f"{name} yields no batches (an empty dataset, or drop_last with fewer samples than a batch)") from None
+        raise ValueError(
+            f"{name} yields no batches (an empty dataset, or drop_last with fewer samples than a batch)"
+        ) from None
     return unpack_batch(batch)
 
 
@@ -63,8 +66,7 @@ def unpack_batch(batch: Any) -> tuple[Tensor, Tensor]:
         x, y = batch
     else:
         raise TypeError(
-            "data loader batches must be (x, y) pairs or dictionaries {'x': x, 'y': y}, "
-            f"got {type(batch).__name__}"
+            f"data loader batches must be (x, y) pairs or dictionaries {{'x': x, 'y': y}}, got {type(batch).__name__}"
         )
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, Tensor):

@@ -24,8 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
@@ -45,6 +43,7 @@ def _continuous(values: Tensor) -> bool:
 
 def _monotone_copy(x: Tensor, y: Tensor) -> str | None:
     """A column of ``y`` whose ranks equal (or reverse) those of a column of ``x``."""
+
     def orders(z: Tensor) -> list[Tensor | None]:
         return [torch.argsort(z[:, j], stable=True) if _continuous(z[:, j]) else None for j in range(z.shape[1])]
 

@@ -35,13 +35,22 @@ import copy
 import dataclasses
 import math
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import torch
 
 from mist_reg.bounds import RunningBound
-from mist_reg.data import WideCentring, as_samples, check_pair, check_positive_int, first_batch, is_data_loader, split_indices
+from mist_reg.data import (
+    WideCentring,
+    as_samples,
+    check_pair,
+    check_positive_int,
+    first_batch,
+    is_data_loader,
+    split_indices,
+)
 from mist_reg.diagnostics import exact_dependence
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.registry import get_entry, normalize_name
@@ -160,9 +169,10 @@ def estimate_mi(
         (2000, 3, True)
     """
     if estimator_name is not None:
-        if not (isinstance(estimator, str) and normalize_name(estimator) in (
-            normalize_name(DEFAULT_ESTIMATOR), normalize_name(estimator_name)
-        )):
+        if not (
+            isinstance(estimator, str)
+            and normalize_name(estimator) in (normalize_name(DEFAULT_ESTIMATOR), normalize_name(estimator_name))
+        ):
             raise ValueError(
                 f"estimator={estimator!r} and estimator_name={estimator_name!r} name different estimators; "
                 "give one of them"
@@ -180,16 +190,28 @@ def estimate_mi(
         if is_data_loader(x):
             raise ValueError("n_folds needs in-memory samples x and y, not a data loader")
     device = resolve_device(device)
-    if cpu_threads is not None and (isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1):
+    if cpu_threads is not None and (
+        isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1
+    ):
         raise ValueError(f"cpu_threads must be a positive integer or None, got {cpu_threads!r}")
     settings = FitSettings(
-        batch_size=batch_size, valid_percentage=valid_percentage, max_epochs=max_epochs,
-        max_iterations=max_iterations, lr=lr, device=device, early_stopping=early_stopping, patience=patience,
-        eval_every=eval_every, valid_batch_size=eval_batch_size, verbose=verbose, seed=seed,
+        batch_size=batch_size,
+        valid_percentage=valid_percentage,
+        max_epochs=max_epochs,
+        max_iterations=max_iterations,
+        lr=lr,
+        device=device,
+        early_stopping=early_stopping,
+        patience=patience,
+        eval_every=eval_every,
+        valid_batch_size=eval_batch_size,
+        verbose=verbose,
+        seed=seed,
     )
     held_out = _HeldOut(x_test, y_test, test_loader, test_percentage, n_folds, eval_batch_size, confidence)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), _cpu_threads(
-        cpu_threads if device.type == "cpu" else None
+    with (
+        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+        _cpu_threads(cpu_threads if device.type == "cpu" else None),
     ):
         if seed is not None:
             torch.manual_seed(seed)
@@ -240,7 +262,9 @@ class _Model:
         estimator = self.estimator
         if isinstance(estimator, MIEstimator):
             if self.params:
-                raise TypeError(f"estimator arguments {sorted(self.params)} apply only when the estimator is given by name")
+                raise TypeError(
+                    f"estimator arguments {sorted(self.params)} apply only when the estimator is given by name"
+                )
             return copy.deepcopy(estimator) if fresh else estimator
         if isinstance(estimator, str):
             return get_entry(estimator).build_for_estimate(x_dim=x_dim, y_dim=y_dim, **self.params)
@@ -268,9 +292,13 @@ def _estimate_from_loaders(
     estimator = model.build(xb.shape[1], yb.shape[1])
     log = fit_estimator(estimator, settings, train_loader=train_loader, valid_loader=valid_loader)
     certificate = RunningBound()
-    running = evaluate_terms(estimator, data_loader=held_out.test_loader, device=settings.device, certificate=certificate)
+    running = evaluate_terms(
+        estimator, data_loader=held_out.test_loader, device=settings.device, certificate=certificate
+    )
     test_batch = getattr(held_out.test_loader, "batch_size", None) or held_out.eval_batch_size  # for InfoNCE's cap
-    return combine_fits([FoldFit(estimator, log, running, test_batch, certificate)], held_out.confidence, cross_fitted=False)
+    return combine_fits(
+        [FoldFit(estimator, log, running, test_batch, certificate)], held_out.confidence, cross_fitted=False
+    )
 
 
 def _estimate_from_samples(
@@ -296,8 +324,12 @@ def _estimate_from_samples(
         message = f"the mutual information is infinite: {copy_message}; no estimator was fitted"
         warnings.warn(message, RuntimeWarning, stacklevel=4)
         return MIEstimate(
-            math.inf, standard_error=0.0, interval=(math.inf, math.inf), confidence=held_out.confidence,
-            n_test=0, warnings=[message],
+            math.inf,
+            standard_error=0.0,
+            interval=(math.inf, math.inf),
+            confidence=held_out.confidence,
+            n_test=0,
+            warnings=[message],
         )
 
     def fit(x, y, x_test, y_test, fold_seed, fresh) -> FoldFit:
@@ -347,9 +379,7 @@ def _fit_messages(fit: FoldFit, where: str = "") -> list[str]:
             f"log(M + 1) = {cap:.3f}; the true MI may be much higher (use a larger batch or another estimator)"
         )
     if fit.log.stop_reason == "non_finite_loss":
-        messages.append(
-            f"training stopped early on a non-finite loss{where}; the estimate uses the best weights seen"
-        )
+        messages.append(f"training stopped early on a non-finite loss{where}; the estimate uses the best weights seen")
     return messages
 
 

@@ -10,7 +10,8 @@ last batch is cut. :func:`evaluate_terms` returns those accumulated terms, from 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 

@@ -26,8 +26,9 @@ import copy
 import dataclasses
 import math
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -122,7 +123,7 @@ class FitSettings:
     verbose: bool = False
     seed: int | None = None
 
-    def resolved(self) -> "FitSettings":
+    def resolved(self) -> FitSettings:
         r"""These settings checked (a ``ValueError`` names a bad one), with the defaults
         that depend on others filled in: ``max_iterations`` (3000 without a limit),
         ``eval_every`` (100) and ``device``."""
@@ -269,10 +270,21 @@ def train_mi_estimator(
         50
     """
     settings = FitSettings(
-        batch_size=batch_size, valid_percentage=valid_percentage, max_epochs=max_epochs,
-        max_iterations=max_iterations, lr=lr, optimizer_class=optimizer_class, optimizer_params=optimizer_params,
-        device=device, early_stopping=early_stopping, patience=patience, eval_every=eval_every,
-        valid_batch_size=valid_batch_size, smoothing=smoothing, verbose=verbose, seed=seed,
+        batch_size=batch_size,
+        valid_percentage=valid_percentage,
+        max_epochs=max_epochs,
+        max_iterations=max_iterations,
+        lr=lr,
+        optimizer_class=optimizer_class,
+        optimizer_params=optimizer_params,
+        device=device,
+        early_stopping=early_stopping,
+        patience=patience,
+        eval_every=eval_every,
+        valid_batch_size=valid_batch_size,
+        smoothing=smoothing,
+        verbose=verbose,
+        seed=seed,
     )
     return fit_estimator(estimator, settings, x, y, train_loader, valid_loader)
 
@@ -303,7 +315,7 @@ def fit_estimator(
     try:
         fit_data_dependent(estimator, train_loader)
     except RuntimeError as error:
-        raise shape_mismatch(error, *first_batch(train_loader, "the training data loader")) or error
+        raise shape_mismatch(error, *first_batch(train_loader, "the training data loader")) or error  # noqa: B904 (the original error, or a clearer one)
     estimator.train()
     parameters = [p for p in estimator.parameters() if p.requires_grad]
     if not parameters:  # nothing to fit (e.g. a binned estimator): data-dependent init is all
@@ -374,7 +386,7 @@ class _TrainingLoop:
             try:
                 self.monitor.update(*_validate(self.estimator, self.valid_loader, self.device), log, {"epoch": 0})
             except RuntimeError as error:
-                raise shape_mismatch(error, *first_batch(self.valid_loader, "the validation data loader")) or error
+                raise shape_mismatch(error, *first_batch(self.valid_loader, "the validation data loader")) or error  # noqa: B904 (the original error, or a clearer one)
         steps_per_epoch = len(self.train_loader) if hasattr(self.train_loader, "__len__") else None
         total = settings.max_iterations
         if total is None:
@@ -421,7 +433,7 @@ class _TrainingLoop:
         try:
             loss = self.estimator(xb, yb)
         except RuntimeError as error:
-            raise shape_mismatch(error, xb, yb) or error
+            raise shape_mismatch(error, xb, yb) or error  # noqa: B904 (the original error, or a clearer one)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from mist_reg.critic import Critic
 

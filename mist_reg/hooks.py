@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import difflib
 import weakref
-from typing import Callable, Iterable, Literal, Mapping, Sequence, Union
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal
 
 import einops
 import torch
@@ -67,7 +68,7 @@ __all__ = [
 
 CaptureMode = Literal["output", "input"]
 RepeatPolicy = Literal["first", "last", "error"]
-ReduceRule = Union[str, Callable[[Tensor], Tensor]]
+ReduceRule = str | Callable[[Tensor], Tensor]
 
 REDUCTIONS: tuple[str, ...] = ("mean", "max", "flatten", "cls")
 r"""The named rules of :func:`reduce_features` (an einops pattern or a callable also serve)."""
@@ -125,7 +126,9 @@ def resolve_module_name(model: nn.Module, name: str) -> str:
     if len(matches) == 1:
         return next(iter(matches.values()))
     if len(matches) > 1:
-        raise ValueError(f"module name {name!r} is ambiguous in {type(model).__name__}: {', '.join(sorted(matches.values()))}")
+        raise ValueError(
+            f"module name {name!r} is ambiguous in {type(model).__name__}: {', '.join(sorted(matches.values()))}"
+        )
     known = sorted({_canonical(p) for p in modules} - {""})
     close = difflib.get_close_matches(wanted, known, n=5, cutoff=0.5)
     if not close:  # e.g. a parent path: suggest what lies under it, then the top level
@@ -396,7 +399,9 @@ def reduce_features(features: Tensor, rule: ReduceRule = "mean") -> Tensor:
         out = einops.reduce(features, rule, "mean")
     elif features.dim() <= 2:
         if rule not in REDUCTIONS:
-            raise ValueError(f"unknown reduce rule {rule!r}; valid rules: {', '.join(REDUCTIONS)}, an einops pattern or a callable")
+            raise ValueError(
+                f"unknown reduce rule {rule!r}; valid rules: {', '.join(REDUCTIONS)}, an einops pattern or a callable"
+            )
         out = features
     elif rule in ("mean", "max"):
         dims = (1,) if features.dim() == 3 else tuple(range(2, features.dim()))
@@ -408,7 +413,9 @@ def reduce_features(features: Tensor, rule: ReduceRule = "mean") -> Tensor:
             raise ValueError(f"reduce='cls' takes tokens [N, T, D], got shape {tuple(features.shape)}")
         out = features[:, 0]
     else:
-        raise ValueError(f"unknown reduce rule {rule!r}; valid rules: {', '.join(REDUCTIONS)}, an einops pattern or a callable")
+        raise ValueError(
+            f"unknown reduce rule {rule!r}; valid rules: {', '.join(REDUCTIONS)}, an einops pattern or a callable"
+        )
     if not isinstance(out, Tensor):
         raise TypeError(f"the reduce callable must return a tensor, got {type(out).__name__}")
     if out.dim() == 1:

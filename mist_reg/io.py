@@ -37,9 +37,10 @@ import math
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -239,7 +240,9 @@ def parse_columns(spec: str, n_columns: int, header: Sequence[str] | None = None
         elif _INDEX.match(token):
             index = int(token)
             if not -n_columns <= index < n_columns:
-                raise DataError(f"column {index} is out of range: the table has {n_columns} columns (0 to {n_columns - 1})")
+                raise DataError(
+                    f"column {index} is out of range: the table has {n_columns} columns (0 to {n_columns - 1})"
+                )
             indices.append(index % n_columns)
         elif match := _RANGE.match(token):
             start, stop = (int(g) if g is not None else None for g in match.groups())
@@ -286,7 +289,9 @@ def _split_table(
             raise DataError(f"no column is left for {role} in {name}, which has {n_columns} columns")
         repeated = sorted({i for i in idx if idx.count(i) > 1})
         if repeated:
-            raise DataError(f"{role} names {_describe_columns(repeated, header, name)} more than once; give each column once")
+            raise DataError(
+                f"{role} names {_describe_columns(repeated, header, name)} more than once; give each column once"
+            )
     shared = sorted(set(x_idx) & set(y_idx))
     if shared:
         raise DataError(
@@ -396,7 +401,9 @@ def _load_single(path: Path, select: str | None, role: str, header: bool | None)
     """One variable from one file: the whole file, a key of a container or columns of a table."""
     suffix = _check_extension(path)
     if suffix in TABLE_EXTENSIONS or suffix == ".npy":
-        table: Table | np.ndarray = read_table(path, header) if suffix in TABLE_EXTENSIONS else _as_table(_load_npy(path), path.name)
+        table: Table | np.ndarray = (
+            read_table(path, header) if suffix in TABLE_EXTENSIONS else _as_table(_load_npy(path), path.name)
+        )
         header = table.header if isinstance(table, Table) else None
         n_columns = table.n_columns if isinstance(table, Table) else table.shape[1]
         indices = parse_columns(select, n_columns, header) if select is not None else list(range(n_columns))
@@ -408,7 +415,7 @@ def _load_single(path: Path, select: str | None, role: str, header: bool | None)
         if select is not None:
             return _pick(content, select, role, path.name), f"array {select!r} of {path.name}"
         if len(content) == 1:
-            (key, value), = content.items()
+            ((key, value),) = content.items()
             return value, f"array {key!r} of {path.name}"
         available = ", ".join(repr(k) for k in content)
         option = "--x" if role == "x" else "--y"
@@ -495,7 +502,9 @@ def load_pair(
                 x_source, y_source = f"array {x_key!r} of {path.name}", f"array {y_key!r} of {path.name}"
             elif isinstance(content, (tuple, list)):
                 if len(content) != 2:
-                    raise DataError(f"{path.name} holds a {type(content).__name__} of {len(content)} items; expected (x, y)")
+                    raise DataError(
+                        f"{path.name} holds a {type(content).__name__} of {len(content)} items; expected (x, y)"
+                    )
                 if x is not None or y is not None:
                     raise DataError(f"{path.name} holds a pair (x, y) without names; drop --x/--y")
                 (x_values, y_values), x_source, y_source = content, f"item 0 of {path.name}", f"item 1 of {path.name}"

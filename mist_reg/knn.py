@@ -134,7 +134,5 @@ def ksg_mi(
 
     digamma = torch.special.digamma
     marginal = digamma(n_x.to(torch.float64) + 1) + digamma(n_y.to(torch.float64) + 1)
-    const = digamma(torch.tensor(float(k), dtype=torch.float64)) + digamma(
-        torch.tensor(float(n), dtype=torch.float64)
-    )
+    const = digamma(torch.tensor(float(k), dtype=torch.float64)) + digamma(torch.tensor(float(n), dtype=torch.float64))
     return float(const - marginal.cpu().mean())

@@ -249,8 +249,10 @@ def attribute_leakage(
     test, valid, fit = order[:n_test], order[n_test : n_test + n_valid], order[n_test + n_valid :]
     z_fit, z_valid, z_test = _standardise(z[fit], z[valid], z[test])
     with torch.enable_grad():
-        candidates = [_fit_probe(kind, z_fit, s[fit], z_valid, s[valid], classes, generator)
-                      for kind in (("linear", "mlp") if probe == "auto" else (probe,))]
+        candidates = [
+            _fit_probe(kind, z_fit, s[fit], z_valid, s[valid], classes, generator)
+            for kind in (("linear", "mlp") if probe == "auto" else (probe,))
+        ]
     kinds = ("linear", "mlp") if probe == "auto" else (probe,)
     index = min(range(len(candidates)), key=lambda i: candidates[i][1])
     net, kind = candidates[index][0], kinds[index]

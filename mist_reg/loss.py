@@ -117,7 +117,8 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
-from typing import Any, Callable, Iterable, Iterator, Literal, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -420,7 +421,9 @@ class MILoss(nn.Module):
         dims = saved.get("dims") if isinstance(saved, Mapping) else None
         if dims:
             if self.estimator is None and self.estimator_name is not None:
-                tensors = [v for k, v in state_dict.items() if k.startswith(f"{prefix}estimator.") and isinstance(v, Tensor)]
+                tensors = [
+                    v for k, v in state_dict.items() if k.startswith(f"{prefix}estimator.") and isinstance(v, Tensor)
+                ]
                 self._build(dims["x"], dims["y"], tensors[0].device if tensors else None)
             elif self._dims and dict(dims) != self._dims:
                 error_msgs.append(

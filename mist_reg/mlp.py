@@ -2,7 +2,7 @@ r"""Multi-layer perceptrons, the building block of critics, baselines and densit
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from torch import nn
 

@@ -33,7 +33,7 @@ class Standardizer(nn.Module):
         self.register_buffer("mean", torch.zeros(0))
         self.register_buffer("std", torch.ones(0))
 
-    def fit(self, x: Tensor) -> "Standardizer":
+    def fit(self, x: Tensor) -> Standardizer:
         self.mean = x.mean(0)
         self.std = x.std(0).clamp_min(1e-8)
         return self
@@ -61,7 +61,7 @@ class MarginalGaussianizer(nn.Module):
         self.register_buffer("knots", torch.zeros(0, 0))
         self.register_buffer("levels", torch.zeros(0))
 
-    def fit(self, x: Tensor) -> "MarginalGaussianizer":
+    def fit(self, x: Tensor) -> MarginalGaussianizer:
         n = x.shape[0]
         k = min(self.n_knots, n)
         levels = (torch.arange(k, dtype=torch.float64, device=x.device) + 0.5) / k
@@ -95,7 +95,7 @@ def make_preprocessor(kind: Preprocessing) -> nn.Module:
 
 
 class _Identity(nn.Module):
-    def fit(self, x: Tensor) -> "_Identity":
+    def fit(self, x: Tensor) -> _Identity:
         return self
 
     def forward(self, x: Tensor) -> Tensor:

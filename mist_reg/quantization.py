@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -143,7 +143,7 @@ class Quantizer(nn.Module):
         r"""Whether the quantizer can be used (data-dependent quantizers need :meth:`fit`)."""
         return True
 
-    def fit(self, samples: Tensor) -> "Quantizer":
+    def fit(self, samples: Tensor) -> Quantizer:
         r"""Fits the quantizer to ``samples: [N, d]``; a no-op for fixed quantizers."""
         return self
 
@@ -176,7 +176,9 @@ class ThresholdQuantizer(Quantizer):
         (tensor([1, 5]), 6)
     """
 
-    def __init__(self, thresholds: Tensor | Sequence[Sequence[float]] | Sequence[float], dim: int | None = None) -> None:
+    def __init__(
+        self, thresholds: Tensor | Sequence[Sequence[float]] | Sequence[float], dim: int | None = None
+    ) -> None:
         super().__init__()
         self.register_buffer("thresholds", torch.zeros(0, 0))
         self.register_buffer("n_thresholds", torch.zeros(0, dtype=torch.long))
@@ -184,7 +186,9 @@ class ThresholdQuantizer(Quantizer):
 
     def _set(self, thresholds, dim: int | None = None) -> None:
         shared = (isinstance(thresholds, Tensor) and thresholds.dim() <= 1) or (
-            not isinstance(thresholds, Tensor) and len(thresholds) > 0 and not isinstance(thresholds[0], (Sequence, Tensor))
+            not isinstance(thresholds, Tensor)
+            and len(thresholds) > 0
+            and not isinstance(thresholds[0], (Sequence, Tensor))
         )
         if shared:
             row = torch.as_tensor(thresholds, dtype=torch.float32).flatten()
@@ -257,7 +261,7 @@ class QuantileQuantizer(ThresholdQuantizer):
         return bool(self._fitted)
 
     @torch.no_grad()
-    def fit(self, samples: Tensor) -> "QuantileQuantizer":
+    def fit(self, samples: Tensor) -> QuantileQuantizer:
         _check_samples(samples, self.dim)
         levels = torch.linspace(0, 1, self.bins_per_dim + 1, device=samples.device, dtype=torch.float64)[1:-1]
         thresholds = torch.quantile(samples.detach().double(), levels, dim=0).T  # [d, T]
@@ -310,7 +314,7 @@ class KMeansQuantizer(Quantizer):
         return bool(self._fitted)
 
     @torch.no_grad()
-    def fit(self, samples: Tensor) -> "KMeansQuantizer":
+    def fit(self, samples: Tensor) -> KMeansQuantizer:
         _check_samples(samples, self.dim)
         generator = None
         if self.seed is not None:
@@ -363,7 +367,7 @@ class VectorQuantizer(Quantizer):
         return self._n_bins
 
     @torch.no_grad()
-    def fit(self, samples: Tensor) -> "VectorQuantizer":
+    def fit(self, samples: Tensor) -> VectorQuantizer:
         r"""Initialises the codebook with a k-means++ seeding of ``samples``."""
         _check_samples(samples, self.dim)
         k = min(self.n_bins, samples.shape[0])

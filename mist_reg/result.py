@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -78,12 +79,21 @@ class MIEstimate(float):
     fold_logs: list[TrainingLog]
     warnings: list[str]
 
-    def __new__(cls, value: float, **attributes: Any) -> "MIEstimate":
+    def __new__(cls, value: float, **attributes: Any) -> MIEstimate:
         result = super().__new__(cls, value)
         defaults: dict[str, Any] = {
-            "standard_error": float("nan"), "confidence": 0.95, "bound": None, "n_test": 0, "n_folds": None,
-            "fold_estimates": [], "fold_standard_errors": [], "estimator": None, "log": None,
-            "fold_estimators": [], "fold_logs": [], "warnings": [],
+            "standard_error": float("nan"),
+            "confidence": 0.95,
+            "bound": None,
+            "n_test": 0,
+            "n_folds": None,
+            "fold_estimates": [],
+            "fold_standard_errors": [],
+            "estimator": None,
+            "log": None,
+            "fold_estimators": [],
+            "fold_logs": [],
+            "warnings": [],
         }
         for name, attribute in {**defaults, **attributes}.items():
             setattr(result, name, attribute)
@@ -177,4 +187,6 @@ def heterogeneity_p_value(values: Sequence[float], errors: Sequence[float]) -> f
     mean = sum(w * v for w, v in zip(weights, values)) / sum(weights)
     q = sum(w * (v - mean) ** 2 for w, v in zip(weights, values))
     dof = len(values) - 1
-    return float(torch.special.gammaincc(torch.tensor(dof / 2, dtype=torch.float64), torch.tensor(q / 2, dtype=torch.float64)))
+    return float(
+        torch.special.gammaincc(torch.tensor(dof / 2, dtype=torch.float64), torch.tensor(q / 2, dtype=torch.float64))
+    )

@@ -19,18 +19,34 @@ Example:
 from __future__ import annotations
 
 __all__ = [
-    "Task", "GaussianTask", "StudentTTask", "TransformedTask", "Transform",
-    "normal_cdf", "half_cube", "cube", "spiral",
-    "dense_covariance", "sparse_covariance", "dense_gaussian", "sparse_gaussian",
-    "gaussian_mutual_information", "student_t_correction", "staircase", "independent",
-    "TASKS", "BENCHMARK_SUITE", "get_task", "list_tasks",
+    "Task",
+    "GaussianTask",
+    "StudentTTask",
+    "TransformedTask",
+    "Transform",
+    "normal_cdf",
+    "half_cube",
+    "cube",
+    "spiral",
+    "dense_covariance",
+    "sparse_covariance",
+    "dense_gaussian",
+    "sparse_gaussian",
+    "gaussian_mutual_information",
+    "student_t_correction",
+    "staircase",
+    "independent",
+    "TASKS",
+    "BENCHMARK_SUITE",
+    "get_task",
+    "list_tasks",
 ]
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -66,9 +82,7 @@ class Task:
         Task(name='custom', dim_x=2, dim_y=3, mutual_information=0.500000)
     """
 
-    def __init__(
-        self, name: str, dim_x: int, dim_y: int, mutual_information: float, description: str = ""
-    ) -> None:
+    def __init__(self, name: str, dim_x: int, dim_y: int, mutual_information: float, description: str = "") -> None:
         self.name = name
         self.dim_x = _check_int(dim_x, "dim_x")
         self.dim_y = _check_int(dim_y, "dim_y")
@@ -149,15 +163,12 @@ class GaussianTask(Task):
         0.2231
     """
 
-    def __init__(
-        self, covariance: Tensor, dim_x: int, name: str | None = None, description: str = ""
-    ) -> None:
+    def __init__(self, covariance: Tensor, dim_x: int, name: str | None = None, description: str = "") -> None:
         cov = torch.as_tensor(covariance, dtype=torch.float64)
         dim_x = _check_int(dim_x, "dim_x")
         if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] <= dim_x:
             raise ValueError(
-                f"covariance must be square with more than dim_x={dim_x} rows, "
-                f"got shape {tuple(cov.shape)}"
+                f"covariance must be square with more than dim_x={dim_x} rows, got shape {tuple(cov.shape)}"
             )
         if not torch.allclose(cov, cov.T):
             raise ValueError("covariance must be symmetric")
@@ -167,7 +178,10 @@ class GaussianTask(Task):
         dim_y = cov.shape[0] - dim_x
         self.covariance, self._chol = cov, chol
         super().__init__(
-            name or f"gaussian-{dim_x}x{dim_y}", dim_x, dim_y, gaussian_mutual_information(cov, dim_x),
+            name or f"gaussian-{dim_x}x{dim_y}",
+            dim_x,
+            dim_y,
+            gaussian_mutual_information(cov, dim_x),
             description or f"zero-mean Gaussian, {dim_x}-d x and {dim_y}-d y",
         )
 
@@ -245,9 +259,7 @@ def dense_gaussian(dim_x: int, dim_y: int, rho: float, name: str | None = None) 
     return GaussianTask(dense_covariance(dim_x, dim_y, rho), dim_x, name, f"dense Gaussian, rho={rho:.6g}")
 
 
-def sparse_gaussian(
-    dim_x: int, dim_y: int, n_interacting: int, rho: float, name: str | None = None
-) -> GaussianTask:
+def sparse_gaussian(dim_x: int, dim_y: int, n_interacting: int, rho: float, name: str | None = None) -> GaussianTask:
     r"""Gaussian task with :func:`sparse_covariance`; MI = ``-n_interacting / 2 * log(1 - rho**2)``.
 
     Arguments:
@@ -273,8 +285,12 @@ def _digamma(value: float) -> float:
 def _t_entropy_term(df: float, dim: int) -> float:
     # Entropy of a d-variate t with scale Σ is 0.5 * logdet Σ + f(d).
     half, half_d = df / 2, (df + dim) / 2
-    return (math.lgamma(half) - math.lgamma(half_d) + dim / 2 * math.log(df * math.pi)
-            + half_d * (_digamma(half_d) - _digamma(half)))
+    return (
+        math.lgamma(half)
+        - math.lgamma(half_d)
+        + dim / 2 * math.log(df * math.pi)
+        + half_d * (_digamma(half_d) - _digamma(half))
+    )
 
 
 def student_t_correction(df: float, dim_x: int, dim_y: int) -> float:
@@ -307,9 +323,7 @@ class StudentTTask(Task):
         0.4482
     """
 
-    def __init__(
-        self, scale: Tensor, dim_x: int, df: float, name: str | None = None, description: str = ""
-    ) -> None:
+    def __init__(self, scale: Tensor, dim_x: int, df: float, name: str | None = None, description: str = "") -> None:
         self.df = _check_float(df, "df")
         if self.df <= 0:
             raise ValueError(f"df must be positive, got {df}")
@@ -383,8 +397,9 @@ def spiral(speed: float) -> Transform:
         True
     """
     speed = _check_float(speed, "speed")
-    return Transform(f"spiral-{speed:g}", partial(_rotate_first_plane, speed=speed),
-                     partial(_rotate_first_plane, speed=-speed))
+    return Transform(
+        f"spiral-{speed:g}", partial(_rotate_first_plane, speed=speed), partial(_rotate_first_plane, speed=-speed)
+    )
 
 
 class TransformedTask(Task):
@@ -405,8 +420,12 @@ class TransformedTask(Task):
     """
 
     def __init__(
-        self, base: Task, transform_x: Transform | None = None, transform_y: Transform | None = None,
-        name: str | None = None, description: str = "",
+        self,
+        base: Task,
+        transform_x: Transform | None = None,
+        transform_y: Transform | None = None,
+        name: str | None = None,
+        description: str = "",
     ) -> None:
         self.base, self.transform_x, self.transform_y = base, transform_x, transform_y
         parts = [f"{t.name}({axis})" for t, axis in ((transform_x, "x"), (transform_y, "y")) if t is not None]
@@ -482,8 +501,15 @@ TASKS: dict[str, Callable[[], Task]] = {
 """Registered task factories, by name."""
 
 BENCHMARK_SUITE: tuple[str, ...] = (
-    "gaussian-5x5", "gaussian-sparse-25x25", "gaussian-25x25", "student-t-5x5", "half-cube-5x5",
-    "normal-cdf-5x5", "spiral-5x5", "staircase-2", "independent-5x5",
+    "gaussian-5x5",
+    "gaussian-sparse-25x25",
+    "gaussian-25x25",
+    "student-t-5x5",
+    "half-cube-5x5",
+    "normal-cdf-5x5",
+    "spiral-5x5",
+    "staircase-2",
+    "independent-5x5",
 )
 """Default benchmark: small (at most 25-d) tasks covering every task family."""
 

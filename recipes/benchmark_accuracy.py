@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import warnings
@@ -35,11 +34,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 
-from mist_reg import estimate_mi  # noqa: E402
-from mist_reg import benchmark  # noqa: E402
+from mist_reg import (
+    benchmark,  # noqa: E402
+    estimate_mi,  # noqa: E402
+)
 from mist_reg.knn import ksg_mi  # noqa: E402
 from mist_reg.tasks import BENCHMARK_SUITE, get_task  # noqa: E402
-
 
 _time = benchmark.timed
 
@@ -71,9 +71,7 @@ def run(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
                     lambda: estimate_mi(x, y, x_test=x_test, y_test=y_test, seed=args.seed, device=args.device, **extra)
                 )
             row[f"mist_reg:{estimator}"], row[f"mist_reg:{estimator}_seconds"] = float(ours), seconds
-        row["ksg"], row["ksg_seconds"] = _time(
-            lambda: ksg_mi(torch.cat([x, x_test]), torch.cat([y, y_test]), k=args.k)
-        )
+        row["ksg"], row["ksg_seconds"] = _time(lambda: ksg_mi(torch.cat([x, x_test]), torch.cat([y, y_test]), k=args.k))
         if not args.no_torch_mist and torch_mist_error is None:
             for estimator in args.torch_mist_estimators:
                 record = run_torch_mist(

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import warnings
@@ -125,13 +124,22 @@ def run(args: argparse.Namespace) -> None:
             if record is None:
                 continue
             record = {
-                "task": task, "seed": seed, "estimator": name, "truth": float(data["mutual_information"]),
-                "family": family(task, x.shape[1], y.shape[1]), "x_dim": x.shape[1], "y_dim": y.shape[1], **record,
+                "task": task,
+                "seed": seed,
+                "estimator": name,
+                "truth": float(data["mutual_information"]),
+                "family": family(task, x.shape[1], y.shape[1]),
+                "x_dim": x.shape[1],
+                "y_dim": y.shape[1],
+                **record,
             }
             with results.open("a") as f:
                 f.write(json.dumps(record) + "\n")
-            print(f"{task} seed {seed} {name}: {record['estimate']:.3f} of {record['truth']:.3f} "
-                  f"({record['seconds']:.1f} s)", flush=True)
+            print(
+                f"{task} seed {seed} {name}: {record['estimate']:.3f} of {record['truth']:.3f} "
+                f"({record['seconds']:.1f} s)",
+                flush=True,
+            )
 
 
 def _within(estimate: float, truth: float) -> bool:
@@ -177,15 +185,20 @@ def report(args: argparse.Namespace) -> None:
     for r in rows:
         cells = [f"{r[e]:.3f}" if e in r else "" for e in columns]
         lines.append(f"| {r['task']} | {r['family']} | {r['truth']:.3f} | " + " | ".join(cells) + " |")
-    lines += ["", "| family | estimator | tasks | mean abs. error | within 1.5x | total s (mean over seeds) |",
-              "|---|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "| family | estimator | tasks | mean abs. error | within 1.5x | total s (mean over seeds) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     summaries = {}
     for name in FAMILIES + ("all",):
         subset = rows if name == "all" else [r for r in rows if r["family"] == name]
         summaries[name] = summary(subset)
         for e, s in summaries[name].items():
-            lines.append(f"| {name} | {e} | {s['tasks']} | {s['mean_abs_error']:.3f} | "
-                         f"{s['within_target']}/{s['tasks']} | {s['total_seconds']:.1f} |")
+            lines.append(
+                f"| {name} | {e} | {s['tasks']} | {s['mean_abs_error']:.3f} | "
+                f"{s['within_target']}/{s['tasks']} | {s['total_seconds']:.1f} |"
+            )
     seeds = {e: sorted({r["seed"] for r in records if r["estimator"] == e}) for e in columns}
     lines += ["", "Seeds per estimator: " + ", ".join(f"{e} {v}" for e, v in seeds.items())]
     (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
@@ -200,8 +213,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=Path, default=Path("runs/bmi/samples"))
     parser.add_argument("--out", type=Path, default=Path("runs/bmi"))
-    parser.add_argument("--estimators", nargs="+", default=None, choices=ESTIMATORS,
-                        help="what to run (default: mist_reg, ksg, bmi_ksg); with --report, what to tabulate")
+    parser.add_argument(
+        "--estimators",
+        nargs="+",
+        default=None,
+        choices=ESTIMATORS,
+        help="what to run (default: mist_reg, ksg, bmi_ksg); with --report, what to tabulate",
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=None)
     parser.add_argument("--tasks", nargs="+", default=None)
     parser.add_argument("--report", action="store_true", help="write the tables and the plot from the records")

@@ -31,8 +31,8 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -64,7 +64,11 @@ def make_step(
     optimizer, _ = build_optimizer(model.parameters(), 1e-3, 1e-4, steps=10**6, warmup=0.0)
     augment = augment_preset("synthetic")
     generator = torch.Generator(device=device)
-    loss_of = (lambda v1, v2: model(v1, v2)) if name == "MILoss(InfoNCE)" else (lambda v1, v2: hand_written_loss(model, v1, v2, args.temperature))
+    loss_of = (
+        (lambda v1, v2: model(v1, v2))
+        if name == "MILoss(InfoNCE)"
+        else (lambda v1, v2: hand_written_loss(model, v1, v2, args.temperature))
+    )
 
     def step(i: int) -> Tensor:
         generator.manual_seed(i)
@@ -118,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         probe = torch.randn(8, 3, args.image_size, args.image_size, device=device)
         model = models["MILoss(InfoNCE)"]
         model.eval()
-        gap = float(hand_written_loss(model, probe, probe.flip(-1), args.temperature) - model(probe, probe.flip(-1))) - math.log(8)
+        gap = float(
+            hand_written_loss(model, probe, probe.flip(-1), args.temperature) - model(probe, probe.flip(-1))
+        ) - math.log(8)
         model.train()
 
     steps = {name: make_step(name, models[name], images, args, device) for name in VARIANTS}
@@ -148,12 +154,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "within_5_percent": abs(ratio - 1) <= 0.05,
         "loss_gap_minus_log_n": gap,
     }
-    print(f"{results['device']}, {args.backbone} at {args.image_size}x{args.image_size}, batch {args.batch_size} x 2 views, "
-          f"median of {args.steps} steps{' (compiled)' if args.compile else ''}")
+    print(
+        f"{results['device']}, {args.backbone} at {args.image_size}x{args.image_size}, batch {args.batch_size} x 2 views, "
+        f"median of {args.steps} steps{' (compiled)' if args.compile else ''}"
+    )
     for name in VARIANTS:
-        print(f"{name:18s} {results['median_step_ms'][name]:8.1f} ms/step  {results['images_per_second'][name]:9.0f} images/s")
-    print(f"time ratio MILoss / hand-written: {ratio:.3f} ({'within' if results['within_5_percent'] else 'outside'} 5%); "
-          f"loss difference minus log N: {gap:.2e}")
+        print(
+            f"{name:18s} {results['median_step_ms'][name]:8.1f} ms/step  {results['images_per_second'][name]:9.0f} images/s"
+        )
+    print(
+        f"time ratio MILoss / hand-written: {ratio:.3f} ({'within' if results['within_5_percent'] else 'outside'} 5%); "
+        f"loss difference minus log N: {gap:.2e}"
+    )
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -43,12 +43,7 @@ from mist_reg.tasks import BENCHMARK_SUITE, get_task  # noqa: E402
 DISCRIMINATIVE = ["nwj", "mine", "infonce", "tuba", "alpha_tuba", "js", "smile", "flo"]
 GENERATIVE = ["doe", "gm", "l1out", "club", "binned", "pq"]
 HYBRID = ["gaussian_hybrid", "gaussian_hybrid-mine=gaussian_hybrid:discriminative=mine", "pq_hybrid"]
-DEFAULT_OURS = (
-    DISCRIMINATIVE
-    + [f"{name}-alone={name}:reference=none" for name in DISCRIMINATIVE]
-    + GENERATIVE
-    + HYBRID
-)
+DEFAULT_OURS = DISCRIMINATIVE + [f"{name}-alone={name}:reference=none" for name in DISCRIMINATIVE] + GENERATIVE + HYBRID
 DEFAULT_THEIRS = DISCRIMINATIVE + GENERATIVE + ["hybrid_pq"]
 COUNTERPARTS = {"hybrid_pq": "pq_hybrid"}
 r"""torch_mist names whose mist_reg counterpart has another name."""
@@ -121,7 +116,12 @@ def run(args: argparse.Namespace, results: Path) -> None:
                     record.update(estimate=float(estimate), seconds=seconds)
                 else:
                     out = run_torch_mist(
-                        x.numpy(), y.numpy(), x_test.numpy(), y_test.numpy(), estimator=name, seed=args.seed,
+                        x.numpy(),
+                        y.numpy(),
+                        x_test.numpy(),
+                        y_test.numpy(),
+                        estimator=name,
+                        seed=args.seed,
                         timeout=args.torch_mist_timeout,
                     )
                     record.update(estimate=out["estimate"], seconds=out["seconds"])
@@ -129,7 +129,11 @@ def run(args: argparse.Namespace, results: Path) -> None:
                 record.update(estimate=None, seconds=None, error=str(error).strip().splitlines()[-1][:300])
             with results.open("a") as stream:
                 stream.write(json.dumps(record) + "\n")
-            shown = "failed: " + record["error"] if record["estimate"] is None else f"{record['estimate']:7.3f} ({record['seconds']:.1f} s)"
+            shown = (
+                "failed: " + record["error"]
+                if record["estimate"] is None
+                else f"{record['estimate']:7.3f} ({record['seconds']:.1f} s)"
+            )
             print(f"{task_name:22s} truth {task.mutual_information:6.3f}  {column:34s} {shown}", flush=True)
 
 
@@ -170,8 +174,12 @@ def report(out: Path, results: Path) -> None:
         text += "\nFailed runs:\n" + "\n".join(f"- {line}" for line in failed) + "\n"
     (out / "estimators.md").write_text(text)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot_estimates(rows, [c for c in complete if c.startswith("mist_reg:")][:8], out / "estimators.png",
-                   title="mist_reg estimators, estimate against truth")
+    plot_estimates(
+        rows,
+        [c for c in complete if c.startswith("mist_reg:")][:8],
+        out / "estimators.png",
+        title="mist_reg estimators, estimate against truth",
+    )
     print(text)
 
 

@@ -49,9 +49,7 @@ def _row(name: str, truth: float, n: int, x: torch.Tensor, y: torch.Tensor) -> s
     low, high = getattr(mi, "interval", (math.nan, math.nan))
     ceiling = math.log(min(1024, n - int(0.7 * n)))
     kind = _kind(getattr(mi, "warnings", []))
-    return (
-        f"| {name} | {n:,} | {truth:.2f} | {float(mi):.2f} | [{low:.2f}, {high:.2f}] | {ceiling:.2f} | {kind} | {seconds:.1f} |"
-    )
+    return f"| {name} | {n:,} | {truth:.2f} | {float(mi):.2f} | [{low:.2f}, {high:.2f}] | {ceiling:.2f} | {kind} | {seconds:.1f} |"
 
 
 def main(argv: list[str] | None = None) -> None:

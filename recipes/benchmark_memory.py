@@ -71,7 +71,15 @@ def run_one(name: str, n: int, dim: int, max_pairs: int) -> dict:
         peak = torch.cuda.max_memory_allocated()
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"estimator": name, "n": n, "max_pairs": max_pairs, "peak_mib": peak / 2**20, "baseline_mib": baseline / 2**20, "seconds": seconds, "device": device}
+    return {
+        "estimator": name,
+        "n": n,
+        "max_pairs": max_pairs,
+        "peak_mib": peak / 2**20,
+        "baseline_mib": baseline / 2**20,
+        "seconds": seconds,
+        "device": device,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -65,7 +66,11 @@ class ContrastiveConfig(BaseConfig):
     neg_samples: int = option(0, "negatives per sample (0: the whole global batch)")
     projection_dim: int = option(64, "output width of the projection head")
     projection_hidden: int = option(256, "hidden width of the projection head")
-    projection_norm: str = option("layer", "normalisation in the projection head (layer: identical results on any number of processes)", choices=NORMS)
+    projection_norm: str = option(
+        "layer",
+        "normalisation in the projection head (layer: identical results on any number of processes)",
+        choices=NORMS,
+    )
     knn_k: int = option(20, "neighbours of the k-NN probe")
 
 
@@ -135,11 +140,15 @@ def evaluate(backbone: nn.Module, data: ImageData, device: torch.device, config:
     }
 
 
-def fit_model(config: ContrastiveConfig, context: DistributedContext, run: Run, data: ImageData) -> tuple[SimCLR, dict[str, float]]:
+def fit_model(
+    config: ContrastiveConfig, context: DistributedContext, run: Run, data: ImageData
+) -> tuple[SimCLR, dict[str, float]]:
     r"""Trains (or resumes training of) the model in ``run``; returns it and timing figures."""
     device = context.device
     model = build_model(config, data).to(device)
-    batches = StepBatches(len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size, device)
+    batches = StepBatches(
+        len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size, device
+    )
     augment = augment_preset(data.name)
     generator = torch.Generator(device=device)
 
@@ -175,7 +184,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 print(_result_line(summary, run))
             barrier()
             return summary
-        data = load_images_rank0_first(config.data, config.data_dir, config.download, config.image_size, context.is_main)
+        data = load_images_rank0_first(
+            config.data, config.data_dir, config.download, config.image_size, context.is_main
+        )
         data = data.to(context.device)
         model, timing = fit_model(config, context, run, data)
         summary: dict[str, Any] = {}
@@ -193,7 +204,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 "world_size": context.world_size,
                 **timing,
             }
-            plot_training(records, ["loss", "mi_estimate", "lr"], run.plot_path("training.png"), f"contrastive ({config.estimator})")
+            plot_training(
+                records,
+                ["loss", "mi_estimate", "lr"],
+                run.plot_path("training.png"),
+                f"contrastive ({config.estimator})",
+            )
             run.write_summary(
                 summary,
                 "Contrastive pretraining",

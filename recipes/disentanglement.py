@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +69,9 @@ class DisentanglementConfig(BaseConfig):
     steps: int = option(400, "optimisation steps per weight")
     batch_size: int = option(128, "global batch size")
     lr: float = option(1e-3, "learning rate (AdamW, cosine decay after a linear warm-up)")
-    weights: tuple[float, ...] = option((0.0, 0.1, 0.3), "penalty weights (the first, 0, is the reference without penalty)")
+    weights: tuple[float, ...] = option(
+        (0.0, 0.1, 0.3), "penalty weights (the first, 0, is the reference without penalty)"
+    )
     content_dim: int = option(8, "width of the content part")
     style_dim: int = option(8, "width of the style part")
     reconstruction_weight: float = option(1.0, "weight of the reconstruction error")
@@ -88,13 +91,19 @@ class SplitAutoencoder(nn.Module):
     ``forward(images)`` returns the logits, the reconstruction and the penalty term.
     """
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, data: ImageData, config: DisentanglementConfig, weight: float) -> None:
+    def __init__(
+        self, backbone: nn.Module, feature_dim: int, data: ImageData, config: DisentanglementConfig, weight: float
+    ) -> None:
         super().__init__()
         self.encoder = backbone
         # each part is standardised per sample (LayerNorm without affine parameters), so the
         # encoder cannot shrink or inflate a part to change the penalty's scale
-        self.content = nn.Sequential(nn.Linear(feature_dim, config.content_dim), nn.LayerNorm(config.content_dim, elementwise_affine=False))
-        self.style = nn.Sequential(nn.Linear(feature_dim, config.style_dim), nn.LayerNorm(config.style_dim, elementwise_affine=False))
+        self.content = nn.Sequential(
+            nn.Linear(feature_dim, config.content_dim), nn.LayerNorm(config.content_dim, elementwise_affine=False)
+        )
+        self.style = nn.Sequential(
+            nn.Linear(feature_dim, config.style_dim), nn.LayerNorm(config.style_dim, elementwise_affine=False)
+        )
         self.classifier = nn.Linear(config.content_dim, data.num_classes)
         self.image_shape = (data.channels, data.image_size, data.image_size)
         self.decoder = mlp_head(config.content_dim + config.style_dim, 256, math.prod(self.image_shape))
@@ -126,7 +135,12 @@ def independent_mi(content: Tensor, style: Tensor, config: DisentanglementConfig
     content, style = content.double().cpu(), style.double().cpu()
     with torch.enable_grad():  # the estimator trains, also when called from evaluation code
         estimate = estimate_mi(
-            content.float(), style.float(), config.mi_estimator, max_iterations=config.mi_iterations, seed=config.seed, device="cpu"
+            content.float(),
+            style.float(),
+            config.mi_estimator,
+            max_iterations=config.mi_iterations,
+            seed=config.seed,
+            device="cpu",
         )
     standardise = lambda t: (t - t.mean(0)) / t.std(0).clamp_min(1e-12)  # noqa: E731
     return {
@@ -138,7 +152,9 @@ def independent_mi(content: Tensor, style: Tensor, config: DisentanglementConfig
 
 
 @torch.no_grad()
-def evaluate(model: SplitAutoencoder, data: ImageData, device: torch.device, config: DisentanglementConfig) -> dict[str, Any]:
+def evaluate(
+    model: SplitAutoencoder, data: ImageData, device: torch.device, config: DisentanglementConfig
+) -> dict[str, Any]:
     r"""Content accuracy, reconstruction error, label leakage into the style, and the
     independent estimates of ``I(content; style)``, on the test split."""
     model.eval()
@@ -153,7 +169,9 @@ def evaluate(model: SplitAutoencoder, data: ImageData, device: torch.device, con
     targets = data.normalize(data.test_images)
     reconstruction = model.decoder(test_parts).view_as(targets)
     model.train()
-    style_probe = linear_probe(train_parts[:, c_dim:], data.train_labels, style, data.test_labels, num_classes=data.num_classes)
+    style_probe = linear_probe(
+        train_parts[:, c_dim:], data.train_labels, style, data.test_labels, num_classes=data.num_classes
+    )
     return {
         "content_accuracy": float((model.classifier(content).argmax(1) == data.test_labels).float().mean()),
         "reconstruction_mse": float(F.mse_loss(reconstruction.float(), targets)),
@@ -162,13 +180,17 @@ def evaluate(model: SplitAutoencoder, data: ImageData, device: torch.device, con
     }
 
 
-def train_weight(config: DisentanglementConfig, context: DistributedContext, data: ImageData, weight: float, run: Run) -> dict[str, Any]:
+def train_weight(
+    config: DisentanglementConfig, context: DistributedContext, data: ImageData, weight: float, run: Run
+) -> dict[str, Any]:
     r"""Trains and evaluates the model of one penalty weight in ``run``."""
     device = context.device
     with initialisation(config.seed):  # every weight starts from the same initialisation
         backbone, dim = build_backbone(config.backbone, data.channels, data.image_size, config.width)
         model = SplitAutoencoder(backbone, dim, data, config, weight).to(device)
-    batches = StepBatches(len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size, device)
+    batches = StepBatches(
+        len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size, device
+    )
     ramp_steps = config.penalty_warmup * config.steps
 
     def compute_loss(ddp_model: nn.Module, step: int) -> tuple[Tensor, dict[str, Tensor]]:
@@ -180,7 +202,11 @@ def train_weight(config: DisentanglementConfig, context: DistributedContext, dat
         task = F.cross_entropy(logits.float(), data.train_labels[index])
         error = F.mse_loss(reconstruction.float(), images.float())
         loss = task + config.reconstruction_weight * error + penalty
-        return loss, {"task_loss": task.detach(), "reconstruction": error.detach(), "club_estimate": model.penalty.last_estimate}
+        return loss, {
+            "task_loss": task.detach(),
+            "reconstruction": error.detach(),
+            "club_estimate": model.penalty.last_estimate,
+        }
 
     timing = fit(run, context, config, model, compute_loss, compile_module=backbone, description=f"weight {weight:g}")
     summary: dict[str, Any] = {}
@@ -188,7 +214,12 @@ def train_weight(config: DisentanglementConfig, context: DistributedContext, dat
         records = run.read_metrics()
         summary = {"weight": weight, **evaluate(model, data, device, config), **timing}
         summary["final_club_estimate"] = records[-1]["club_estimate"] if records else math.nan
-        plot_training(records, ["loss", "task_loss", "reconstruction", "club_estimate"], run.plot_path("training.png"), f"disentanglement, weight {weight:g}")
+        plot_training(
+            records,
+            ["loss", "task_loss", "reconstruction", "club_estimate"],
+            run.plot_path("training.png"),
+            f"disentanglement, weight {weight:g}",
+        )
         run.write_summary(summary, f"Disentanglement penalty, weight {weight:g}")
     barrier()
     return summary
@@ -210,7 +241,9 @@ def report(root: Run, config: DisentanglementConfig, results: list[dict[str, Any
         xlabel="penalty weight",
         xscale="symlog",
         errors={
-            f"I(content; style), {config.mi_estimator} (nats)": [r["mi_content_style"]["standard_error"] for r in results]
+            f"I(content; style), {config.mi_estimator} (nats)": [
+                r["mi_content_style"]["standard_error"] for r in results
+            ]
         },
     )
     table = [
@@ -223,7 +256,11 @@ def report(root: Run, config: DisentanglementConfig, results: list[dict[str, Any
             f"| {r['weight']:g} | {mi['estimate']:.3f} +- {mi['standard_error']:.3f} | {mi['ksg']:.3f} | "
             f"{r['style_label_accuracy']:.3f} | {r['content_accuracy']:.3f} | {r['reconstruction_mse']:.3f} |"
         )
-    brief = lambda r: {"weight": r["weight"], **r["mi_content_style"], "style_label_accuracy": r["style_label_accuracy"]}  # noqa: E731
+    brief = lambda r: {
+        "weight": r["weight"],
+        **r["mi_content_style"],
+        "style_label_accuracy": r["style_label_accuracy"],
+    }  # noqa: E731
     summary = {"before": brief(results[0]), "after": [brief(r) for r in results[1:]], "sweep": results}
     root.write_summary(
         summary,
@@ -247,7 +284,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         raise ValueError(f"unknown --mi-estimator {config.mi_estimator!r}; valid names: {', '.join(list_estimators())}")
     context, root = start(config)
     try:
-        image_size = 8 if config.image_size is None and config.data == "digits" else config.image_size  # digits: native 8x8
+        image_size = (
+            8 if config.image_size is None and config.data == "digits" else config.image_size
+        )  # digits: native 8x8
         data = load_images_rank0_first(config.data, config.data_dir, config.download, image_size, context.is_main)
         data = data.to(context.device)
         results = run_sweep(root, config.weights, lambda w, run: train_weight(config, context, data, w, run))

@@ -59,9 +59,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -72,16 +73,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common.adult import TabularData, load_adult  # noqa: E402
 from common.adversary import AdversaryPenalty  # noqa: E402
 from common.attributes import add_tint  # noqa: E402
-from common.config import load_config_file  # noqa: E402
-from common.confusion import ConfusionPenalty  # noqa: E402
-from common.data import DATASETS  # noqa: E402
-from common.mmd import DEFAULT_BANDWIDTHS, MMDPenalty  # noqa: E402
 from common.augment import augment_preset  # noqa: E402
-from common.config import BaseConfig, option, parse_config  # noqa: E402
-from common.data import ImageData, StepBatches, load_images_rank0_first, step_seed  # noqa: E402
+from common.config import (  # noqa: E402
+    BaseConfig,
+    load_config_file,  # noqa: E402
+    option,
+    parse_config,
+)
+from common.confusion import ConfusionPenalty  # noqa: E402
+from common.data import (  # noqa: E402
+    DATASETS,  # noqa: E402
+    ImageData,
+    StepBatches,
+    load_images_rank0_first,
+    step_seed,
+)
 from common.device import autocast, to_memory_format  # noqa: E402
 from common.distributed import DistributedContext, barrier, teardown  # noqa: E402
 from common.loop import fit  # noqa: E402
+from common.mmd import DEFAULT_BANDWIDTHS, MMDPenalty  # noqa: E402
 from common.models import build_backbone, initialisation  # noqa: E402
 from common.optim import ramped_weight  # noqa: E402
 from common.plots import plot_method_curves, plot_tradeoff, plot_training  # noqa: E402
@@ -90,7 +100,6 @@ from common.run import Run, start  # noqa: E402
 from common.sweep import run_sweep  # noqa: E402
 
 from mist_reg import MILoss, attribute_leakage  # noqa: E402
-
 
 METHODS: tuple[str, ...] = ("none", "mi", "gaussian", "club", "club_learned", "adversary", "confusion", "mmd")
 MI_METHODS: tuple[str, ...] = ("mi", "gaussian", "club", "club_learned")
@@ -113,25 +122,53 @@ class FairnessConfig(BaseConfig):
     augment: bool = option(True, "augment training images (crops, rotations, brightness, noise; the tint is kept)")
     penalty_warmup: float = option(0.2, "fraction of the steps over which the penalty weight rises from 0")
     # -- the comparison of methods (--methods) and UCI Adult (--data adult) -------------------------
-    data: str = option("digits", "dataset: digits (tinted; S is the tint) or adult (UCI Adult; S is --sensitive)", choices=(*DATASETS, "adult"))
-    sensitive: str = option("sex", "adult: the sensitive attribute, sex or race (white vs. non-white)", choices=("sex", "race"))
+    data: str = option(
+        "digits",
+        "dataset: digits (tinted; S is the tint) or adult (UCI Adult; S is --sensitive)",
+        choices=(*DATASETS, "adult"),
+    )
+    sensitive: str = option(
+        "sex", "adult: the sensitive attribute, sex or race (white vs. non-white)", choices=("sex", "race")
+    )
     max_rows: int = option(0, "adult: keep only the first N complete rows of each split (0: all), for quick checks")
-    methods: tuple[str, ...] = option((), f"methods to compare, from {','.join(METHODS)} (empty: the single MI sweep of --weights)")
+    methods: tuple[str, ...] = option(
+        (), f"methods to compare, from {','.join(METHODS)} (empty: the single MI sweep of --weights)"
+    )
     seeds: tuple[int, ...] = option((), "seeds of the method comparison, each a full sweep (empty: --seed)")
-    estimator: str = option("kernel", "mi method: the MI estimator, a registered name (MILoss(estimator, direction='minimize') with its defaults)")
+    estimator: str = option(
+        "kernel",
+        "mi method: the MI estimator, a registered name (MILoss(estimator, direction='minimize') with its defaults)",
+    )
     weights_mi: tuple[float, ...] = option((1.0, 3.0, 10.0, 30.0), "mi method: penalty weights")
-    weights_gaussian: tuple[float, ...] = option((1.0, 3.0, 10.0, 30.0), "gaussian method: weights of MILoss('gaussian', direction='minimize')")
-    weights_club: tuple[float, ...] = option((1.0, 3.0, 10.0, 30.0), "club method: weights of MILoss('club', direction='minimize') (q refitted on every batch)")
-    weights_club_learned: tuple[float, ...] = option((1.0, 3.0), "club_learned method: weights of CLUB with a learned categorical q (the adversarial game)")
-    weights_adversary: tuple[float, ...] = option((0.3, 1.0, 3.0, 10.0, 30.0), "adversary method: gradient-reversal weights")
+    weights_gaussian: tuple[float, ...] = option(
+        (1.0, 3.0, 10.0, 30.0), "gaussian method: weights of MILoss('gaussian', direction='minimize')"
+    )
+    weights_club: tuple[float, ...] = option(
+        (1.0, 3.0, 10.0, 30.0),
+        "club method: weights of MILoss('club', direction='minimize') (q refitted on every batch)",
+    )
+    weights_club_learned: tuple[float, ...] = option(
+        (1.0, 3.0), "club_learned method: weights of CLUB with a learned categorical q (the adversarial game)"
+    )
+    weights_adversary: tuple[float, ...] = option(
+        (0.3, 1.0, 3.0, 10.0, 30.0), "adversary method: gradient-reversal weights"
+    )
     weights_confusion: tuple[float, ...] = option((0.3, 1.0, 3.0, 10.0), "confusion method: penalty weights")
     weights_mmd: tuple[float, ...] = option((1.0, 3.0, 10.0, 30.0, 100.0), "mmd method: penalty weights")
-    adversary_hidden: int = option(64, "adversary and confusion methods: width of the two hidden layers of the adversary")
+    adversary_hidden: int = option(
+        64, "adversary and confusion methods: width of the two hidden layers of the adversary"
+    )
     adversary_steps: int = option(5, "confusion method: steps of q(s | z) per batch on detached features")
     adversary_lr: float = option(1e-3, "confusion method: learning rate of q(s | z) (Adam)")
-    mmd_bandwidths: tuple[float, ...] = option(DEFAULT_BANDWIDTHS, "mmd method: RBF kernel widths in units of sqrt(dim Z)")
-    hidden: tuple[int, ...] = option((64, 64), "adult: hidden widths of the MLP encoder (ReLU), before the z-dim features")
-    leakage_every: int = option(100, "method comparison: steps between held-out leakage checks logged to metrics.jsonl (0: none)")
+    mmd_bandwidths: tuple[float, ...] = option(
+        DEFAULT_BANDWIDTHS, "mmd method: RBF kernel widths in units of sqrt(dim Z)"
+    )
+    hidden: tuple[int, ...] = option(
+        (64, 64), "adult: hidden widths of the MLP encoder (ReLU), before the z-dim features"
+    )
+    leakage_every: int = option(
+        100, "method comparison: steps between held-out leakage checks logged to metrics.jsonl (0: none)"
+    )
     leakage_rows: int = option(4000, "method comparison: training rows the leakage checks read (a fixed random subset)")
 
 
@@ -140,11 +177,19 @@ class AdultFairnessConfig(FairnessConfig):
     r"""The defaults of ``--data adult``: an MLP encoder to 8 features, every method, 3 seeds."""
 
     out: str = option("runs/fairness/adult", "run folder (one sub-folder per method, seed and weight)")
-    data: str = option("adult", "dataset: digits (tinted; S is the tint) or adult (UCI Adult; S is --sensitive)", choices=(*DATASETS, "adult"))
-    data_dir: str | None = option(None, "folder holding adult.data and adult.test (default: the copy shipped in recipes/data/adult)")
+    data: str = option(
+        "adult",
+        "dataset: digits (tinted; S is the tint) or adult (UCI Adult; S is --sensitive)",
+        choices=(*DATASETS, "adult"),
+    )
+    data_dir: str | None = option(
+        None, "folder holding adult.data and adult.test (default: the copy shipped in recipes/data/adult)"
+    )
     steps: int = option(3000, "optimisation steps per run")
     batch_size: int = option(256, "global batch size")
-    lr: float = option(1e-3, "learning rate of the encoder, head and penalty (Adam; cosine decay after a linear warm-up)")
+    lr: float = option(
+        1e-3, "learning rate of the encoder, head and penalty (Adam; cosine decay after a linear warm-up)"
+    )
     weight_decay: float = option(0.0, "AdamW weight decay (0: Adam)")
     z_dim: int = option(8, "width of the features Z")
     augment: bool = option(False, "(images only)")
@@ -162,14 +207,24 @@ class FairClassifier(nn.Module):
     ``forward(images, attributes)`` returns the logits and the penalty term.
     """
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, num_classes: int, config: FairnessConfig, weight: float) -> None:
+    def __init__(
+        self, backbone: nn.Module, feature_dim: int, num_classes: int, config: FairnessConfig, weight: float
+    ) -> None:
         super().__init__()
         z_dim = config.z_dim or feature_dim
-        self.encoder = nn.Sequential(backbone, nn.Linear(feature_dim, z_dim)) if config.z_dim else nn.Sequential(backbone)
-        self.head = nn.Sequential(nn.ReLU(), nn.Linear(z_dim, num_classes)) if config.z_dim else nn.Linear(z_dim, num_classes)
+        self.encoder = (
+            nn.Sequential(backbone, nn.Linear(feature_dim, z_dim)) if config.z_dim else nn.Sequential(backbone)
+        )
+        self.head = (
+            nn.Sequential(nn.ReLU(), nn.Linear(z_dim, num_classes)) if config.z_dim else nn.Linear(z_dim, num_classes)
+        )
         # built at once from the widths (dims only: every other setting is MILoss's default)
         self.penalty = MILoss(
-            config.estimator, x="encoder", direction="minimize", weight=weight, estimator_kwargs=dict(x_dim=z_dim, y_dim=1)
+            config.estimator,
+            x="encoder",
+            direction="minimize",
+            weight=weight,
+            estimator_kwargs=dict(x_dim=z_dim, y_dim=1),
         )
         self.penalty.attach(self)
 
@@ -193,7 +248,9 @@ def demographic_parity_gap(predictions: Tensor, attributes: Tensor, num_classes:
 
 
 @torch.no_grad()
-def evaluate(model: FairClassifier, data: ImageData, s_train: Tensor, s_test: Tensor, device: torch.device, amp: bool) -> dict[str, Any]:
+def evaluate(
+    model: FairClassifier, data: ImageData, s_train: Tensor, s_test: Tensor, device: torch.device, amp: bool
+) -> dict[str, Any]:
     r"""Task accuracy, S probes, demographic-parity gap and ``I(Z; S)`` bound on the test split."""
     model.eval()
 
@@ -214,7 +271,11 @@ def evaluate(model: FairClassifier, data: ImageData, s_train: Tensor, s_test: Te
     return {
         "task_accuracy": float((predictions == data.test_labels).float().mean()),
         "s_probe": {
-            name: {"accuracy": p.accuracy, "auc": binary_auc(p.probabilities[:, 1], s_test), "cross_entropy": p.cross_entropy}
+            name: {
+                "accuracy": p.accuracy,
+                "auc": binary_auc(p.probabilities[:, 1], s_test),
+                "cross_entropy": p.cross_entropy,
+            }
             for name, p in probes.items()
         },
         "s_probe_accuracy": max(p.accuracy for p in probes.values()),
@@ -227,13 +288,23 @@ def evaluate(model: FairClassifier, data: ImageData, s_train: Tensor, s_test: Te
     }
 
 
-def train_weight(config: FairnessConfig, context: DistributedContext, data: ImageData, s_train: Tensor, s_test: Tensor, weight: float, run: Run) -> dict[str, Any]:
+def train_weight(
+    config: FairnessConfig,
+    context: DistributedContext,
+    data: ImageData,
+    s_train: Tensor,
+    s_test: Tensor,
+    weight: float,
+    run: Run,
+) -> dict[str, Any]:
     r"""Trains and evaluates the model of one penalty weight in ``run``."""
     device = context.device
     with initialisation(config.seed):  # every weight starts from the same initialisation
         backbone, dim = build_backbone(config.backbone, data.channels, data.image_size, config.width)
         model = FairClassifier(backbone, dim, data.num_classes, config, weight).to(device)
-    batches = StepBatches(len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size, device)
+    batches = StepBatches(
+        len(data.train_images), config.batch_size, config.seed, context.rank, context.world_size, device
+    )
 
     ramp_steps = config.penalty_warmup * config.steps
     # the dataset's augmentations without the colour changes that would erase the tint
@@ -253,15 +324,22 @@ def train_weight(config: FairnessConfig, context: DistributedContext, data: Imag
         return task + penalty, {"task_loss": task.detach(), "mi_estimate": model.penalty.last_estimate}
 
     timing = fit(
-        run, context, config, model, compute_loss,
-        compile_module=backbone, description=f"weight {weight:g}",
+        run,
+        context,
+        config,
+        model,
+        compute_loss,
+        compile_module=backbone,
+        description=f"weight {weight:g}",
     )
     summary: dict[str, Any] = {}
     if context.is_main:
         records = run.read_metrics()
         summary = {"weight": weight, **evaluate(model, data, s_train, s_test, device, config.amp), **timing}
         summary["final_mi_estimate"] = records[-1]["mi_estimate"] if records else math.nan
-        plot_training(records, ["loss", "task_loss", "mi_estimate"], run.plot_path("training.png"), f"fairness, weight {weight:g}")
+        plot_training(
+            records, ["loss", "task_loss", "mi_estimate"], run.plot_path("training.png"), f"fairness, weight {weight:g}"
+        )
         run.write_summary(summary, f"Fairness penalty, weight {weight:g}")
     barrier()
     return summary
@@ -295,7 +373,10 @@ def report(root: Run, config: FairnessConfig, results: list[dict[str, Any]]) -> 
         },
         xscale="symlog",
     )
-    table = ["| weight | task acc. | S-probe acc. (linear / MLP) | S-probe AUC (MLP) | I(Z;S) bound | DP gap |", "|---:|---:|---:|---:|---:|---:|"]
+    table = [
+        "| weight | task acc. | S-probe acc. (linear / MLP) | S-probe AUC (MLP) | I(Z;S) bound | DP gap |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         s = r["s_probe"]
         table.append(
@@ -363,7 +444,16 @@ class Task:
         images = images if index is None else images[index]
         return self.data.normalize(images.float() / 255)
 
-    def training_batch(self, index: Tensor, step: int, seed: int, augment: Any, generator: torch.Generator, rows: slice, batch_size: int) -> Tensor:
+    def training_batch(
+        self,
+        index: Tensor,
+        step: int,
+        seed: int,
+        augment: Any,
+        generator: torch.Generator,
+        rows: slice,
+        batch_size: int,
+    ) -> Tensor:
         r"""The inputs of the training batch of ``step``, images augmented with draws seeded by
         ``(seed, step)``."""
         if self.tabular or not self.augment:
@@ -429,7 +519,11 @@ class MethodModel(nn.Module):
             backbone, dim = build_backbone(config.backbone, task.data.channels, task.data.image_size, config.width)
             z_dim = config.z_dim or dim
             self.encoder = nn.Sequential(backbone, nn.Linear(dim, z_dim)) if config.z_dim else nn.Sequential(backbone)
-            self.head = nn.Sequential(nn.ReLU(), nn.Linear(z_dim, task.num_classes)) if config.z_dim else nn.Linear(z_dim, task.num_classes)
+            self.head = (
+                nn.Sequential(nn.ReLU(), nn.Linear(z_dim, task.num_classes))
+                if config.z_dim
+                else nn.Linear(z_dim, task.num_classes)
+            )
         self.z_dim = z_dim
         self.q_optimizer: torch.optim.Optimizer | None = None
         self.adversary_steps = config.adversary_steps
@@ -439,7 +533,14 @@ class MethodModel(nn.Module):
                 "mi": (config.estimator, {}),
                 "gaussian": ("gaussian", {}),
                 "club": ("club", {}),
-                "club_learned": ("club", {"estimator_kwargs": dict(q="categorical", n_classes=task.s_classes, hidden_dims=[config.adversary_hidden] * 2)}),
+                "club_learned": (
+                    "club",
+                    {
+                        "estimator_kwargs": dict(
+                            q="categorical", n_classes=task.s_classes, hidden_dims=[config.adversary_hidden] * 2
+                        )
+                    },
+                ),
             }[method]
             self.penalty = MILoss(estimator, x="encoder", direction="minimize", weight=weight, **extra)
             self.penalty.attach(self)
@@ -484,14 +585,18 @@ class MethodModel(nn.Module):
 
 
 @torch.no_grad()
-def encode_rows(model: MethodModel, task: Task, split: str, index: Tensor | None = None, batch_size: int = 2048) -> Tensor:
+def encode_rows(
+    model: MethodModel, task: Task, split: str, index: Tensor | None = None, batch_size: int = 2048
+) -> Tensor:
     r"""The features ``Z`` of rows of ``split`` (all if ``index`` is ``None``), in evaluation mode."""
     was_training = model.training
     model.eval()
     n = (task.num_train if split == "train" else len(task.s_test)) if index is None else len(index)
     device = next(model.parameters()).device
     rows = torch.arange(n, device=device) if index is None else index
-    z = torch.cat([model.encoder(task.inputs(split, rows[i : i + batch_size])).float() for i in range(0, n, batch_size)])
+    z = torch.cat(
+        [model.encoder(task.inputs(split, rows[i : i + batch_size])).float() for i in range(0, n, batch_size)]
+    )
     model.train(was_training)
     return z
 
@@ -518,8 +623,17 @@ def evaluate_method(model: MethodModel, task: Task) -> dict[str, Any]:
     probes = {
         "linear": linear_probe(z_train, task.s_train, z_test, task.s_test, num_classes=k),
         "mlp": mlp_probe(
-            z_train, task.s_train, z_test, task.s_test, num_classes=k,
-            hidden=(64, 64), lr=1e-3, weight_decay=1e-4, batch_size=256, patience=5, max_epochs=100,
+            z_train,
+            task.s_train,
+            z_test,
+            task.s_test,
+            num_classes=k,
+            hidden=(64, 64),
+            lr=1e-3,
+            weight_decay=1e-4,
+            batch_size=256,
+            patience=5,
+            max_epochs=100,
         ),
     }
     leakage = attribute_leakage(z_test, task.s_test)
@@ -557,7 +671,9 @@ def leakage_check(run: Run, model: MethodModel, task: Task, rows: Tensor, step: 
     run.log({"step": step, "check": "leakage", **{f"leakage_{k}": v for k, v in report.as_dict().items()}})
 
 
-def train_method(config: FairnessConfig, context: DistributedContext, task: Task, method: str, weight: float, run: Run) -> dict[str, Any]:
+def train_method(
+    config: FairnessConfig, context: DistributedContext, task: Task, method: str, weight: float, run: Run
+) -> dict[str, Any]:
     r"""Trains and evaluates one (method, weight, seed) in ``run`` (``config.seed`` is the seed)."""
     device = context.device
     with initialisation(config.seed):  # every method and weight of a seed starts from the same encoder
@@ -566,26 +682,40 @@ def train_method(config: FairnessConfig, context: DistributedContext, task: Task
     ramp_steps = config.penalty_warmup * config.steps
     augment = None if task.tabular else replace(augment_preset(task.data.name), saturation=0.0, grayscale_p=0.0)
     generator = torch.Generator(device=device)
-    check_rows = torch.randperm(task.num_train, generator=torch.Generator().manual_seed(config.seed))[: config.leakage_rows].to(device)
+    check_rows = torch.randperm(task.num_train, generator=torch.Generator().manual_seed(config.seed))[
+        : config.leakage_rows
+    ].to(device)
 
     def compute_loss(ddp_model: nn.Module, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         if config.leakage_every and step and step % config.leakage_every == 0:
             leakage_check(run, model, task, check_rows, step)
         model.set_weight(ramped_weight(weight, step, ramp_steps))
         index = batches.indices(step)
-        inputs = task.training_batch(index, step, config.seed, augment, generator, batches.local_rows, config.batch_size)
+        inputs = task.training_batch(
+            index, step, config.seed, augment, generator, batches.local_rows, config.batch_size
+        )
         logits, term = ddp_model(inputs, task.s_train[index])
         loss = F.cross_entropy(logits.float(), task.data.train_labels[index])
         return loss + term, {"task_loss": loss.detach(), **model.logged(term)}
 
     extra = {"q": model.q_optimizer} if model.q_optimizer is not None else {}
-    timing = fit(run, context, config, model, compute_loss, extra_optimizers=extra, description=f"{method} {weight:g} seed {config.seed}")
+    timing = fit(
+        run,
+        context,
+        config,
+        model,
+        compute_loss,
+        extra_optimizers=extra,
+        description=f"{method} {weight:g} seed {config.seed}",
+    )
     if config.leakage_every:
         leakage_check(run, model, task, check_rows, config.steps)
     records = run.read_metrics()
     summary = {"method": method, "weight": weight, "seed": config.seed, **evaluate_method(model, task), **timing}
     keys = ["loss", "task_loss", *model.logged(torch.zeros(())).keys(), "leakage_accuracy"]
-    plot_training(records, keys, run.plot_path("training.png"), f"fairness, {method} weight {weight:g}, seed {config.seed}")
+    plot_training(
+        records, keys, run.plot_path("training.png"), f"fairness, {method} weight {weight:g}, seed {config.seed}"
+    )
     run.write_summary(summary, f"Fairness, {method} weight {weight:g}, seed {config.seed}")
     return summary
 
@@ -673,7 +803,9 @@ def report_methods(root: Run, config: FairnessConfig, task: Task, results: list[
         "methods": table,
         "runs": results,
     }
-    what = f"UCI Adult, S = {config.sensitive}" if config.data == "adult" else f"tinted {config.data} (rate {config.rate})"
+    what = (
+        f"UCI Adult, S = {config.sensitive}" if config.data == "adult" else f"tinted {config.data} (rate {config.rate})"
+    )
     root.write_summary(
         summary,
         "Fairness: methods compared",
@@ -699,13 +831,21 @@ def run_methods(config: FairnessConfig, context: DistributedContext, root: Run, 
     if unknown or len(set(config.methods)) != len(config.methods):
         raise ValueError(f"--methods must list distinct methods from {', '.join(METHODS)}, got {list(config.methods)}")
     plan = {method: method_weights(config, method) for method in config.methods}
-    shared = {k: v for k, v in root.config.items() if k not in ("methods", "seeds", "seed", "out") and not k.startswith("weights")}
+    shared = {
+        k: v
+        for k, v in root.config.items()
+        if k not in ("methods", "seeds", "seed", "out") and not k.startswith("weights")
+    }
     results = []
     for seed in config.seeds or (config.seed,):
         seeded = replace(config, seed=seed)
         for method, weights in plan.items():
             folder = root.dir / method / f"seed_{seed}"
-            sub = Run(folder, {**shared, "method": method, "seed": seed, "weights": list(weights), "out": str(folder)}, root.is_main)
+            sub = Run(
+                folder,
+                {**shared, "method": method, "seed": seed, "weights": list(weights), "out": str(folder)},
+                root.is_main,
+            )
             for summary in run_sweep(sub, weights, lambda w, run: train_method(seeded, context, task, method, w, run)):
                 results.append({**summary, "method": method, "seed": seed})
     return report_methods(root, config, task, results)
@@ -735,11 +875,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             if not config.methods:
                 raise ValueError(f"--methods is empty; give some of {', '.join(METHODS)}")
             task = load_task(config, context.is_main)
-            task = replace(task, data=task.data.to(context.device), s_train=task.s_train.to(context.device), s_test=task.s_test.to(context.device))
+            task = replace(
+                task,
+                data=task.data.to(context.device),
+                s_train=task.s_train.to(context.device),
+                s_test=task.s_test.to(context.device),
+            )
             return run_methods(config, context, root, task)
         data, s_train, s_test = load_data(config, context.is_main)
         data, s_train, s_test = data.to(context.device), s_train.to(context.device), s_test.to(context.device)
-        results = run_sweep(root, config.weights, lambda w, run: train_weight(config, context, data, s_train, s_test, w, run))
+        results = run_sweep(
+            root, config.weights, lambda w, run: train_weight(config, context, data, s_train, s_test, w, run)
+        )
         summary = report(root, config, results) if context.is_main else {}
         barrier()
         return summary

@@ -36,10 +36,11 @@ import math
 import os
 import socket
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from functools import cache
+from typing import Any
 
 import pytest
 import torch
@@ -93,7 +94,7 @@ def correlated_gaussian(dim: int, rho: float) -> GaussianTask:
     return sparse_gaussian(dim, dim, dim, rho, name=f"correlated-{dim}x{dim}-rho{rho:g}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached_pair(task_key: str | tuple | Task, n: int, n_test: int, seed: int) -> GaussianPair:
     if isinstance(task_key, Task):
         task = task_key
@@ -215,7 +216,10 @@ EXPECTATIONS: dict[str, Expectation] = {
     ),
     # closed form, per-sample log-ratios of the model stored by fit_data()
     "gaussian": Expectation(
-        kwargs={}, ground_truth=(-0.05, 0.05), trains=False, per_sample=True,
+        kwargs={},
+        ground_truth=(-0.05, 0.05),
+        trains=False,
+        per_sample=True,
         known_bugs={"state_round_trip": _STATE_OF_FITTED_GAUSSIAN},
     ),
     # refitted on every batch: nothing to train, and the batch is part of the estimate
@@ -234,7 +238,9 @@ def contract_param(name: str, clause: str) -> Any:
     return pytest.param(name, marks=marks, id=name)
 
 
-def build(name: str, x_dim: int, y_dim: int, pair: GaussianPair | None = None, seed: int = 0, **overrides: Any) -> MIEstimator:
+def build(
+    name: str, x_dim: int, y_dim: int, pair: GaussianPair | None = None, seed: int = 0, **overrides: Any
+) -> MIEstimator:
     r"""The registered estimator ``name``, small, with its parameters drawn after ``manual_seed(seed)``."""
     expectation = EXPECTATIONS[name]
     kwargs = {**expectation.kwargs, **overrides}
@@ -328,7 +334,9 @@ def check_batch_split_invariance(
     values = [evaluate_mi(estimator, x=x, y=y, batch_size=b) for b in batch_sizes]
     assert all(math.isfinite(v) for v in values)
     for b, v in zip(batch_sizes[1:], values[1:]):
-        assert v == pytest.approx(values[0], abs=atol), f"batch size {b} gives {v}, batch size {batch_sizes[0]} {values[0]}"
+        assert v == pytest.approx(values[0], abs=atol), (
+            f"batch size {b} gives {v}, batch size {batch_sizes[0]} {values[0]}"
+        )
 
 
 def check_autocast(estimator: MIEstimator, x: Tensor, y: Tensor, atol: float = 0.05, seed: int = 0) -> None:
@@ -341,7 +349,9 @@ def check_autocast(estimator: MIEstimator, x: Tensor, y: Tensor, atol: float = 0
         value = estimator.mutual_information(x, y)
         loss = estimator(x, y)
     for name, t in (("estimate", value), ("training loss", loss)):
-        assert t.shape == () and t.dtype == torch.float32, f"the {name} under autocast is {t.dtype} of shape {tuple(t.shape)}"
+        assert t.shape == () and t.dtype == torch.float32, (
+            f"the {name} under autocast is {t.dtype} of shape {tuple(t.shape)}"
+        )
         assert bool(torch.isfinite(t)), f"the {name} under autocast is {float(t)}"
     assert float(value) == pytest.approx(reference, abs=atol)
 
@@ -520,11 +530,15 @@ def check_ddp_matches(
         for step, (got, want) in enumerate(zip(records, reference)):
             where = f"{what}, rank {rank}, step {step}"
             torch.testing.assert_close(got["term"], want["term"], rtol=1e-4, atol=1e-6, msg=f"term: {where}")
-            torch.testing.assert_close(got["estimate"], want["estimate"], rtol=1e-4, atol=1e-6, msg=f"estimate: {where}")
+            torch.testing.assert_close(
+                got["estimate"], want["estimate"], rtol=1e-4, atol=1e-6, msg=f"estimate: {where}"
+            )
             assert got["grads"].keys() == want["grads"].keys()
             for name, grad in want["grads"].items():
                 if every_parameter:
-                    assert grad is not None and grad.abs().sum() > 0, f"{name} got no gradient: the comparison would be vacuous"
+                    assert grad is not None and grad.abs().sum() > 0, (
+                        f"{name} got no gradient: the comparison would be vacuous"
+                    )
                 if grad is None:
                     assert got["grads"][name] is None, f"{name} got a gradient only under DDP: {where}"
                     continue

@@ -45,7 +45,7 @@ def log_ratio(x: torch.Tensor, y: torch.Tensor, rho: float = RHO) -> torch.Tenso
     return -0.5 * math.log(var) - (y - rho * x) ** 2 / (2 * var) + y**2 / 2
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gaussian_scores(rho: float = RHO, n: int = N_SAMPLES, m: int = N_NEG, seed: int = 0):
     """Positive [n] and negative [n, m] scores of the optimal critic (float64; do not modify)."""
     g = torch.Generator().manual_seed(seed)
@@ -315,9 +315,7 @@ def test_logmeanexp_matches_numpy_and_is_stable():
     np.testing.assert_allclose(logmeanexp(values, dim=0).numpy(), np.log(np.exp(arr).mean(axis=0)), atol=1e-12)
     big = torch.tensor([1000.0, 1000.0 + math.log(3.0)], dtype=torch.float64)
     assert float(logmeanexp(big)) == pytest.approx(1000.0 + math.log(2.0), abs=1e-9)
-    assert float(logmeanexp(-big)) == pytest.approx(
-        -1000.0 + math.log((1 + 1 / 3) / 2), abs=1e-9
-    )
+    assert float(logmeanexp(-big)) == pytest.approx(-1000.0 + math.log((1 + 1 / 3) / 2), abs=1e-9)
 
 
 def test_straight_through_value_of_first_gradient_of_second():

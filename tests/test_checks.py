@@ -18,12 +18,21 @@ from mist_reg.estimators.generative import check_generative_inputs
 from mist_reg.knn import ksg_mi
 
 BAD_SAMPLES = [
-    pytest.param(np.array([[0.0], [np.nan], [1.0]]), ValueError, r"x contains NaN values in 1 sample\(s\), first at row 1", id="nan"),
+    pytest.param(
+        np.array([[0.0], [np.nan], [1.0]]),
+        ValueError,
+        r"x contains NaN values in 1 sample\(s\), first at row 1",
+        id="nan",
+    ),
     pytest.param(np.array([[0.0], [1.0], [-np.inf]]), ValueError, r"x contains infinite values .* row 2", id="inf"),
-    pytest.param(np.array(["a", "b", "c"]), TypeError, "x must hold numbers, got a numpy array of dtype <U1", id="strings"),
+    pytest.param(
+        np.array(["a", "b", "c"]), TypeError, "x must hold numbers, got a numpy array of dtype <U1", id="strings"
+    ),
     pytest.param(torch.zeros(3, dtype=torch.complex64), TypeError, "x must be real-valued", id="complex"),
     pytest.param(np.zeros((0, 2)), ValueError, r"x is empty \(shape \(0, 2\)\); at least one sample", id="no-rows"),
-    pytest.param(np.zeros((3, 0)), ValueError, r"x is empty \(shape \(3, 0\)\): its samples have no features", id="no-columns"),
+    pytest.param(
+        np.zeros((3, 0)), ValueError, r"x is empty \(shape \(3, 0\)\): its samples have no features", id="no-columns"
+    ),
     pytest.param(np.array(1.0), ValueError, r"x must have shape \[N\] or \[N, d\], got a scalar", id="scalar"),
     pytest.param("x", TypeError, "x must be a torch.Tensor or numpy.ndarray, got str", id="type"),
 ]
@@ -61,10 +70,20 @@ def test_samples_become_float32_or_float64_matrices():
 
 BAD_BATCHES = [
     pytest.param(torch.zeros(4, 2), torch.zeros(3, 1), ValueError, "same number of samples, got 4 and 3", id="lengths"),
-    pytest.param(torch.zeros(4), torch.zeros(4, 1), ValueError, r"x must have shape \[N, x_dim\], got \(4,\)", id="x-vector"),
+    pytest.param(
+        torch.zeros(4), torch.zeros(4, 1), ValueError, r"x must have shape \[N, x_dim\], got \(4,\)", id="x-vector"
+    ),
     pytest.param(torch.zeros(4, 2, 1), torch.zeros(4, 1), ValueError, "flatten the features first", id="x-maps"),
-    pytest.param(torch.zeros(4, 2).long(), torch.zeros(4, 1), TypeError, "x must be a floating-point tensor, got torch.int64", id="x-int"),
-    pytest.param(torch.zeros(4, 2, dtype=torch.complex64), torch.zeros(4, 1), TypeError, "x must be real-valued", id="x-complex"),
+    pytest.param(
+        torch.zeros(4, 2).long(),
+        torch.zeros(4, 1),
+        TypeError,
+        "x must be a floating-point tensor, got torch.int64",
+        id="x-int",
+    ),
+    pytest.param(
+        torch.zeros(4, 2, dtype=torch.complex64), torch.zeros(4, 1), TypeError, "x must be real-valued", id="x-complex"
+    ),
     pytest.param(np.zeros((4, 2)), torch.zeros(4, 1), TypeError, "x must be a torch.Tensor, got ndarray", id="x-array"),
     pytest.param(torch.zeros(1, 2), torch.zeros(1, 1), ValueError, "at least 2 samples, got 1", id="too-few"),
 ]

@@ -78,7 +78,17 @@ def make_file(kind: str, tmp_path: Path, x: np.ndarray, y: np.ndarray) -> list[s
     raise AssertionError(kind)
 
 
-FORMATS = ["npz", "npz-keys", "npy-pair", "npy-columns", "csv-names", "csv-ranges", "tsv-no-header", "pt-dict", "pt-tuple"]
+FORMATS = [
+    "npz",
+    "npz-keys",
+    "npy-pair",
+    "npy-columns",
+    "csv-names",
+    "csv-ranges",
+    "tsv-no-header",
+    "pt-dict",
+    "pt-tuple",
+]
 
 
 @pytest.mark.parametrize("kind", FORMATS)
@@ -109,8 +119,21 @@ def test_estimate_text_output(tmp_path, pair, capsys):
 
 def test_estimate_with_cross_fitting_and_options(tmp_path, pair, capsys):
     args = make_file("npz", tmp_path, *pair)
-    code, out, err = run(capsys, "estimate", *args, *FAST, "--n-folds", "3", "--confidence", "0.9",
-                         "--estimator", "NWJ", "--seed", "3", "--json")
+    code, out, err = run(
+        capsys,
+        "estimate",
+        *args,
+        *FAST,
+        "--n-folds",
+        "3",
+        "--confidence",
+        "0.9",
+        "--estimator",
+        "NWJ",
+        "--seed",
+        "3",
+        "--json",
+    )
     assert code == 0, err
     record = json.loads(out)
     assert record["n_folds"] == 3 and len(record["fold_estimates"]) == 3 and record["n_test"] == N
@@ -126,8 +149,17 @@ def test_estimate_reports_infonce_saturation(tmp_path, capsys):
     x = torch.randn(800, 5, generator=g)
     y = x + 0.05 * torch.randn(800, 5, generator=g)  # far more MI than log(8)
     np.savez(tmp_path / "high.npz", x=x.numpy(), y=y.numpy())
-    common = [str(tmp_path / "high.npz"), "--estimator", "infonce", "--max-iterations", "30",
-              "--param", "hidden_dims=[16]", "--param", "eval_batch_size=8"]
+    common = [
+        str(tmp_path / "high.npz"),
+        "--estimator",
+        "infonce",
+        "--max-iterations",
+        "30",
+        "--param",
+        "hidden_dims=[16]",
+        "--param",
+        "eval_batch_size=8",
+    ]
     code, out, _ = run(capsys, "estimate", *common)
     assert code == 0 and "warning: InfoNCE is saturated" in out
     code, out, _ = run(capsys, "estimate", *common, "--json")
@@ -151,7 +183,11 @@ def test_tasks(capsys):
 def test_estimators(capsys):
     code, out, _ = run(capsys, "estimators")
     assert code == 0
-    heads = {line.split()[0]: line.split()[1] for line in out.splitlines() if line and not line.startswith((" ", "critic", "estimate_mi", "bound"))}
+    heads = {
+        line.split()[0]: line.split()[1]
+        for line in out.splitlines()
+        if line and not line.startswith((" ", "critic", "estimate_mi", "bound"))
+    }
     assert set(heads) == set(list_estimators())
     assert heads["club"] == "upper" and heads["mine"] == "lower" and heads["binned"] == "None"
     assert "gamma=0.9" in out and "critic_type='joint'" in out
@@ -166,14 +202,31 @@ def test_estimators(capsys):
 
 def test_bench_writes_table_json_and_plot(tmp_path, capsys):
     out_dir = tmp_path / "bench"
-    code, out, err = run(capsys, "bench", "--tasks", "independent-5x5", "gaussian-5x5", "--estimators", "default", "nwj",
-                         "--n-samples", "600", "--max-iterations", "5", "--out", str(out_dir))
+    code, out, err = run(
+        capsys,
+        "bench",
+        "--tasks",
+        "independent-5x5",
+        "gaussian-5x5",
+        "--estimators",
+        "default",
+        "nwj",
+        "--n-samples",
+        "600",
+        "--max-iterations",
+        "5",
+        "--out",
+        str(out_dir),
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["task", "estimator", "truth", "estimate"]
     rows = [line.split() for line in lines[2:6]]
     assert [(r[0], r[1]) for r in rows] == [
-        ("independent-5x5", "default"), ("independent-5x5", "nwj"), ("gaussian-5x5", "default"), ("gaussian-5x5", "nwj")
+        ("independent-5x5", "default"),
+        ("independent-5x5", "nwj"),
+        ("gaussian-5x5", "default"),
+        ("gaussian-5x5", "nwj"),
     ]
     assert float(rows[2][2]) == pytest.approx(1.0) and abs(float(rows[2][3]) - 1.0) < 0.3
     results = json.loads((out_dir / "results.json").read_text())
@@ -186,8 +239,21 @@ def test_bench_writes_table_json_and_plot(tmp_path, capsys):
 
 def test_bench_json_and_missing_matplotlib(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
-    code, out, err = run(capsys, "bench", "--tasks", "independent-5x5", "--estimators", "js", "--n-samples", "400",
-                         "--max-iterations", "3", "--out", str(tmp_path), "--json")
+    code, out, err = run(
+        capsys,
+        "bench",
+        "--tasks",
+        "independent-5x5",
+        "--estimators",
+        "js",
+        "--n-samples",
+        "400",
+        "--max-iterations",
+        "3",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
     assert code == 0
     record = json.loads(out)
     assert record["plot"] is None and "matplotlib is not installed" in err
@@ -211,7 +277,10 @@ def test_bad_input_exits_2_with_one_line(tmp_path, pair, capsys):
         (["estimate", xs, "--y-file", str(tmp_path / "short.npy")], "has 1200 samples but y"),
         (["estimate", str(tmp_path / "nan.csv"), "--x", "a"], "column 'b' of nan.csv (for y) at line 3"),
         (["estimate", str(tmp_path / "text.csv"), "--x", "a", "--y", "b,c"], "holds 'cat', which is not a number"),
-        (["estimate", str(tmp_path / "text.csv"), "--x", "a", "--y", "e"], "no column named 'e'; column names: a, b, c"),
+        (
+            ["estimate", str(tmp_path / "text.csv"), "--x", "a", "--y", "e"],
+            "no column named 'e'; column names: a, b, c",
+        ),
         (["estimate", str(tmp_path / "text.csv"), "--x", "0:2", "--y", "b"], "x and y share column 'b'"),
         (["estimate", str(tmp_path / "text.csv")], "say which are x and which are y"),
         (["estimate", xs], "give y in a second file with --y-file"),
@@ -244,7 +313,9 @@ def test_help_and_module_entry_point(capsys):
         result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0 and result.stdout.startswith("usage: mist-reg"), (module, result.stdout)
         assert all(c in result.stdout for c in ("demo", "estimate", "tasks", "estimators", "bench")), module
-    result = subprocess.run([sys.executable, "-m", "mist_reg", "tasks", "--json"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "mist_reg", "tasks", "--json"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and json.loads(result.stdout) == json.loads(run(capsys, "tasks", "--json")[1])
 
 
@@ -253,7 +324,9 @@ def test_demo_prints_the_estimate_beside_the_truth(capsys):
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("task      gaussian-5x5") and lines[1] == "truth     1.0000 nats"
     assert lines[2].startswith("estimate  ") and "(infonce, lower bound, 300 held-out samples" in lines[2]
-    code, out, _ = run(capsys, "demo", "--task", "gaussian-5x5", "--estimator", "infonce", "--n-samples", "300", "--json")
+    code, out, _ = run(
+        capsys, "demo", "--task", "gaussian-5x5", "--estimator", "infonce", "--n-samples", "300", "--json"
+    )
     record = json.loads(out)
     assert code == 0 and record["truth"] == pytest.approx(1.0)
     assert record["error"] == pytest.approx(record["estimate"] - record["truth"])
@@ -285,7 +358,12 @@ def test_parse_columns():
     assert parse_columns("-1", 4) == [3] and parse_columns("2:", 4) == [2, 3] and parse_columns(":-2", 4) == [0, 1]
     assert parse_columns("age, 0", 3, ["id", "age", "income"]) == [1, 0]
     assert parse_columns("1", 2, ["1", "0"]) == [0]  # a header name wins over an index
-    for spec, message in (("9", "out of range"), ("5:9", "selects no column"), ("0,,1", "empty column"), ("x", "no column named")):
+    for spec, message in (
+        ("9", "out of range"),
+        ("5:9", "selects no column"),
+        ("0,,1", "empty column"),
+        ("x", "no column named"),
+    ):
         with pytest.raises(DataError, match=message):
             parse_columns(spec, 4)
 
@@ -337,7 +415,9 @@ def test_unreadable_files_devices_and_output_folders_exit_2(tmp_path, pair, caps
     assert code == 2 and "unsupported device 'meta'" in err
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    code, _, err = run(capsys, "bench", "--tasks", "independent-5x5", "--estimators", "nwj", "--out", str(blocker / "sub"))
+    code, _, err = run(
+        capsys, "bench", "--tasks", "independent-5x5", "--estimators", "nwj", "--out", str(blocker / "sub")
+    )
     assert code == 2 and "cannot create the output folder" in err
     assert "done" not in err  # refused before any task ran
 
@@ -354,10 +434,13 @@ def test_a_column_named_twice_is_refused(tmp_path, capsys):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty.npz is empty"),
-    (b"not a zip archive at all" * 4, "as an .npz archive: it is not a zip file"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty.npz is empty"),
+        (b"not a zip archive at all" * 4, "as an .npz archive: it is not a zip file"),
+    ],
+)
 def test_empty_and_garbage_npz(tmp_path, capsys, content, message):
     path = tmp_path / "empty.npz"
     path.write_bytes(content)

@@ -76,9 +76,7 @@ def test_joint_chunking_gives_same_scores(xy, sequential):
         # 7 // 6 = 1 row per chunk: one call per row of x, each on 6 pairs
         assert net.calls == [6] * 5
     index = torch.tensor([[0, 5, 5], [1, 1, 2], [4, 3, 0], [2, 2, 2], [5, 4, 3]])
-    torch.testing.assert_close(
-        chunked.score_pairs(x, y, index), expected.gather(1, index), atol=1e-5, rtol=1e-5
-    )
+    torch.testing.assert_close(chunked.score_pairs(x, y, index), expected.gather(1, index), atol=1e-5, rtol=1e-5)
 
 
 def test_joint_score_pairs_and_forward_match_score_matrix():

@@ -76,9 +76,7 @@ def test_other_types_are_refused():
         as_samples([[1.0, 2.0], [3.0]], "x")
 
 
-@pytest.mark.parametrize(
-    "values", [np.zeros((0, 3)), np.zeros(0), torch.zeros(5, 0), torch.zeros(0, 2)], ids=str
-)
+@pytest.mark.parametrize("values", [np.zeros((0, 3)), np.zeros(0), torch.zeros(5, 0), torch.zeros(0, 2)], ids=str)
 def test_empty_inputs_are_refused(values):
     with pytest.raises(ValueError, match="x is empty"):
         as_samples(values, "x")

@@ -12,7 +12,6 @@ from functools import partial
 
 import pytest
 import torch
-
 from estimator_contract import (
     EXPECTATIONS,
     WORLD,
@@ -23,6 +22,7 @@ from estimator_contract import (
     estimator_model,
     run_on_gloo,
 )
+
 from mist_reg import MILoss, list_estimators
 from mist_reg.distributed import gather_with_grad, get_rank, get_world_size, is_distributed
 from mist_reg.estimators import club, infonce
@@ -45,8 +45,13 @@ def build(case: str) -> MIModel:
     else:
         estimator = club(4, 2, hidden_dims=[16])
     mi_loss = MILoss(
-        estimator, x=spec["x"], y=spec["y"], direction=spec["direction"], weight=spec["weight"],
-        inner_steps=spec["inner_steps"], inner_lr=1e-2,
+        estimator,
+        x=spec["x"],
+        y=spec["y"],
+        direction=spec["direction"],
+        weight=spec["weight"],
+        inner_steps=spec["inner_steps"],
+        inner_lr=1e-2,
     )
     return MIModel(mi_loss)
 

@@ -18,22 +18,37 @@ from mist_reg.distributions import (
     LearnedGaussian,
     as_value,
     bounded_log_variance,
+    conditional_categorical,
     conditional_density,
     conditional_flow,
+    conditional_gaussian,
+    factory,
+    flows,
+    gaussian,
     indexed_log_prob,
     joint_flow,
+    log_density,
     log_prob,
     marginal_density,
     marginal_flow,
     pairwise_log_prob,
+    parametrization,
     require_zuko,
 )
-from mist_reg.distributions import conditional_categorical, conditional_gaussian, factory, flows, gaussian, log_density, parametrization
 
 
 @pytest.mark.parametrize(
     "module",
-    [distributions, conditional_categorical, conditional_gaussian, factory, flows, gaussian, log_density, parametrization],
+    [
+        distributions,
+        conditional_categorical,
+        conditional_gaussian,
+        factory,
+        flows,
+        gaussian,
+        log_density,
+        parametrization,
+    ],
 )
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

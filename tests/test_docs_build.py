@@ -21,8 +21,17 @@ def test_mkdocs_build_strict(tmp_path: Path):
     site = tmp_path / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # a banner of the theme, not a warning
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
-         "--site-dir", str(site)],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(ROOT / "mkdocs.yml"),
+            "--site-dir",
+            str(site),
+        ],
         cwd=ROOT,  # mkdocs.yml names the griffe extension by a path relative to the root
         env=env,
         capture_output=True,
@@ -30,8 +39,12 @@ def test_mkdocs_build_strict(tmp_path: Path):
         timeout=300,
     )
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
-    for page in ("index.html", "getting-started/index.html", "choosing-an-estimator/index.html",
-                 "api/training/index.html"):
+    for page in (
+        "index.html",
+        "getting-started/index.html",
+        "choosing-an-estimator/index.html",
+        "api/training/index.html",
+    ):
         assert (site / page).is_file(), page
     api = (site / "api" / "training" / "index.html").read_text(encoding="utf-8")
     assert 'id="mist_reg.estimate.estimate_mi"' in api  # docstrings were rendered
@@ -41,8 +54,13 @@ def test_mkdocs_build_strict(tmp_path: Path):
     for path, text in pages.items():
         for remote in ("cdn.jsdelivr.net", "fonts.googleapis.com", "fonts.gstatic.com", "unpkg.com", "mathjax"):
             assert remote not in text, f"{path.relative_to(site)} loads {remote}"
-    for asset in ("assets/katex/katex.min.js", "assets/katex/katex.min.css", "assets/javascripts/katex-init.js",
-                  "assets/katex/fonts/KaTeX_Main-Regular.woff2", "assets/fonts/roboto-latin-400-normal.woff2"):
+    for asset in (
+        "assets/katex/katex.min.js",
+        "assets/katex/katex.min.css",
+        "assets/javascripts/katex-init.js",
+        "assets/katex/fonts/KaTeX_Main-Regular.woff2",
+        "assets/fonts/roboto-latin-400-normal.woff2",
+    ):
         assert (site / asset).is_file(), asset
     css = (site / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
     for font in set(re.findall(r"url\((fonts/[\w-]+\.\w+)\)", css)):
@@ -54,6 +72,6 @@ def test_mkdocs_build_strict(tmp_path: Path):
     assert 'href="../../error_bars/">Error bars</a>' in api
     assert "md-footer__link--next" in pages[site / "index.html"]
     estimators = (site / "api" / "estimators" / "index.html").read_text(encoding="utf-8")
-    nwj = estimators[estimators.index('id="mist_reg.estimators.factories.nwj"'):]
+    nwj = estimators[estimators.index('id="mist_reg.estimators.factories.nwj"') :]
     nwj = nwj[: nwj.index('id="mist_reg.estimators.factories.mine"')]
     assert "Negatives per sample" in nwj and "Hidden widths" in nwj  # a parameter table, not one line

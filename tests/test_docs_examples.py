@@ -65,9 +65,14 @@ def extract_blocks(text: str, path: str) -> list[CodeBlock]:
         j = i + 1
         while j < len(lines):
             closing = _FENCE.match(lines[j])
-            if closing and closing["fence"][0] == fence[0] and len(closing["fence"]) >= len(fence) and not closing["info"]:
+            if (
+                closing
+                and closing["fence"][0] == fence[0]
+                and len(closing["fence"]) >= len(fence)
+                and not closing["info"]
+            ):
                 break
-            body.append(lines[j][len(indent):] if lines[j].startswith(indent) else lines[j].lstrip())
+            body.append(lines[j][len(indent) :] if lines[j].startswith(indent) else lines[j].lstrip())
             j += 1
         skipped = i > 0 and lines[i - 1].strip() == SKIP_MARKER
         if info in ("python", "py", "python3") and not skipped:
@@ -118,13 +123,30 @@ def test_blocks_are_collected():
 
 
 def test_extract_blocks_rules():
-    text = "\n".join([
-        "```python", "a = 1", "```",            # collected, line 1
-        "<!-- no-test -->", "```python", "b = 2", "```",  # skipped
-        "````markdown", "```python", "c = 3", "```", "````",  # nested in another fence
-        "1. item", "", "   ```python", "   d = 4", "   ```",  # indented, line 15
-        "```bash", "echo 1", "```",
-    ])
+    text = "\n".join(
+        [
+            "```python",
+            "a = 1",
+            "```",  # collected, line 1
+            "<!-- no-test -->",
+            "```python",
+            "b = 2",
+            "```",  # skipped
+            "````markdown",
+            "```python",
+            "c = 3",
+            "```",
+            "````",  # nested in another fence
+            "1. item",
+            "",
+            "   ```python",
+            "   d = 4",
+            "   ```",  # indented, line 15
+            "```bash",
+            "echo 1",
+            "```",
+        ]
+    )
     blocks = extract_blocks(text, "page.md")
     assert [(b.line, b.source) for b in blocks] == [(1, "a = 1\n"), (15, "d = 4\n")]
 
@@ -141,7 +163,7 @@ def test_docs_example(block: CodeBlock, tmp_path_factory: pytest.TempPathFactory
         if page is None or page.done > index:  # a fresh page, or a block run again
             page = _PAGES[block.path] = PageRun(tmp_path_factory.mktemp("docs-example"))
             torch.manual_seed(0)
-        for earlier in page_blocks[page.done:index]:  # when blocks run out of order (-k)
+        for earlier in page_blocks[page.done : index]:  # when blocks run out of order (-k)
             if page.failed is not None:
                 break
             try:

@@ -41,7 +41,6 @@ def _param(test: doctest.DocTest):
     return pytest.param(test, id=test.name, marks=marks)
 
 
-
 def test_every_module_is_walked():
     names = module_names()
     for expected in ("mist_reg.bounds", "mist_reg.critic", "mist_reg.training", "mist_reg.estimators.discriminative"):

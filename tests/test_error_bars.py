@@ -15,10 +15,10 @@ import torch
 from mist_reg import MIEstimate, TrainingLog, estimate_mi, evaluate_mi
 from mist_reg.bounds import RunningBound, donsker_varadhan
 from mist_reg.data import TensorBatches
-from mist_reg.estimators import nwj
-from mist_reg.tasks import dense_gaussian, get_task
 from mist_reg.estimate import FoldFit, combine_fits
+from mist_reg.estimators import nwj
 from mist_reg.result import heterogeneity_p_value, normal_interval, pooled_mean_and_error
+from mist_reg.tasks import dense_gaussian, get_task
 
 Z95 = 1.959963984540054
 # A cheap configuration: the critic starts as the closed-form Gaussian log-ratio fitted to
@@ -76,8 +76,9 @@ def test_single_split_error_bar_is_that_of_the_held_out_per_sample_mean():
     assert result.interval == pytest.approx((value - Z95 * stderr, value + Z95 * stderr))
     assert result.n_test == 300 and result.n_folds is None and result.fold_estimates == []
     assert result.fold_estimators == [] and result.confidence == 0.95
-    ninety = estimate_mi(x, y, x_test=x_test, y_test=y_test, preprocessing="none", eval_batch_size=128,
-                         confidence=0.9, **CHEAP)
+    ninety = estimate_mi(
+        x, y, x_test=x_test, y_test=y_test, preprocessing="none", eval_batch_size=128, confidence=0.9, **CHEAP
+    )
     assert float(ninety) == float(result)
     assert ninety.interval[1] - ninety.interval[0] < result.interval[1] - result.interval[0]
 
@@ -142,8 +143,11 @@ def test_heterogeneity_test_and_warning():
 
     def fit(value: float) -> FoldFit:
         running = RunningBound()
-        running.add(donsker_varadhan(value + 0.1 * torch.randn(400, generator=torch.Generator().manual_seed(1)),
-                                     torch.zeros(400, 3)))
+        running.add(
+            donsker_varadhan(
+                value + 0.1 * torch.randn(400, generator=torch.Generator().manual_seed(1)), torch.zeros(400, 3)
+            )
+        )
         return FoldFit(nwj(1, 1, hidden_dims=[4]), TrainingLog(), running, 400)
 
     with pytest.warns(RuntimeWarning, match="fold estimates .* differ more"):

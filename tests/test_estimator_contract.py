@@ -38,7 +38,7 @@ class Correlation(MIEstimator):
 
     def terms(self, x, y):
         rho = torch.corrcoef(torch.cat([x[:, :1], y[:, :1]], 1).T)[0, 1]
-        return BoundTerms(-0.5 * torch.log1p(-rho**2).expand(x.shape[0]))
+        return BoundTerms(-0.5 * torch.log1p(-(rho**2)).expand(x.shape[0]))
 
 
 @pytest.mark.parametrize("name", list_estimators())
@@ -139,7 +139,9 @@ def test_weight_selection_follows_the_bound_unless_declared():
 
 
 def test_caps_and_certificates():
-    assert infonce(1, 1, hidden_dims=[4], neg_samples=7).saturation_cap(64) == pytest.approx(torch.log(torch.tensor(8.0)))
+    assert infonce(1, 1, hidden_dims=[4], neg_samples=7).saturation_cap(64) == pytest.approx(
+        torch.log(torch.tensor(8.0))
+    )
     assert mine(1, 1, hidden_dims=[4]).saturation_cap(64) is None
     terms = BoundTerms(torch.zeros(4), torch.zeros(4, 3))
     assert mine(1, 1, hidden_dims=[4]).certificate_terms(terms) is not None

@@ -7,6 +7,21 @@ import math
 
 import pytest
 import torch
+from estimator_contract import (
+    CONTRACT_FIT,
+    CONTRACT_TASK,
+    EXPECTATIONS,
+    build,
+    check_autocast,
+    check_batch_split_invariance,
+    check_gradients,
+    check_ground_truth,
+    check_permutation_invariance,
+    check_state_round_trip,
+    contract_param,
+    gaussian_pair,
+    prepare,
+)
 from torch import nn
 
 from mist_reg import bounds, evaluate_mi
@@ -27,24 +42,7 @@ from mist_reg.estimators import (
 )
 from mist_reg.estimators.discriminative import resolve_neg_samples
 
-from estimator_contract import (
-    CONTRACT_FIT,
-    CONTRACT_TASK,
-    EXPECTATIONS,
-    build,
-    check_autocast,
-    check_batch_split_invariance,
-    check_gradients,
-    check_ground_truth,
-    check_permutation_invariance,
-    check_state_round_trip,
-    contract_param,
-    gaussian_pair,
-    prepare,
-)
-
 SEED_TABLE_NAMES = ["nwj", "mine", "infonce", "tuba", "alpha_tuba", "js", "smile", "flo"]
-
 
 
 def small_batch(n: int = 12, seed: int = 0):
@@ -444,9 +442,7 @@ def test_short_training_learns_a_lower_bound(name):
     # three seeds for each estimator), so the window below leaves a wide margin.
     pair = gaussian_pair("gaussian-5x5", n=2000, n_test=2000)
     torch.manual_seed(0)
-    estimator = instantiate_estimator(
-        name, x_dim=5, y_dim=5, hidden_dims=[64, 64], critic_type="joint", neg_samples=16
-    )
+    estimator = instantiate_estimator(name, x_dim=5, y_dim=5, hidden_dims=[64, 64], critic_type="joint", neg_samples=16)
     # with the default validation split and early stopping, as a user's call has them
     settings = dict(batch_size=64, max_iterations=200, lr=3e-3, eval_every=50, valid_percentage=0.1)
     check_ground_truth(estimator, pair, 0.5 - pair.mutual_information, 0.1, eval_batch_size=100, **settings)

@@ -9,13 +9,11 @@ import math
 
 import pytest
 import torch
-
-from recipe_utils import load_recipe
-
 from common.adult import SHA256, SHIPPED_DIR, find_adult_files, load_adult, read_adult_text
 from common.adversary import AdversaryPenalty, reverse_gradient
 from common.confusion import ConfusionPenalty
 from common.mmd import mmd_penalty
+from recipe_utils import load_recipe
 
 fairness = load_recipe("fairness")
 
@@ -185,10 +183,41 @@ def test_confusion_pushes_q_towards_the_prior():
 def test_adult_comparison_end_to_end(tmp_path):
     out = tmp_path / "adult"
     argv = [
-        "--data", "adult", "--max-rows", "600", "--out", str(out), "--threads", "1", "--no-progress",
-        "--steps", "30", "--batch-size", "64", "--log-every", "10", "--leakage-every", "15", "--leakage-rows", "300",
-        "--seeds", "0,1", "--weights-mi", "1", "--weights-club", "1", "--weights-club-learned", "1",
-        "--weights-adversary", "1,3", "--weights-confusion", "1", "--weights-mmd", "100", "--weights-gaussian", "1",
+        "--data",
+        "adult",
+        "--max-rows",
+        "600",
+        "--out",
+        str(out),
+        "--threads",
+        "1",
+        "--no-progress",
+        "--steps",
+        "30",
+        "--batch-size",
+        "64",
+        "--log-every",
+        "10",
+        "--leakage-every",
+        "15",
+        "--leakage-rows",
+        "300",
+        "--seeds",
+        "0,1",
+        "--weights-mi",
+        "1",
+        "--weights-club",
+        "1",
+        "--weights-club-learned",
+        "1",
+        "--weights-adversary",
+        "1,3",
+        "--weights-confusion",
+        "1",
+        "--weights-mmd",
+        "100",
+        "--weights-gaussian",
+        "1",
     ]
     summary = fairness.main(argv)
     methods = summary["methods"]
@@ -207,7 +236,9 @@ def test_adult_comparison_end_to_end(tmp_path):
     table = (out / "summary.md").read_text()
     assert "| mmd | 100 |" in table and "±" in table
     # the leakage checks during training are in the metrics log
-    records = [json.loads(line) for line in (out / "mi" / "seed_1" / "weight_1" / "metrics.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in (out / "mi" / "seed_1" / "weight_1" / "metrics.jsonl").read_text().splitlines()
+    ]
     checks = [r for r in records if r.get("check") == "leakage"]
     assert [r["step"] for r in checks] == [15, 30] and all(0 <= r["leakage_accuracy"] <= 1 for r in checks)
     assert [r["step"] for r in records if "loss" in r] == [10, 20, 30]
@@ -235,16 +266,61 @@ def test_adult_defaults_and_option_errors(tmp_path):
     with pytest.raises(ValueError, match="--weights-mmd must list positive weights"):
         fairness.method_weights(fairness.FairnessConfig(weights_mmd=(0.0, 1.0)), "mmd")
     with pytest.raises(ValueError, match="--methods must list distinct methods from none, mi"):
-        fairness.main(["--data", "adult", "--max-rows", "300", "--out", str(tmp_path / "x"), "--methods", "none,dann", "--no-progress"])
+        fairness.main(
+            [
+                "--data",
+                "adult",
+                "--max-rows",
+                "300",
+                "--out",
+                str(tmp_path / "x"),
+                "--methods",
+                "none,dann",
+                "--no-progress",
+            ]
+        )
 
 
 def test_digits_comparison_runs_every_method(tmp_path):
-    summary = fairness.main([
-        "--methods", ",".join(fairness.METHODS), "--out", str(tmp_path / "d"), "--threads", "1", "--no-progress",
-        "--image-size", "8", "--width", "4", "--steps", "6", "--batch-size", "32", "--log-every", "3", "--leakage-every", "0",
-        "--weights-mi", "1", "--weights-club", "1", "--weights-club-learned", "1",
-        "--weights-adversary", "1", "--weights-confusion", "1", "--weights-mmd", "1", "--weights-gaussian", "1",
-    ])
+    summary = fairness.main(
+        [
+            "--methods",
+            ",".join(fairness.METHODS),
+            "--out",
+            str(tmp_path / "d"),
+            "--threads",
+            "1",
+            "--no-progress",
+            "--image-size",
+            "8",
+            "--width",
+            "4",
+            "--steps",
+            "6",
+            "--batch-size",
+            "32",
+            "--log-every",
+            "3",
+            "--leakage-every",
+            "0",
+            "--weights-mi",
+            "1",
+            "--weights-club",
+            "1",
+            "--weights-club-learned",
+            "1",
+            "--weights-adversary",
+            "1",
+            "--weights-confusion",
+            "1",
+            "--weights-mmd",
+            "1",
+            "--weights-gaussian",
+            "1",
+        ]
+    )
     assert list(summary["methods"]) == list(fairness.METHODS)
-    assert summary["sensitive"] == "tint" and 0.7 < summary["s_from_label"] < 0.9  # the tint follows the label group at rate 0.8
+    assert (
+        summary["sensitive"] == "tint" and 0.7 < summary["s_from_label"] < 0.9
+    )  # the tint follows the label group at rate 0.8
     assert all(math.isfinite(rows[0]["mlp_accuracy"]) for rows in summary["methods"].values())

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from estimator_contract import Samples, check_ground_truth, fit_and_evaluate, gaussian_pair
 from torch.distributions import Independent, Normal
 
 import mist_reg
@@ -44,10 +45,7 @@ from mist_reg.estimators.quantized import plugin_mutual_information
 from mist_reg.quantization import KMeansQuantizer, ThresholdQuantizer
 from mist_reg.tasks import GaussianTask, get_task
 
-from estimator_contract import Samples, check_ground_truth, fit_and_evaluate, gaussian_pair
-
 HIDDEN = [32, 32]
-
 
 
 @pytest.mark.parametrize("module", [generative, generative_factories, quantized])
@@ -109,7 +107,9 @@ def test_club_is_an_upper_bound_near_its_exact_value(sparse_2x2, neg_samples):
     truth = sparse_2x2.mutual_information
     torch.manual_seed(0)
     estimator = club(2, 2, HIDDEN, neg_samples=neg_samples)
-    value = check_ground_truth(estimator, sparse_2x2, CLUB_EXACT_2X2 - truth - 0.12, CLUB_EXACT_2X2 - truth + 0.12, **FIT)
+    value = check_ground_truth(
+        estimator, sparse_2x2, CLUB_EXACT_2X2 - truth - 0.12, CLUB_EXACT_2X2 - truth + 0.12, **FIT
+    )
     assert value > truth + 0.1  # CLUB is loose here, by theory
 
 
@@ -225,7 +225,9 @@ def test_binned_plug_in_estimate():
     outer = p.sum(1, keepdims=True) * p.sum(0, keepdims=True)
     reference = float(np.sum(p[p > 0] * np.log(p[p > 0] / outer[p > 0])))
     assert abs(float(exact.mutual_information(x, y)) - reference) < 1e-5
-    assert abs(float(plugin_mutual_information(torch.from_numpy(codes_x), torch.from_numpy(codes_y))) - reference) < 1e-9
+    assert (
+        abs(float(plugin_mutual_information(torch.from_numpy(codes_x), torch.from_numpy(codes_y))) - reference) < 1e-9
+    )
 
 
 def test_binned_fits_lazily_and_refuses_huge_tables():
@@ -244,7 +246,9 @@ def test_pq_lower_bound_on_quantized_y():
     covariance = torch.tensor([[1.0, 0.0, 0.6], [0.0, 1.0, 0.6], [0.6, 0.6, 1.0]])
     task = GaussianTask(covariance, dim_x=2)  # x 2-D, y 1-D: 16 bins of y lose little
     estimator = pq(2, 1, HIDDEN, n_bins=16)
-    check_ground_truth(estimator, gaussian_pair(task, n=6000, n_test=2048), -0.12, 0.03, **{**FIT, "max_iterations": 400})
+    check_ground_truth(
+        estimator, gaussian_pair(task, n=6000, n_test=2048), -0.12, 0.03, **{**FIT, "max_iterations": 400}
+    )
     assert estimator.bound == "lower"
 
 
@@ -254,7 +258,9 @@ def test_pq_with_a_learned_quantizer_trains():
     y = x[:, :1] + 0.3 * torch.randn(1000, 1)
     estimator = pq(2, 1, [16], quantization="vq", n_bins=8)
     before = estimator.quantizer.codebook.detach().clone()
-    train_mi_estimator(estimator, x=x, y=y, batch_size=100, max_iterations=300, lr=3e-3, valid_percentage=0.0, device="cpu")
+    train_mi_estimator(
+        estimator, x=x, y=y, batch_size=100, max_iterations=300, lr=3e-3, valid_percentage=0.0, device="cpu"
+    )
     assert not torch.equal(before, estimator.quantizer.codebook.detach())
     codes = estimator.codes(y)
     assert bool(((codes >= 0) & (codes < 8)).all())

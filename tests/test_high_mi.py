@@ -13,10 +13,9 @@ import torch
 from mist_reg import TrainingLog, estimate_mi
 from mist_reg.bounds import RunningBound, donsker_varadhan, infonce
 from mist_reg.diagnostics import exact_dependence
+from mist_reg.estimate import FoldFit, combine_fits
 from mist_reg.estimators import mine
 from mist_reg.tasks import get_task
-from mist_reg.estimate import FoldFit, combine_fits
-
 
 # --------------------------------------------------------------------------------------
 # exact copies
@@ -33,7 +32,10 @@ def x() -> torch.Tensor:
     [
         (lambda x: x.clone(), "column 1 of y is a strictly increasing function of column 1 of x"),
         (lambda x: x[:, [2, 0]], "column 1 of y is a strictly increasing function of column 3 of x"),
-        (lambda x: torch.cat([torch.randn(len(x), 1), -x[:, 1:2] ** 3], 1), "strictly decreasing function of column 2"),
+        (
+            lambda x: torch.cat([torch.randn(len(x), 1), -(x[:, 1:2] ** 3)], 1),
+            "strictly decreasing function of column 2",
+        ),
         (lambda x: torch.exp(x[:, 3:]) * 5 + 1, "column 1 of y is a strictly increasing function of column 4 of x"),
         (lambda x: x @ torch.randn(4, 4, generator=torch.Generator().manual_seed(1)), "a linear combination of y"),
         (lambda x: torch.cat([x[:, :2].sum(1, keepdim=True), torch.randn(len(x), 2)], 1), "a linear combination"),
@@ -75,7 +77,9 @@ def test_partition_term_error_and_effective_pairs():
     effective = float(w.sum() ** 2 / w.square().sum())
     assert running.effective_pairs() == pytest.approx(effective, rel=1e-9)
     assert running.partition_standard_error() == pytest.approx(math.sqrt(1 / effective - 1 / w.numel()), rel=1e-9)
-    assert running.standard_error() == pytest.approx(math.hypot(running.sample_standard_error(), running.partition_standard_error()))
+    assert running.standard_error() == pytest.approx(
+        math.hypot(running.sample_standard_error(), running.partition_standard_error())
+    )
     # one pair carrying the whole partition term: one effective pair, an error of a nat
     negative[3, 4] = 60.0
     heavy = RunningBound()

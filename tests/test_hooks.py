@@ -14,7 +14,6 @@ from torch.utils.checkpoint import checkpoint
 from mist_reg.hooks import CaptureHandle, FeatureCapture, reduce_features, resolve_module_name
 
 
-
 def small_model() -> nn.Sequential:
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
@@ -72,7 +71,7 @@ def test_remove_leaves_the_model_as_it_was():
     assert hook_counts(model) == 0
     with pytest.raises(ZeroDivisionError):
         with capture.attach(model):
-            1 / 0
+            _ = 1 / 0
     assert hook_counts(model) == 0
 
 

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from estimator_contract import fit_and_evaluate, gaussian_pair
 
 import mist_reg.estimators.hybrid as hybrid
 from mist_reg import evaluate_mi
@@ -29,11 +30,8 @@ from mist_reg.gaussian_reference import GaussianLogRatio, ResidualCritic
 from mist_reg.quantization import ThresholdQuantizer
 from mist_reg.tasks import get_task
 
-from estimator_contract import fit_and_evaluate, gaussian_pair
-
 HIDDEN = [32, 32]
 SEPARABLE = {"critic_type": "separable", "marginal_terms": True}  # the hybrids' default critic
-
 
 
 def test_doctests():
@@ -60,7 +58,9 @@ def trained(gaussian_5x5):
     for name, make in makers.items():
         torch.manual_seed(0)
         estimator = make()
-        value = fit_and_evaluate(estimator, gaussian_5x5, eval_batch_size=1024, batch_size=128, max_iterations=300, lr=3e-3)
+        value = fit_and_evaluate(
+            estimator, gaussian_5x5, eval_batch_size=1024, batch_size=128, max_iterations=300, lr=3e-3
+        )
         results[name] = (estimator, value)
     return results
 
@@ -163,7 +163,9 @@ def test_bin_negatives_share_the_bin_and_exclude_the_row():
         assert len(set(partners.tolist())) == len(partners)  # distinct
     index, valid = bin_negatives(codes, neg_samples=3)
     assert index.shape[1] == 3 and bool(valid.all())
-    assert bool((codes[index] == codes.unsqueeze(1)).all()) and not bool((index == torch.arange(200).unsqueeze(1)).any())
+    assert bool((codes[index] == codes.unsqueeze(1)).all()) and not bool(
+        (index == torch.arange(200).unsqueeze(1)).any()
+    )
     index, valid = bin_negatives(torch.arange(4))  # every sample alone in its bin
     assert index.shape == (4, 0)
 

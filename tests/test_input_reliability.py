@@ -46,9 +46,7 @@ def test_int64_offset_keeps_the_information():
 def test_held_out_samples_get_the_training_shift():
     x, y = correlated()
     plain = estimate_mi(x[:900].double(), y[:900], x_test=x[900:].double(), y_test=y[900:], **FAST)
-    shifted = estimate_mi(
-        x[:900].double() + 1e8, y[:900], x_test=x[900:].double() + 1e8, y_test=y[900:], **FAST
-    )
+    shifted = estimate_mi(x[:900].double() + 1e8, y[:900], x_test=x[900:].double() + 1e8, y_test=y[900:], **FAST)
     assert abs(float(shifted) - float(plain)) < 0.01
 
 
@@ -97,7 +95,9 @@ def test_nan_in_training_loader(estimator):
     x, y = correlated()
     model = infonce(1, 1, hidden_dims=[8]) if estimator == "infonce" else "smile"
     with pytest.raises(ValueError, match="training data"):
-        estimate_mi(loaders(with_nan(x), y), test_loader=loaders(x, y), estimator=model, max_iterations=60, eval_every=10)
+        estimate_mi(
+            loaders(with_nan(x), y), test_loader=loaders(x, y), estimator=model, max_iterations=60, eval_every=10
+        )
 
 
 def test_empty_loaders():

@@ -6,11 +6,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from estimator_contract import check_permutation_invariance, gaussian_pair
 
 import mist_reg.knn
 from mist_reg.knn import ksg_mi
-
-from estimator_contract import check_permutation_invariance, gaussian_pair
 
 
 def _gaussian_pair(n: int, dim: int, rho: float, seed: int):

@@ -20,7 +20,6 @@ from mist_reg.distributions import ConditionalGaussian
 from mist_reg.estimators import CLUB, InfoNCE, club, doe, infonce, js
 
 
-
 class Encoder(nn.Module):
     def __init__(self, in_dim: int = 3, dim: int = 4) -> None:
         super().__init__()
@@ -207,7 +206,9 @@ def test_estimator_by_name_eager_and_lazy():
     torch.manual_seed(0)
     model = Encoder()
     inputs, nuisance = data()
-    eager = MILoss("club", x="body", direction="minimize", estimator_kwargs=dict(x_dim=4, y_dim=1, hidden_dims=[8], q="gaussian"))
+    eager = MILoss(
+        "club", x="body", direction="minimize", estimator_kwargs=dict(x_dim=4, y_dim=1, hidden_dims=[8], q="gaussian")
+    )
     assert isinstance(eager.estimator, CLUB) and len(list(eager.parameters())) > 0
 
     lazy = MILoss("club", x="body", direction="minimize", estimator_kwargs=dict(hidden_dims=[8], q="gaussian"))
@@ -287,7 +288,11 @@ class Penalised(nn.Module):
 
 def club_penalty(**kwargs) -> MILoss:
     return MILoss(
-        "club", x="encoder.body", direction="minimize", inner_steps=2, inner_lr=1e-2,
+        "club",
+        x="encoder.body",
+        direction="minimize",
+        inner_steps=2,
+        inner_lr=1e-2,
         estimator_kwargs=dict(hidden_dims=[8], q="gaussian", **kwargs),
     )
 
@@ -325,7 +330,9 @@ def test_state_dict_round_trip_restores_the_inner_optimizer(tmp_path):
         resumed_optimizer = torch.optim.Adam(resumed.parameters(), lr=1e-2)
         resumed_optimizer.load_state_dict(checkpoint["optimizer"])
         if restore_inner:
-            assert torch.equal(resumed.penalty.last_estimate, checkpoint["model"]["penalty._extra_state"]["last_estimate"])
+            assert torch.equal(
+                resumed.penalty.last_estimate, checkpoint["model"]["penalty._extra_state"]["last_estimate"]
+            )
         else:
             assert resumed.penalty.last_estimate is None
         got = training_steps(resumed, resumed_optimizer, range(3, 5))

@@ -75,7 +75,9 @@ def judge(model: Classifier) -> tuple[float, float]:
     # every class), and what it leaves is close to the resolution of a 128-sample batch
     [("kernel", 1.0, 0.6, 0.06), ("club", 1.0, 0.65, 0.08), ("gaussian", 0.3, 0.6, 0.06)],
 )
-def test_the_default_penalty_removes_a_planted_nuisance_for_a_fresh_probe(estimator, weight, most_readable, most_information):
+def test_the_default_penalty_removes_a_planted_nuisance_for_a_fresh_probe(
+    estimator, weight, most_readable, most_information
+):
     control, _ = train(None)
     task_control, leak_control = judge(control)
     assert leak_control.accuracy > 0.95  # nothing in the task removes the nuisance

@@ -6,6 +6,7 @@ import doctest
 
 import pytest
 import torch
+from estimator_contract import check_state_round_trip
 
 import mist_reg.quantization as quantization
 from mist_reg.quantization import (
@@ -16,8 +17,6 @@ from mist_reg.quantization import (
     inertia,
     kmeans,
 )
-
-from estimator_contract import check_state_round_trip
 
 
 def test_doctests():

@@ -11,12 +11,27 @@ import sys
 
 import pytest
 import torch
-
 from recipe_utils import RECIPES, load_recipe, subprocess_env
 
 contrastive = load_recipe("contrastive")
 
-TINY = ["--no-progress", "--threads", "1", "--image-size", "8", "--steps", "10", "--batch-size", "32", "--width", "4", "--log-every", "2", "--checkpoint-every", "5"]
+TINY = [
+    "--no-progress",
+    "--threads",
+    "1",
+    "--image-size",
+    "8",
+    "--steps",
+    "10",
+    "--batch-size",
+    "32",
+    "--width",
+    "4",
+    "--log-every",
+    "2",
+    "--checkpoint-every",
+    "5",
+]
 
 
 def records(folder) -> list[dict]:
@@ -26,7 +41,15 @@ def records(folder) -> list[dict]:
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 def test_two_processes_match_one(tmp_path):
     launcher = [sys.executable, "-m", "torch.distributed.run"] if shutil.which("torchrun") is None else ["torchrun"]
-    command = [*launcher, "--standalone", "--nproc_per_node=2", str(RECIPES / "contrastive.py"), "--out", str(tmp_path / "ddp"), *TINY]
+    command = [
+        *launcher,
+        "--standalone",
+        "--nproc_per_node=2",
+        str(RECIPES / "contrastive.py"),
+        "--out",
+        str(tmp_path / "ddp"),
+        *TINY,
+    ]
     done = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-8000:]
     single = contrastive.main(["--out", str(tmp_path / "single"), *TINY])

@@ -9,10 +9,6 @@ import time
 
 import pytest
 import torch
-from torch import nn
-
-from recipe_utils import load_recipe
-
 from common import plots
 from common.checkpoint import atomic_save, load_checkpoint
 from common.config import parse_config
@@ -20,6 +16,8 @@ from common.distributed import DistributedContext
 from common.loop import TrainState, _postfix, train
 from common.run import Run, command_line
 from common.sweep import run_sweep
+from recipe_utils import load_recipe
+from torch import nn
 
 contrastive = load_recipe("contrastive")
 
@@ -56,7 +54,16 @@ def test_a_run_killed_before_its_first_checkpoint_logs_each_step_once(tmp_path):
     run = Run(tmp_path / "r", {"steps": 40})
     state = tiny_state()
     with pytest.raises(KeyboardInterrupt):
-        train(run, state, step_fn(state, stop_at=35), steps=40, context=CPU, log_every=10, checkpoint_every=100, progress=False)
+        train(
+            run,
+            state,
+            step_fn(state, stop_at=35),
+            steps=40,
+            context=CPU,
+            log_every=10,
+            checkpoint_every=100,
+            progress=False,
+        )
     assert [r["step"] for r in records(run)] == [10, 20, 30] and not run.checkpoint_path.exists()
     state = tiny_state()
     train(run, state, step_fn(state), steps=40, context=CPU, log_every=10, checkpoint_every=100, progress=False)
@@ -67,16 +74,25 @@ def test_a_resumed_run_says_so_and_its_clocks_continue(tmp_path, capsys):
     run = Run(tmp_path / "r", {"steps": 30})
     state = tiny_state()
     with pytest.raises(KeyboardInterrupt):
-        train(run, state, step_fn(state, stop_at=25, pause=0.01), steps=30, context=CPU, log_every=5,
-              checkpoint_every=10, progress=False)
+        train(
+            run,
+            state,
+            step_fn(state, stop_at=25, pause=0.01),
+            steps=30,
+            context=CPU,
+            log_every=5,
+            checkpoint_every=10,
+            progress=False,
+        )
     first_part = run.train_seconds
     assert capsys.readouterr().out == ""  # a fresh start says nothing
     seconds_at_20 = records(run)[3]["seconds"]
     assert seconds_at_20 >= 0.2
     run = Run(tmp_path / "r", {"steps": 30})
     state = tiny_state()
-    start = train(run, state, step_fn(state, pause=0.01), steps=30, context=CPU, log_every=5, checkpoint_every=10,
-                  progress=False)
+    start = train(
+        run, state, step_fn(state, pause=0.01), steps=30, context=CPU, log_every=5, checkpoint_every=10, progress=False
+    )
     assert start == 20
     assert f"resuming {run.dir} at step 20 of 30" in capsys.readouterr().out
     log = records(run)
@@ -92,8 +108,17 @@ def test_resume_message(tmp_path, capsys):
     train(run, state, step_fn(state), steps=10, context=CPU, log_every=5, checkpoint_every=5, progress=False)
     capsys.readouterr()
     state = tiny_state()
-    train(run, state, step_fn(state), steps=20, context=CPU, log_every=5, checkpoint_every=5, progress=False,
-          description="contrastive")
+    train(
+        run,
+        state,
+        step_fn(state),
+        steps=20,
+        context=CPU,
+        log_every=5,
+        checkpoint_every=5,
+        progress=False,
+        description="contrastive",
+    )
     out = capsys.readouterr().out
     assert out.startswith(f"contrastive: resuming {run.dir} at step 10 of 20")
 
@@ -113,11 +138,14 @@ def test_unreadable_checkpoint_names_the_file_and_no_resume(tmp_path, damage):
     assert str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
-    (["--batch-size", "-8"], "--batch-size must be at least 1, got -8"),
-    (["--steps", "0"], "--steps must be at least 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["--batch-size", "-8"], "--batch-size must be at least 1, got -8"),
+        (["--steps", "0"], "--steps must be at least 1, got 0"),
+    ],
+)
 def test_invalid_counts_are_usage_errors(flags, message, capsys):
     with pytest.raises(SystemExit) as info:
         parse_config(contrastive.ContrastiveConfig, flags)
@@ -155,8 +183,21 @@ def test_sweep_prints_one_line_per_weight(tmp_path, capsys):
 
 
 def test_finished_contrastive_run_prints_its_summary(tmp_path, capsys):
-    argv = ["--out", str(tmp_path / "c"), "--threads", "1", "--no-progress", "--image-size", "8",
-            "--steps", "2", "--batch-size", "16", "--width", "4"]
+    argv = [
+        "--out",
+        str(tmp_path / "c"),
+        "--threads",
+        "1",
+        "--no-progress",
+        "--image-size",
+        "8",
+        "--steps",
+        "2",
+        "--batch-size",
+        "16",
+        "--width",
+        "4",
+    ]
     first = contrastive.main(argv)
     capsys.readouterr()
     contrastive.main(argv)
@@ -170,7 +211,11 @@ def test_sweep_plot_ticks_legend_error_bars_and_flat_panels(tmp_path, monkeypatc
     monkeypatch.setattr(plots, "_save", lambda plt, fig, path, title: saved.setdefault("fig", fig))
     plots.plot_tradeoff(
         [0, 0.3, 1, 3],
-        {"MI": [0.9, 0.5, 0.2, 0.1], "content accuracy": [0.970, 0.966, 0.968, 0.970], "S probe": [0.9, 0.85, 0.8, 0.8]},
+        {
+            "MI": [0.9, 0.5, 0.2, 0.1],
+            "content accuracy": [0.970, 0.966, 0.968, 0.970],
+            "S probe": [0.9, 0.85, 0.8, 0.8],
+        },
         tmp_path / "sweep.png",
         xlabel="penalty weight",
         xscale="symlog",

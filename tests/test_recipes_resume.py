@@ -14,14 +14,28 @@ import time
 
 import pytest
 import torch
-
 from recipe_utils import RECIPES, load_recipe, subprocess_env
 
 fairness = load_recipe("fairness")
 
 ARGS = [
-    "--no-progress", "--threads", "1", "--image-size", "8", "--steps", "80", "--batch-size", "32", "--width", "8",
-    "--weights", "1", "--log-every", "5", "--checkpoint-every", "10",
+    "--no-progress",
+    "--threads",
+    "1",
+    "--image-size",
+    "8",
+    "--steps",
+    "80",
+    "--batch-size",
+    "32",
+    "--width",
+    "8",
+    "--weights",
+    "1",
+    "--log-every",
+    "5",
+    "--checkpoint-every",
+    "10",
 ]
 
 
@@ -40,7 +54,9 @@ def test_sigkill_and_restart_continues_exactly(tmp_path):
     deadline = time.monotonic() + 90
     while checkpoint_step(checkpoint) < 20 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert process.poll() is None, "the run finished before it could be killed: " + process.stderr.read().decode()[-2000:]
+    assert process.poll() is None, (
+        "the run finished before it could be killed: " + process.stderr.read().decode()[-2000:]
+    )
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     killed_at = checkpoint_step(checkpoint)
@@ -51,7 +67,9 @@ def test_sigkill_and_restart_continues_exactly(tmp_path):
 
     reference = fairness.main(["--out", str(tmp_path / "straight"), *ARGS])
     resumed = [json.loads(line) for line in (out / "weight_1" / "metrics.jsonl").read_text().splitlines()]
-    straight = [json.loads(line) for line in (tmp_path / "straight" / "weight_1" / "metrics.jsonl").read_text().splitlines()]
+    straight = [
+        json.loads(line) for line in (tmp_path / "straight" / "weight_1" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [r["step"] for r in resumed] == list(range(5, 81, 5))  # none lost, none repeated
     for a, b in zip(resumed, straight):
         for key in ("loss", "task_loss", "mi_estimate"):

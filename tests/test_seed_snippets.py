@@ -145,7 +145,6 @@ train_log = train_mi_estimator(
 """
 
 
-
 @pytest.fixture
 def namespace():
     task = get_task("gaussian-5x5")

@@ -51,8 +51,12 @@ def _student_t_logpdf(z: torch.Tensor, scale: torch.Tensor, df: float) -> torch.
     d = scale.shape[0]
     chol = torch.linalg.cholesky(scale)
     maha = torch.linalg.solve_triangular(chol, z.T, upper=False).pow(2).sum(0)
-    log_norm = (math.lgamma((df + d) / 2) - math.lgamma(df / 2) - d / 2 * math.log(df * math.pi)
-                - torch.log(torch.diagonal(chol)).sum())
+    log_norm = (
+        math.lgamma((df + d) / 2)
+        - math.lgamma(df / 2)
+        - d / 2 * math.log(df * math.pi)
+        - torch.log(torch.diagonal(chol)).sum()
+    )
     return log_norm - (df + d) / 2 * torch.log1p(maha / df)
 
 
@@ -148,9 +152,7 @@ def test_transformed_task_inverts_to_base(name: str, atol: float) -> None:
             torch.testing.assert_close(recovered, base_value, atol=atol, rtol=1e-4)
 
 
-@pytest.mark.parametrize(
-    "transform", [normal_cdf, half_cube, cube, spiral(0.5), spiral(-2.0)], ids=lambda t: t.name
-)
+@pytest.mark.parametrize("transform", [normal_cdf, half_cube, cube, spiral(0.5), spiral(-2.0)], ids=lambda t: t.name)
 def test_transform_roundtrip_float64(transform) -> None:
     x = torch.randn(1000, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     torch.testing.assert_close(transform.inverse(transform(x)), x, atol=1e-10, rtol=1e-10)
@@ -186,7 +188,7 @@ def test_staircase_exact_levels(level: int, cubic: bool) -> None:
     rho = torch.diagonal(cov[:20, 20:])
     off_diagonal = cov - torch.diag_embed(torch.diagonal(cov))
     assert torch.count_nonzero(off_diagonal) == 40  # only the x_i <-> y_i pairs
-    assert (-0.5 * torch.log1p(-rho**2)).sum().item() == pytest.approx(level, abs=1e-9)
+    assert (-0.5 * torch.log1p(-(rho**2))).sum().item() == pytest.approx(level, abs=1e-9)
     if cubic:
         y, by = task.sample(100, seed=0)[1], gaussian.sample(100, seed=0)[1]
         torch.testing.assert_close(y, by.double().pow(3).float())

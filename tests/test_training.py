@@ -20,8 +20,6 @@ from mist_reg.estimators import MINE, NWJ, MIEstimator, instantiate_estimator, l
 from mist_reg.tasks import get_task
 
 
-
-
 def small_nwj(x_dim: int = 5, y_dim: int = 5, seed: int = 0) -> NWJ:
     torch.manual_seed(seed)
     return instantiate_estimator("nwj", x_dim=x_dim, y_dim=y_dim, hidden_dims=[16])
@@ -225,8 +223,12 @@ def test_tuple_and_dict_loaders_train_and_evaluate_identically(gaussian):
     tuple_estimator, dict_estimator = copy.deepcopy(base), copy.deepcopy(base)
     tuples, dicts = _loaders(x[:320], y[:320], 32)
     valid_tuples, valid_dicts = _loaders(x[320:], y[320:], 40)
-    log_t = train_mi_estimator(tuple_estimator, train_loader=tuples, valid_loader=valid_tuples, max_iterations=15, eval_every=5)
-    log_d = train_mi_estimator(dict_estimator, train_loader=dicts, valid_loader=valid_dicts, max_iterations=15, eval_every=5)
+    log_t = train_mi_estimator(
+        tuple_estimator, train_loader=tuples, valid_loader=valid_tuples, max_iterations=15, eval_every=5
+    )
+    log_d = train_mi_estimator(
+        dict_estimator, train_loader=dicts, valid_loader=valid_dicts, max_iterations=15, eval_every=5
+    )
     assert log_t.iterations == log_d.iterations == 15
     assert log_t.column("valid_mi") == log_d.column("valid_mi")
     assert states_equal(tuple_estimator.state_dict(), dict_estimator.state_dict())
@@ -325,7 +327,9 @@ def test_early_stopping_restores_the_best_weights():
     x, y = torch.randn(64, 1), torch.randn(64, 1)
     estimator = ClimbingEstimator()
     valid = RecordingBatches(estimator, x[:16], y[:16], 16)
-    log = train_mi_estimator(estimator, x=x, y=y, valid_loader=valid, batch_size=8, max_iterations=100, patience=3, **sgd_kwargs())
+    log = train_mi_estimator(
+        estimator, x=x, y=y, valid_loader=valid, batch_size=8, max_iterations=100, patience=3, **sgd_kwargs()
+    )
     assert log.stop_reason == "early_stopping"
     assert log.best_iteration == 10
     assert log.iterations == 13  # three validations without improvement
@@ -351,8 +355,16 @@ def test_best_weights_follow_the_smoothed_validation_curve(gaussian):
     estimator = small_nwj()
     valid = RecordingBatches(estimator, x[300:], y[300:], 100)
     log = train_mi_estimator(
-        estimator, x=x[:300], y=y[:300], valid_loader=valid, batch_size=50, max_iterations=60,
-        eval_every=5, lr=3e-2, patience=3, seed=0,
+        estimator,
+        x=x[:300],
+        y=y[:300],
+        valid_loader=valid,
+        batch_size=50,
+        max_iterations=60,
+        eval_every=5,
+        lr=3e-2,
+        patience=3,
+        seed=0,
     )
     assert log.best_iteration is not None and isinstance(log, TrainingLog)
     smoothed = smoothed_column(log)
@@ -371,14 +383,18 @@ def test_non_finite_loss_stops_with_warning_and_restores_weights():
     estimator = ClimbingEstimator(nan_after=5)
     valid = TensorBatches(x[:16], y[:16], 16, shuffle=False)
     with pytest.warns(RuntimeWarning, match="loss became nan"):
-        log = train_mi_estimator(estimator, x=x, y=y, valid_loader=valid, batch_size=8, max_iterations=100, **sgd_kwargs())
+        log = train_mi_estimator(
+            estimator, x=x, y=y, valid_loader=valid, batch_size=8, max_iterations=100, **sgd_kwargs()
+        )
     assert log.stop_reason == "non_finite_loss"
     assert log.iterations == 6
     assert float(estimator.theta.detach()) == pytest.approx(0.5, abs=1e-5)  # the best (= last finite) weights
 
     without_validation = ClimbingEstimator(nan_after=4)
     with pytest.warns(RuntimeWarning, match="loss became nan"):
-        log = train_mi_estimator(without_validation, x=x, y=y, valid_percentage=0, batch_size=8, max_iterations=100, **sgd_kwargs())
+        log = train_mi_estimator(
+            without_validation, x=x, y=y, valid_percentage=0, batch_size=8, max_iterations=100, **sgd_kwargs()
+        )
     assert log.stop_reason == "non_finite_loss"
     assert float(without_validation.theta.detach()) == pytest.approx(0.4, abs=1e-5)
 
@@ -389,7 +405,9 @@ def test_non_finite_loss_of_a_real_estimator(gaussian):
     estimator = NaNAfter(instantiate_estimator("nwj", x_dim=5, y_dim=5, hidden_dims=[16]).critic, k=7)
     valid = RecordingBatches(estimator, x[300:], y[300:], 100)
     with pytest.warns(RuntimeWarning, match="training stopped at iteration 9"):
-        log = train_mi_estimator(estimator, x=x[:300], y=y[:300], valid_loader=valid, batch_size=50, max_iterations=50, eval_every=3)
+        log = train_mi_estimator(
+            estimator, x=x[:300], y=y[:300], valid_loader=valid, batch_size=50, max_iterations=50, eval_every=3
+        )
     assert log.stop_reason == "non_finite_loss"
     assert all(bool(torch.isfinite(p).all()) for p in estimator.parameters())
     best_index = [r["iteration"] for r in log.records].index(log.best_iteration)
@@ -438,9 +456,7 @@ def test_estimate_mi_seed_is_reproducible_and_leaves_global_rng_alone():
     assert float(first) == float(second)
     assert float(estimate_mi(x, y, seed=8, **FAST)) != float(first)
     assert torch.equal(state, torch.get_rng_state())
-    assert torch.rand(1).item() == pytest.approx(
-        torch.rand(1, generator=torch.Generator().manual_seed(1234)).item()
-    )
+    assert torch.rand(1).item() == pytest.approx(torch.rand(1, generator=torch.Generator().manual_seed(1234)).item())
 
 
 def test_infonce_saturation_warning():
@@ -449,8 +465,15 @@ def test_infonce_saturation_warning():
     y = x + 0.1 * torch.randn(1000, 5, generator=g)  # about 11.5 nats
     with pytest.warns(RuntimeWarning, match=r"saturated.*log\(M \+ 1\) = 2\.079"):
         result = estimate_mi(
-            x, y, estimator="infonce", hidden_dims=[32], critic_type="separable", batch_size=64,
-            eval_batch_size=8, max_iterations=200, lr=3e-3,
+            x,
+            y,
+            estimator="infonce",
+            hidden_dims=[32],
+            critic_type="separable",
+            batch_size=64,
+            eval_batch_size=8,
+            max_iterations=200,
+            lr=3e-3,
         )
     assert float(result) <= math.log(8) + 1e-6
     assert len(result.warnings) == 1 and "saturated" in result.warnings[0]
@@ -480,9 +503,20 @@ def test_estimate_mi_defaults_on_gaussian():
 def test_validation_schedule():
     x, y = torch.randn(48, 1), torch.randn(48, 1)
     valid = TensorBatches(x[:16], y[:16], 16, shuffle=False)
-    log = train_mi_estimator(small_nwj(1, 1), x=x, y=y, valid_loader=valid, batch_size=8, max_iterations=24, eval_every=6, early_stopping=False)
+    log = train_mi_estimator(
+        small_nwj(1, 1),
+        x=x,
+        y=y,
+        valid_loader=valid,
+        batch_size=8,
+        max_iterations=24,
+        eval_every=6,
+        early_stopping=False,
+    )
     assert [r["iteration"] for r in log.records] == [0, 6, 12, 18, 24]
-    log = train_mi_estimator(small_nwj(1, 1), x=x, y=y, valid_loader=valid, batch_size=8, max_iterations=250, early_stopping=False)
+    log = train_mi_estimator(
+        small_nwj(1, 1), x=x, y=y, valid_loader=valid, batch_size=8, max_iterations=250, early_stopping=False
+    )
     assert [r["iteration"] for r in log.records] == [0, 100, 200, 250]  # default: every 100 steps
 
 

@@ -25,12 +25,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from mist_reg.distributions.batch_gaussian import ClassConditionalPosterior, LinearGaussianConditional
-
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from mist_reg.distributions.batch_gaussian import BatchGaussian
+from mist_reg.distributions.batch_gaussian import BatchGaussian, ClassConditionalPosterior, LinearGaussianConditional
 from mist_reg.distributions.batch_kernel import BatchKernel, KernelConditional
 
 __all__ = ["BatchByType"]

@@ -82,6 +82,7 @@ def class_labels(y: Tensor) -> Tensor:
         raise ValueError(f"class indices must be >= 0, got {int(labels.min())}")
     return labels
 
+
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -193,7 +194,9 @@ class LinearGaussianConditional:
         self.y_mean, self.y_std = y.mean(0), y.std(0).clamp_min(1e-6)
         a, b = (x - self.x_mean) / self.x_std, (y - self.y_mean) / self.y_std
         eye_x = torch.eye(dx, dtype=a.dtype, device=a.device)
-        coefficients = torch.linalg.solve(_shrunk(a.T @ a, n - 1) + ridge * eye_x, _covariance_cross(a, b, n))  # [dx, dy]
+        coefficients = torch.linalg.solve(
+            _shrunk(a.T @ a, n - 1) + ridge * eye_x, _covariance_cross(a, b, n)
+        )  # [dx, dy]
         residual = b - a @ coefficients
         eye_y = torch.eye(b.shape[1], dtype=b.dtype, device=b.device)
         self.coefficients = coefficients

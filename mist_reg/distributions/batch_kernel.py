@@ -61,7 +61,8 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -242,7 +243,13 @@ class KernelConditional:
     broadcasts_context: ClassVar[bool] = True
 
     def __init__(
-        self, x: Tensor, y: Tensor, bandwidths: Sequence[float], smoothing: float, ridge: float, whiten: bool | None = None
+        self,
+        x: Tensor,
+        y: Tensor,
+        bandwidths: Sequence[float],
+        smoothing: float,
+        ridge: float,
+        whiten: bool | None = None,
     ) -> None:
         with torch.no_grad():
             _, likelihood = leave_one_out_log_ratios(x, y, bandwidths, smoothing, ridge, whiten)

@@ -14,7 +14,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from torch import Tensor, nn
 from torch.distributions import Categorical

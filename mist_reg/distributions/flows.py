@@ -17,8 +17,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Literal, Sequence
+from typing import Literal
 
 from torch import nn
 
@@ -68,7 +69,9 @@ def conditional_flow(
     return _flow(y_dim, x_dim, hidden_dims, transforms, kind)
 
 
-def marginal_flow(dim: int, hidden_dims: Sequence[int] = (64, 64), transforms: int = 3, kind: FlowKind = "maf") -> nn.Module:
+def marginal_flow(
+    dim: int, hidden_dims: Sequence[int] = (64, 64), transforms: int = 3, kind: FlowKind = "maf"
+) -> nn.Module:
     r"""An unconditional flow ``q(z)`` over ``dim`` features: ``q()`` returns the distribution."""
     return _flow(dim, 0, hidden_dims, transforms, kind)
 

@@ -46,9 +46,7 @@ r"""Largest log-variance by default: a standard deviation of about 20."""
 def check_log_var_range(min_log_var: float, max_log_var: float) -> None:
     r"""Raises ``ValueError`` unless ``min_log_var < max_log_var`` are finite."""
     if not (float("-inf") < min_log_var < max_log_var < float("inf")):
-        raise ValueError(
-            f"need finite min_log_var < max_log_var, got {min_log_var} and {max_log_var}"
-        )
+        raise ValueError(f"need finite min_log_var < max_log_var, got {min_log_var} and {max_log_var}")
 
 
 def _top(min_log_var: float, max_log_var: float) -> float:

@@ -17,7 +17,6 @@ from mist_reg.estimators.discriminative import (
 )
 from mist_reg.estimators.factories import alpha_tuba, flo, infonce, js, mine, nwj, smile, tuba
 from mist_reg.estimators.gaussian_model import GaussianMI
-from mist_reg.estimators.kernel import KernelMI
 from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE, GenerativeEstimator
 from mist_reg.estimators.generative_factories import (
     ba,
@@ -32,6 +31,7 @@ from mist_reg.estimators.generative_factories import (
     pq_hybrid,
 )
 from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
+from mist_reg.estimators.kernel import KernelMI
 from mist_reg.estimators.quantized import PQ, Binned
 from mist_reg.estimators.registry import (
     ESTIMATORS,

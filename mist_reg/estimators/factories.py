@@ -14,7 +14,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from mist_reg.baselines import joint_baseline, learned_baseline
 from mist_reg.critic import Critic, joint_critic, separable_critic
@@ -103,7 +104,9 @@ def make_critic(
 
 
 @register_estimator("nwj", NWJ, has_critic=True, estimate_defaults=ESTIMATION_CRITIC_DEFAULTS)
-def nwj(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> NWJ:
+def nwj(
+    x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any
+) -> NWJ:
     r"""An :class:`~mist_reg.estimators.NWJ` estimator with an MLP critic (a Gaussian
     reference is offset by 1: the optimal NWJ critic is ``1 + log p(x, y) / (p(x)p(y))``).
 
@@ -155,7 +158,9 @@ def mine(
 
 
 @register_estimator("infonce", InfoNCE, has_critic=True, estimate_defaults=ESTIMATION_CRITIC_DEFAULTS)
-def infonce(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> InfoNCE:
+def infonce(
+    x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any
+) -> InfoNCE:
     r"""An :class:`~mist_reg.estimators.InfoNCE` estimator with an MLP critic.
 
     Arguments:
@@ -173,7 +178,9 @@ def infonce(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, ne
 
 
 @register_estimator("tuba", TUBA, has_critic=True, estimate_defaults=ESTIMATION_CRITIC_DEFAULTS)
-def tuba(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> TUBA:
+def tuba(
+    x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any
+) -> TUBA:
     r"""A :class:`~mist_reg.estimators.TUBA` estimator with MLP critic and baseline ``a(x)``.
 
     Arguments:
@@ -221,7 +228,9 @@ def alpha_tuba(
 
 
 @register_estimator("js", JS, has_critic=True, estimate_defaults=ESTIMATION_CRITIC_DEFAULTS)
-def js(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> JS:
+def js(
+    x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any
+) -> JS:
     r"""A :class:`~mist_reg.estimators.JS` estimator with an MLP critic.
 
     Arguments:
@@ -265,7 +274,9 @@ def smile(
 
 
 @register_estimator("flo", FLO, has_critic=True, estimate_defaults=ESTIMATION_CRITIC_DEFAULTS)
-def flo(x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any) -> FLO:
+def flo(
+    x_dim: int, y_dim: int, hidden_dims: Sequence[int] | None = None, neg_samples: int = 0, **critic_kwargs: Any
+) -> FLO:
     r"""A :class:`~mist_reg.estimators.FLO` estimator with MLP critic and joint baseline.
 
     Arguments:

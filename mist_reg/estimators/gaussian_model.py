@@ -129,4 +129,3 @@ class GaussianMI(MIEstimator):
 
     def extra_repr(self) -> str:
         return f"ridge={self.ridge}, pooling={self.pooling}, fitted={self._fitted is not None}"
-

@@ -39,10 +39,11 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Callable, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Distribution
 
 from mist_reg.bounds import BoundTerms
@@ -314,7 +315,9 @@ class CLUB(GenerativeEstimator):
     bound = "upper"
     min_samples = 2
 
-    def __init__(self, q_y_given_x: ConditionalDensity, neg_samples: int = 0, max_pairs: int = DEFAULT_MAX_PAIRS) -> None:
+    def __init__(
+        self, q_y_given_x: ConditionalDensity, neg_samples: int = 0, max_pairs: int = DEFAULT_MAX_PAIRS
+    ) -> None:
         super().__init__()
         if not isinstance(neg_samples, int):
             raise TypeError(f"neg_samples must be an int, got {type(neg_samples).__name__}")

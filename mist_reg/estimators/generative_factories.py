@@ -20,9 +20,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from mist_reg.critic import Critic
+from mist_reg.distributions.batch_kernel import DEFAULT_BANDWIDTHS
 from mist_reg.distributions.conditional_categorical import ConditionalCategorical
 from mist_reg.distributions.conditional_gaussian import Covariance
 from mist_reg.distributions.factory import conditional_density, marginal_density
@@ -30,10 +32,9 @@ from mist_reg.distributions.flows import FlowKind
 from mist_reg.distributions.log_density import DEFAULT_MAX_PAIRS
 from mist_reg.estimators.factories import DEFAULT_HIDDEN_DIMS, ESTIMATION_CRITIC_DEFAULTS, make_critic
 from mist_reg.estimators.gaussian_model import GaussianMI
-from mist_reg.distributions.batch_kernel import DEFAULT_BANDWIDTHS
-from mist_reg.estimators.kernel import KernelMI
 from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE
 from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
+from mist_reg.estimators.kernel import KernelMI
 from mist_reg.estimators.quantized import PQ, Binned
 from mist_reg.estimators.registry import register_estimator
 from mist_reg.gaussian_reference import GaussianLogRatio
@@ -412,7 +413,9 @@ def gaussian_hybrid(
         )
     else:
         raise ValueError(f"unknown proposal {proposal!r}; valid values: {', '.join(PROPOSALS)}")
-    separable = {"marginal_terms": marginal_terms, "projection_dim": projection_dim} if critic_type == "separable" else {}
+    separable = (
+        {"marginal_terms": marginal_terms, "projection_dim": projection_dim} if critic_type == "separable" else {}
+    )
     correction = make_critic(x_dim, y_dim, hidden, critic_type, **separable)
     return GenerativeHybrid(reference, correction, discriminative, neg_samples, **bound_kwargs)
 

@@ -47,7 +47,7 @@ from mist_reg.distributions.log_density import (
 )
 from mist_reg.estimators.base import MIEstimator, autocast_disabled, float32_scores
 from mist_reg.estimators.discriminative import JS, MINE, NWJ, SMILE, DiscriminativeEstimator, InfoNCE, off_diagonal
-from mist_reg.estimators.generative import MarginalDensity, check_generative_inputs
+from mist_reg.estimators.generative import MarginalDensity
 from mist_reg.estimators.quantized import PQ
 from mist_reg.gaussian_reference import ResidualCritic
 
@@ -79,7 +79,9 @@ class DensityRatioCritic(Critic):
         torch.Size([4, 5])
     """
 
-    def __init__(self, q_y_given_x: ConditionalDensity, q_y: MarginalDensity, max_pairs: int = DEFAULT_MAX_PAIRS) -> None:
+    def __init__(
+        self, q_y_given_x: ConditionalDensity, q_y: MarginalDensity, max_pairs: int = DEFAULT_MAX_PAIRS
+    ) -> None:
         super().__init__()
         self.q_y_given_x, self.q_y, self.max_pairs = q_y_given_x, q_y, max_pairs
 

@@ -55,9 +55,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
-import torch
 from torch import Tensor
 
 from mist_reg.bounds import BoundTerms

@@ -15,15 +15,12 @@ Example:
 
 from __future__ import annotations
 
-import math
-from typing import ClassVar
-
 import torch
 from torch import Tensor, nn
 
 from mist_reg.bounds import BoundTerms
 from mist_reg.distributions.log_density import ConditionalDensity, log_prob
-from mist_reg.estimators.base import MIEstimator, autocast_disabled
+from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.generative import GenerativeEstimator, check_generative_inputs
 from mist_reg.quantization import Quantizer
 
@@ -114,7 +111,9 @@ class Binned(MIEstimator):
         y = y.float()
         self.quantizer_x.fit(x)
         self.quantizer_y.fit(y)
-        counts = joint_counts(self.quantizer_x(x), self.quantizer_y(y), self.quantizer_x.n_bins, self.quantizer_y.n_bins)
+        counts = joint_counts(
+            self.quantizer_x(x), self.quantizer_y(y), self.quantizer_x.n_bins, self.quantizer_y.n_bins
+        )
         self.log_ratio = _log_ratio_table(counts, self.pseudo_count)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -26,10 +26,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from mist_reg.estimators.base import BoundDirection, MIEstimator
 
@@ -89,7 +89,6 @@ class EstimatorEntry:
 
 REGISTRY: dict[str, EstimatorEntry] = {}
 r"""Every registered name and its :class:`EstimatorEntry`."""
-
 
 
 class _Factories(Mapping[str, Callable[..., MIEstimator]]):

@@ -45,15 +45,21 @@ def main(argv: list[str] | None = None) -> None:
                 x, y = task.sample(args.n, seed=seed)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 np.savez_compressed(
-                    path, x=np.asarray(x, dtype=np.float32), y=np.asarray(y, dtype=np.float32),
-                    mutual_information=float(task.mutual_information), task_id=task_id, task_name=task.name,
+                    path,
+                    x=np.asarray(x, dtype=np.float32),
+                    y=np.asarray(y, dtype=np.float32),
+                    mutual_information=float(task.mutual_information),
+                    task_id=task_id,
+                    task_name=task.name,
                 )
                 print(f"{task_id} seed {seed}: {task.mutual_information:.3f} nats -> {path}", flush=True)
             ksg_path = path.with_suffix(".bmi_ksg.json")
             if args.ksg and not ksg_path.exists():
                 data = np.load(path)
                 start = time.perf_counter()
-                estimate = bmi.estimators.KSGEnsembleFirstEstimator(neighborhoods=(5, 10)).estimate(data["x"], data["y"])
+                estimate = bmi.estimators.KSGEnsembleFirstEstimator(neighborhoods=(5, 10)).estimate(
+                    data["x"], data["y"]
+                )
                 seconds = time.perf_counter() - start
                 ksg_path.write_text(json.dumps({"estimate": float(estimate), "seconds": seconds}))
                 print(f"{task_id} seed {seed}: BMI KSG {estimate:.3f} ({seconds:.1f} s)", flush=True)

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +35,7 @@ SETUP_SCRIPT = Path(__file__).resolve().with_name("setup_torch_mist_env.sh")
 DEFAULT_VENV = ".venv-torch-mist"
 
 ArrayLike = Any  # numpy array, torch tensor or anything np.asarray accepts
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 def torch_mist_python(venv: PathLike = DEFAULT_VENV) -> Path:
@@ -132,9 +132,7 @@ def run_torch_mist(
         d_train = arrays[f"{var}_train"].shape[1]
         d_test = arrays[f"{var}_test"].shape[1]
         if d_train != d_test:
-            raise ValueError(
-                f"{var}_train has {d_train} columns but {var}_test has {d_test}"
-            )
+            raise ValueError(f"{var}_train has {d_train} columns but {var}_test has {d_test}")
 
     with tempfile.TemporaryDirectory(prefix="torch_mist_ref_") as tmp:
         data_path = Path(tmp) / "data.npz"
@@ -158,22 +156,16 @@ def run_torch_mist(
                 cwd=tmp,
             )
         except subprocess.TimeoutExpired as exc:
-            raise RuntimeError(
-                f"torch_mist ({estimator}) did not finish within {timeout} s"
-            ) from exc
+            raise RuntimeError(f"torch_mist ({estimator}) did not finish within {timeout} s") from exc
 
     if proc.returncode != 0:
-        raise RuntimeError(
-            f"torch_mist ({estimator}) exited with status {proc.returncode}:\n"
-            + _tail(proc.stderr)
-        )
+        raise RuntimeError(f"torch_mist ({estimator}) exited with status {proc.returncode}:\n" + _tail(proc.stderr))
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     try:
         record = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError) as exc:
         raise RuntimeError(
-            f"could not parse torch_mist output as JSON: {proc.stdout!r}\n"
-            + _tail(proc.stderr)
+            f"could not parse torch_mist output as JSON: {proc.stdout!r}\n" + _tail(proc.stderr)
         ) from exc
     record["estimate"] = float(record["estimate"])
     record["seconds"] = float(record["seconds"])

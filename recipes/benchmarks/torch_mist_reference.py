@@ -31,7 +31,8 @@ import json
 import random
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,8 +44,7 @@ REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test")
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(
-            "Estimate mutual information with torch_mist.estimate_mi at its "
-            "default settings and print one JSON line."
+            "Estimate mutual information with torch_mist.estimate_mi at its default settings and print one JSON line."
         )
     )
     parser.add_argument(
@@ -57,9 +57,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_ESTIMATOR,
         help=f"torch_mist estimator factory name (default: {DEFAULT_ESTIMATOR})",
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed for torch, numpy and random"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for torch, numpy and random")
     return parser.parse_args(argv)
 
 
@@ -67,19 +65,12 @@ def _load(path: str) -> dict[str, np.ndarray]:
     with np.load(path) as archive:
         missing = [key for key in REQUIRED_KEYS if key not in archive.files]
         if missing:
-            raise ValueError(
-                f"{path} is missing array(s) {missing}; expected {list(REQUIRED_KEYS)}"
-            )
-        arrays = {
-            key: np.ascontiguousarray(archive[key], dtype=np.float32)
-            for key in REQUIRED_KEYS
-        }
+            raise ValueError(f"{path} is missing array(s) {missing}; expected {list(REQUIRED_KEYS)}")
+        arrays = {key: np.ascontiguousarray(archive[key], dtype=np.float32) for key in REQUIRED_KEYS}
     for split in ("train", "test"):
         nx, ny = len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"])
         if nx != ny:
-            raise ValueError(
-                f"x_{split} has {nx} rows but y_{split} has {ny}; they must match"
-            )
+            raise ValueError(f"x_{split} has {nx} rows but y_{split} has {ny}; they must match")
     return arrays
 
 

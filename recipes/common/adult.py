@@ -33,6 +33,7 @@ import gzip
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import torch
 from torch import Tensor
 
@@ -51,11 +52,31 @@ __all__ = [
 ]
 
 ADULT_COLUMNS: tuple[str, ...] = (
-    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation", "relationship",
-    "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country", "income",
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+    "income",
 )
 CATEGORICAL: tuple[str, ...] = (
-    "workclass", "education", "marital-status", "occupation", "relationship", "race", "sex", "native-country",
+    "workclass",
+    "education",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "native-country",
 )
 NUMERIC: tuple[str, ...] = ("age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week")
 LOG_NUMERIC: tuple[str, ...] = ("capital-gain", "capital-loss")
@@ -101,11 +122,17 @@ class TabularData:
     def num_features(self) -> int:
         return int(self.train_inputs.shape[1])
 
-    def to(self, device: torch.device | str) -> "TabularData":
+    def to(self, device: torch.device | str) -> TabularData:
         r"""A copy with the tensors on ``device``."""
         return TabularData(
-            self.name, self.train_inputs.to(device), self.train_labels.to(device), self.test_inputs.to(device),
-            self.test_labels.to(device), self.feature_names, self.num_classes, self.source,
+            self.name,
+            self.train_inputs.to(device),
+            self.train_labels.to(device),
+            self.test_inputs.to(device),
+            self.test_labels.to(device),
+            self.feature_names,
+            self.num_classes,
+            self.source,
         )
 
 
@@ -163,7 +190,9 @@ def parse_adult(text: str, source: str = "adult", max_rows: int = 0) -> list[lis
             continue
         values = [v.strip() for v in line.split(",")]
         if len(values) != len(ADULT_COLUMNS):
-            raise ValueError(f"{source}, line {number}: expected {len(ADULT_COLUMNS)} comma-separated values, got {len(values)}")
+            raise ValueError(
+                f"{source}, line {number}: expected {len(ADULT_COLUMNS)} comma-separated values, got {len(values)}"
+            )
         if "?" in values:
             continue
         values[-1] = values[-1].rstrip(".")
@@ -255,4 +284,3 @@ def load_adult(
     source = str(paths["adult.data"].parent)
     data = TabularData("adult", x_train, y_train, x_test, y_test, names, 2, source)
     return data, s_train, s_test
-

@@ -68,7 +68,9 @@ class Augment:
     grayscale_p: float = 0.2
     noise: float = 0.0
 
-    def __call__(self, images: Tensor, generator: torch.Generator, rows: slice | None = None, total: int | None = None) -> Tensor:
+    def __call__(
+        self, images: Tensor, generator: torch.Generator, rows: slice | None = None, total: int | None = None
+    ) -> Tensor:
         r"""Augments ``images`` (this process's ``rows`` of a global batch of ``total``
         images; by default the whole batch)."""
         n = images.shape[0]
@@ -126,9 +128,20 @@ class Augment:
 
 AUGMENT_PRESETS: dict[str, Augment] = {
     # small grey digits: no flips (a mirrored 2 is not a 2), mild crops, rotations and noise
-    "digits": Augment(scale=(0.5, 1.0), rotation=15.0, flip=0.0, brightness=0.4, contrast=0.4, saturation=0.0, grayscale_p=0.0, noise=0.05),
+    "digits": Augment(
+        scale=(0.5, 1.0),
+        rotation=15.0,
+        flip=0.0,
+        brightness=0.4,
+        contrast=0.4,
+        saturation=0.0,
+        grayscale_p=0.0,
+        noise=0.05,
+    ),
     # natural colour images (SimCLR's choices, without blur at low resolution)
-    "natural": Augment(scale=(0.2, 1.0), flip=0.5, brightness=0.4, contrast=0.4, saturation=0.4, jitter_p=0.8, grayscale_p=0.2),
+    "natural": Augment(
+        scale=(0.2, 1.0), flip=0.5, brightness=0.4, contrast=0.4, saturation=0.4, jitter_p=0.8, grayscale_p=0.2
+    ),
 }
 
 

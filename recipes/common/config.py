@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import tomllib
 import types
 import typing
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tomllib
 
 from .data import DATASETS
 from .device import check_device
@@ -35,7 +37,9 @@ __all__ = ["option", "parse_config", "config_to_dict", "config_from_dict", "load
 C = TypeVar("C")
 
 
-def option(default: Any, help: str, choices: Sequence[str] | None = None, check: Callable[[Any], None] | None = None) -> Any:
+def option(
+    default: Any, help: str, choices: Sequence[str] | None = None, check: Callable[[Any], None] | None = None
+) -> Any:
     r"""A dataclass field with a help text (and, for strings, the valid choices, or a
     ``check`` that raises a ``ValueError`` for an invalid value)."""
     metadata: dict[str, Any] = {"help": help}
@@ -170,11 +174,19 @@ def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: s
             help_text += f" (choices: {', '.join(choices)})"
         if inner is bool:
             shown = "on" if field.default else "off"
-            parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None, help=f"{help_text} [{shown}]")
+            parser.add_argument(
+                flag,
+                dest=field.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{help_text} [{shown}]",
+            )
         else:
             default = field.default
             shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-            parser.add_argument(flag, dest=field.name, default=None, metavar=field.name.upper(), help=f"{help_text} [{shown}]")
+            parser.add_argument(
+                flag, dest=field.name, default=None, metavar=field.name.upper(), help=f"{help_text} [{shown}]"
+            )
     args = parser.parse_args(argv)
     config = cls()
     try:

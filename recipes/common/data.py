@@ -60,11 +60,14 @@ class ImageData:
     def image_size(self) -> int:
         return int(self.train_images.shape[-1])
 
-    def to(self, device: torch.device) -> "ImageData":
+    def to(self, device: torch.device) -> ImageData:
         r"""The same data on ``device``."""
         return replace(
             self,
-            **{k: getattr(self, k).to(device) for k in ("train_images", "train_labels", "test_images", "test_labels", "mean", "std")},
+            **{
+                k: getattr(self, k).to(device)
+                for k in ("train_images", "train_labels", "test_images", "test_labels", "mean", "std")
+            },
         )
 
     def normalize(self, images: Tensor) -> Tensor:
@@ -136,7 +139,9 @@ def _torchvision_dataset(name: str, data_dir: Path, download: bool) -> ImageData
     return ImageData(name, *splits["train"], *splits["test"], num_classes, mean, std)
 
 
-def load_images(name: str, data_dir: str | Path = "data", download: bool = False, image_size: int | None = None) -> ImageData:
+def load_images(
+    name: str, data_dir: str | Path = "data", download: bool = False, image_size: int | None = None
+) -> ImageData:
     r"""Loads dataset ``name`` (see the module documentation) on the CPU.
 
     ``image_size`` resizes the images (digits are scaled from 8x8 to 16x16 by default;
@@ -148,13 +153,22 @@ def load_images(name: str, data_dir: str | Path = "data", download: bool = False
         return load_digits(16 if image_size is None else image_size)
     data = _torchvision_dataset(name, Path(data_dir), download)
     if image_size is not None and image_size != data.image_size:
-        resize = lambda t: F.interpolate(t.float(), size=(image_size, image_size), mode="bilinear", antialias=True).round().clamp(0, 255).to(torch.uint8)  # noqa: E731
+        resize = lambda t: (
+            F.interpolate(t.float(), size=(image_size, image_size), mode="bilinear", antialias=True)
+            .round()
+            .clamp(0, 255)
+            .to(torch.uint8)
+        )  # noqa: E731
         data = replace(data, train_images=resize(data.train_images), test_images=resize(data.test_images))
     return data
 
 
 def load_images_rank0_first(
-    name: str, data_dir: str | Path = "data", download: bool = False, image_size: int | None = None, is_main: bool = True
+    name: str,
+    data_dir: str | Path = "data",
+    download: bool = False,
+    image_size: int | None = None,
+    is_main: bool = True,
 ) -> ImageData:
     r""":func:`load_images` for every rank of a ``torchrun`` job: with ``download``, rank 0
     loads (and downloads) first while the other ranks wait at a barrier, then they read
@@ -203,7 +217,13 @@ class StepBatches:
     """
 
     def __init__(
-        self, num_samples: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, device: torch.device | str = "cpu"
+        self,
+        num_samples: int,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        device: torch.device | str = "cpu",
     ) -> None:
         if batch_size > num_samples:
             raise ValueError(f"batch size {batch_size} exceeds the {num_samples} training samples")

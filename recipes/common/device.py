@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 import torch
 from torch import nn
@@ -53,7 +53,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device(base)
 
 
-def autocast(device: torch.device, enabled: bool = True) -> ContextManager:
+def autocast(device: torch.device, enabled: bool = True) -> AbstractContextManager:
     r"""bf16 autocast on CUDA (when ``enabled``); a no-op elsewhere, where float32 is kept."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -66,7 +66,11 @@ def to_memory_format(module_or_tensor: nn.Module | torch.Tensor, device: torch.d
     if device.type != "cuda":
         return module_or_tensor
     if isinstance(module_or_tensor, torch.Tensor):
-        return module_or_tensor.contiguous(memory_format=torch.channels_last) if module_or_tensor.dim() == 4 else module_or_tensor
+        return (
+            module_or_tensor.contiguous(memory_format=torch.channels_last)
+            if module_or_tensor.dim() == 4
+            else module_or_tensor
+        )
     return module_or_tensor.to(memory_format=torch.channels_last)
 
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -133,7 +134,10 @@ def train(
     if start > steps:
         raise ValueError(f"{run.dir} holds a checkpoint at step {start}, beyond --steps {steps}")
     if start > 0 and context.is_main:
-        print(f"{description}: resuming {run.dir} at step {start} of {steps} ({seconds_before:.1f} s trained before)", flush=True)
+        print(
+            f"{description}: resuming {run.dir} at step {start} of {steps} ({seconds_before:.1f} s trained before)",
+            flush=True,
+        )
     started = time.perf_counter() - seconds_before  # seconds count the time of every part of a resumed run
 
     def save(step: int) -> None:
@@ -153,7 +157,9 @@ def train(
             )
         barrier()
 
-    bar = tqdm(total=steps, initial=start, desc=description, disable=not (progress and context.is_main), dynamic_ncols=True)
+    bar = tqdm(
+        total=steps, initial=start, desc=description, disable=not (progress and context.is_main), dynamic_ncols=True
+    )
     for step in range(start, steps):
         values = step_fn(step)
         for name, value in values.items():
@@ -165,7 +171,9 @@ def train(
             record = {"step": done, **{k: float(v) / count for k, v in _mean_over_ranks(sums, context).items()}}
             record["seconds"] = round(time.perf_counter() - started, 3)
             run.log(record)
-            bar.set_postfix({k: _postfix(k, v) for k, v in record.items() if k not in ("step", "seconds")}, refresh=False)
+            bar.set_postfix(
+                {k: _postfix(k, v) for k, v in record.items() if k not in ("step", "seconds")}, refresh=False
+            )
             sums, count = {}, 0
         if done % checkpoint_every == 0 or done == steps:
             save(done)
@@ -216,7 +224,9 @@ def fit(
     if config.compile and compile_module is not None:
         compile_module.compile()
     ddp_model = wrap_ddp(model, context)
-    optimizer, scheduler = build_optimizer(model.parameters(), config.lr, config.weight_decay, config.steps, config.warmup)
+    optimizer, scheduler = build_optimizer(
+        model.parameters(), config.lr, config.weight_decay, config.steps, config.warmup
+    )
 
     def step(step: int) -> dict[str, Tensor]:
         with autocast(context.device, config.amp):

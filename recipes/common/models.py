@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,7 +42,11 @@ class SmallCNN(nn.Module):
         layers: list[nn.Module] = []
         previous = in_channels
         for i, w in enumerate(widths):
-            layers += [nn.Conv2d(previous, w, 3, stride=2 if i in (1, 2) else 1, padding=1, bias=False), nn.GroupNorm(math.gcd(8, w), w), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(previous, w, 3, stride=2 if i in (1, 2) else 1, padding=1, bias=False),
+                nn.GroupNorm(math.gcd(8, w), w),
+                nn.ReLU(inplace=True),
+            ]
             previous = w
         self.features = nn.Sequential(*layers)
         self.num_features = widths[-1]
@@ -55,7 +60,13 @@ class MLPEncoder(nn.Module):
 
     def __init__(self, in_features: int, width: int = 256) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width), nn.ReLU(inplace=True), nn.Linear(width, width), nn.ReLU(inplace=True))
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_features, width),
+            nn.ReLU(inplace=True),
+            nn.Linear(width, width),
+            nn.ReLU(inplace=True),
+        )
         self.num_features = width
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -76,7 +87,9 @@ def _torchvision_model(name: str, in_channels: int) -> nn.Module:
 
     available = torchvision.models.list_models(module=torchvision.models)
     if name not in available:
-        raise ValueError(f"unknown torchvision model {name!r}; valid names include: {', '.join(sorted(available)[:30])}, ...")
+        raise ValueError(
+            f"unknown torchvision model {name!r}; valid names include: {', '.join(sorted(available)[:30])}, ..."
+        )
     model = torchvision.models.get_model(name, weights=None)
     for attribute in ("fc", "classifier", "head", "heads"):
         if hasattr(model, attribute):
@@ -85,8 +98,12 @@ def _torchvision_model(name: str, in_channels: int) -> nn.Module:
     if in_channels != 3:
         conv = getattr(model, "conv1", None)
         if not isinstance(conv, nn.Conv2d):
-            raise ValueError(f"torchvision/{name} expects 3 input channels; repeat grey images or use a timm model (in_chans)")
-        model.conv1 = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None)
+            raise ValueError(
+                f"torchvision/{name} expects 3 input channels; repeat grey images or use a timm model (in_chans)"
+            )
+        model.conv1 = nn.Conv2d(
+            in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None
+        )
     return model
 
 
@@ -101,7 +118,9 @@ def _feature_dim(model: nn.Module, in_channels: int, image_size: int) -> int:
     return int(out.shape[1])
 
 
-def build_backbone(name: str, in_channels: int, image_size: int, width: int = 32, **kwargs: Any) -> tuple[nn.Module, int]:
+def build_backbone(
+    name: str, in_channels: int, image_size: int, width: int = 32, **kwargs: Any
+) -> tuple[nn.Module, int]:
     r"""The encoder named ``name`` (see the module documentation) and its feature width.
 
     Example:

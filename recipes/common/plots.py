@@ -3,8 +3,9 @@ r"""PNG plots of a run: training curves from the metrics log, and trade-off curv
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["plot_training", "plot_tradeoff", "plot_method_curves"]
 
@@ -18,7 +19,9 @@ def _pyplot():
     return plt
 
 
-def plot_training(records: Sequence[dict[str, Any]], keys: Sequence[str], path: str | Path, title: str = "") -> Path | None:
+def plot_training(
+    records: Sequence[dict[str, Any]], keys: Sequence[str], path: str | Path, title: str = ""
+) -> Path | None:
     r"""One panel per metric in ``keys`` against the step (``None`` if nothing to plot)."""
     keys = [k for k in keys if any(k in r for r in records)]
     if not records or not keys:
@@ -101,7 +104,9 @@ def plot_tradeoff(
             ax.xaxis.set_minor_locator(plt.NullLocator())
             span = max(ticks) - min(ticks)
             if span > 0:  # margins in the symlog coordinates, as matplotlib pads linear axes
-                ax.set_xlim(min(ticks) - 0.05 * (positive and min(positive) or 1), max(ticks) * 1.25 if max(ticks) > 0 else 1)
+                ax.set_xlim(
+                    min(ticks) - 0.05 * (positive and min(positive) or 1), max(ticks) * 1.25 if max(ticks) > 0 else 1
+                )
         _keep_a_sensible_range(ax, values, yerr, reference.get(name) if reference else None)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="best")
@@ -116,7 +121,12 @@ def _keep_a_sensible_range(ax: Any, values: Sequence[float], errors: Sequence[fl
     less than 5% of their magnitude, around their middle."""
     points = [float(v) for v in values if v is not None and math.isfinite(v)]
     if errors is not None:
-        points += [float(v) + s * float(e) for v, e in zip(values, errors) for s in (-1, 1) if math.isfinite(v) and math.isfinite(e)]
+        points += [
+            float(v) + s * float(e)
+            for v, e in zip(values, errors)
+            for s in (-1, 1)
+            if math.isfinite(v) and math.isfinite(e)
+        ]
     if reference is not None:
         points.append(float(reference[0] if isinstance(reference, tuple) else reference))
     if not points:
@@ -148,8 +158,15 @@ def plot_method_curves(
     for ax, (key, label) in zip(axes[0], panels):
         for method, values in curves.items():
             ax.errorbar(
-                values[key], values[y], xerr=values.get(f"{key}_se"), yerr=values.get(f"{y}_se"),
-                fmt="o-", lw=1.3, ms=4, capsize=2, label=method,
+                values[key],
+                values[y],
+                xerr=values.get(f"{key}_se"),
+                yerr=values.get(f"{y}_se"),
+                fmt="o-",
+                lw=1.3,
+                ms=4,
+                capsize=2,
+                label=method,
             )
             for xi, yi, text in zip(values[key], values[y], values.get("labels", ())):
                 ax.annotate(text, (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6)

@@ -20,14 +20,23 @@ r"""Probes on frozen features: what a representation makes easy to read out.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["ProbeResult", "linear_probe", "mlp_probe", "knn_probe", "binary_auc", "entropy", "probe_mi_lower_bound", "extract_features"]
+__all__ = [
+    "ProbeResult",
+    "linear_probe",
+    "mlp_probe",
+    "knn_probe",
+    "binary_auc",
+    "entropy",
+    "probe_mi_lower_bound",
+    "extract_features",
+]
 
 
 @dataclass
@@ -70,7 +79,9 @@ def linear_probe(
     x_train, x_test = (train_features - mean) / std, (test_features - mean) / std
     with torch.enable_grad():
         linear = torch.nn.Linear(x_train.shape[1], num_classes).to(x_train.device)
-        optimizer = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe")
+        optimizer = torch.optim.LBFGS(
+            linear.parameters(), lr=1.0, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe"
+        )
 
         def closure() -> Tensor:
             optimizer.zero_grad()

@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 
@@ -88,7 +89,9 @@ class Run:
         if config_path.is_file():
             previous = json.loads(config_path.read_text())
             changed = sorted(
-                k for k in set(previous) | set(self.config) if k not in RUNTIME_KEYS and previous.get(k) != self.config.get(k)
+                k
+                for k in set(previous) | set(self.config)
+                if k not in RUNTIME_KEYS and previous.get(k) != self.config.get(k)
             )
             if changed:
                 details = ", ".join(f"{k}: {previous.get(k)!r} -> {self.config.get(k)!r}" for k in changed)

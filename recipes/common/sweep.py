@@ -9,7 +9,8 @@ was training, from that weight's last checkpoint.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .distributed import barrier
 from .run import Run
@@ -37,13 +38,21 @@ def run_sweep(
     config = {k: v for k, v in root.config.items() if k != "weights"}
     summaries = []
     for index, weight in enumerate(weights, 1):
-        sub = Run(root.dir / weight_folder(weight), {**config, "weight": weight, "out": str(root.dir / weight_folder(weight))}, root.is_main)
+        sub = Run(
+            root.dir / weight_folder(weight),
+            {**config, "weight": weight, "out": str(root.dir / weight_folder(weight))},
+            root.is_main,
+        )
         started = time.perf_counter()
         finished_before = sub.complete
         summary = sub.read_summary() if finished_before else run_one(weight, sub)
         barrier()
         if root.is_main:  # one line per weight, also with --no-progress
-            status = "finished before, summary read" if finished_before else f"finished in {time.perf_counter() - started:.1f} s"
+            status = (
+                "finished before, summary read"
+                if finished_before
+                else f"finished in {time.perf_counter() - started:.1f} s"
+            )
             print(f"weight {weight:g} ({index} of {len(weights)}): {status}; {sub.dir}", flush=True)
         summaries.append({"weight": weight, **{k: v for k, v in summary.items() if k != "weight"}})
     return summaries
