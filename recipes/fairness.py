@@ -116,7 +116,7 @@ class FairnessConfig(BaseConfig):
     steps: int = option(300, "optimisation steps per weight")
     batch_size: int = option(128, "global batch size")
     lr: float = option(1e-3, "learning rate of the encoder, head and q (AdamW, cosine decay after a linear warm-up)")
-    weights: tuple[float, ...] = option((0.0, 0.1, 0.3, 1.0), "penalty weights to sweep (comma-separated)")
+    weights: tuple[float, ...] = option((0.0, 1.0, 3.0, 10.0), "penalty weights to sweep (comma-separated)")
     rate: float = option(0.8, "P(tint agrees with the label group): 0.5 independent, 1 a function of the label")
     z_dim: int = option(0, "width of a linear layer after the backbone forming Z (0: Z is the backbone's features)")
     augment: bool = option(True, "augment training images (crops, rotations, brightness, noise; the tint is kept)")

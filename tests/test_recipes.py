@@ -8,12 +8,16 @@ import math
 
 import pytest
 import torch
+from recipe_utils import load_recipe
+
+# recipe_utils puts recipes/ on the import path: the imports of common/ come after it
+# isort: split
+
 from common.augment import Augment
 from common.config import config_from_dict, parse_config
 from common.data import StepBatches, load_images
 from common.models import build_backbone
 from common.probes import binary_auc, knn_probe, linear_probe
-from recipe_utils import load_recipe
 
 contrastive = load_recipe("contrastive")
 fairness = load_recipe("fairness")

@@ -9,6 +9,11 @@ import time
 
 import pytest
 import torch
+from recipe_utils import load_recipe
+
+# recipe_utils puts recipes/ on the import path: the imports of common/ come after it
+# isort: split
+
 from common import plots
 from common.checkpoint import atomic_save, load_checkpoint
 from common.config import parse_config
@@ -16,7 +21,6 @@ from common.distributed import DistributedContext
 from common.loop import TrainState, _postfix, train
 from common.run import Run, command_line
 from common.sweep import run_sweep
-from recipe_utils import load_recipe
 from torch import nn
 
 contrastive = load_recipe("contrastive")
