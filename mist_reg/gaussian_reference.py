@@ -123,6 +123,14 @@ class GaussianLogRatio(Critic):
         self.proj_x, self.proj_y = proj_x[:, :rank].float(), proj_y[:, :rank].float()
         self.rho = rho[:rank].float()
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # the rank is chosen by fit_data(): take the shapes of the saved projections
+        for name in ("proj_x", "proj_y", "rho"):
+            saved = state_dict.get(prefix + name)
+            if saved is not None and saved.shape != getattr(self, name).shape:
+                setattr(self, name, torch.empty_like(saved, device=getattr(self, name).device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _parts(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         a = (x.float() - self.mean_x) @ self.proj_x
         b = (y.float() - self.mean_y) @ self.proj_y

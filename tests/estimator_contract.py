@@ -177,17 +177,6 @@ class Expectation:
 # - Binned and PQ estimate I(X; Q(Y)) <= I(X; Y) and lose what 16 cells cannot resolve
 #   (truth - 0.16 .. - 0.14 and - 0.10 .. - 0.07); the kernel estimate is smoothed towards 0
 #   by design (truth - 0.14 .. - 0.11).
-_STATE_OF_FITTED_GAUSSIAN = KnownBug(
-    "bug: GaussianMI keeps its fit_data() model in a plain attribute (_fitted), not in buffers: "
-    "state_dict() omits it and a reloaded estimator silently refits every batch",
-    AssertionError,
-)
-_STATE_OF_GAUSSIAN_REFERENCE = KnownBug(
-    "bug: GaussianLogRatio's buffers (proj_x, proj_y, rho) take their shape from the rank chosen "
-    "in fit_data(): a freshly built estimator cannot load a fitted state_dict (size mismatch)",
-    RuntimeError,
-)
-
 EXPECTATIONS: dict[str, Expectation] = {
     "nwj": Expectation(),
     "mine": Expectation(),
@@ -211,16 +200,13 @@ EXPECTATIONS: dict[str, Expectation] = {
         kwargs={**SMALL, "n_bins": 16}, ground_truth=(-0.13, 0.02), input_gradients=("x",), per_sample=True
     ),
     "pq_hybrid": Expectation(kwargs={**SMALL, "n_bins": 16}),
-    "gaussian_hybrid": Expectation(
-        ground_truth=(-0.06, 0.04), known_bugs={"state_round_trip": _STATE_OF_GAUSSIAN_REFERENCE}
-    ),
+    "gaussian_hybrid": Expectation(ground_truth=(-0.06, 0.04)),
     # closed form, per-sample log-ratios of the model stored by fit_data()
     "gaussian": Expectation(
         kwargs={},
         ground_truth=(-0.05, 0.05),
         trains=False,
         per_sample=True,
-        known_bugs={"state_round_trip": _STATE_OF_FITTED_GAUSSIAN},
     ),
     # refitted on every batch: nothing to train, and the batch is part of the estimate
     "kernel": Expectation(kwargs={}, ground_truth=(-0.18, 0.02), trains=False),

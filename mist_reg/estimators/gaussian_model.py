@@ -104,6 +104,23 @@ class GaussianMI(MIEstimator):
         r"""Forgets the stored fit: estimates fit each batch again."""
         self._fitted = None
 
+    def get_extra_state(self) -> dict:
+        r"""The model stored by :meth:`fit_data` (its tensors), so that ``state_dict()``
+        holds it."""
+        if self._fitted is None:
+            return {"kind": None}
+        kind = "joint" if isinstance(self._fitted, JointGaussian) else "classes"
+        return {"kind": kind, "fields": dict(vars(self._fitted))}
+
+    def set_extra_state(self, state: dict) -> None:
+        kind = state.get("kind")
+        if kind is None:
+            self._fitted = None
+            return
+        model = object.__new__(JointGaussian if kind == "joint" else ClassConditionalPosterior)
+        vars(model).update(state["fields"])
+        self._fitted = model
+
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         x, y = check_generative_inputs(x, y, self.min_samples)
         with autocast_disabled(x.device):
