@@ -237,7 +237,10 @@ class KernelConditional:
     Arguments:
         x: The batch's ``[N, x_dim]`` features.
         y: Its ``[N]`` class indices (an integer tensor) or ``[N, y_dim]`` values.
-        bandwidths, smoothing, ridge, whiten: As for :class:`BatchKernel`.
+        bandwidths: As for :class:`BatchKernel`.
+        smoothing: As for :class:`BatchKernel`.
+        ridge: As for :class:`BatchKernel`.
+        whiten: As for :class:`BatchKernel`.
     """
 
     broadcasts_context: ClassVar[bool] = True
