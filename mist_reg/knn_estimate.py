@@ -61,6 +61,7 @@ DEFAULT_K = 5  # neighbours, as in Kraskov et al. and BMI's KSG
 MAX_BLOCKS = 5  # blocks per partition of the subsampling standard error
 MIN_BLOCK = 200  # samples per block wanted (the 1 / n scaling of the variance was measured from 200 on)
 PARTITIONS = 10  # random partitions averaged over
+MIN_BLOCKS_IN_ALL = 100  # with fewer blocks per partition (fewer samples), more partitions
 
 
 def subsampling_standard_error(
@@ -84,7 +85,7 @@ def subsampling_standard_error(
     if n // blocks <= k:
         return math.nan
     variances = []
-    for _ in range(PARTITIONS):
+    for _ in range(max(PARTITIONS, math.ceil(MIN_BLOCKS_IN_ALL / blocks))):
         order = torch.randperm(n, generator=generator).to(x.device)
         values = [float(ksg_terms(x[block], y[block], k=k).mean()) for block in torch.tensor_split(order, blocks)]
         variances.append(statistics.variance(values) / blocks)
