@@ -85,6 +85,7 @@ registered (trainable) estimator."""
 ESTIMATE_NAMES = (DEFAULT_ESTIMATOR, KSG)
 """The names :func:`estimate_mi` takes besides the registered estimators."""
 
+
 def estimate_mi(
     x: Any = None,
     y: Any = None,

@@ -24,9 +24,10 @@ variance of KSG falls as ``1 / n`` in low dimension,
 
     standard_error^2 = mean over R partitions of (variance of the B block estimates) / B
 
-with ``R = 10`` random partitions (more partitions make the standard error itself less
-noisy: its coefficient of variation over draws was 0.12 with 10, 0.18 with 4). It costs
-about as much again as the estimate itself. The interval is ``estimate -+ z * standard_error``.
+over ``R`` random partitions, ``R = 10`` or more so that there are at least 100 blocks
+in all (20 partitions of 5 blocks; more partitions make the standard error itself less
+noisy: its coefficient of variation over draws was 0.12 with 10 partitions of 5 blocks,
+0.18 with 4). It costs two to four times the estimate itself. The interval is ``estimate -+ z * standard_error``.
 Measured coverage and bias are in ``docs/error_bars.md``.
 
 Example:
@@ -55,7 +56,16 @@ from mist_reg.knn import ksg_terms
 from mist_reg.preprocessing import Preprocessing, make_preprocessor
 from mist_reg.result import MIEstimate, normal_interval
 
-__all__ = ["ksg_estimate", "ksg_with_error_bar", "subsampling_standard_error", "DEFAULT_K", "MIN_BLOCK", "MAX_BLOCKS", "PARTITIONS"]
+__all__ = [
+    "ksg_estimate",
+    "ksg_with_error_bar",
+    "subsampling_standard_error",
+    "DEFAULT_K",
+    "MIN_BLOCK",
+    "MAX_BLOCKS",
+    "PARTITIONS",
+    "MIN_BLOCKS_IN_ALL",
+]
 
 DEFAULT_K = 5  # neighbours, as in Kraskov et al. and BMI's KSG
 MAX_BLOCKS = 5  # blocks per partition of the subsampling standard error
@@ -69,7 +79,8 @@ def subsampling_standard_error(
 ) -> float:
     r"""The standard error of ``ksg_mi(x, y, k)`` from KSG on disjoint random blocks.
 
-    ``B = min(5, max(2, N // 200))`` blocks, :data:`PARTITIONS` random partitions: the
+    ``B = min(5, max(2, N // 200))`` blocks, at least :data:`PARTITIONS` random partitions
+    and :data:`MIN_BLOCKS_IN_ALL` blocks in all: the
     variance of the block estimates over ``B`` (blocks are independent, and KSG's variance
     falls as ``1 / n``), averaged over the partitions. ``nan`` when a block would hold no
     more than ``k`` samples.
