@@ -50,7 +50,7 @@ from mist_reg.benchmark import (
     text_table,
     timed,
 )
-from mist_reg.estimate import DEFAULT_ESTIMATOR, estimate_mi
+from mist_reg.estimate import DEFAULT_ESTIMATOR, ESTIMATE_NAMES, KSG, TRAINED_DEFAULT, estimate_mi
 from mist_reg.estimators.factories import ESTIMATION_CRITIC_DEFAULTS, make_critic
 from mist_reg.estimators.registry import ESTIMATORS, REGISTRY, list_estimators, normalize_name
 from mist_reg.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_MAX_ITERATIONS
@@ -147,7 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument(
         "--estimator",
         default=DEFAULT_ESTIMATOR,
-        help=f"a registered estimator (default {DEFAULT_ESTIMATOR}; see 'mist-reg estimators')",
+        help=(
+            f"'{DEFAULT_ESTIMATOR}' ({KSG} for one-dimensional continuous x and y given no training option, "
+            f"else {TRAINED_DEFAULT}), '{KSG}', or a registered estimator (see 'mist-reg estimators')"
+        ),
     )
     est.add_argument(
         "--param",
@@ -213,7 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--estimator",
         default=DEFAULT_ESTIMATOR,
-        help=f"a registered estimator (default {DEFAULT_ESTIMATOR}; see 'mist-reg estimators')",
+        help=(
+            f"'{DEFAULT_ESTIMATOR}' ({KSG} for one-dimensional continuous x and y given no training option, "
+            f"else {TRAINED_DEFAULT}), '{KSG}', or a registered estimator (see 'mist-reg estimators')"
+        ),
     )
     demo.add_argument(
         "--n-samples",
@@ -323,11 +329,13 @@ def _dump(value: Any, out: TextIO) -> None:
     out.write(json.dumps(_finite(value), indent=2, allow_nan=False) + "\n")
 
 
-def _check_estimator(name: str, allow_default: bool = False) -> None:
-    if allow_default and name == DEFAULT_LABEL:
+def _check_estimator(name: str, also: Sequence[str] = ESTIMATE_NAMES) -> None:
+    """Refuses a name that is neither registered nor one of ``also`` (by default the
+    other names :func:`~mist_reg.estimate.estimate_mi` takes)."""
+    if normalize_name(name) in also:
         return
     if normalize_name(name) not in ESTIMATORS:
-        valid = ([DEFAULT_LABEL] if allow_default else []) + list_estimators()
+        valid = list(also) + list_estimators()
         raise CommandError(f"unknown estimator {name!r}; valid names: {', '.join(valid)}")
 
 
@@ -393,7 +401,7 @@ def _estimate(args: argparse.Namespace, out: TextIO) -> int:
     record = {
         **result.to_dict(),
         "warnings": messages,
-        "estimator": normalize_name(args.estimator),
+        "estimator": result.estimator_name,
         "estimator_params": {k: _jsonable(v) for k, v in params.items()},
         "data": {
             "path": str(args.data),
@@ -410,11 +418,13 @@ def _estimate(args: argparse.Namespace, out: TextIO) -> int:
         _dump(record, out)
         return 0
     low, high = result.interval
-    scheme = (
-        f"{result.n_folds}-fold cross-fitting (fold estimates {', '.join(f'{v:.4f}' for v in result.fold_estimates)})"
-        if result.n_folds
-        else f"one split, {args.test_fraction:.0%} held out"
-    )
+    if result.estimator_name == KSG:
+        scheme = "every sample, standard error by subsampling"
+    elif result.n_folds:
+        folds = ", ".join(f"{v:.4f}" for v in result.fold_estimates)
+        scheme = f"{result.n_folds}-fold cross-fitting (fold estimates {folds})"
+    else:
+        scheme = f"one split, {args.test_fraction:.0%} held out"
     lines = [
         f"I(X;Y)          {float(result):.4f} nats",
         f"standard error  {result.standard_error:.4f} nats",
@@ -422,7 +432,7 @@ def _estimate(args: argparse.Namespace, out: TextIO) -> int:
         f"bound           {BOUND_NOTES.get(result.bound, str(result.bound))}",
         f"estimator       {record['estimator']}, {scheme}",
         f"data            {n} samples; x: {data.x.shape[1]} dim ({data.x_source}); y: {data.y.shape[1]} dim ({data.y_source})",
-        f"held out        {result.n_test} samples",
+        f"{'samples used' if result.estimator_name == KSG else 'held out':16s}{result.n_test} samples",
         f"time            {seconds:.1f} s",
     ]
     lines += [f"warning: {m}" for m in messages]
@@ -448,7 +458,7 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
             "task": task.name,
             "truth": truth,
             "error": float(result) - truth,
-            "estimator": normalize_name(args.estimator),
+            "estimator": result.estimator_name,
             "seconds": seconds,
         }
         _dump(record, out)
@@ -456,8 +466,9 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     out.write(
         f"task      {task.name}: {task.description}\n"
         f"truth     {truth:.4f} nats\n"
-        f"estimate  {float(result):.4f} +- {result.standard_error:.4f} nats ({normalize_name(args.estimator)}, "
-        f"{result.bound} bound, {result.n_test} held-out samples, {seconds:.1f} s)\n"
+        f"estimate  {float(result):.4f} +- {result.standard_error:.4f} nats ({result.estimator_name}, "
+        f"{result.bound} bound, {result.n_test} {'' if result.estimator_name == KSG else 'held-out '}samples, "
+        f"{seconds:.1f} s)\n"
         f"error     {float(result) - truth:+.4f} nats\n"
     )
     return 0
@@ -558,7 +569,7 @@ def _estimators(args: argparse.Namespace, out: TextIO) -> int:
 
 def _bench(args: argparse.Namespace, out: TextIO) -> int:
     for name in args.estimators:
-        _check_estimator(name, allow_default=True)
+        _check_estimator(name, also=(DEFAULT_LABEL,))
     for name in args.tasks:
         try:
             get_task(name)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["exact_dependence", "LINEAR_TOLERANCE"]
+__all__ = ["exact_dependence", "is_continuous", "LINEAR_TOLERANCE"]
 
 # The relative residual below which a linear relation counts as exact: rounding to single
 # precision leaves about 6e-8, and a residual of 1e-6 already means more than
@@ -36,8 +36,13 @@ LINEAR_TOLERANCE = 1e-6
 _MAX_LINEAR_DIM = 256  # the linear check costs O(N (x_dim + y_dim)^2)
 
 
-def _continuous(values: Tensor) -> bool:
-    """Whether a column takes distinct values on at least 99% of the samples."""
+def is_continuous(values: Tensor) -> bool:
+    """Whether a column takes distinct values on at least 99% of the samples.
+
+    Example:
+        >>> is_continuous(torch.randn(100)), is_continuous(torch.randint(0, 5, (100,)))
+        (True, False)
+    """
     return torch.unique(values).numel() >= 0.99 * values.numel()
 
 
@@ -45,7 +50,7 @@ def _monotone_copy(x: Tensor, y: Tensor) -> str | None:
     """A column of ``y`` whose ranks equal (or reverse) those of a column of ``x``."""
 
     def orders(z: Tensor) -> list[Tensor | None]:
-        return [torch.argsort(z[:, j], stable=True) if _continuous(z[:, j]) else None for j in range(z.shape[1])]
+        return [torch.argsort(z[:, j], stable=True) if is_continuous(z[:, j]) else None for j in range(z.shape[1])]
 
     x_orders = orders(x)
     index: dict[tuple, list[int]] = {}
@@ -81,7 +86,7 @@ def _linear_copy(x: Tensor, y: Tensor) -> str | None:
     residual = qy - qx @ (qx.T @ qy)  # the part of y's span outside x's span
     _, s, vh = torch.linalg.svd(residual, full_matrices=False)
     smallest = float(s[-1])  # the sine of the smallest angle between the two spans
-    if smallest > LINEAR_TOLERANCE or not _continuous(qy @ vh[-1]):
+    if smallest > LINEAR_TOLERANCE or not is_continuous(qy @ vh[-1]):
         return None
     return f"a linear combination of y is a linear function of x (relative residual {smallest:.1e})"
 

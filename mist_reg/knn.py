@@ -20,7 +20,7 @@ import torch
 
 from mist_reg.checks import ArrayLike, as_samples, check_pair
 
-__all__ = ["ksg_mi"]
+__all__ = ["ksg_mi", "ksg_terms"]
 
 
 def _chebyshev(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -96,6 +96,32 @@ def ksg_mi(
         >>> abs(ksg_mi(x, y, k=5) - true_mi) < 0.05
         True
     """
+    return float(ksg_terms(x, y, k=k, chunk_size=chunk_size).mean())
+
+
+def ksg_terms(
+    x: ArrayLike,
+    y: ArrayLike,
+    k: int = 5,
+    chunk_size: int = 1024,
+) -> torch.Tensor:
+    r"""The per-sample terms of the KSG estimate: ``psi(k) + psi(N) - psi(n_x(i) + 1) - psi(n_y(i) + 1)``
+    for every sample ``i``, a float64 tensor ``[N]`` on the CPU whose mean is :func:`ksg_mi`.
+
+    The terms are not independent (every count involves the other samples), so their
+    standard deviation over ``sqrt(N)`` is not the standard error of the mean; see
+    :func:`mist_reg.knn_estimate.ksg_estimate` for one whose coverage is measured.
+    Arguments, errors and notes as in :func:`ksg_mi`.
+
+    Example:
+        >>> import torch
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(500, 1, generator=g)
+        >>> y = x + torch.randn(500, 1, generator=g)
+        >>> terms = ksg_terms(x, y)
+        >>> terms.shape, float(terms.mean()) == ksg_mi(x, y)
+        (torch.Size([500]), True)
+    """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k must be an int, got {type(k).__name__}")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
@@ -135,4 +161,4 @@ def ksg_mi(
     digamma = torch.special.digamma
     marginal = digamma(n_x.to(torch.float64) + 1) + digamma(n_y.to(torch.float64) + 1)
     const = digamma(torch.tensor(float(k), dtype=torch.float64)) + digamma(torch.tensor(float(n), dtype=torch.float64))
-    return float(const - marginal.cpu().mean())
+    return (const - marginal).cpu()

@@ -50,8 +50,13 @@ class MIEstimate(float):
         fold_estimates: With cross-fitting, the estimate on each held-out fold (their
             mean weighted by fold size is the estimate); empty otherwise.
         fold_standard_errors: The standard error of each fold's estimate.
+        estimator_name: Which estimator produced the number: a registered name (``"mine"``
+            for :func:`~mist_reg.estimate.estimate_mi`'s trained default), the class name of
+            an estimator instance, or ``"ksg"`` (the default for one-dimensional ``x`` and
+            ``y``, see :mod:`mist_reg.knn_estimate`); ``None`` when not recorded.
         estimator: The fitted estimator (in evaluation mode); with cross-fitting, the one
-            fitted for the first fold (all of them are in ``fold_estimators``).
+            fitted for the first fold (all of them are in ``fold_estimators``); ``None``
+            for KSG, which fits nothing.
         log: The :class:`~mist_reg.fitting.TrainingLog` of ``estimator``.
         fold_estimators: With cross-fitting, the estimator of every fold; empty otherwise.
         fold_logs: With cross-fitting, the training log of every fold; empty otherwise.
@@ -73,6 +78,7 @@ class MIEstimate(float):
     n_folds: int | None
     fold_estimates: list[float]
     fold_standard_errors: list[float]
+    estimator_name: str | None
     estimator: MIEstimator | None
     log: TrainingLog | None
     fold_estimators: list[MIEstimator]
@@ -89,6 +95,7 @@ class MIEstimate(float):
             "n_folds": None,
             "fold_estimates": [],
             "fold_standard_errors": [],
+            "estimator_name": None,
             "estimator": None,
             "log": None,
             "fold_estimators": [],
@@ -105,7 +112,8 @@ class MIEstimate(float):
         low, high = self.interval
         return (
             f"MIEstimate({float(self):.4f} nats, stderr={self.standard_error:.4f}, "
-            f"{self.confidence:.0%} interval=({low:.4f}, {high:.4f}), bound={self.bound!r})"
+            f"{self.confidence:.0%} interval=({low:.4f}, {high:.4f}), bound={self.bound!r}"
+            + (f", estimator={self.estimator_name!r})" if self.estimator_name is not None else ")")
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,7 +121,7 @@ class MIEstimate(float):
 
         Example:
             >>> sorted(MIEstimate(0.5, standard_error=0.05).to_dict())[:4]
-            ['bound', 'confidence', 'estimate', 'fold_estimates']
+            ['bound', 'confidence', 'estimate', 'estimator_name']
         """
         return {
             "estimate": float(self),
@@ -121,6 +129,7 @@ class MIEstimate(float):
             "interval": list(self.interval),
             "confidence": self.confidence,
             "bound": self.bound,
+            "estimator_name": self.estimator_name,
             "n_test": self.n_test,
             "n_folds": self.n_folds,
             "fold_estimates": list(self.fold_estimates),

@@ -284,7 +284,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, pair, capsys):
         (["estimate", str(tmp_path / "text.csv"), "--x", "0:2", "--y", "b"], "x and y share column 'b'"),
         (["estimate", str(tmp_path / "text.csv")], "say which are x and which are y"),
         (["estimate", xs], "give y in a second file with --y-file"),
-        (["estimate", d, "--estimator", "mien"], "unknown estimator 'mien'; valid names: alpha_tuba"),
+        (["estimate", d, "--estimator", "mien"], "unknown estimator 'mien'; valid names: default, ksg, alpha_tuba"),
         (["estimate", d, "--n-folds", "1"], "--n-folds must be at least 2"),
         (["estimate", d, "--param", "hidden_dims"], "expected NAME=VALUE"),
         (["estimate", d, "--param", "bogus=1", *FAST], "bogus"),
@@ -295,7 +295,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, pair, capsys):
         (["frobnicate"], "invalid choice"),
         (["--json"], "required: COMMAND"),
         (["demo", "--task", "gaussian-7x7"], "unknown task 'gaussian-7x7'; valid names"),
-        (["demo", "--estimator", "mien"], "unknown estimator 'mien'; valid names: alpha_tuba"),
+        (["demo", "--estimator", "mien"], "unknown estimator 'mien'; valid names: default, ksg, alpha_tuba"),
     ]
     for argv, expected in cases:
         code, out, err = run(capsys, *argv)
