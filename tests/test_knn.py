@@ -98,3 +98,21 @@ def test_docstring_example():
     result = doctest.testmod(mist_reg.knn, verbose=False)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@pytest.mark.parametrize("kind", ["continuous", "ties", "duplicates"])
+def test_tree_and_chunked_counts_agree_exactly(kind):
+    # the k-d tree path (CPU) and the block-wise path (other devices) count the same
+    # neighbours, ties and repeated samples included
+    from mist_reg.knn import _chunked_counts, _tree_counts
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(1500, 2, generator=g, dtype=torch.float64)
+    y = x[:, :1] + torch.randn(1500, 1, generator=g, dtype=torch.float64)
+    if kind == "ties":
+        x, y = x.round(), (2 * y).round()
+    if kind == "duplicates":
+        x, y = torch.cat([x[:750], x[:750]]), torch.cat([y[:750], y[:750]])
+    for k in (1, 5):
+        tree, chunked = _tree_counts(x, y, k), _chunked_counts(x, y, k, chunk_size=256)
+        assert torch.equal(tree[0], chunked[0]) and torch.equal(tree[1], chunked[1])
