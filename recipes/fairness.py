@@ -113,7 +113,7 @@ class FairnessConfig(BaseConfig):
 
     out: str = option("runs/fairness/default", "run folder (one sub-folder per weight)")
     image_size: int | None = option(None, "resize images to this size (default: the native size, 8 for digits)")
-    steps: int = option(300, "optimisation steps per weight")
+    steps: int = option(900, "optimisation steps per weight")
     batch_size: int = option(128, "global batch size")
     lr: float = option(1e-3, "learning rate of the encoder, head and q (AdamW, cosine decay after a linear warm-up)")
     weights: tuple[float, ...] = option((0.0, 1.0, 3.0, 10.0), "penalty weights to sweep (comma-separated)")
