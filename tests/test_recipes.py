@@ -121,7 +121,7 @@ def test_config_file_and_flags(tmp_path, capsys):
     path = tmp_path / "c.toml"
     path.write_text('lr = 0.5\nweights = [0, 2]\nbackbone = "mlp"\n')
     config = parse_config(fairness.FairnessConfig, ["--config", str(path), "--lr", "0.25"])
-    assert (config.lr, config.weights, config.backbone, config.steps) == (0.25, (0.0, 2.0), "mlp", 300)
+    assert (config.lr, config.weights, config.backbone, config.steps) == (0.25, (0.0, 2.0), "mlp", 900)
     (tmp_path / "c.json").write_text(json.dumps({"no_such_key": 1}))
     with pytest.raises(SystemExit):  # the parser's usage error, not a traceback
         parse_config(fairness.FairnessConfig, ["--config", str(tmp_path / "c.json")])
