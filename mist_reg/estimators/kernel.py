@@ -58,6 +58,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import torch
 from torch import Tensor
 
 from mist_reg.bounds import BoundTerms
@@ -102,9 +103,13 @@ class KernelMI(MIEstimator):
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         x, y = check_generative_inputs(x, y, self.min_samples)
         with autocast_disabled(x.device):
-            log_ratios, likelihood = leave_one_out_log_ratios(
-                x, y, self.bandwidths, self.smoothing, self.ridge, self.whiten
-            )
+            bandwidths = self.bandwidths
+            if len(bandwidths) > 1 and torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+                # choose the width without a graph, then differentiate that width only
+                with torch.no_grad():
+                    _, likelihood = leave_one_out_log_ratios(x, y, bandwidths, self.smoothing, self.ridge, self.whiten)
+                bandwidths = (bandwidths[int(likelihood.argmax())],)
+            log_ratios, likelihood = leave_one_out_log_ratios(x, y, bandwidths, self.smoothing, self.ridge, self.whiten)
             return BoundTerms(log_ratios[likelihood.argmax()])
 
     def extra_repr(self) -> str:
