@@ -8,9 +8,10 @@ import math
 
 import pytest
 import torch
+from penalty_training import judge, train_with_penalty
 from torch import nn
 
-from mist_reg import MILoss, attribute_leakage, instantiate_estimator
+from mist_reg import instantiate_estimator
 from mist_reg.distributions import BatchKernel
 from mist_reg.distributions.batch_kernel import Whitening
 from mist_reg.estimators import CLUB, GaussianMI, KernelMI
@@ -150,6 +151,8 @@ def test_kernel_settings_and_inputs_are_checked():
         BatchKernel(bandwidths=(0.5, -1.0))
     with pytest.raises(ValueError, match="smoothing must be positive"):
         KernelMI(smoothing=0.0)
+    with pytest.raises(ValueError, match="whiten must be True, False or None"):
+        BatchKernel(whiten=1)
     with pytest.raises(ValueError, match="ridge must be positive"):
         instantiate_estimator("kernel", x_dim=2, y_dim=1, ridge=0.0)
     with pytest.raises(ValueError, match="same number of samples|different numbers of samples|samples"):
@@ -185,25 +188,9 @@ def hidden_nuisance(n: int, generator: torch.Generator) -> tuple[torch.Tensor, t
 def train_and_judge(estimator: str | None, weight: float = 1.0, steps: int = 300) -> tuple[float, float]:
     torch.manual_seed(0)
     model = Classifier()
-    penalty = None
-    if estimator is not None:
-        penalty = MILoss(estimator, x="encoder", direction="minimize", weight=weight)
-        penalty.attach(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(steps):
-        inputs, labels, s = hidden_nuisance(128, generator)
-        loss = nn.functional.cross_entropy(model(inputs), labels)
-        if penalty is not None:
-            loss = loss + penalty(y=s)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    inputs, labels, s = hidden_nuisance(4000, torch.Generator().manual_seed(99))
-    with torch.no_grad():
-        features = model.encoder(inputs)
-        accuracy = float((model.head(features).argmax(1) == labels).float().mean())
-    return accuracy, attribute_leakage(features, s).accuracy
+    train_with_penalty(model, hidden_nuisance, estimator or "kernel", None if estimator is None else weight, steps)
+    accuracy, leak = judge(model, hidden_nuisance)
+    return accuracy, leak.accuracy
 
 
 def test_the_kernel_penalty_removes_a_nuisance_the_gaussian_model_cannot_see():

@@ -11,9 +11,11 @@ import math
 
 import pytest
 import torch
+from penalty_training import judge as judge_features
+from penalty_training import train_with_penalty
 from torch import nn
 
-from mist_reg import MILoss, attribute_leakage
+from mist_reg import LeakageReport, MILoss
 from mist_reg.distributions import BatchByType, BatchGaussian
 from mist_reg.estimators import CLUB, L1OUT, GaussianMI, KernelMI
 
@@ -43,30 +45,12 @@ def train(
 ) -> tuple[Classifier, MILoss | None]:
     torch.manual_seed(seed)
     model = Classifier()
-    penalty = None
-    if weight is not None:
-        penalty = MILoss(estimator, x="encoder", direction="minimize", weight=weight, **miloss_kwargs)
-        penalty.attach(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        inputs, labels, s = planted(128, generator)
-        loss = nn.functional.cross_entropy(model(inputs), labels)
-        if penalty is not None:
-            loss = loss + penalty(y=s)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model, penalty
+    return model, train_with_penalty(model, planted, estimator, weight, steps, seed, **miloss_kwargs)
 
 
-def judge(model: Classifier) -> tuple[float, float]:
+def judge(model: Classifier) -> tuple[float, LeakageReport]:
     """Task accuracy and a fresh probe's leakage report on fresh samples."""
-    inputs, labels, s = planted(4000, torch.Generator().manual_seed(99))
-    with torch.no_grad():
-        features = model.encoder(inputs)
-        accuracy = float((model.head(features).argmax(1) == labels).float().mean())
-    return accuracy, attribute_leakage(features, s)
+    return judge_features(model, planted)
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,7 @@ __all__ = [
     "DEFAULT_BANDWIDTHS",
     "SAMPLES_PER_FEATURE",
     "check_kernel_settings",
+    "select_width",
     "gaussian_kernel",
     "neighbour_weights",
     "leave_one_out_log_ratios",
@@ -94,9 +95,18 @@ r"""Whitened points closer than ``sqrt(_COINCIDENT * d)`` count as the same poin
 
 
 def check_kernel_settings(
-    bandwidths: Sequence[float], smoothing: float, ridge: float
-) -> tuple[tuple[float, ...], float, float]:
-    r"""The settings of a kernel model, validated (see :class:`BatchKernel`)."""
+    bandwidths: Sequence[float], smoothing: float, ridge: float, whiten: bool | None = None
+) -> tuple[tuple[float, ...], float, float, bool | None]:
+    r"""The settings of a kernel model, validated (see :class:`BatchKernel`).
+
+    Example:
+        >>> check_kernel_settings([0.5, 1], 1, 1e-3)
+        ((0.5, 1.0), 1.0, 0.001, None)
+        >>> check_kernel_settings([0.5], 1, 1e-3, whiten="yes")
+        Traceback (most recent call last):
+        ...
+        ValueError: whiten must be True, False or None (decide by the samples per feature), got 'yes'
+    """
     widths = tuple(float(b) for b in bandwidths)
     if not widths or not all(b > 0 and math.isfinite(b) for b in widths):
         raise ValueError(f"bandwidths must be a non-empty sequence of positive numbers, got {list(bandwidths)}")
@@ -104,7 +114,9 @@ def check_kernel_settings(
         raise ValueError(f"smoothing must be positive, got {smoothing}")
     if not ridge > 0:
         raise ValueError(f"ridge must be positive, got {ridge}")
-    return widths, float(smoothing), float(ridge)
+    if whiten is not None and not isinstance(whiten, bool):
+        raise ValueError(f"whiten must be True, False or None (decide by the samples per feature), got {whiten!r}")
+    return widths, float(smoothing), float(ridge), whiten
 
 
 class Whitening:
@@ -146,13 +158,30 @@ class Whitening:
         return log_det if self.tril is None else log_det - torch.diagonal(self.tril).log().sum()
 
 
-def gaussian_kernel(query: Tensor, points: Tensor, bandwidths: Sequence[float], leave_out: bool = True) -> Tensor:
+def _widths(bandwidths: Sequence[float] | Tensor, like: Tensor) -> Tensor:
+    return torch.as_tensor(bandwidths, dtype=like.dtype, device=like.device).reshape(-1)
+
+
+def select_width(bandwidths: Sequence[float] | Tensor, likelihood: Tensor) -> Tensor:
+    r"""The width of largest leave-one-out likelihood, as a one-element tensor on the
+    likelihood's device (no host synchronisation in a training step).
+
+    Example:
+        >>> select_width((0.25, 0.5, 1.0), torch.tensor([-0.7, -0.6, -0.65]))
+        tensor([0.5000])
+    """
+    return _widths(bandwidths, likelihood)[likelihood.argmax()].reshape(1)
+
+
+def gaussian_kernel(
+    query: Tensor, points: Tensor, bandwidths: Sequence[float] | Tensor, leave_out: bool = True
+) -> Tensor:
     r"""``exp(-||q - p_j||^2 / (2 sigma_b^2))``, ``sigma_b = b sqrt(d)``, between whitened
     ``query: [..., d]`` and ``points: [N, d]``, for every width: ``[B, ..., N]``. With
     ``leave_out``, pairs of coincident points get 0 (a sample is not its own neighbour)."""
     d = points.shape[-1]
     squared = (query.pow(2).sum(-1, keepdim=True) + points.pow(2).sum(-1) - 2.0 * query @ points.T).clamp_min(0.0)
-    sigmas = torch.tensor(bandwidths, dtype=points.dtype, device=points.device) * d**0.5
+    sigmas = _widths(bandwidths, points) * d**0.5
     kernel = torch.exp(-squared.unsqueeze(0) / (2.0 * sigmas.pow(2)).view(-1, *([1] * squared.dim())))
     if leave_out:
         kernel = kernel * (squared.detach() > _COINCIDENT * d).to(kernel.dtype)
@@ -166,24 +195,29 @@ def neighbour_weights(kernel: Tensor, smoothing: float) -> Tensor:
     return (kernel + smoothing / n) / (kernel.sum(-1, keepdim=True) + smoothing)
 
 
-def _y_kernel(y: Tensor, bandwidths: Sequence[float], ridge: float) -> tuple[Tensor, Tensor]:
+def _y_kernel(y: Tensor, bandwidths: Sequence[float] | Tensor, ridge: float) -> tuple[Tensor, Tensor]:
     r"""``kappa_y(y_i, y_j)`` on the batch (``[N, N]`` for class indices, ``[B, N, N]`` for
     continuous ``y``, a sample being its own match) and the log-normaliser per width that
     turns kernel units into a density of ``y`` (``[B]``, zero for class indices)."""
     if not y.is_floating_point():
         labels = class_labels(y)
-        return (labels[:, None] == labels[None, :]).to(torch.float32), torch.zeros(len(bandwidths))
+        return (labels[:, None] == labels[None, :]).to(torch.float32), torch.zeros(_widths(bandwidths, y).numel())
     values = y.reshape(len(y), -1)
     whitening = Whitening(values, ridge)
     points = whitening(values)
     d = points.shape[-1]
-    sigmas = torch.tensor(bandwidths, dtype=points.dtype, device=points.device) * d**0.5
+    sigmas = _widths(bandwidths, points) * d**0.5
     normaliser = -d * sigmas.log() - 0.5 * d * math.log(2.0 * math.pi) + whitening.log_abs_det()
     return gaussian_kernel(points, points, bandwidths, leave_out=False), normaliser
 
 
 def leave_one_out_log_ratios(
-    x: Tensor, y: Tensor, bandwidths: Sequence[float], smoothing: float, ridge: float, whiten: bool | None = None
+    x: Tensor,
+    y: Tensor,
+    bandwidths: Sequence[float] | Tensor,
+    smoothing: float,
+    ridge: float,
+    whiten: bool | None = None,
 ) -> tuple[Tensor, Tensor]:
     r"""``log q_b(y_i | x_i) - log q_inf(y_i)`` for every width ``b`` (``[B, N]``) and the
     leave-one-out log-likelihood ``mean_i log q_b(y_i | x_i)`` of each width (``[B]``), on
@@ -204,10 +238,10 @@ def leave_one_out_log_ratios(
     return log_conditional - log_marginal, likelihood
 
 
-def _mixture_log_density(weights: Tensor, whitened: Tensor, points: Tensor, sigma: float) -> Tensor:
+def _mixture_log_density(weights: Tensor, whitened: Tensor, points: Tensor, sigma: Tensor) -> Tensor:
     d = points.shape[-1]
     squared = (whitened.pow(2).sum(-1, keepdim=True) + points.pow(2).sum(-1) - 2.0 * whitened @ points.T).clamp_min(0.0)
-    log_normal = -squared / (2.0 * sigma**2) - d * math.log(sigma) - 0.5 * d * math.log(2.0 * math.pi)
+    log_normal = -squared / (2.0 * sigma**2) - d * sigma.log() - 0.5 * d * math.log(2.0 * math.pi)
     return torch.logsumexp(weights.log() + log_normal, dim=-1)
 
 
@@ -256,7 +290,7 @@ class KernelConditional:
     ) -> None:
         with torch.no_grad():
             _, likelihood = leave_one_out_log_ratios(x, y, bandwidths, smoothing, ridge, whiten)
-        self.bandwidth = bandwidths[int(likelihood.argmax())]
+        self.bandwidth = select_width(bandwidths, likelihood)
         self.smoothing = smoothing
         self.x_whitening = Whitening(x, ridge, decorrelate=whiten)
         self.x_points = self.x_whitening(x)
@@ -271,7 +305,7 @@ class KernelConditional:
 
     def weights(self, x: Tensor) -> Tensor:
         r"""The mixture weights ``w_j(x)`` over the batch's samples: ``[..., N]``."""
-        kernel = gaussian_kernel(self.x_whitening(x), self.x_points, (self.bandwidth,))[0]
+        kernel = gaussian_kernel(self.x_whitening(x), self.x_points, self.bandwidth)[0]
         return neighbour_weights(kernel, self.smoothing)
 
     def __call__(self, x: Tensor) -> Distribution:
@@ -305,8 +339,9 @@ class BatchKernel(nn.Module):
         whiten: bool | None = None,
     ) -> None:
         super().__init__()
-        self.bandwidths, self.smoothing, self.ridge = check_kernel_settings(bandwidths, smoothing, ridge)
-        self.whiten = None if whiten is None else bool(whiten)
+        self.bandwidths, self.smoothing, self.ridge, self.whiten = check_kernel_settings(
+            bandwidths, smoothing, ridge, whiten
+        )
 
     def fit(self, x: Tensor, y: Tensor) -> KernelConditional:
         r"""The kernel ``q(y | x)`` of the batch ``(x, y)``, differentiable with respect to

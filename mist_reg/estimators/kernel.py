@@ -62,7 +62,12 @@ import torch
 from torch import Tensor
 
 from mist_reg.bounds import BoundTerms
-from mist_reg.distributions.batch_kernel import DEFAULT_BANDWIDTHS, check_kernel_settings, leave_one_out_log_ratios
+from mist_reg.distributions.batch_kernel import (
+    DEFAULT_BANDWIDTHS,
+    check_kernel_settings,
+    leave_one_out_log_ratios,
+    select_width,
+)
 from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.generative import check_generative_inputs
 
@@ -97,20 +102,23 @@ class KernelMI(MIEstimator):
         whiten: bool | None = None,
     ) -> None:
         super().__init__()
-        self.bandwidths, self.smoothing, self.ridge = check_kernel_settings(bandwidths, smoothing, ridge)
-        self.whiten = None if whiten is None else bool(whiten)
+        self.bandwidths, self.smoothing, self.ridge, self.whiten = check_kernel_settings(
+            bandwidths, smoothing, ridge, whiten
+        )
 
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         x, y = check_generative_inputs(x, y, self.min_samples)
         with autocast_disabled(x.device):
-            bandwidths = self.bandwidths
-            if len(bandwidths) > 1 and torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
-                # choose the width without a graph, then differentiate that width only
-                with torch.no_grad():
-                    _, likelihood = leave_one_out_log_ratios(x, y, bandwidths, self.smoothing, self.ridge, self.whiten)
-                bandwidths = (bandwidths[int(likelihood.argmax())],)
-            log_ratios, likelihood = leave_one_out_log_ratios(x, y, bandwidths, self.smoothing, self.ridge, self.whiten)
-            return BoundTerms(log_ratios[likelihood.argmax()])
+            # the width is chosen without a graph; only that width is differentiated
+            with torch.no_grad():
+                log_ratios, likelihood = leave_one_out_log_ratios(
+                    x, y, self.bandwidths, self.smoothing, self.ridge, self.whiten
+                )
+            if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
+                return BoundTerms(log_ratios[likelihood.argmax()])
+            width = select_width(self.bandwidths, likelihood)
+            log_ratios, _ = leave_one_out_log_ratios(x, y, width, self.smoothing, self.ridge, self.whiten)
+            return BoundTerms(log_ratios[0])
 
     def extra_repr(self) -> str:
         return f"bandwidths={self.bandwidths}, smoothing={self.smoothing}, ridge={self.ridge}, whiten={self.whiten}"
