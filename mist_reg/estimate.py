@@ -64,9 +64,10 @@ from mist_reg.diagnostics import exact_dependence, is_continuous
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.registry import get_entry, normalize_name
 from mist_reg.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_terms
-from mist_reg.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, FitSettings, TrainingLog, fit_estimator, resolve_device
+from mist_reg.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, FitSettings, TrainingLog, resolve_device
 from mist_reg.knn_estimate import DEFAULT_K, ksg_with_error_bar
 from mist_reg.preprocessing import Preprocessing, make_preprocessor
+from mist_reg.reference_choice import fit_with_reference_choice
 from mist_reg.result import MIEstimate, heterogeneity_p_value, normal_interval, pooled_mean_and_error
 
 __all__ = ["estimate_mi", "DEFAULT_ESTIMATOR", "TRAINED_DEFAULT", "KSG", "ESTIMATE_NAMES"]
@@ -422,7 +423,9 @@ def _estimate_from_loaders(
     xb, yb = first_batch(train_loader, "the training data loader")
     first_batch(held_out.test_loader, "test_loader")
     estimator = model.build(xb.shape[1], yb.shape[1])
-    log = fit_estimator(estimator, settings, train_loader=train_loader, valid_loader=valid_loader)
+    estimator, log = fit_with_reference_choice(
+        estimator, settings, train_loader=train_loader, valid_loader=valid_loader
+    )
     certificate = RunningBound()
     running = evaluate_terms(
         estimator, data_loader=held_out.test_loader, device=settings.device, certificate=certificate
@@ -491,7 +494,7 @@ def _estimate_from_samples(
         x_map, y_map = make_preprocessor(preprocessing).fit(x), make_preprocessor(preprocessing).fit(y)
         x, y, x_test, y_test = x_map(x), y_map(y), x_map(x_test), y_map(y_test)
         estimator = model.build(x.shape[1], y.shape[1], fresh)
-        log = fit_estimator(estimator, dataclasses.replace(settings, seed=fold_seed), x=x, y=y)
+        estimator, log = fit_with_reference_choice(estimator, dataclasses.replace(settings, seed=fold_seed), x, y)
         eval_batch = min(held_out.eval_batch_size, x_test.shape[0])
         certificate = RunningBound()
         running = evaluate_terms(estimator, x_test, y_test, eval_batch, device=settings.device, certificate=certificate)

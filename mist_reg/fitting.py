@@ -53,6 +53,7 @@ __all__ = [
     "train_mi_estimator",
     "fit_estimator",
     "fit_data_dependent",
+    "sample_loaders",
     "resolve_device",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_ITERATIONS",
@@ -307,9 +308,8 @@ def fit_estimator(
     if not isinstance(estimator, MIEstimator):
         raise TypeError(f"estimator must be a mist_reg MIEstimator, got {type(estimator).__name__}")
     settings = settings.resolved()
-    generator = torch.Generator().manual_seed(settings.seed) if settings.seed is not None else None
     if train_loader is None:
-        train_loader, valid_loader = _sample_loaders(x, y, valid_loader, settings, generator)
+        train_loader, valid_loader = sample_loaders(x, y, settings, valid_loader)
 
     estimator.to(settings.device)
     try:
@@ -325,11 +325,15 @@ def fit_estimator(
     return _TrainingLoop(estimator, optimizer, train_loader, valid_loader, settings).run()
 
 
-def _sample_loaders(
-    x: Any, y: Any, valid_loader: Iterable | None, settings: FitSettings, generator: torch.Generator | None
+def sample_loaders(
+    x: Any, y: Any, settings: FitSettings, valid_loader: Iterable | None = None
 ) -> tuple[TensorBatches, Iterable | None]:
     """Training batches of in-memory samples, and validation batches split off them
-    (unless ``valid_loader`` is given or ``valid_percentage`` is 0)."""
+    (unless ``valid_loader`` is given or ``valid_percentage`` is 0): what
+    :func:`fit_estimator` trains on. The split and the order of the batches follow
+    ``settings.seed``, so two calls with the same seed give the same split and batches."""
+    settings = settings.resolved()
+    generator = torch.Generator().manual_seed(settings.seed) if settings.seed is not None else None
     if x is None or y is None:
         raise ValueError("pass x and y, or a train_loader")
     x, y = as_samples(x, "x"), as_samples(y, "y")

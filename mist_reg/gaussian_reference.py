@@ -68,6 +68,7 @@ class GaussianLogRatio(Critic):
         self.register_buffer("proj_x", torch.zeros(x_dim, 0))
         self.register_buffer("proj_y", torch.zeros(y_dim, 0))
         self.register_buffer("rho", torch.zeros(0))
+        self.shrinkage = 1.0  # the factor of the canonical correlations chosen by fit_data()
 
     @staticmethod
     def _whitener(z: Tensor, ridge: float) -> tuple[Tensor, Tensor]:
@@ -119,6 +120,7 @@ class GaussianLogRatio(Critic):
         rank, shrinkage = self._choose_rank_and_shrinkage(x, y) if self.rank is None else (self.rank, 1.0)
         mean_x, mean_y, proj_x, proj_y, rho = self._canonical(x, y)
         rho = rho * shrinkage
+        self.shrinkage = shrinkage
         self.mean_x, self.mean_y = mean_x.float(), mean_y.float()
         self.proj_x, self.proj_y = proj_x[:, :rank].float(), proj_y[:, :rank].float()
         self.rho = rho[:rank].float()

@@ -29,6 +29,7 @@ from mist_reg.estimators.registry import (
     register_estimator,
 )
 from mist_reg.gaussian_reference import GaussianLogRatio, ResidualCritic
+from mist_reg.student_reference import StudentTLogRatio
 
 __all__ = [
     "DEFAULT_HIDDEN_DIMS",
@@ -54,7 +55,7 @@ DEFAULT_HIDDEN_DIMS: tuple[int, ...] = (256, 256)
 
 ESTIMATION_CRITIC_DEFAULTS: dict[str, Any] = {
     "hidden_dims": (128, 128, 128),
-    "reference": "gaussian",
+    "reference": "student_t",
     "critic_type": "separable",
     "marginal_terms": True,
     "projection_dim": 32,
@@ -77,7 +78,7 @@ def make_critic(
     normalize: bool = False,
     temperature: float = 1.0,
     marginal_terms: bool = False,
-    reference: Literal["gaussian"] | None = None,
+    reference: Literal["gaussian", "student_t"] | None = None,
     reference_offset: float = 0.0,
 ) -> Critic:
     r"""A joint or separable MLP critic (``projection_dim``, ``normalize``,
@@ -100,7 +101,9 @@ def make_critic(
         return critic
     if reference == "gaussian":
         return ResidualCritic(GaussianLogRatio(x_dim, y_dim), critic, reference_offset)
-    raise ValueError(f"unknown reference {reference!r}; valid references: gaussian, None")
+    if reference == "student_t":
+        return ResidualCritic(StudentTLogRatio(x_dim, y_dim), critic, reference_offset)
+    raise ValueError(f"unknown reference {reference!r}; valid references: gaussian, student_t, None")
 
 
 @register_estimator("nwj", NWJ, has_critic=True, estimate_defaults=ESTIMATION_CRITIC_DEFAULTS)
