@@ -21,6 +21,9 @@ How the reported number of a trained estimator is formed (:func:`estimate_mi`):
    that starts at zero (:mod:`mist_reg.gaussian_reference`); every ``eval_every`` steps its
    estimate on the validation data is smoothed and the best weights are kept (early
    stopping; the untrained critic, i.e. the Gaussian model alone, is a candidate too);
+   when the closed-form Student-t copula (:mod:`mist_reg.student_reference`) alone beats
+   that critic on the validation data, a correction is trained from it too and the better
+   one on validation is kept (:mod:`mist_reg.reference_choice`);
 4. the estimate is evaluated on the test data with :func:`~mist_reg.evaluation.evaluate_mi`: per-sample terms
    are averaged over samples and partition terms (Donsker-Varadhan, SMILE, MINE) are
    accumulated over every negative pair of every test batch before the logarithm is taken;

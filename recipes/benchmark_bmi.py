@@ -86,7 +86,16 @@ def _estimate(name: str, path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mi, seconds = timed(lambda: estimate_mi(x[:N_TRAIN], y[:N_TRAIN], x_test=x[N_TRAIN:], y_test=y[N_TRAIN:]))
-        return {"estimate": float(mi), "seconds": seconds, "interval": list(mi.interval), "warnings": mi.warnings}
+        reference = getattr(getattr(mi.estimator, "critic", None), "reference", None)
+        df = getattr(reference, "df_value", None)  # the Student-t start (finite) or the Gaussian one (inf)
+        return {
+            "estimate": float(mi),
+            "seconds": seconds,
+            "interval": list(mi.interval),
+            "warnings": mi.warnings,
+            "estimator_name": mi.estimator_name,
+            **({"reference_df": df} if df is not None else {}),
+        }
     if name == "ksg":
         value, seconds = timed(lambda: ksg_mi(x, y, k=5))
         return {"estimate": float(value), "seconds": seconds}

@@ -61,8 +61,9 @@ ESTIMATION_CRITIC_DEFAULTS: dict[str, Any] = {
     "projection_dim": 32,
 }
 r"""The critic :func:`mist_reg.estimate_mi` gives every estimator registered with a critic
-unless told otherwise (the ``estimate_defaults`` of their registry entries): the
-closed-form Gaussian log-ratio corrected by a separable network with marginal terms (see
+unless told otherwise (the ``estimate_defaults`` of their registry entries): a closed-form
+log-ratio, Gaussian or Student-t copula as :mod:`mist_reg.reference_choice` decides,
+corrected by a separable network with marginal terms (see
 ``docs/benchmarks.md`` for how it compares with joint critics). With batches of 64, 3x128
 heads learned the spiral and Student-t tasks best among the sizes measured."""
 
@@ -86,7 +87,9 @@ def make_critic(
 
     With ``reference="gaussian"`` the MLP becomes a zero-initialised correction of the
     closed-form Gaussian log-ratio (:class:`~mist_reg.gaussian_reference.ResidualCritic`),
-    fitted to the training data by :func:`mist_reg.train_mi_estimator` before training;
+    fitted to the training data by :func:`mist_reg.train_mi_estimator` before training
+    (``"student_t"``: of the Student-t copula log-ratio,
+    :class:`~mist_reg.student_reference.StudentTLogRatio`, which includes the Gaussian);
     ``reference_offset`` shifts it where a bound's optimal critic is the log-ratio plus a
     constant (the NWJ factory sets 1).
     """
@@ -121,8 +124,8 @@ def nwj(
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
         critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
-            closed-form Gaussian log-ratio) and ``reference_offset``.
+            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
+            correction of a closed-form log-ratio) and ``reference_offset``.
     """
     critic_kwargs.setdefault("reference_offset", 1.0)
     return NWJ(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
@@ -149,8 +152,8 @@ def mine(
             corrects the gradient's bias, in ``(0, 1]`` (0.9; ``1`` keeps the first batch's).
         critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
-            closed-form Gaussian log-ratio) and ``reference_offset``.
+            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
+            correction of a closed-form log-ratio) and ``reference_offset``.
 
     Example:
         >>> estimator = mine(x_dim=5, y_dim=5, neg_samples=16, hidden_dims=[32, 32], critic_type="joint")
@@ -174,8 +177,8 @@ def infonce(
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
         critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
-            closed-form Gaussian log-ratio) and ``reference_offset``.
+            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
+            correction of a closed-form log-ratio) and ``reference_offset``.
     """
     return InfoNCE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
@@ -195,8 +198,8 @@ def tuba(
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
         critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
-            closed-form Gaussian log-ratio) and ``reference_offset``.
+            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
+            correction of a closed-form log-ratio) and ``reference_offset``.
     """
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return TUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples)
@@ -223,8 +226,8 @@ def alpha_tuba(
         alpha: The weight of the baseline: ``0`` is InfoNCE, ``1`` is TUBA; 0.5 by default.
         critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
-            closed-form Gaussian log-ratio) and ``reference_offset``.
+            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
+            correction of a closed-form log-ratio) and ``reference_offset``.
     """
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return AlphaTUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples, alpha)
@@ -244,8 +247,8 @@ def js(
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
         critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
-            closed-form Gaussian log-ratio) and ``reference_offset``.
+            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
+            correction of a closed-form log-ratio) and ``reference_offset``.
     """
     return JS(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
@@ -270,8 +273,8 @@ def smile(
         tau: The partition scores are clipped to ``[-tau, tau]`` (5.0).
         critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
-            closed-form Gaussian log-ratio) and ``reference_offset``.
+            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
+            correction of a closed-form log-ratio) and ``reference_offset``.
     """
     return SMILE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples, tau)
 
@@ -291,8 +294,8 @@ def flo(
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
         critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
-            closed-form Gaussian log-ratio) and ``reference_offset``.
+            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
+            correction of a closed-form log-ratio) and ``reference_offset``.
     """
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return FLO(critic, joint_baseline(x_dim, y_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples)
