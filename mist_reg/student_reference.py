@@ -70,11 +70,19 @@ def student_t_scores(df: float, grid: Tensor) -> Tensor:
     Computed from the lower tail for ``z < 0`` and by symmetry for ``z > 0``, so that the
     far tails keep their precision.
     """
-    from scipy import stats
+    from scipy.special import ndtr, stdtrit
 
     z = grid.detach().cpu().double().numpy()
-    lower = stats.t.ppf(stats.norm.cdf(-abs(z)), df)
+    lower = stdtrit(df, ndtr(-abs(z)))
     return torch.from_numpy(-lower * (z > 0) + lower * (z <= 0)).to(grid.device)
+
+
+def _correlation(scatter: Tensor) -> Tensor:
+    r"""``scatter`` scaled to a unit diagonal; a constant coordinate (zero scale) keeps a
+    zero row and column."""
+    scale = scatter.diagonal().clamp_min(1e-12).sqrt()
+    varying = (scale > 1e-6).to(scatter.dtype)
+    return scatter / scale[:, None] / scale[None, :] * varying[:, None] * varying[None, :]
 
 
 def _log_t_normaliser(df: float, dim: int) -> float:
@@ -142,26 +150,30 @@ class StudentTLogRatio(Critic):
         table = scores.to(z.dtype)
         return table[left] * (1 - weight) + table[left + 1] * weight
 
-    def _dispersion(self, s: Tensor, df: float) -> Tensor:
+    def _dispersion(self, s: Tensor, df: float, start: Tensor | None = None) -> Tensor:
         r"""The dispersion of ``s`` as a correlation matrix: the sample correlation for the
-        Gaussian, the EM fixed point of the Student-t (location 0) otherwise."""
+        Gaussian, the EM fixed point of the Student-t (location 0) otherwise, iterated from
+        ``start`` (the sample correlation by default) until it moves by less than 1e-5."""
         n, dim = s.shape
-        if math.isinf(df):
-            scatter = s.T @ s / n
-        else:
-            scatter = torch.eye(dim, dtype=s.dtype, device=s.device)
-            for _ in range(_EM_ITERATIONS):
-                q = (s @ torch.linalg.inv(scatter) * s).sum(1)
-                weights = (df + dim) / (df + q)
-                scatter = (weights[:, None] * s).T @ s / n
-                scale = scatter.diagonal().sqrt()
-                scatter = scatter / scale[:, None] / scale[None, :]
-        scale = scatter.diagonal().clamp_min(1e-12).sqrt()
-        return scatter / scale[:, None] / scale[None, :]
+        eye = torch.eye(dim, dtype=s.dtype, device=s.device)
+        scatter = _correlation(s.T @ s / n) if start is None else start
+        for _ in range(0 if math.isinf(df) else _EM_ITERATIONS):
+            q = (s @ torch.linalg.inv(scatter + 1e-9 * eye) * s).sum(1)  # invertible with a constant coordinate
+            weights = (df + dim) / (df + q)
+            previous, scatter = scatter, _correlation((weights[:, None] * s).T @ s / n)
+            if float((scatter - previous).abs().max()) < 1e-5:
+                break
+        return scatter
 
     def _whitener(self, block: Tensor) -> Tensor:
-        values, vectors = torch.linalg.eigh(block + self.ridge * torch.eye(len(block), dtype=block.dtype))
-        return vectors / values.clamp_min(1e-12).sqrt()
+        r"""``[d, k]``: whitens the ``k`` directions of ``block`` whose variance exceeds ten
+        times the ridge. The others (constant or duplicated coordinates) are dropped: they
+        add nothing to the Mahalanobis norms, and counting them in the dimension of the
+        Student-t density would change its radial law."""
+        eye = torch.eye(len(block), dtype=block.dtype, device=block.device)
+        values, vectors = torch.linalg.eigh(block + self.ridge * eye)
+        keep = values > 11 * self.ridge
+        return vectors[:, keep] / values[keep].sqrt()
 
     def _parameters_for(self, s: Tensor, df: float, rank: int, shrinkage: float) -> dict[str, Tensor]:
         scatter = self._dispersion(s, df)
@@ -237,7 +249,7 @@ class StudentTLogRatio(Critic):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # df and the rank are chosen by fit_data(): take the shapes of the saved buffers
-        for name in ("scores", "proj_x", "proj_y", "rho"):
+        for name in ("scores", "white_x", "white_y", "proj_x", "proj_y", "rho"):
             saved = state_dict.get(prefix + name)
             if saved is not None and saved.shape != getattr(self, name).shape:
                 setattr(self, name, torch.empty_like(saved, device=getattr(self, name).device))
@@ -264,9 +276,10 @@ class StudentTLogRatio(Critic):
         q_y = (sy @ params["white_y"]).square().sum(-1)
         return q_y, b, (r2 / (1 - r2) * b.square()).sum(-1)
 
-    def _log_ratio(self, q_x: Tensor, q_y: Tensor, delta: Tensor, rho: Tensor, df: float) -> Tensor:
-        dx, dy = self.x_dim, self.y_dim
-        log_det = -0.5 * torch.log1p(-rho.square()).sum()
+    @staticmethod
+    def _log_ratio(q_x: Tensor, q_y: Tensor, delta: Tensor, params: dict[str, Tensor], df: float) -> Tensor:
+        dx, dy = params["white_x"].shape[1], params["white_y"].shape[1]  # the non-degenerate dimensions
+        log_det = -0.5 * torch.log1p(-params["rho"].square()).sum()
         if math.isinf(df):  # the Gaussian limit: Q_x and Q_y cancel
             return log_det - delta / 2
         constant = _log_t_normaliser(df, dx + dy) - _log_t_normaliser(df, dx) - _log_t_normaliser(df, dy) + log_det
@@ -282,10 +295,10 @@ class StudentTLogRatio(Critic):
         q_x, a, a_delta = self._x_side(sx, params)
         q_y, b, b_delta = self._y_side(sy, params)
         if index is None:
-            return self._log_ratio(q_x, q_y, (a * b).sum(-1) + a_delta + b_delta, params["rho"], df)
+            return self._log_ratio(q_x, q_y, (a * b).sum(-1) + a_delta + b_delta, params, df)
         cross = torch.einsum("nd,nkd->nk", a, b[index])
         delta = cross + a_delta[:, None] + b_delta[index]
-        return self._log_ratio(q_x[:, None], q_y[index], delta, params["rho"], df)
+        return self._log_ratio(q_x[:, None], q_y[index], delta, params, df)
 
     def _fitted(self) -> dict[str, Tensor]:
         return {name: getattr(self, name) for name in ("white_x", "white_y", "proj_x", "proj_y", "rho")}
@@ -310,7 +323,7 @@ class StudentTLogRatio(Critic):
         q_x, a, a_delta = self._x_side(sx, params)
         q_y, b, b_delta = self._y_side(sy, params)
         delta = a @ b.T + a_delta[:, None] + b_delta[None, :]
-        return self._log_ratio(q_x[:, None], q_y[None, :], delta, params["rho"], self.df_value)
+        return self._log_ratio(q_x[:, None], q_y[None, :], delta, params, self.df_value)
 
     def score_pairs(self, x: Tensor, y: Tensor, index: Tensor) -> Tensor:
         if math.isinf(self.df_value):

@@ -142,6 +142,19 @@ def test_settings_are_checked():
     assert math.inf in DF_CANDIDATES
 
 
+def test_constant_and_duplicated_coordinates_give_finite_scores():
+    x, y = t_copula_samples(2000, 2.0, SCALE, seed=2)
+    x = torch.cat([x, torch.zeros(len(x), 1), x[:, :1]], 1)  # a constant and a duplicated coordinate
+    reference = StudentTLogRatio(DX + 2, 3)
+    reference.fit_data(x, y)
+    assert not math.isinf(reference.df_value)
+    assert torch.isfinite(reference.score_matrix(x[:10], y[:10])).all()
+    plain = StudentTLogRatio(DX, 3)
+    plain.fit_data(x[:, :DX], y)
+    # the extra coordinates carry no information beyond x: the fitted model barely moves
+    assert abs(float(reference(x, y).mean()) - float(plain(x[:, :DX], y).mean())) < 0.05
+
+
 def test_few_samples_keep_the_gaussian():
     x, y = torch.randn(30, 2), torch.randn(30, 2)
     reference = StudentTLogRatio(2, 2)
