@@ -150,13 +150,14 @@ class StudentTLogRatio(Critic):
         table = scores.to(z.dtype)
         return table[left] * (1 - weight) + table[left + 1] * weight
 
-    def _dispersion(self, s: Tensor, df: float, start: Tensor | None = None) -> Tensor:
+    @staticmethod
+    def _dispersion(s: Tensor, df: float) -> Tensor:
         r"""The dispersion of ``s`` as a correlation matrix: the sample correlation for the
         Gaussian, the EM fixed point of the Student-t (location 0) otherwise, iterated from
-        ``start`` (the sample correlation by default) until it moves by less than 1e-5."""
+        the sample correlation until it moves by less than 1e-5."""
         n, dim = s.shape
         eye = torch.eye(dim, dtype=s.dtype, device=s.device)
-        scatter = _correlation(s.T @ s / n) if start is None else start
+        scatter = _correlation(s.T @ s / n)
         for _ in range(0 if math.isinf(df) else _EM_ITERATIONS):
             q = (s @ torch.linalg.inv(scatter + 1e-9 * eye) * s).sum(1)  # invertible with a constant coordinate
             weights = (df + dim) / (df + q)
