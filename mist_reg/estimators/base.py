@@ -107,14 +107,19 @@ class MIEstimator(nn.Module):
 
     def _data_dependent_modules(self) -> list[nn.Module]:
         """This estimator and its sub-modules whose ``fit_data`` does something, in
-        :meth:`torch.nn.Module.modules` order (nested estimators included once each)."""
-        found = []
-        for module in self.modules():
+        :meth:`torch.nn.Module.modules` order (nested estimators included once each). A
+        module that is not an estimator (a closed-form reference) fits its own sub-modules:
+        those are not listed again (the Student-t reference fits its Gaussian one)."""
+        found, fitted_inside = [], []
+        for name, module in self.named_modules():
+            if any(name.startswith(prefix) for prefix in fitted_inside):
+                continue
             if isinstance(module, MIEstimator):
                 if type(module).fit_data is not MIEstimator.fit_data:
                     found.append(module)
-            elif callable(getattr(module, "fit_data", None)):  # references, density-ratio critics
+            elif callable(getattr(module, "fit_data", None)):  # closed-form references
                 found.append(module)
+                fitted_inside.append(name + ".")
         return found
 
     def needs_initialization(self) -> bool:
