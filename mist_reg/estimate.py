@@ -80,7 +80,8 @@ DEFAULT_ESTIMATOR = "default"
 ``y`` given as samples with no training arguments, :data:`TRAINED_DEFAULT` otherwise."""
 
 TRAINED_DEFAULT = "mine"
-"""The registered estimator that the default trains (MINE with the Gaussian-reference critic)."""
+"""The registered estimator that the default trains (MINE with a closed-form reference critic,
+Gaussian or Student-t copula: :mod:`mist_reg.reference_choice`)."""
 
 KSG = "ksg"
 """The name that selects KSG (:mod:`mist_reg.knn_estimate`) in :func:`estimate_mi`; not a
