@@ -331,7 +331,17 @@ def sample_loaders(
     """Training batches of in-memory samples, and validation batches split off them
     (unless ``valid_loader`` is given or ``valid_percentage`` is 0): what
     :func:`fit_estimator` trains on. The split and the order of the batches follow
-    ``settings.seed``, so two calls with the same seed give the same split and batches."""
+    ``settings.seed``, so two calls with the same seed give the same split and batches.
+
+    Example:
+        >>> x, y = torch.randn(200, 2), torch.randn(200, 2)
+        >>> train, valid = sample_loaders(x, y, FitSettings(batch_size=32, seed=0))
+        >>> len(train), sum(len(xb) for xb, _ in valid)  # 180 training samples, 20 held out
+        (5, 20)
+        >>> again, _ = sample_loaders(x, y, FitSettings(batch_size=32, seed=0))
+        >>> torch.equal(next(iter(train))[0], next(iter(again))[0])
+        True
+    """
     settings = settings.resolved()
     generator = torch.Generator().manual_seed(settings.seed) if settings.seed is not None else None
     if x is None or y is None:

@@ -69,6 +69,11 @@ def student_t_scores(df: float, grid: Tensor) -> Tensor:
 
     Computed from the lower tail for ``z < 0`` and by symmetry for ``z > 0``, so that the
     far tails keep their precision.
+
+    Example:
+        >>> grid = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)
+        >>> [round(v, 4) for v in student_t_scores(1.0, grid).tolist()]  # Cauchy quantiles of 0.159, 0.5, 0.841
+        [-1.8373, 0.0, 1.8373]
     """
     from scipy.special import ndtr, stdtrit
 
@@ -211,9 +216,9 @@ class StudentTLogRatio(Critic):
             )
         self.gaussian.fit_data(x, y)
         rank, shrinkage = len(self.gaussian.rho), self.gaussian.shrinkage
-        x, y = x.double(), y.double()
-        z = torch.cat([x, y], 1)
-        z = (z - z.mean(0)) / z.std(0).clamp_min(1e-12)
+        both = torch.cat([x, y], 1).double()
+        mean, std = both.mean(0), both.std(0).clamp_min(1e-12)
+        z = (both - mean) / std
         grid = self._grid(z.device)
         candidates = self.df_candidates if self.fixed_df is None else (self.fixed_df,)
         if self.fixed_df is None and len(z) < 40:
@@ -224,18 +229,10 @@ class StudentTLogRatio(Critic):
         else:
             order = torch.randperm(len(z), generator=torch.Generator().manual_seed(0)).to(z.device)
             folds = order[: len(z) // 2], order[len(z) // 2 :]
-            bounds = {}
-            for df, table in tables.items():
-                s = self._map(z, table)
-                bounds[df] = sum(
-                    self._held_out_bound(
-                        self._parameters_for(s[train], df, rank, shrinkage),
-                        df,
-                        s[test, : self.x_dim],
-                        s[test, self.x_dim :],
-                    )
-                    for train, test in (folds, folds[::-1])
-                )
+            bounds = {
+                df: self._two_fold_bound(self._map(z, table), df, rank, shrinkage, folds)
+                for df, table in tables.items()
+            }
             chosen = max(bounds, key=bounds.get)
         self.df, self.df_value = torch.tensor(chosen, device=self.df.device), float(chosen)
         if math.isinf(chosen):
@@ -245,8 +242,16 @@ class StudentTLogRatio(Critic):
         self.scores = tables[chosen].float()
         for name, value in params.items():
             setattr(self, name, value.float())
-        both = torch.cat([x, y], 1)
-        self.mean, self.std = both.mean(0).float(), both.std(0).clamp_min(1e-12).float()
+        self.mean, self.std = mean.float(), std.float()
+
+    def _two_fold_bound(self, s: Tensor, df: float, rank: int, shrinkage: float, folds: tuple[Tensor, Tensor]) -> float:
+        r"""The held-out DV bound of the model fitted on one fold and scored on the other,
+        summed over both ways round."""
+        total = 0.0
+        for train, test in (folds, folds[::-1]):
+            params = self._parameters_for(s[train], df, rank, shrinkage)
+            total += self._held_out_bound(params, df, s[test, : self.x_dim], s[test, self.x_dim :])
+        return total
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # df and the rank are chosen by fit_data(): take the shapes of the saved buffers
