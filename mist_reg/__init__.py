@@ -9,15 +9,15 @@ Example:
     'lower'
 """
 
-from mist_reg.data import SampleDataset
-from mist_reg.estimate import estimate_mi
+from mist_reg.estimation.data import SampleDataset
+from mist_reg.estimation.estimate import estimate_mi
+from mist_reg.estimation.evaluation import evaluate_mi
+from mist_reg.estimation.fitting import TrainingLog, train_mi_estimator
+from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimators import MIEstimator, instantiate_estimator, list_estimators
-from mist_reg.evaluation import evaluate_mi
-from mist_reg.fitting import TrainingLog, train_mi_estimator
-from mist_reg.hooks import FeatureCapture
-from mist_reg.leakage import LeakageReport, attribute_leakage
-from mist_reg.loss import MILoss
-from mist_reg.result import MIEstimate
+from mist_reg.regularization.hooks import FeatureCapture
+from mist_reg.regularization.leakage import LeakageReport, attribute_leakage
+from mist_reg.regularization.loss import MILoss
 
 __version__ = "0.1.0"
 

@@ -4,7 +4,7 @@ in words what is wrong with the others.
 Two families of rules, one for each kind of input:
 
 * **Samples** (:func:`as_samples`): what a user hands to :func:`mist_reg.estimate_mi`,
-  :func:`mist_reg.knn.ksg_mi`, :class:`mist_reg.data.SampleDataset` or a data file of the
+  :func:`mist_reg.functional.knn.ksg_mi`, :class:`mist_reg.estimation.data.SampleDataset` or a data file of the
   command line. Tensors, numpy arrays and (nested) lists of numbers of any numeric dtype
   (integers and booleans, such as labels, become floats); ``[N]`` is read as ``[N, 1]``
   and ``[N, ...]`` flattened to ``[N, d]``; non-numeric, complex, scalar, empty and
@@ -86,7 +86,7 @@ def as_samples(
     message, unless a :class:`WideCentring` is given: it then centres and scales them in
     float64 before the cast (what :func:`mist_reg.estimate_mi` does, since mutual
     information does not change under such a map). ``dtype=torch.float64`` (what
-    :func:`mist_reg.knn.ksg_mi` asks for) casts nothing away and needs no centring.
+    :func:`mist_reg.functional.knn.ksg_mi` asks for) casts nothing away and needs no centring.
 
     Example:
         >>> import numpy as np

@@ -14,11 +14,11 @@ encoder at its random initialisation.
 
 Usage::
 
-    python recipes/contrastive.py                                   # digits, CPU, ~1 min
-    python recipes/contrastive.py --estimator nwj --out runs/contrastive/nwj
-    python recipes/contrastive.py --data cifar10 --data-dir ~/data --download \
+    python -m recipes.contrastive                                   # digits, CPU, ~1 min
+    python -m recipes.contrastive --estimator nwj --out runs/contrastive/nwj
+    python -m recipes.contrastive --data cifar10 --data-dir ~/data --download \
         --backbone resnet18 --batch-size 512 --steps 20000 --compile
-    torchrun --nproc_per_node=4 recipes/contrastive.py --data cifar10 --backbone resnet18
+    torchrun --nproc_per_node=4 -m recipes.contrastive --data cifar10 --backbone resnet18
 """
 
 from __future__ import annotations
@@ -27,29 +27,25 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common.augment import augment_preset  # noqa: E402
-from common.config import BaseConfig, option, parse_config  # noqa: E402
-from common.data import ImageData, StepBatches, load_images_rank0_first, step_seed  # noqa: E402
-from common.device import autocast, to_memory_format  # noqa: E402
-from common.distributed import DistributedContext, barrier, teardown  # noqa: E402
-from common.loop import fit  # noqa: E402
-from common.models import NORMS, build_backbone, initialisation, mlp_head  # noqa: E402
-from common.plots import plot_training  # noqa: E402
-from common.probes import extract_features, knn_probe, linear_probe  # noqa: E402
-from common.run import Run, command_line, start  # noqa: E402
-
-from mist_reg import MILoss  # noqa: E402
-from mist_reg.baselines import joint_baseline, learned_baseline  # noqa: E402
-from mist_reg.critic import SeparableCritic  # noqa: E402
-from mist_reg.estimators import FLO, JS, MINE, NWJ, SMILE, TUBA, AlphaTUBA, InfoNCE, MIEstimator  # noqa: E402
+from mist_reg import MILoss
+from mist_reg.estimators import FLO, JS, MINE, NWJ, SMILE, TUBA, AlphaTUBA, InfoNCE, MIEstimator
+from mist_reg.nn.baselines import joint_baseline, learned_baseline
+from mist_reg.nn.critic import SeparableCritic
+from recipes.common.augment import augment_preset
+from recipes.common.config import BaseConfig, option, parse_config
+from recipes.common.data import ImageData, StepBatches, load_images_rank0_first, step_seed
+from recipes.common.device import autocast, to_memory_format
+from recipes.common.distributed import DistributedContext, barrier, teardown
+from recipes.common.loop import fit
+from recipes.common.models import NORMS, build_backbone, initialisation, mlp_head
+from recipes.common.plots import plot_training
+from recipes.common.probes import extract_features, knn_probe, linear_probe
+from recipes.common.run import Run, command_line, start
 
 LOWER_BOUNDS: tuple[str, ...] = ("infonce", "nwj", "js", "smile", "mine", "tuba", "alpha_tuba", "flo")
 

@@ -19,13 +19,13 @@ from the same initialisation and batches. Each is evaluated on the test split:
   nothing to the penalty's ``q``: :func:`mist_reg.estimate_mi` (``--mi-estimator``, MINE
   by default: a lower bound, fitted on 70% of the test features and evaluated on the
   rest, with its standard error), and the KSG k-nearest-neighbour estimate
-  (:func:`mist_reg.knn.ksg_mi`, ``k = 5``, on standardised features).
+  (:func:`mist_reg.functional.knn.ksg_mi`, ``k = 5``, on standardised features).
 
 Usage::
 
-    python recipes/disentanglement.py                        # digits, CPU, ~1-2 min
-    python recipes/disentanglement.py --weights 0,0.3,1,3 --style-dim 4
-    torchrun --nproc_per_node=2 recipes/disentanglement.py
+    python -m recipes.disentanglement                        # digits, CPU, ~1-2 min
+    python -m recipes.disentanglement --weights 0,0.3,1,3 --style-dim 4
+    torchrun --nproc_per_node=2 -m recipes.disentanglement
 """
 
 from __future__ import annotations
@@ -34,30 +34,26 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common.config import BaseConfig, option, parse_config  # noqa: E402
-from common.data import ImageData, StepBatches, load_images_rank0_first  # noqa: E402
-from common.device import autocast, to_memory_format  # noqa: E402
-from common.distributed import DistributedContext, barrier, teardown  # noqa: E402
-from common.loop import fit  # noqa: E402
-from common.models import build_backbone, initialisation, mlp_head  # noqa: E402
-from common.optim import ramped_weight  # noqa: E402
-from common.plots import plot_tradeoff, plot_training  # noqa: E402
-from common.probes import extract_features, linear_probe  # noqa: E402
-from common.run import Run, command_line, start  # noqa: E402
-from common.sweep import run_sweep  # noqa: E402
-
-from mist_reg import MILoss, estimate_mi, list_estimators  # noqa: E402
-from mist_reg.estimators import club  # noqa: E402
-from mist_reg.knn import ksg_mi  # noqa: E402
+from mist_reg import MILoss, estimate_mi, list_estimators
+from mist_reg.estimators import club
+from mist_reg.functional.knn import ksg_mi
+from recipes.common.config import BaseConfig, option, parse_config
+from recipes.common.data import ImageData, StepBatches, load_images_rank0_first
+from recipes.common.device import autocast, to_memory_format
+from recipes.common.distributed import DistributedContext, barrier, teardown
+from recipes.common.loop import fit
+from recipes.common.models import build_backbone, initialisation, mlp_head
+from recipes.common.optim import ramped_weight
+from recipes.common.plots import plot_tradeoff, plot_training
+from recipes.common.probes import extract_features, linear_probe
+from recipes.common.run import Run, command_line, start
+from recipes.common.sweep import run_sweep
 
 
 @dataclass

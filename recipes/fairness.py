@@ -46,12 +46,12 @@ income as the task, ``--sensitive sex`` (default) or ``race`` as ``S``, an MLP e
 
 Usage::
 
-    python recipes/fairness.py                                 # digits, CPU, ~1-2 min
-    python recipes/fairness.py --weights 0,0.3,1,3,10 --rate 0.7 --out runs/fairness/rate07
-    torchrun --nproc_per_node=2 recipes/fairness.py
-    python recipes/fairness.py --data adult --threads 1        # every method, seeds 0,1,2
-    python recipes/fairness.py --data adult --methods none,mmd --seeds 0 --max-rows 2000 --steps 300
-    python recipes/fairness.py --methods none,mi,adversary,confusion,mmd   # digits, every method
+    python -m recipes.fairness                                 # digits, CPU, ~1-2 min
+    python -m recipes.fairness --weights 0,0.3,1,3,10 --rate 0.7 --out runs/fairness/rate07
+    torchrun --nproc_per_node=2 -m recipes.fairness
+    python -m recipes.fairness --data adult --threads 1        # every method, seeds 0,1,2
+    python -m recipes.fairness --data adult --methods none,mmd --seeds 0 --max-rows 2000 --steps 300
+    python -m recipes.fairness --methods none,mi,adversary,confusion,mmd   # digits, every method
 """
 
 from __future__ import annotations
@@ -68,38 +68,35 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common.adult import TabularData, load_adult  # noqa: E402
-from common.adversary import AdversaryPenalty  # noqa: E402
-from common.attributes import add_tint  # noqa: E402
-from common.augment import augment_preset  # noqa: E402
-from common.config import (  # noqa: E402
+from mist_reg import MILoss, attribute_leakage
+from recipes.common.adult import TabularData, load_adult
+from recipes.common.adversary import AdversaryPenalty
+from recipes.common.attributes import add_tint
+from recipes.common.augment import augment_preset
+from recipes.common.config import (
     BaseConfig,
-    load_config_file,  # noqa: E402
+    load_config_file,
     option,
     parse_config,
 )
-from common.confusion import ConfusionPenalty  # noqa: E402
-from common.data import (  # noqa: E402
-    DATASETS,  # noqa: E402
+from recipes.common.confusion import ConfusionPenalty
+from recipes.common.data import (
+    DATASETS,
     ImageData,
     StepBatches,
     load_images_rank0_first,
     step_seed,
 )
-from common.device import autocast, to_memory_format  # noqa: E402
-from common.distributed import DistributedContext, barrier, teardown  # noqa: E402
-from common.loop import fit  # noqa: E402
-from common.mmd import DEFAULT_BANDWIDTHS, MMDPenalty  # noqa: E402
-from common.models import build_backbone, initialisation  # noqa: E402
-from common.optim import ramped_weight  # noqa: E402
-from common.plots import plot_method_curves, plot_tradeoff, plot_training  # noqa: E402
-from common.probes import binary_auc, entropy, extract_features, linear_probe, mlp_probe  # noqa: E402
-from common.run import Run, start  # noqa: E402
-from common.sweep import run_sweep  # noqa: E402
-
-from mist_reg import MILoss, attribute_leakage  # noqa: E402
+from recipes.common.device import autocast, to_memory_format
+from recipes.common.distributed import DistributedContext, barrier, teardown
+from recipes.common.loop import fit
+from recipes.common.mmd import DEFAULT_BANDWIDTHS, MMDPenalty
+from recipes.common.models import build_backbone, initialisation
+from recipes.common.optim import ramped_weight
+from recipes.common.plots import plot_method_curves, plot_tradeoff, plot_training
+from recipes.common.probes import binary_auc, entropy, extract_features, linear_probe, mlp_probe
+from recipes.common.run import Run, start
+from recipes.common.sweep import run_sweep
 
 METHODS: tuple[str, ...] = ("none", "mi", "gaussian", "club", "club_learned", "adversary", "confusion", "mmd")
 MI_METHODS: tuple[str, ...] = ("mi", "gaussian", "club", "club_learned")

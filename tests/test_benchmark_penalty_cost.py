@@ -8,7 +8,7 @@ import math
 import pytest
 from recipe_utils import load_recipe
 
-benchmark = load_recipe("benchmark_penalty_cost")
+benchmark = load_recipe("benchmarks.penalty_cost")
 
 
 def test_it_times_every_penalty_and_the_ratio(capsys):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from recipe_utils import load_recipe
 
-benchmark = load_recipe("benchmark_student_t")
+benchmark = load_recipe("benchmarks.student_t")
 
 
 def test_samplers_give_pairs_of_the_stated_widths_and_truths():

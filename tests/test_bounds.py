@@ -1,4 +1,4 @@
-"""Closed-form checks of the variational bounds in mist_reg.bounds.
+"""Closed-form checks of the variational bounds in mist_reg.functional.bounds.
 
 Most checks use the optimal critic of a 1-d correlated Gaussian,
 ``f(x, y) = log p(y | x) - log p(y)``, written out from ``rho`` below, on 50k samples:
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from mist_reg import bounds
-from mist_reg.bounds import (
+from mist_reg.functional import bounds
+from mist_reg.functional.bounds import (
     BoundTerms,
     RunningBound,
     alpha_tuba,

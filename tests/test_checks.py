@@ -12,10 +12,10 @@ import torch
 
 from mist_reg import estimate_mi
 from mist_reg.checks import as_samples, check_inputs
-from mist_reg.data import SampleDataset
+from mist_reg.estimation.data import SampleDataset
 from mist_reg.estimators import club, infonce
 from mist_reg.estimators.generative import check_generative_inputs
-from mist_reg.knn import ksg_mi
+from mist_reg.functional.knn import ksg_mi
 
 BAD_SAMPLES = [
     pytest.param(

@@ -1,5 +1,5 @@
 """The ``mist-reg`` command line (run in-process through ``main``) and the file reader
-behind it (``mist_reg.io``)."""
+behind it (``mist_reg.cli.io``)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from mist_reg.cli import main
+from mist_reg.cli.app import main
+from mist_reg.cli.io import DataError, load_pair, parse_columns, read_table
 from mist_reg.estimators import list_estimators
-from mist_reg.io import DataError, load_pair, parse_columns, read_table
 from mist_reg.tasks import get_task, list_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,7 +309,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, pair, capsys):
 def test_help_and_module_entry_point(capsys):
     code, out, _ = run(capsys, "estimate", "--help")
     assert code == 0 and "--n-folds" in out and "--y-file" in out
-    for module in ("mist_reg.cli", "mist_reg"):  # python -m mist_reg is the same command line
+    for module in ("mist_reg.cli.app", "mist_reg"):  # python -m mist_reg is the same command line
         result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0 and result.stdout.startswith("usage: mist-reg"), (module, result.stdout)
         assert all(c in result.stdout for c in ("demo", "estimate", "tasks", "estimators", "bench")), module
@@ -333,7 +333,7 @@ def test_demo_prints_the_estimate_beside_the_truth(capsys):
 
 
 def test_no_command_runs_the_demo(capsys, monkeypatch):
-    import mist_reg.cli as cli
+    import mist_reg.cli.app as cli
 
     seen = []
     monkeypatch.setattr(cli, "_demo", lambda args, out: seen.append((args.task, args.estimator, args.n_samples)) or 0)
@@ -349,7 +349,7 @@ def test_console_script_is_declared():
 
 
 # --------------------------------------------------------------------------------------
-# mist_reg.io directly
+# mist_reg.cli.io directly
 # --------------------------------------------------------------------------------------
 
 
@@ -479,7 +479,7 @@ def test_float64_offset_in_a_csv_keeps_the_information(tmp_path, pair, capsys):
 
 
 def test_ctrl_c_exits_130_without_traceback(tmp_path, pair, capsys, monkeypatch):
-    import mist_reg.cli as cli
+    import mist_reg.cli.app as cli
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

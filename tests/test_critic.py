@@ -1,4 +1,4 @@
-"""Tests for the critics of mist_reg.critic and mist_reg.gaussian_reference."""
+"""Tests for the critics of mist_reg.nn.critic and mist_reg.nn.references.gaussian."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from torch import nn
 from torch.distributions import MultivariateNormal
 
-from mist_reg.critic import Critic, JointCritic, SeparableCritic, joint_critic, separable_critic
-from mist_reg.gaussian_reference import GaussianLogRatio, ResidualCritic
+from mist_reg.nn.critic import Critic, JointCritic, SeparableCritic, joint_critic, separable_critic
+from mist_reg.nn.references.gaussian import GaussianLogRatio, ResidualCritic
 
 
 def naive_joint_matrix(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

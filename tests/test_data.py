@@ -1,4 +1,4 @@
-"""Tests for mist_reg.data: input checks with clear messages, SampleDataset and batching."""
+"""Tests for mist_reg.estimation.data: input checks with clear messages, SampleDataset and batching."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from mist_reg import SampleDataset
-from mist_reg.data import (
-    TensorBatches,
-    as_samples,
-    check_finite,
-    check_pair,
-    is_data_loader,
-    split_indices,
-    unpack_batch,
-)
+from mist_reg.checks import as_samples, check_finite, check_pair
+from mist_reg.estimation.data import TensorBatches, is_data_loader, split_indices, unpack_batch
 from mist_reg.utils.data import SampleDataset as SeedSampleDataset
 
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for mist_reg.distributed and MILoss under DistributedDataParallel.
+"""Tests for mist_reg.regularization.distributed and MILoss under DistributedDataParallel.
 
 Two CPU processes over gloo (tests/estimator_contract.py: ``run_on_gloo``) train a model
 that holds its MILoss (so that DDP synchronises the estimator's gradients) on two halves
@@ -24,8 +24,8 @@ from estimator_contract import (
 )
 
 from mist_reg import MILoss, list_estimators
-from mist_reg.distributed import gather_with_grad, get_rank, get_world_size, is_distributed
 from mist_reg.estimators import club, infonce
+from mist_reg.regularization.distributed import gather_with_grad, get_rank, get_world_size, is_distributed
 
 CASES = {
     # both sides captured (two gathers with gradients), a critic trained jointly with the encoder

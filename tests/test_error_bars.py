@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from mist_reg import MIEstimate, TrainingLog, estimate_mi, evaluate_mi
-from mist_reg.bounds import RunningBound, donsker_varadhan
-from mist_reg.data import TensorBatches
-from mist_reg.estimate import FoldFit, combine_fits
+from mist_reg.estimation.data import TensorBatches
+from mist_reg.estimation.estimate import FoldFit, combine_fits
+from mist_reg.estimation.result import heterogeneity_p_value, normal_interval, pooled_mean_and_error
 from mist_reg.estimators import nwj
-from mist_reg.result import heterogeneity_p_value, normal_interval, pooled_mean_and_error
+from mist_reg.functional.bounds import RunningBound, donsker_varadhan
 from mist_reg.tasks import dense_gaussian, get_task
 
 Z95 = 1.959963984540054
@@ -226,7 +226,7 @@ def test_interval_covers_the_truth_at_about_the_nominal_rate(runs, n, threshold,
 #
 # The same argument as above, for the default on one-dimensional pairs (KSG with k = 5 on
 # every sample, standard error from KSG on disjoint random blocks; see
-# mist_reg.knn_estimate). Measured over 300 runs of 1,000 samples: coverage 0.950 at
+# mist_reg.estimation.knn_estimate). Measured over 300 runs of 1,000 samples: coverage 0.950 at
 # rho = 0.5 and 0.940 at rho = 0.9, where KSG errs high by 0.013 nats (0.4 standard
 # errors); docs/error_bars.md has the figures at 5,000 samples.
 

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from mist_reg import estimate_mi, train_mi_estimator
-from mist_reg.bounds import BoundTerms
-from mist_reg.cli import main
+from mist_reg.cli.app import main
+from mist_reg.estimation.fitting import FitSettings, fit_estimator
 from mist_reg.estimators import (
     ESTIMATORS,
     MINE,
@@ -27,7 +27,7 @@ from mist_reg.estimators import (
     register_estimator,
 )
 from mist_reg.estimators.factories import CRITIC_ESTIMATORS, ESTIMATION_CRITIC_DEFAULTS
-from mist_reg.fitting import FitSettings, fit_estimator
+from mist_reg.functional.bounds import BoundTerms
 
 SMALL = {"hidden_dims": [8]}
 NEEDS = {"ba": {"entropy_y": 1.0}, "gaussian": {}, "kernel": {}, "binned": {}}

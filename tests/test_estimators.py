@@ -24,8 +24,7 @@ from estimator_contract import (
 )
 from torch import nn
 
-from mist_reg import bounds, evaluate_mi
-from mist_reg.critic import JointCritic, SeparableCritic
+from mist_reg import evaluate_mi
 from mist_reg.estimators import (
     ESTIMATORS,
     MINE,
@@ -41,6 +40,8 @@ from mist_reg.estimators import (
     register_estimator,
 )
 from mist_reg.estimators.discriminative import resolve_neg_samples
+from mist_reg.functional import bounds
+from mist_reg.nn.critic import JointCritic, SeparableCritic
 
 SEED_TABLE_NAMES = ["nwj", "mine", "infonce", "tuba", "alpha_tuba", "js", "smile", "flo"]
 

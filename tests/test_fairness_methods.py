@@ -11,13 +11,10 @@ import pytest
 import torch
 from recipe_utils import load_recipe
 
-# recipe_utils puts recipes/ on the import path: the imports of common/ come after it
-# isort: split
-
-from common.adult import SHA256, SHIPPED_DIR, find_adult_files, load_adult, read_adult_text
-from common.adversary import AdversaryPenalty, reverse_gradient
-from common.confusion import ConfusionPenalty
-from common.mmd import mmd_penalty
+from recipes.common.adult import SHA256, SHIPPED_DIR, find_adult_files, load_adult, read_adult_text
+from recipes.common.adversary import AdversaryPenalty, reverse_gradient
+from recipes.common.confusion import ConfusionPenalty
+from recipes.common.mmd import mmd_penalty
 
 fairness = load_recipe("fairness")
 

@@ -42,7 +42,7 @@ from mist_reg.estimators import (
     pq,
 )
 from mist_reg.estimators.quantized import plugin_mutual_information
-from mist_reg.quantization import KMeansQuantizer, ThresholdQuantizer
+from mist_reg.nn.quantization import KMeansQuantizer, ThresholdQuantizer
 from mist_reg.tasks import GaussianTask, get_task
 
 HIDDEN = [32, 32]

@@ -1,4 +1,4 @@
-"""Tests for mist_reg.hooks: capture by module name, removal, popping, wrapper prefixes,
+"""Tests for mist_reg.regularization.hooks: capture by module name, removal, popping, wrapper prefixes,
 repeated calls, activation checkpointing, torch.compile, torchvision and timm models, and
 the reduction of feature maps to [N, d]."""
 
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from mist_reg.hooks import CaptureHandle, FeatureCapture, reduce_features, resolve_module_name
+from mist_reg.regularization.hooks import CaptureHandle, FeatureCapture, reduce_features, resolve_module_name
 
 
 def small_model() -> nn.Sequential:

@@ -12,8 +12,6 @@ from estimator_contract import fit_and_evaluate, gaussian_pair
 
 import mist_reg.estimators.hybrid as hybrid
 from mist_reg import evaluate_mi
-from mist_reg.bounds import infonce as infonce_bound
-from mist_reg.critic import joint_critic
 from mist_reg.distributions import ConditionalGaussian, LearnedGaussian
 from mist_reg.estimators import (
     GenerativeHybrid,
@@ -26,8 +24,10 @@ from mist_reg.estimators import (
     smile,
 )
 from mist_reg.estimators.hybrid import DensityRatioCritic, bin_negatives
-from mist_reg.gaussian_reference import GaussianLogRatio, ResidualCritic
-from mist_reg.quantization import ThresholdQuantizer
+from mist_reg.functional.bounds import infonce as infonce_bound
+from mist_reg.nn.critic import joint_critic
+from mist_reg.nn.quantization import ThresholdQuantizer
+from mist_reg.nn.references.gaussian import GaussianLogRatio, ResidualCritic
 from mist_reg.tasks import get_task
 
 HIDDEN = [32, 32]
@@ -212,7 +212,7 @@ def test_hybrid_options_are_validated():
 
 def test_estimate_mi_gives_gaussian_hybrid_the_estimation_correction():
     from mist_reg import estimate_mi
-    from mist_reg.critic import SeparableCritic
+    from mist_reg.nn.critic import SeparableCritic
 
     pair = gaussian_pair("gaussian-5x5", n=2000, n_test=2)
     task, x, y = pair.task, pair.x, pair.y

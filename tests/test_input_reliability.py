@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from mist_reg import MILoss, estimate_mi, train_mi_estimator
-from mist_reg.data import WideCentring, as_samples
+from mist_reg.checks import WideCentring, as_samples
 from mist_reg.estimators import infonce, nwj
 
 TRUTH = 0.5 * math.log(2)  # y = x + noise, both of unit variance

@@ -8,8 +8,8 @@ import pytest
 import torch
 from estimator_contract import check_permutation_invariance, gaussian_pair
 
-import mist_reg.knn
-from mist_reg.knn import ksg_mi
+import mist_reg.functional.knn
+from mist_reg.functional.knn import ksg_mi
 
 
 def _gaussian_pair(n: int, dim: int, rho: float, seed: int):
@@ -95,7 +95,7 @@ def test_inputs_follow_the_sample_rules_of_estimate_mi():
 
 
 def test_docstring_example():
-    result = doctest.testmod(mist_reg.knn, verbose=False)
+    result = doctest.testmod(mist_reg.functional.knn, verbose=False)
     assert result.attempted > 0
     assert result.failed == 0
 
@@ -104,7 +104,7 @@ def test_docstring_example():
 def test_tree_and_chunked_counts_agree_exactly(kind):
     # the k-d tree path (CPU) and the block-wise path (other devices) count the same
     # neighbours, ties and repeated samples included
-    from mist_reg.knn import _chunked_counts, _tree_counts
+    from mist_reg.functional.knn import _chunked_counts, _tree_counts
 
     g = torch.Generator().manual_seed(3)
     x = torch.randn(1500, 2, generator=g, dtype=torch.float64)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from mist_reg.leakage import as_class_indices, attribute_leakage
+from mist_reg.regularization.leakage import as_class_indices, attribute_leakage
 
 
 def _planted(n: int, strength: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

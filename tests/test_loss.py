@@ -1,4 +1,4 @@
-"""Tests for mist_reg.loss.MILoss: which gradients reach which parameters in each
+"""Tests for mist_reg.regularization.loss.MILoss: which gradients reach which parameters in each
 direction, the value of the term, popping, lazy building, inner steps, the state dict
 (inner optimiser, lazily built estimator), autocast,
 activation checkpointing, torch.compile, and small runs where a CLUB penalty removes a
@@ -15,9 +15,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from mist_reg import MILoss
-from mist_reg.critic import joint_critic
 from mist_reg.distributions import ConditionalGaussian
 from mist_reg.estimators import CLUB, InfoNCE, club, doe, infonce, js
+from mist_reg.nn.critic import joint_critic
 
 
 class Encoder(nn.Module):

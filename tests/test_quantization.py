@@ -1,4 +1,4 @@
-"""Tests for mist_reg.quantization: thresholds, quantiles, k-means and the learned VQ."""
+"""Tests for mist_reg.nn.quantization: thresholds, quantiles, k-means and the learned VQ."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 from estimator_contract import check_state_round_trip
 
-import mist_reg.quantization as quantization
-from mist_reg.quantization import (
+import mist_reg.nn.quantization as quantization
+from mist_reg.nn.quantization import (
     KMeansQuantizer,
     QuantileQuantizer,
     ThresholdQuantizer,

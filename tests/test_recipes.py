@@ -10,14 +10,11 @@ import pytest
 import torch
 from recipe_utils import load_recipe
 
-# recipe_utils puts recipes/ on the import path: the imports of common/ come after it
-# isort: split
-
-from common.augment import Augment
-from common.config import config_from_dict, parse_config
-from common.data import StepBatches, load_images
-from common.models import build_backbone
-from common.probes import binary_auc, knn_probe, linear_probe
+from recipes.common.augment import Augment
+from recipes.common.config import config_from_dict, parse_config
+from recipes.common.data import StepBatches, load_images
+from recipes.common.models import build_backbone
+from recipes.common.probes import binary_auc, knn_probe, linear_probe
 
 contrastive = load_recipe("contrastive")
 fairness = load_recipe("fairness")
@@ -181,9 +178,9 @@ def test_common_doctests():
     import importlib
     import pkgutil
 
-    import common
+    import recipes.common
 
-    for info in pkgutil.iter_modules(common.__path__, "common."):
+    for info in pkgutil.iter_modules(recipes.common.__path__, "recipes.common."):
         module = importlib.import_module(info.name)
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, info.name

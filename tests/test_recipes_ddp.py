@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from recipe_utils import RECIPES, load_recipe, subprocess_env
+from recipe_utils import load_recipe, subprocess_env
 
 contrastive = load_recipe("contrastive")
 
@@ -45,7 +45,8 @@ def test_two_processes_match_one(tmp_path):
         *launcher,
         "--standalone",
         "--nproc_per_node=2",
-        str(RECIPES / "contrastive.py"),
+        "-m",
+        "recipes.contrastive",
         "--out",
         str(tmp_path / "ddp"),
         *TINY,

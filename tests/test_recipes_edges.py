@@ -10,18 +10,15 @@ import time
 import pytest
 import torch
 from recipe_utils import load_recipe
-
-# recipe_utils puts recipes/ on the import path: the imports of common/ come after it
-# isort: split
-
-from common import plots
-from common.checkpoint import atomic_save, load_checkpoint
-from common.config import parse_config
-from common.distributed import DistributedContext
-from common.loop import TrainState, _postfix, train
-from common.run import Run, command_line
-from common.sweep import run_sweep
 from torch import nn
+
+from recipes.common import plots
+from recipes.common.checkpoint import atomic_save, load_checkpoint
+from recipes.common.config import parse_config
+from recipes.common.distributed import DistributedContext
+from recipes.common.loop import TrainState, _postfix, train
+from recipes.common.run import Run, command_line
+from recipes.common.sweep import run_sweep
 
 contrastive = load_recipe("contrastive")
 

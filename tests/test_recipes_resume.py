@@ -9,12 +9,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
-from recipe_utils import RECIPES, load_recipe, subprocess_env
+from recipe_utils import load_recipe, recipe_command, subprocess_env
 
 fairness = load_recipe("fairness")
 
@@ -48,7 +47,7 @@ def checkpoint_step(path) -> int:
 
 def test_sigkill_and_restart_continues_exactly(tmp_path):
     out = tmp_path / "killed"
-    command = [sys.executable, str(RECIPES / "fairness.py"), "--out", str(out), *ARGS]
+    command = [*recipe_command("fairness"), "--out", str(out), *ARGS]
     checkpoint = out / "weight_1" / "checkpoints" / "last.pt"
     process = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90

@@ -1,4 +1,4 @@
-"""Tests for the Student-t copula reference of mist_reg.student_reference."""
+"""Tests for the Student-t copula reference of mist_reg.nn.references.student_t."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import torch
 from scipy import stats
 
 from mist_reg import estimate_mi
+from mist_reg.estimation.fitting import FitSettings
+from mist_reg.estimation.preprocessing import MarginalGaussianizer
+from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimators import mine
 from mist_reg.estimators.factories import ESTIMATION_CRITIC_DEFAULTS
-from mist_reg.fitting import FitSettings
-from mist_reg.gaussian_reference import GaussianLogRatio
-from mist_reg.preprocessing import MarginalGaussianizer
-from mist_reg.reference_choice import fit_with_reference_choice
-from mist_reg.student_reference import DF_CANDIDATES, StudentTLogRatio, student_t_scores
+from mist_reg.nn.references.gaussian import GaussianLogRatio
+from mist_reg.nn.references.student_t import DF_CANDIDATES, StudentTLogRatio, student_t_scores
 from mist_reg.tasks import StudentTTask, dense_covariance, get_task
 
 DX = 2
@@ -163,7 +163,7 @@ def test_few_samples_keep_the_gaussian():
 
 
 # --------------------------------------------------------------------------------------
-# The choice of reference in estimate_mi (mist_reg.reference_choice)
+# The choice of reference in estimate_mi (mist_reg.estimation.reference_choice)
 # --------------------------------------------------------------------------------------
 
 

@@ -13,10 +13,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from mist_reg import MIEstimate, SampleDataset, TrainingLog, estimate_mi, evaluate_mi, train_mi_estimator
-from mist_reg.bounds import BoundTerms
-from mist_reg.critic import SeparableCritic
-from mist_reg.data import TensorBatches
+from mist_reg.estimation.data import TensorBatches
 from mist_reg.estimators import MINE, NWJ, MIEstimator, instantiate_estimator, list_estimators
+from mist_reg.functional.bounds import BoundTerms
+from mist_reg.nn.critic import SeparableCritic
 from mist_reg.tasks import get_task
 
 

@@ -3,7 +3,7 @@
 The docstrings of mist_reg are Google style with two habits that griffe's Google parser
 does not read as intended; this extension rewrites them before parsing:
 
-* Sphinx cross-reference roles (``:func:`estimate_mi```, ``:class:`~mist_reg.bounds.BoundTerms```)
+* Sphinx cross-reference roles (``:func:`estimate_mi```, ``:class:`~mist_reg.functional.bounds.BoundTerms```)
   become inline code, linked to the API page of the target when it is documented there.
   Targets without a package prefix are read relative to the module of the docstring;
   targets that do not resolve (torch, numpy, ...) stay plain code.

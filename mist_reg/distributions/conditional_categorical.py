@@ -20,7 +20,7 @@ from typing import ClassVar
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
-from mist_reg.mlp import mlp
+from mist_reg.nn.mlp import mlp
 
 __all__ = ["ConditionalCategorical"]
 

@@ -34,7 +34,7 @@ from mist_reg.distributions.parametrization import (
     bounded_log_variance,
     check_log_var_range,
 )
-from mist_reg.mlp import mlp
+from mist_reg.nn.mlp import mlp
 
 __all__ = ["ConditionalGaussian", "Covariance", "COVARIANCES"]
 

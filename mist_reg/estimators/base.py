@@ -19,7 +19,7 @@ How it is fitted:
 
 How the estimate is formed:
 
-* ``terms(x, y)``: the estimate on a batch as :class:`mist_reg.bounds.BoundTerms`
+* ``terms(x, y)``: the estimate on a batch as :class:`mist_reg.functional.bounds.BoundTerms`
   (per-sample terms and an optional partition term), which :func:`mist_reg.evaluate_mi`
   accumulates over a data set;
 * ``mutual_information(x, y)``: the estimate in nats on a batch, differentiable w.r.t.
@@ -36,7 +36,7 @@ A new estimator is one subclass and one line in :mod:`mist_reg.estimators.regist
 
 Example:
     >>> import torch
-    >>> from mist_reg.bounds import BoundTerms
+    >>> from mist_reg.functional.bounds import BoundTerms
     >>> class Correlation(MIEstimator):  # a Gaussian-copula estimate, nothing to train
     ...     def terms(self, x, y):
     ...         rho = torch.corrcoef(torch.cat([x, y], 1).T)[0, 1]
@@ -58,8 +58,8 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from mist_reg.bounds import BoundTerms
 from mist_reg.checks import check_inputs
+from mist_reg.functional.bounds import BoundTerms
 
 __all__ = ["MIEstimator", "BoundDirection", "WeightSelection"]
 

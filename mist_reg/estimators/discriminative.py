@@ -1,7 +1,7 @@
 r"""Discriminative estimators: a critic ``f(x, y)`` tells joint pairs from shuffled ones.
 
-Each class combines a :class:`mist_reg.critic.Critic` with one bound of
-:mod:`mist_reg.bounds`; the sampling of negative pairs lives in
+Each class combines a :class:`mist_reg.nn.critic.Critic` with one bound of
+:mod:`mist_reg.functional.bounds`; the sampling of negative pairs lives in
 :class:`DiscriminativeEstimator`, once for all of them.
 
 ``neg_samples`` follows the torch_mist 0.1.5 convention: ``M > 0`` uses ``M`` negatives per row,
@@ -11,7 +11,7 @@ paired with its own ``y`` and every ``y`` serves as a negative equally often.
 
 Example:
     >>> import torch
-    >>> from mist_reg.critic import joint_critic
+    >>> from mist_reg.nn.critic import joint_critic
     >>> estimator = InfoNCE(critic=joint_critic(2, 2, [32]), neg_samples=8)
     >>> x = torch.randn(64, 2); y = x + 0.1 * torch.randn(64, 2)
     >>> loss = estimator(x, y); loss.backward()
@@ -26,10 +26,10 @@ import math
 import torch
 from torch import Tensor, nn
 
-from mist_reg import bounds
-from mist_reg.bounds import BoundTerms
-from mist_reg.critic import Critic
 from mist_reg.estimators.base import MIEstimator, autocast_disabled, float32_scores
+from mist_reg.functional import bounds
+from mist_reg.functional.bounds import BoundTerms
+from mist_reg.nn.critic import Critic
 
 __all__ = [
     "DiscriminativeEstimator",
@@ -82,7 +82,7 @@ class DiscriminativeEstimator(MIEstimator):
         super().__init__()
         if not isinstance(critic, Critic):
             raise TypeError(
-                f"critic must be a mist_reg.critic.Critic (JointCritic or SeparableCritic), got {type(critic).__name__}"
+                f"critic must be a mist_reg.nn.critic.Critic (JointCritic or SeparableCritic), got {type(critic).__name__}"
             )
         if not isinstance(neg_samples, int):
             raise TypeError(f"neg_samples must be an int, got {type(neg_samples).__name__}")

@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from mist_reg.baselines import joint_baseline, learned_baseline
-from mist_reg.critic import Critic, joint_critic, separable_critic
 from mist_reg.estimators.discriminative import FLO, JS, MINE, NWJ, SMILE, TUBA, AlphaTUBA, InfoNCE
 from mist_reg.estimators.registry import (
     CRITIC_ESTIMATORS,
@@ -28,8 +26,10 @@ from mist_reg.estimators.registry import (
     normalize_name,
     register_estimator,
 )
-from mist_reg.gaussian_reference import GaussianLogRatio, ResidualCritic
-from mist_reg.student_reference import StudentTLogRatio
+from mist_reg.nn.baselines import joint_baseline, learned_baseline
+from mist_reg.nn.critic import Critic, joint_critic, separable_critic
+from mist_reg.nn.references.gaussian import GaussianLogRatio, ResidualCritic
+from mist_reg.nn.references.student_t import StudentTLogRatio
 
 __all__ = [
     "DEFAULT_HIDDEN_DIMS",
@@ -62,7 +62,7 @@ ESTIMATION_CRITIC_DEFAULTS: dict[str, Any] = {
 }
 r"""The critic :func:`mist_reg.estimate_mi` gives every estimator registered with a critic
 unless told otherwise (the ``estimate_defaults`` of their registry entries): a closed-form
-log-ratio, Gaussian or Student-t copula as :mod:`mist_reg.reference_choice` decides,
+log-ratio, Gaussian or Student-t copula as :mod:`mist_reg.estimation.reference_choice` decides,
 corrected by a separable network with marginal terms (see
 ``docs/benchmarks.md`` for how it compares with joint critics). With batches of 64, 3x128
 heads learned the spiral and Student-t tasks best among the sizes measured."""
@@ -86,10 +86,10 @@ def make_critic(
     ``temperature`` and ``marginal_terms`` apply to separable critics only).
 
     With ``reference="gaussian"`` the MLP becomes a zero-initialised correction of the
-    closed-form Gaussian log-ratio (:class:`~mist_reg.gaussian_reference.ResidualCritic`),
+    closed-form Gaussian log-ratio (:class:`~mist_reg.nn.references.gaussian.ResidualCritic`),
     fitted to the training data by :func:`mist_reg.train_mi_estimator` before training
     (``"student_t"``: of the Student-t copula log-ratio,
-    :class:`~mist_reg.student_reference.StudentTLogRatio`, which includes the Gaussian);
+    :class:`~mist_reg.nn.references.student_t.StudentTLogRatio`, which includes the Gaussian);
     ``reference_offset`` shifts it where a bound's optimal critic is the log-ratio plus a
     constant (the NWJ factory sets 1).
     """

@@ -55,7 +55,6 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from mist_reg.bounds import BoundTerms
 from mist_reg.distributions.batch_gaussian import (
     ClassConditionalPosterior,
     JointGaussian,
@@ -64,6 +63,7 @@ from mist_reg.distributions.batch_gaussian import (
 )
 from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.generative import check_generative_inputs
+from mist_reg.functional.bounds import BoundTerms
 
 __all__ = ["GaussianMI"]
 

@@ -46,7 +46,6 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from mist_reg.bounds import BoundTerms
 from mist_reg.checks import check_inputs
 from mist_reg.distributions.log_density import (
     DEFAULT_MAX_PAIRS,
@@ -58,6 +57,7 @@ from mist_reg.distributions.log_density import (
 )
 from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.discriminative import resolve_neg_samples
+from mist_reg.functional.bounds import BoundTerms
 
 __all__ = [
     "GenerativeEstimator",

@@ -6,7 +6,7 @@ Densities are chosen by name: ``q="gaussian"`` (with ``covariance="diagonal"`` o
 ``"full"``), ``"categorical"`` (discrete ``y``, with ``n_classes``), ``"flow"`` (zuko,
 with ``transforms`` and ``flow="maf"`` or ``"nsf"``) or ``"batch_gaussian"`` (refitted in
 closed form on every batch; what :class:`mist_reg.MILoss` uses when it minimises). Quantizers likewise:
-``quantization="kmeans"``, ``"quantile"`` or ``"vq"`` (or a :class:`~mist_reg.quantization.Quantizer`).
+``quantization="kmeans"``, ``"quantile"`` or ``"vq"`` (or a :class:`~mist_reg.nn.quantization.Quantizer`).
 
 Example:
     >>> estimator = club(x_dim=3, y_dim=2, hidden_dims=[16], neg_samples=8)
@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from mist_reg.critic import Critic
 from mist_reg.distributions.batch_kernel import DEFAULT_BANDWIDTHS
 from mist_reg.distributions.conditional_categorical import ConditionalCategorical
 from mist_reg.distributions.conditional_gaussian import Covariance
@@ -37,8 +36,9 @@ from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQH
 from mist_reg.estimators.kernel import KernelMI
 from mist_reg.estimators.quantized import PQ, Binned
 from mist_reg.estimators.registry import register_estimator
-from mist_reg.gaussian_reference import GaussianLogRatio
-from mist_reg.quantization import KMeansQuantizer, QuantileQuantizer, Quantizer, VectorQuantizer
+from mist_reg.nn.critic import Critic
+from mist_reg.nn.quantization import KMeansQuantizer, QuantileQuantizer, Quantizer, VectorQuantizer
+from mist_reg.nn.references.gaussian import GaussianLogRatio
 
 __all__ = [
     "QUANTIZATIONS",
@@ -309,7 +309,7 @@ def pq(
         y_dim: The number of features of ``y``.
         hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
         quantization: How samples become bins: ``"kmeans"`` (the default), ``"quantile"``,
-            ``"vq"`` or a :class:`~mist_reg.quantization.Quantizer` (see
+            ``"vq"`` or a :class:`~mist_reg.nn.quantization.Quantizer` (see
             :func:`make_quantizer`).
         n_bins: The number of bins of ``Q(y)`` (16).
     """
@@ -380,7 +380,7 @@ def gaussian_hybrid(
     an MLP critic.
 
     Arguments:
-        proposal: ``"closed_form"`` (:class:`~mist_reg.gaussian_reference.GaussianLogRatio`,
+        proposal: ``"closed_form"`` (:class:`~mist_reg.nn.references.gaussian.GaussianLogRatio`,
             moments of the training data), ``"learned"`` (a conditional Gaussian with
             ``covariance`` and a learned full Gaussian ``q(y)``, fitted by maximum
             likelihood while the critic trains) or any critic.
@@ -390,7 +390,7 @@ def gaussian_hybrid(
         critic_type: The correction's critic, ``"separable"`` by default (one matrix product
             scores a batch's pairs) or ``"joint"`` (an MLP on every pair).
         marginal_terms: Whether a separable correction has marginal terms ``u(x) + w(y)``
-            (see :func:`~mist_reg.critic.separable_critic`).
+            (see :func:`~mist_reg.nn.critic.separable_critic`).
         projection_dim: The feature size of a separable correction (by default the last
             hidden width).
         bound_kwargs: ``tau`` for SMILE, ``gamma`` for MINE.

@@ -9,16 +9,16 @@ the work and a discriminative critic corrects what it misses.
   what the bin does not already say. Both parts are lower bounds, so is the sum.
 * :class:`GenerativeHybrid` uses a generative proposal as the reference of a critic,
   ``f(x, y) = log q(y | x) / q(y) + g(x, y)`` with the correction ``g`` starting at zero
-  (:class:`~mist_reg.gaussian_reference.ResidualCritic`), and reports a discriminative
+  (:class:`~mist_reg.nn.references.gaussian.ResidualCritic`), and reports a discriminative
   bound on ``f``. The proposal is either the closed-form
-  :class:`~mist_reg.gaussian_reference.GaussianLogRatio` or a :class:`DensityRatioCritic`
+  :class:`~mist_reg.nn.references.gaussian.GaussianLogRatio` or a :class:`DensityRatioCritic`
   built from densities fitted by maximum likelihood. At the start of training the
   estimate is already the proposal's; the critic only has to learn the residual.
 
 Example:
     >>> import torch
-    >>> from mist_reg.critic import joint_critic
-    >>> from mist_reg.gaussian_reference import GaussianLogRatio
+    >>> from mist_reg.nn.critic import joint_critic
+    >>> from mist_reg.nn.references.gaussian import GaussianLogRatio
     >>> estimator = GenerativeHybrid(GaussianLogRatio(2, 2), joint_critic(2, 2, [16]))
     >>> _ = torch.manual_seed(0)
     >>> x = torch.randn(1000, 2); y = x + torch.randn(1000, 2)  # I = log(2) = 0.69 nats
@@ -35,8 +35,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mist_reg.bounds import BoundTerms, infonce
-from mist_reg.critic import Critic
 from mist_reg.distributions.log_density import (
     DEFAULT_MAX_PAIRS,
     ConditionalDensity,
@@ -49,7 +47,9 @@ from mist_reg.estimators.base import MIEstimator, autocast_disabled, float32_sco
 from mist_reg.estimators.discriminative import JS, MINE, NWJ, SMILE, DiscriminativeEstimator, InfoNCE, off_diagonal
 from mist_reg.estimators.generative import MarginalDensity
 from mist_reg.estimators.quantized import PQ
-from mist_reg.gaussian_reference import ResidualCritic
+from mist_reg.functional.bounds import BoundTerms, infonce
+from mist_reg.nn.critic import Critic
+from mist_reg.nn.references.gaussian import ResidualCritic
 
 __all__ = ["DensityRatioCritic", "GenerativeHybrid", "PQHybrid", "DISCRIMINATIVE_BOUNDS", "bin_negatives"]
 
@@ -113,10 +113,10 @@ class GenerativeHybrid(MIEstimator):
 
     Arguments:
         proposal: A critic giving ``log q(y | x) - log q(y)``:
-            :class:`~mist_reg.gaussian_reference.GaussianLogRatio` (fitted in closed form by
+            :class:`~mist_reg.nn.references.gaussian.GaussianLogRatio` (fitted in closed form by
             ``fit_data``) or :class:`DensityRatioCritic` (fitted by maximum likelihood
             alongside the critic, through its ``fitting_loss``).
-        correction: The learned critic ``g``; :class:`~mist_reg.gaussian_reference.ResidualCritic`
+        correction: The learned critic ``g``; :class:`~mist_reg.nn.references.gaussian.ResidualCritic`
             starts it at zero, so training starts from the proposal.
         discriminative: The bound reported and trained: one of :data:`DISCRIMINATIVE_BOUNDS`
             or a :class:`DiscriminativeEstimator` subclass. ``"infonce"`` by default: it can
@@ -250,7 +250,7 @@ class PQHybrid(MIEstimator):
         if not isinstance(pq, PQ):
             raise TypeError(f"pq must be a mist_reg.estimators.PQ, got {type(pq).__name__}")
         if not isinstance(critic, Critic):
-            raise TypeError(f"critic must be a mist_reg.critic.Critic, got {type(critic).__name__}")
+            raise TypeError(f"critic must be a mist_reg.nn.critic.Critic, got {type(critic).__name__}")
         if not isinstance(neg_samples, int) or neg_samples < 0:
             raise ValueError(f"neg_samples must be 0 (all same-bin samples) or positive, got {neg_samples!r}")
         if not batch_weight >= 0:

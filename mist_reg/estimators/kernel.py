@@ -61,7 +61,6 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from mist_reg.bounds import BoundTerms
 from mist_reg.distributions.batch_kernel import (
     DEFAULT_BANDWIDTHS,
     check_kernel_settings,
@@ -70,6 +69,7 @@ from mist_reg.distributions.batch_kernel import (
 )
 from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.generative import check_generative_inputs
+from mist_reg.functional.bounds import BoundTerms
 
 __all__ = ["KernelMI"]
 

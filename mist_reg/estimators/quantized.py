@@ -2,7 +2,7 @@ r"""Estimators on quantized variables: :class:`Binned` and :class:`PQ`.
 
 Quantizing loses information, ``I(Q(X); Q(Y)) <= I(X; Q(Y)) <= I(X; Y)`` (data
 processing), in exchange for quantities that are easy to estimate: counting tables for
-:class:`Binned`, a classifier for :class:`PQ`. Quantizers (:mod:`mist_reg.quantization`)
+:class:`Binned`, a classifier for :class:`PQ`. Quantizers (:mod:`mist_reg.nn.quantization`)
 are fitted in the ``fit_data(x, y)`` hook that :func:`mist_reg.train_mi_estimator` calls
 before training; an estimator used without it fits them on the first batch it sees.
 
@@ -18,11 +18,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mist_reg.bounds import BoundTerms
 from mist_reg.distributions.log_density import ConditionalDensity, log_prob
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.generative import GenerativeEstimator, check_generative_inputs
-from mist_reg.quantization import Quantizer
+from mist_reg.functional.bounds import BoundTerms
+from mist_reg.nn.quantization import Quantizer
 
 __all__ = ["Binned", "PQ", "plugin_mutual_information", "joint_counts"]
 
@@ -79,7 +79,7 @@ class Binned(MIEstimator):
         pseudo_count: The additive smoothing of every cell of the table.
 
     Example:
-        >>> from mist_reg.quantization import ThresholdQuantizer
+        >>> from mist_reg.nn.quantization import ThresholdQuantizer
         >>> estimator = Binned(ThresholdQuantizer([0.0]), ThresholdQuantizer([0.0]), pseudo_count=0.0)
         >>> x = torch.linspace(-1, 1, 1000).unsqueeze(1)  # half of the samples are positive
         >>> estimator.fit_data(x, x)
@@ -150,7 +150,7 @@ class PQ(GenerativeEstimator):
     (small, for a few dozen codes) error of ``q(c)``, and differentiable w.r.t. ``x``.
 
     ``forward`` fits ``q(c | x)`` and ``q(c)`` by maximum likelihood on detached inputs,
-    plus the quantizer's own loss (that of a learned :class:`~mist_reg.quantization.VectorQuantizer`).
+    plus the quantizer's own loss (that of a learned :class:`~mist_reg.nn.quantization.VectorQuantizer`).
 
     Arguments:
         quantizer: The quantizer ``Q`` of ``y``.
@@ -159,7 +159,7 @@ class PQ(GenerativeEstimator):
 
     Example:
         >>> from mist_reg.distributions import ConditionalCategorical
-        >>> from mist_reg.quantization import KMeansQuantizer
+        >>> from mist_reg.nn.quantization import KMeansQuantizer
         >>> estimator = PQ(KMeansQuantizer(dim=2, n_bins=4), ConditionalCategorical(3, 4, [16]))
         >>> x, y = torch.randn(100, 3), torch.randn(100, 2)
         >>> estimator.fit_data(x, y)

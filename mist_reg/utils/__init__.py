@@ -1,6 +1,6 @@
 r"""Import paths of the torch_mist 0.1.5 API: ``mist_reg.utils.evaluate_mi``, ``mist_reg.utils.train``
-and ``mist_reg.utils.data`` re-export :mod:`mist_reg.estimate`, :mod:`mist_reg.evaluation`,
-:mod:`mist_reg.fitting` and :mod:`mist_reg.data`.
+and ``mist_reg.utils.data`` re-export :mod:`mist_reg.estimation.estimate`, :mod:`mist_reg.estimation.evaluation`,
+:mod:`mist_reg.estimation.fitting` and :mod:`mist_reg.estimation.data`.
 
 Compatibility aliases: the names mist_reg keeps so that code written for the torch_mist
 0.1.5 API runs with the package name replaced (documented in one place, the section "The
@@ -13,9 +13,9 @@ name, not a second implementation:
 * ``mist_reg.utils.estimate_mi``, ``mist_reg.utils.evaluate_mi``,
   ``mist_reg.utils.train.train_mi_estimator``, ``mist_reg.utils.train.TrainingLog`` and
   ``mist_reg.utils.data.SampleDataset``: the functions and classes of
-  :mod:`mist_reg.estimate`, :mod:`mist_reg.evaluation`, :mod:`mist_reg.fitting` and
-  :mod:`mist_reg.data`;
-* the ``Critic`` classes of :mod:`mist_reg.critic` keep torch_mist's argument names
+  :mod:`mist_reg.estimation.estimate`, :mod:`mist_reg.estimation.evaluation`, :mod:`mist_reg.estimation.fitting` and
+  :mod:`mist_reg.estimation.data`;
+* the ``Critic`` classes of :mod:`mist_reg.nn.critic` keep torch_mist's argument names
   (``JointCritic(joint_net=...)``), and the lower-case factories theirs
   (``hidden_dims``, ``neg_samples``, ``critic_type``).
 
@@ -28,8 +28,8 @@ Example:
     (True, True, True, True)
 """
 
-from mist_reg.estimate import estimate_mi
-from mist_reg.evaluation import evaluate_mi
-from mist_reg.fitting import train_mi_estimator
+from mist_reg.estimation.estimate import estimate_mi
+from mist_reg.estimation.evaluation import evaluate_mi
+from mist_reg.estimation.fitting import train_mi_estimator
 
 __all__ = ["evaluate_mi", "train_mi_estimator", "estimate_mi"]

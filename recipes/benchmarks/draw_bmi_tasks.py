@@ -1,7 +1,7 @@
 r"""Draws the 40 tasks of the public BMI benchmark (``benchmark-mi``) to ``.npz`` files.
 
 Runs in the environment of ``bash recipes/benchmarks/setup_bmi_env.sh`` (JAX), so that
-mist_reg's side (``recipes/benchmark_bmi.py``) reads samples and ground truth with numpy
+mist_reg's side (``recipes/benchmarks/bmi.py``) reads samples and ground truth with numpy
 alone. Every task of ``bmi.benchmark.BENCHMARK_TASKS`` is drawn with BMI's own sampler and
 seed, and written to ``OUT/<task id>/seed-<seed>.npz`` with the arrays ``x`` and ``y`` and
 the scalars ``mutual_information``, ``task_id`` and ``task_name`` (BMI's ground truth). Files

@@ -10,7 +10,7 @@ it can be imported from the mist_reg environment.
 
 Example (needs the venv)::
 
-    from reference import run_torch_mist
+    from recipes.benchmarks.reference import run_torch_mist
     record = run_torch_mist(x_train, y_train, x_test, y_test, estimator="smile")
     record["estimate"], record["seconds"]
 """

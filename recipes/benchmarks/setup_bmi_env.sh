@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create the isolated environment that draws the tasks of the public BMI benchmark
 # (Czyz et al., "Beyond Normal", NeurIPS 2023; the `benchmark-mi` package) for
-# recipes/benchmark_bmi.py.
+# recipes/benchmarks/bmi.py.
 #
 # benchmark-mi samples its tasks with JAX; jax and jaxlib are pinned to 0.4.30 (later
 # releases removed APIs that benchmark-mi 0.1.3 uses). None of this belongs in the

@@ -18,6 +18,6 @@ r"""Infrastructure shared by the recipes, one concept per module.
 * :mod:`.probes`: linear and k-NN probes, ROC AUC, probe-based MI lower bounds;
 * :mod:`.plots`: PNG training curves and trade-off curves.
 
-The recipes import it as ``common`` (their folder is on ``sys.path`` when run as
-scripts).
+The recipes import it as ``recipes.common`` (they run as ``python -m recipes.NAME`` from
+the repository root).
 """

@@ -49,7 +49,7 @@ def add_tint(data: ImageData, rate: float = 0.8, seed: int = 0) -> tuple[ImageDa
     samples (see the module documentation).
 
     Example:
-        >>> from common.data import load_digits
+        >>> from recipes.common.data import load_digits
         >>> data, s_train, s_test = add_tint(load_digits(8), rate=0.8)
         >>> data.channels, s_train.dtype, round(float((s_train == (data.train_labels >= 5)).float().mean()), 1)
         (3, torch.int64, 0.8)

@@ -1,0 +1,630 @@
+r"""The one-call estimate: :func:`estimate_mi` fits an estimator (:mod:`mist_reg.estimation.fitting`),
+evaluates it on held-out samples (:mod:`mist_reg.estimation.evaluation`) and returns an
+:class:`~mist_reg.estimation.result.MIEstimate` with its error bar (:mod:`mist_reg.estimation.result`).
+
+Which estimator: by default (``estimator="default"``), one-dimensional continuous ``x`` and
+``y`` given as samples, with no argument that configures training, are estimated by KSG
+on every sample with a subsampling standard error (:mod:`mist_reg.estimation.knn_estimate`): k-NN
+distances resolve a sharp one-dimensional density at the sample spacing, with nothing to
+train, while KSG's bias grows with the dimension, so everything else is estimated by a
+trained MINE, as below. ``estimator="ksg"`` or a registered name (``"mine"``, ...)
+chooses explicitly.
+
+How the reported number of a trained estimator is formed (:func:`estimate_mi`):
+
+1. the samples are split into training data and held-out test data (or ``x_test`` and
+   ``y_test`` are used), and 10% of the training data is kept for validation;
+2. each coordinate is mapped to a standard normal marginal with a transform fitted on the
+   training data (MI is invariant to such maps; see :mod:`mist_reg.estimation.preprocessing`);
+3. the estimator (MINE by default) is trained on minibatches with a critic made of the
+   closed-form Gaussian log-ratio of the training data plus a separable network correction
+   that starts at zero (:mod:`mist_reg.nn.references.gaussian`); every ``eval_every`` steps its
+   estimate on the validation data is smoothed and the best weights are kept (early
+   stopping; the untrained critic, i.e. the Gaussian model alone, is a candidate too);
+   when the closed-form Student-t copula (:mod:`mist_reg.nn.references.student_t`) alone beats
+   that critic on the validation data, a correction is trained from it too and the better
+   one on validation is kept (:mod:`mist_reg.estimation.reference_choice`);
+4. the estimate is evaluated on the test data with :func:`~mist_reg.estimation.evaluation.evaluate_mi`: per-sample terms
+   are averaged over samples and partition terms (Donsker-Varadhan, SMILE, MINE) are
+   accumulated over every negative pair of every test batch before the logarithm is taken;
+5. the standard error is that of the mean of per-sample values over the test data, with
+   the Monte Carlo error of a partition term added in quadrature, and the interval is
+   ``estimate -+ z * standard_error``; with ``n_folds=K`` every fold is held out once by an
+   estimator fitted on the others and the per-sample values of all folds are pooled
+   (cross-fitting; see :func:`estimate_mi` and ``docs/error_bars.md``);
+6. when MINE's partition term rests on fewer effective negative pairs than there are
+   held-out samples (high MI for the sample size) and its estimate falls below the InfoNCE
+   bound of the same critic on the same pairs, that certified value is reported instead,
+   with a warning; ``y`` that exactly copies ``x`` (:func:`mist_reg.estimation.diagnostics.exact_dependence`)
+   is reported as infinite MI without fitting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import inspect
+import math
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from mist_reg.checks import WideCentring, as_samples, check_pair, check_positive_int
+from mist_reg.estimation.data import first_batch, is_data_loader, split_indices
+from mist_reg.estimation.diagnostics import exact_dependence, is_continuous
+from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_terms
+from mist_reg.estimation.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, FitSettings, TrainingLog, resolve_device
+from mist_reg.estimation.knn_estimate import DEFAULT_K, ksg_with_error_bar
+from mist_reg.estimation.preprocessing import Preprocessing, make_preprocessor
+from mist_reg.estimation.reference_choice import fit_with_reference_choice
+from mist_reg.estimation.result import MIEstimate, heterogeneity_p_value, normal_interval, pooled_mean_and_error
+from mist_reg.estimators.base import MIEstimator
+from mist_reg.estimators.registry import get_entry, normalize_name
+from mist_reg.functional.bounds import RunningBound
+
+__all__ = ["estimate_mi", "DEFAULT_ESTIMATOR", "TRAINED_DEFAULT", "KSG", "ESTIMATE_NAMES"]
+
+DEFAULT_ESTIMATOR = "default"
+"""The default of :func:`estimate_mi`: :data:`KSG` for one-dimensional continuous ``x`` and
+``y`` given as samples with no training arguments, :data:`TRAINED_DEFAULT` otherwise."""
+
+TRAINED_DEFAULT = "mine"
+"""The registered estimator that the default trains (MINE with a closed-form reference critic,
+Gaussian or Student-t copula: :mod:`mist_reg.estimation.reference_choice`)."""
+
+KSG = "ksg"
+"""The name that selects KSG (:mod:`mist_reg.estimation.knn_estimate`) in :func:`estimate_mi`; not a
+registered (trainable) estimator."""
+
+ESTIMATE_NAMES = (DEFAULT_ESTIMATOR, KSG)
+"""The names :func:`estimate_mi` takes besides the registered estimators."""
+
+
+def estimate_mi(
+    x: Any = None,
+    y: Any = None,
+    estimator: MIEstimator | str = DEFAULT_ESTIMATOR,
+    *,
+    estimator_name: str | None = None,
+    x_test: Any = None,
+    y_test: Any = None,
+    test_percentage: float = 0.3,
+    n_folds: int | None = None,
+    confidence: float = 0.95,
+    valid_loader: Iterable | None = None,
+    test_loader: Iterable | None = None,
+    preprocessing: Preprocessing = "gaussianize",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    eval_batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
+    max_iterations: int | None = None,
+    max_epochs: int | None = None,
+    lr: float = DEFAULT_LR,
+    valid_percentage: float = 0.1,
+    early_stopping: bool = True,
+    patience: int = 5,
+    eval_every: int = 50,
+    device: str | torch.device | None = None,
+    seed: int | None = 0,
+    verbose: bool = False,
+    cpu_threads: int | None = 1,
+    **estimator_params: Any,
+) -> MIEstimate:
+    r"""Estimates ``I(X; Y)`` in nats from samples, in one call, with an error bar.
+
+    Fits an estimator on part of the samples and evaluates it on held-out ones (see the
+    module documentation for every step), except for one-dimensional pairs:
+
+    **The default.** With ``estimator="default"``, when ``x`` and ``y`` are in-memory
+    samples with one continuous coordinate each (distinct values on at least 99% of the
+    samples) and no argument that configures training is given (``n_folds``,
+    ``test_percentage``, ``batch_size``, ``eval_batch_size``, ``max_iterations``,
+    ``max_epochs``, ``lr``, ``valid_percentage``, ``early_stopping``, ``patience``,
+    ``eval_every``, ``valid_loader``, ``test_loader`` or estimator arguments), the estimate is
+    KSG (``k = 5``) on every sample, ``x_test`` and ``y_test`` included, after
+    ``preprocessing`` fitted on all of them (:func:`mist_reg.estimation.knn_estimate.ksg_estimate`).
+    The mechanism: k-nearest-neighbour distances adapt to the sample spacing, so a sharp
+    one-dimensional density (uniform noise with hard edges, narrow modes) is resolved at
+    a scale of about ``1 / N`` with nothing to train, where a critic network resolves it
+    only as finely as its training allows (BMI's ``1v1-additive-0.1``: 1.30 of 1.71 nats
+    for MINE, 1.68 for KSG); but KSG's bias grows with the dimension (BMI's 2x2 Student-t
+    task: 0.246 of 0.432), so it is not the default beyond one dimension, where it has not
+    been measured to help. Its error bar is a subsampling standard error over disjoint
+    blocks, because the per-sample KSG terms are not independent; its coverage is measured
+    in ``docs/error_bars.md``. The result records ``estimator_name="ksg"``,
+    ``bound=None``, ``n_test`` (every sample) and no fitted estimator. In every other case
+    (more dimensions, discrete values, a data loader, training arguments) the default is
+    the trained MINE estimator (``estimator_name="mine"``), as ``estimator="mine"`` gives
+    always; ``estimator="ksg"`` gives KSG always (``k`` may be passed).
+
+    The error bar: every held-out sample ``i`` gets a per-sample value ``v_i`` (its term
+    of the bound, minus the log-partition term of its evaluation set for bounds that have
+    one, such as MINE's Donsker-Varadhan estimate), so that the estimate is the mean of the
+    ``v_i``. ``standard_error`` is their standard deviation over ``sqrt(n)``, with the
+    Monte Carlo error of the partition term added in quadrature, and the interval is
+    ``estimate -+ z * standard_error`` (normal quantile ``z`` at level ``confidence``). With ``n_folds=K`` (cross-fitting) the samples are cut into ``K``
+    folds, an estimator is fitted on every ``K - 1`` folds and evaluated on the remaining
+    one, and the ``v_i`` of all folds are pooled, so every sample is held out once. The
+    interval covers held-out sampling noise only (the partition term's error from the
+    delta method, whose first-order fluctuation vanishes at the optimal critic), and the
+    bias of a bound (a lower bound errs low when the critic is not optimal) is not covered.
+    With high MI for the sample size, a MINE estimate whose partition term rests on a few
+    pairs is replaced by the InfoNCE bound of the same critic when it falls below it, with
+    a warning; an exact copy (``y = x``, duplicated or monotone-transformed columns) gives
+    ``inf`` with a warning. See ``docs/error_bars.md``.
+
+    Arguments:
+        x: Samples ``[N, x_dim]`` (a numpy array or tensor; ``[N]`` is read as ``[N, 1]``),
+            or a training data loader yielding ``(x, y)`` or ``{'x': x, 'y': y}`` batches
+            (then give ``test_loader`` too).
+        y: Samples ``[N, y_dim]`` paired row by row with ``x``.
+        estimator: ``"default"`` (see above), ``"ksg"``, a registered name (see
+            :func:`mist_reg.estimators.list_estimators`) or an estimator instance (copied
+            for every fold with ``n_folds``).
+        estimator_name: An alias of ``estimator`` (the torch_mist 0.1.5 API); it may not name another estimator than ``estimator``.
+        x_test: Held-out samples of x; by default ``test_percentage`` of ``x, y``.
+        y_test: Held-out samples of y, paired with ``x_test``.
+        test_percentage: The fraction of ``x, y`` held out when no test data is given.
+        n_folds: Cross-fit over this many folds (at least 2) instead of one split; each
+            fold trains a fresh estimator, so it costs ``n_folds`` trainings.
+        confidence: The level of the interval, in ``(0, 1)``.
+        valid_loader: Validation batches when ``x`` is a data loader.
+        test_loader: Held-out batches when ``x`` is a data loader.
+        preprocessing: ``"gaussianize"`` (map each coordinate to a normal marginal),
+            ``"standardize"`` or ``"none"``; fitted on the training part only.
+        batch_size: The training minibatch size.
+        eval_batch_size: The evaluation batch size (negatives are drawn within a batch).
+        max_iterations: As in :func:`~mist_reg.estimation.fitting.train_mi_estimator`.
+        max_epochs: As in :func:`~mist_reg.estimation.fitting.train_mi_estimator`.
+        lr: The learning rate.
+        valid_percentage: The fraction of the training part kept for validation.
+        early_stopping: As in :func:`~mist_reg.estimation.fitting.train_mi_estimator`.
+        patience: As in :func:`~mist_reg.estimation.fitting.train_mi_estimator`.
+        eval_every: Steps between validations.
+        device: By default CUDA when available, else the CPU.
+        seed: Makes the splits, the initialisation and the batches reproducible without
+            touching the global random state (``None`` leaves them random).
+        verbose: Show a progress bar.
+        cpu_threads: The number of torch threads while estimating on the CPU (restored
+            afterwards); ``None`` keeps the current setting. One by default: the networks
+            are small (batches of 64, 128 units), so intra-op parallelism costs more in
+            synchronisation than it saves, and much more when other processes share the
+            cores (see ``docs/benchmarks.md``).
+        estimator_params: Passed to the estimator factory (``hidden_dims``, ``neg_samples``,
+            ``critic_type``, ``tau``, ...).
+
+    Returns:
+        An :class:`~mist_reg.estimation.result.MIEstimate`, a float with the standard error, the interval, the bound
+        direction, the estimator's name, the fitted estimator(s), the training log(s) and warnings.
+
+    Example:
+        >>> import torch
+        >>> from mist_reg.tasks import get_task
+        >>> x, y = get_task("gaussian-5x5").sample(2000, seed=0)
+        >>> mi = estimate_mi(x, y, max_iterations=200)
+        >>> 0.5 < mi < 1.5
+        True
+        >>> mi = estimate_mi(x, y, n_folds=3, max_iterations=20)
+        >>> mi.n_test, len(mi.fold_estimates), mi.interval[0] < mi < mi.interval[1]
+        (2000, 3, True)
+        >>> from mist_reg.tasks import dense_gaussian
+        >>> pair = dense_gaussian(1, 1, 0.8)  # one-dimensional x and y: KSG by default
+        >>> x, y = pair.sample(2000, seed=0)
+        >>> mi = estimate_mi(x, y)
+        >>> mi.estimator_name, mi.bound, mi.interval[0] < pair.mutual_information < mi.interval[1]
+        ('ksg', None, True)
+        >>> estimate_mi(x, y, "mine", max_iterations=20).estimator_name  # opting out
+        'mine'
+    """
+    if estimator_name is not None:
+        if not (
+            isinstance(estimator, str)
+            and normalize_name(estimator) in (normalize_name(DEFAULT_ESTIMATOR), normalize_name(estimator_name))
+        ):
+            raise ValueError(
+                f"estimator={estimator!r} and estimator_name={estimator_name!r} name different estimators; "
+                "give one of them"
+            )
+        estimator = estimator_name
+    configured = _configured_training(
+        dict(
+            test_percentage=test_percentage,
+            n_folds=n_folds,
+            valid_loader=valid_loader,
+            test_loader=test_loader,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            max_iterations=max_iterations,
+            max_epochs=max_epochs,
+            lr=lr,
+            valid_percentage=valid_percentage,
+            early_stopping=early_stopping,
+            patience=patience,
+            eval_every=eval_every,
+        ),
+        estimator_params,
+    )
+    estimator, ksg = _choose(estimator, configured, estimator_params, is_data_loader(x))
+    check_positive_int(patience, "patience")
+    check_positive_int(eval_every, "eval_every")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    if n_folds is not None:
+        if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
+            raise ValueError(f"n_folds must be an integer >= 2 (or None for one split), got {n_folds!r}")
+        if x_test is not None or y_test is not None or test_loader is not None:
+            raise ValueError("n_folds holds out every fold of x and y in turn; do not pass test data as well")
+        if is_data_loader(x):
+            raise ValueError("n_folds needs in-memory samples x and y, not a data loader")
+    device = resolve_device(device)
+    if cpu_threads is not None and (
+        isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1
+    ):
+        raise ValueError(f"cpu_threads must be a positive integer or None, got {cpu_threads!r}")
+    settings = FitSettings(
+        batch_size=batch_size,
+        valid_percentage=valid_percentage,
+        max_epochs=max_epochs,
+        max_iterations=max_iterations,
+        lr=lr,
+        device=device,
+        early_stopping=early_stopping,
+        patience=patience,
+        eval_every=eval_every,
+        valid_batch_size=eval_batch_size,
+        verbose=verbose,
+        seed=seed,
+    )
+    held_out = _HeldOut(x_test, y_test, test_loader, test_percentage, n_folds, eval_batch_size, confidence)
+    with (
+        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+        _cpu_threads(cpu_threads if device.type == "cpu" else None),
+    ):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = _Model(estimator, {} if ksg is not None else estimator_params)
+        if is_data_loader(x):
+            return _estimate_from_loaders(x, valid_loader, model, held_out, settings)
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        return _estimate_from_samples(x, y, preprocessing, model, held_out, settings, generator, ksg)
+
+
+_SIGNATURE_DEFAULTS = {name: p.default for name, p in inspect.signature(estimate_mi).parameters.items()}
+
+
+def _configured_training(values: dict[str, Any], estimator_params: dict[str, Any]) -> list[str]:
+    """The names of the arguments that configure a trained estimator and were given a
+    value other than their default (``estimator_params`` always count)."""
+    changed = [name for name, value in values.items() if value is not _SIGNATURE_DEFAULTS[name]]
+    changed = [name for name in changed if not _equal(values[name], _SIGNATURE_DEFAULTS[name])]
+    return changed + sorted(estimator_params)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # e.g. a tensor or a loader compared with a number
+        return False
+
+
+@dataclass(frozen=True)
+class _KsgChoice:
+    """KSG with ``k`` neighbours, on one-dimensional continuous samples only (the
+    default) or on any samples (``estimator="ksg"``)."""
+
+    k: int
+    only_one_dimensional: bool
+
+    def applies(self, x: torch.Tensor, y: torch.Tensor) -> bool:
+        if not self.only_one_dimensional:
+            return True
+        return x.shape[1] == 1 and y.shape[1] == 1 and is_continuous(x[:, 0]) and is_continuous(y[:, 0])
+
+
+def _choose(
+    estimator: MIEstimator | str, configured: list[str], estimator_params: dict[str, Any], loader: bool
+) -> tuple[MIEstimator | str, _KsgChoice | None]:
+    """The estimator to train when KSG is not used, and when KSG is used."""
+    name = normalize_name(estimator) if isinstance(estimator, str) else None
+    if name == KSG:
+        extra = [p for p in configured if p != "k"]
+        if extra:
+            raise TypeError(
+                f"estimator='ksg' trains nothing and holds nothing out, so {', '.join(extra)} do not apply; "
+                "it takes k (the number of neighbours) and the arguments preprocessing, confidence, seed, device"
+            )
+        if loader:
+            raise ValueError("estimator='ksg' needs in-memory samples x and y, not a data loader")
+        k = estimator_params.get("k", DEFAULT_K)
+        return TRAINED_DEFAULT, _KsgChoice(k, only_one_dimensional=False)
+    if name == DEFAULT_ESTIMATOR:
+        return TRAINED_DEFAULT, None if configured or loader else _KsgChoice(DEFAULT_K, only_one_dimensional=True)
+    return estimator, None
+
+
+@contextlib.contextmanager
+def _cpu_threads(n: int | None) -> Iterator[None]:
+    """Runs the block with ``n`` torch threads (``None``: unchanged), then restores them."""
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@dataclass(frozen=True)
+class _HeldOut:
+    """Where the held-out estimate comes from, and how it is reported."""
+
+    x_test: Any
+    y_test: Any
+    test_loader: Iterable | None
+    test_percentage: float
+    n_folds: int | None
+    eval_batch_size: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The estimator to fit: an instance, or a registered name built with the entry's
+    ``estimate_defaults`` overridden by ``params``."""
+
+    estimator: MIEstimator | str
+    params: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The registry key of a named estimator, or the class name of an instance."""
+        if isinstance(self.estimator, str):
+            return get_entry(self.estimator).name
+        return type(self.estimator).__name__
+
+    def build(self, x_dim: int, y_dim: int, fresh: bool = False) -> MIEstimator:
+        """The estimator for data of these widths; ``fresh``: a copy of a given instance."""
+        estimator = self.estimator
+        if isinstance(estimator, MIEstimator):
+            if self.params:
+                raise TypeError(
+                    f"estimator arguments {sorted(self.params)} apply only when the estimator is given by name"
+                )
+            return copy.deepcopy(estimator) if fresh else estimator
+        if isinstance(estimator, str):
+            return get_entry(estimator).build_for_estimate(x_dim=x_dim, y_dim=y_dim, **self.params)
+        raise TypeError(f"estimator must be a name or an MIEstimator, got {type(estimator).__name__}")
+
+
+@dataclass
+class FoldFit:
+    """One fitted estimator and its evaluation on held-out samples."""
+
+    model: MIEstimator
+    log: TrainingLog
+    running: RunningBound
+    eval_batch: int  # the evaluation batch size (InfoNCE's negatives come from one batch)
+    certificate: RunningBound | None = None  # e.g. MINE: the InfoNCE bound of the same critic and pairs
+
+
+def _estimate_from_loaders(
+    train_loader: Iterable, valid_loader: Iterable | None, model: _Model, held_out: _HeldOut, settings: FitSettings
+) -> MIEstimate:
+    if held_out.test_loader is None:
+        raise ValueError("estimating from a data loader needs a test_loader of held-out samples")
+    xb, yb = first_batch(train_loader, "the training data loader")
+    first_batch(held_out.test_loader, "test_loader")
+    estimator = model.build(xb.shape[1], yb.shape[1])
+    estimator, log = fit_with_reference_choice(
+        estimator, settings, train_loader=train_loader, valid_loader=valid_loader
+    )
+    certificate = RunningBound()
+    running = evaluate_terms(
+        estimator, data_loader=held_out.test_loader, device=settings.device, certificate=certificate
+    )
+    test_batch = getattr(held_out.test_loader, "batch_size", None) or held_out.eval_batch_size  # for InfoNCE's cap
+    return combine_fits(
+        [FoldFit(estimator, log, running, test_batch, certificate)],
+        held_out.confidence,
+        cross_fitted=False,
+        estimator_name=model.name,
+    )
+
+
+def _estimate_from_samples(
+    x: Any,
+    y: Any,
+    preprocessing: Preprocessing,
+    model: _Model,
+    held_out: _HeldOut,
+    settings: FitSettings,
+    generator: torch.Generator | None,
+    ksg: _KsgChoice | None = None,
+) -> MIEstimate:
+    if x is None or y is None:
+        raise ValueError("estimate_mi needs x and y (or a data loader as x)")
+    # float64 or int64 data far from zero is centred in float64 before the cast to float32 (MI does not change)
+    x_centring, y_centring = WideCentring(), WideCentring()
+    x, y = as_samples(x, "x", x_centring), as_samples(y, "y", y_centring)
+    check_pair(x, y)
+    x_test, y_test = held_out.x_test, held_out.y_test
+    if (x_test is None) != (y_test is None):
+        raise ValueError("give both x_test and y_test, or neither")
+    if x_test is not None:
+        x_test, y_test = as_samples(x_test, "x_test", x_centring), as_samples(y_test, "y_test", y_centring)
+        check_pair(x_test, y_test)
+        for name, train, test in (("x", x, x_test), ("y", y, y_test)):
+            if train.shape[1] != test.shape[1]:
+                raise ValueError(f"{name}_test has {test.shape[1]} features but {name} has {train.shape[1]}")
+    copy_message = exact_dependence(x, y)
+    if copy_message is not None:
+        message = f"the mutual information is infinite: {copy_message}; no estimator was fitted"
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return MIEstimate(
+            math.inf,
+            standard_error=0.0,
+            interval=(math.inf, math.inf),
+            confidence=held_out.confidence,
+            n_test=0,
+            warnings=[message],
+            estimator_name=KSG if ksg is not None and ksg.applies(x, y) else model.name,
+        )
+    if ksg is not None:
+        # KSG fits nothing: every sample given, held-out ones included, enters the estimate
+        all_x, all_y = (x, y) if x_test is None else (torch.cat([x, x_test]), torch.cat([y, y_test]))
+        if ksg.applies(all_x, all_y):
+            result = ksg_with_error_bar(
+                all_x, all_y, ksg.k, preprocessing, held_out.confidence, settings.seed, settings.device
+            )
+            for message in result.warnings:
+                warnings.warn(message, RuntimeWarning, stacklevel=4)
+            return result
+
+    def fit(x, y, x_test, y_test, fold_seed, fresh) -> FoldFit:
+        if x_test.shape[0] < 2:
+            raise ValueError(f"at least 2 held-out samples are needed, got {x_test.shape[0]}")
+        x_map, y_map = make_preprocessor(preprocessing).fit(x), make_preprocessor(preprocessing).fit(y)
+        x, y, x_test, y_test = x_map(x), y_map(y), x_map(x_test), y_map(y_test)
+        estimator = model.build(x.shape[1], y.shape[1], fresh)
+        estimator, log = fit_with_reference_choice(estimator, dataclasses.replace(settings, seed=fold_seed), x, y)
+        eval_batch = min(held_out.eval_batch_size, x_test.shape[0])
+        certificate = RunningBound()
+        running = evaluate_terms(estimator, x_test, y_test, eval_batch, device=settings.device, certificate=certificate)
+        return FoldFit(estimator, log, running, eval_batch, certificate)
+
+    n_folds, seed = held_out.n_folds, settings.seed
+    if n_folds is not None:
+        if x.shape[0] < 2 * n_folds:
+            raise ValueError(f"{n_folds} folds need at least {2 * n_folds} samples, got {x.shape[0]}")
+        folds = torch.tensor_split(torch.randperm(x.shape[0], generator=generator), n_folds)
+        fits = []
+        for k, test_idx in enumerate(folds):
+            train_idx = torch.cat([fold for j, fold in enumerate(folds) if j != k])
+            fold_seed = None if seed is None else seed + k
+            fits.append(fit(x[train_idx], y[train_idx], x[test_idx], y[test_idx], fold_seed, fresh=True))
+        return combine_fits(fits, held_out.confidence, cross_fitted=True, estimator_name=model.name)
+
+    if x_test is None:
+        train_idx, test_idx = split_indices(x.shape[0], held_out.test_percentage, generator)
+        x, y, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+    return combine_fits(
+        [fit(x, y, x_test, y_test, seed, fresh=False)],
+        held_out.confidence,
+        cross_fitted=False,
+        estimator_name=model.name,
+    )
+
+
+def _fit_messages(fit: FoldFit, where: str = "") -> list[str]:
+    """Warnings about one fitted estimator: a saturated estimate (InfoNCE), a non-finite loss."""
+    messages: list[str] = []
+    value = fit.running.value()
+    cap = fit.model.saturation_cap(fit.eval_batch)
+    if cap is not None and value > cap - 0.1:
+        messages.append(
+            f"{type(fit.model).__name__} is saturated{where}: its estimate {value:.3f} is close to its cap "
+            f"log(M + 1) = {cap:.3f}; the true MI may be much higher (use a larger batch or another estimator)"
+        )
+    if fit.log.stop_reason == "non_finite_loss":
+        messages.append(f"training stopped early on a non-finite loss{where}; the estimate uses the best weights seen")
+    return messages
+
+
+def _certified(fit: FoldFit, where: str = "") -> tuple[FoldFit, list[str]]:
+    """Guards the Donsker-Varadhan estimate against its Monte Carlo log-partition term.
+
+    MINE reports ``mean f(x_i, y_i) - log mean exp f(x_i, y_j)``: the second term is a mean
+    of weights ``exp f`` over held-out negative pairs. When the critic's range is large
+    (high MI for the sample size), a handful of pairs carry the whole mean, and one pair
+    that happens to fall where the critic is large drags the estimate down by many nats
+    while the per-sample terms stay tight. The InfoNCE bound of the same critic on the same
+    pairs (the estimator's :meth:`~mist_reg.estimators.base.MIEstimator.certificate_terms`)
+    normalises each row by its own positive and negatives: it can neither exceed
+    ``log(M + 1)`` nor be dragged down by one pair, and it is a lower bound in expectation
+    for any critic. When the DV estimate lies below it, the partition term is what failed,
+    and the InfoNCE value (what the held-out data certify) is reported instead, with a
+    warning: the estimate cannot go below what it certifies. When the DV
+    estimate stands but its partition term rests on few effective pairs, it is kept (its
+    standard error includes that term's error) with a warning saying what is certified.
+
+    Both apply only when the partition term rests on fewer effective pairs than there are
+    held-out samples (:meth:`~mist_reg.functional.bounds.RunningBound.effective_pairs`): on ordinary tasks it rests on
+    hundreds of thousands, on high-MI tasks with few samples on a handful, so the two
+    regimes lie orders of magnitude apart.
+    """
+    cert = fit.certificate
+    if cert is None or cert.n_samples == 0 or fit.running.n_partition == 0:
+        return fit, []
+    dv, nce = fit.running.value(), cert.value()
+    partition_error = fit.running.partition_standard_error()
+    pairs = fit.running.effective_pairs()
+    cap = fit.model.certificate_cap(fit.eval_batch)
+    if pairs >= fit.running.n_samples:  # the partition term averages more values than the per-sample term
+        return fit, []
+    if dv < nce:
+        return dataclasses.replace(fit, running=cert), [
+            f"the Donsker-Varadhan estimate{where} ({dv:.3f} nats) fell below the InfoNCE bound of the same "
+            f"critic on the same held-out pairs ({nce:.3f}): its log-partition term rests on about {pairs:.1f} "
+            "effective negative pairs (fewer than the held-out samples), as happens when the MI is high for the "
+            "number of samples or the critic is heavy-tailed over negative pairs. Reporting the InfoNCE value, a "
+            f"lower bound that cannot exceed log(M + 1) = {cap:.2f}: the data support at least this much, and the "
+            "MI may be higher (with high MI, much higher: more samples are needed to measure it)"
+        ]
+    return fit, [
+        f"the estimate{where} rests on a log-partition term carried by about {pairs:.1f} effective negative "
+        f"pairs (Monte Carlo error {partition_error:.3f} nats, included in the standard error); the held-out "
+        f"data certify at least {nce:.3f} nats (the InfoNCE bound of the same critic, capped at "
+        f"log(M + 1) = {cap:.2f}), and the MI may be higher or lower than the estimate"
+    ]
+
+
+def combine_fits(
+    fits: list[FoldFit], confidence: float, cross_fitted: bool, estimator_name: str | None = None
+) -> MIEstimate:
+    r"""The :class:`~mist_reg.estimation.result.MIEstimate` of one or more fitted and evaluated
+    estimators: certified (see ``_certified``), pooled over folds, with the warnings
+    they call for (issued, and kept in ``warnings``); ``estimator_name`` is recorded."""
+    messages: list[str] = []
+    certified = []
+    for k, fit in enumerate(fits):
+        fit, fit_messages = _certified(fit, f" (fold {k + 1})" if cross_fitted else "")
+        certified.append(fit)
+        messages += fit_messages
+    fits = certified
+    for k, fit in enumerate(fits):
+        messages += _fit_messages(fit, f" (fold {k + 1})" if cross_fitted else "")
+    value, standard_error, n_test = pooled_mean_and_error([f.running for f in fits])
+    fold_values = [f.running.value() for f in fits] if cross_fitted else []
+    fold_errors = [f.running.standard_error() for f in fits] if cross_fitted else []
+    if cross_fitted and all(math.isfinite(e) and e > 0 for e in fold_errors):
+        p_value = heterogeneity_p_value(fold_values, fold_errors)
+        if p_value < 0.01:
+            messages.append(
+                f"the fold estimates ({', '.join(f'{v:.3f}' for v in fold_values)}) differ more than their "
+                f"standard errors explain (heterogeneity p = {p_value:.2g}): training varies between folds, "
+                "and the interval, which reflects held-out sampling noise only, is likely too narrow"
+            )
+    for message in messages:
+        warnings.warn(message, RuntimeWarning, stacklevel=4)  # the caller of estimate_mi
+    return MIEstimate(
+        value,
+        standard_error=standard_error,
+        interval=normal_interval(value, standard_error, confidence),
+        confidence=confidence,
+        bound=fits[0].model.bound,
+        n_test=n_test,
+        n_folds=len(fits) if cross_fitted else None,
+        estimator_name=estimator_name,
+        fold_estimates=fold_values,
+        fold_standard_errors=fold_errors,
+        estimator=fits[0].model,
+        log=fits[0].log,
+        fold_estimators=[f.model for f in fits] if cross_fitted else [],
+        fold_logs=[f.log for f in fits] if cross_fitted else [],
+        warnings=messages,
+    )
