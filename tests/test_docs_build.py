@@ -71,7 +71,7 @@ def test_mkdocs_build_strict(tmp_path: Path):
     # docstrings link the pages they name; every page has previous/next links
     assert 'href="../../error_bars/">Error bars</a>' in api
     assert "md-footer__link--next" in pages[site / "index.html"]
-    estimators = (site / "api" / "estimators" / "index.html").read_text(encoding="utf-8")
-    nwj = estimators[estimators.index('id="mist_reg.estimators.factories.nwj"') :]
-    nwj = nwj[: nwj.index('id="mist_reg.estimators.factories.mine"')]
+    estimators = (site / "api" / "discriminative" / "index.html").read_text(encoding="utf-8")
+    nwj = estimators[estimators.index('id="mist_reg.estimators.discriminative.nwj"') :]
+    nwj = nwj[: nwj.index('id="mist_reg.estimators.discriminative.mine"')]
     assert "Negatives per sample" in nwj and "Hidden widths" in nwj  # a parameter table, not one line

@@ -40,6 +40,8 @@ from mist_reg.estimators import (
     register_estimator,
 )
 from mist_reg.estimators.discriminative import resolve_neg_samples
+from mist_reg.estimators.factories import ESTIMATION_CRITIC_DEFAULTS
+from mist_reg.estimators.registry import get_entry
 from mist_reg.functional import bounds
 from mist_reg.nn.critic import JointCritic, SeparableCritic
 
@@ -63,6 +65,43 @@ def test_registry_holds_the_discriminative_estimators_of_the_seed():
     assert names == sorted(names)
     assert set(SEED_TABLE_NAMES) <= set(names)
     assert set(names) == set(ESTIMATORS)
+
+
+REGISTERED = [  # name, class, bound, has_critic, estimate_defaults (the critic defaults or the hybrid's)
+    ("alpha_tuba", "AlphaTUBA", "lower", True, "critic"),
+    ("ba", "BA", "lower", False, None),
+    ("binned", "Binned", None, False, None),
+    ("club", "CLUB", "upper", False, None),
+    ("doe", "DoE", None, False, None),
+    ("flo", "FLO", "lower", True, "critic"),
+    ("gaussian", "GaussianMI", None, False, None),
+    ("gaussian_hybrid", "GenerativeHybrid", "lower", False, "hybrid"),
+    ("gm", "GM", None, False, None),
+    ("infonce", "InfoNCE", "lower", True, "critic"),
+    ("js", "JS", "lower", True, "critic"),
+    ("kernel", "KernelMI", None, False, None),
+    ("l1out", "L1OUT", "upper", False, None),
+    ("mine", "MINE", "lower", True, "critic"),
+    ("nwj", "NWJ", "lower", True, "critic"),
+    ("pq", "PQ", "lower", False, None),
+    ("pq_hybrid", "PQHybrid", "lower", True, "critic"),
+    ("smile", "SMILE", "lower", True, "critic"),
+    ("tuba", "TUBA", "lower", True, "critic"),
+]
+
+
+def test_registry_lists_every_entry_in_order_and_each_is_registered_beside_its_class():
+    defaults = {
+        None: {},
+        "critic": ESTIMATION_CRITIC_DEFAULTS,
+        "hybrid": {"hidden_dims": (128, 128, 128), "projection_dim": 32},
+    }
+    assert list_estimators() == [row[0] for row in REGISTERED]
+    for name, cls_name, bound, has_critic, estimate_defaults in REGISTERED:
+        entry = get_entry(name)
+        assert (entry.cls.__name__, entry.bound, entry.has_critic) == (cls_name, bound, has_critic), name
+        assert dict(entry.estimate_defaults) == defaults[estimate_defaults], name
+        assert entry.factory.__module__ == entry.cls.__module__, name
 
 
 @pytest.mark.parametrize("name", list_estimators())

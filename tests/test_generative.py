@@ -8,7 +8,6 @@ estimate would favour an untrained ``q`` for the upper bounds.
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
@@ -18,9 +17,6 @@ from estimator_contract import Samples, check_ground_truth, fit_and_evaluate, ga
 from torch.distributions import Independent, Normal
 
 import mist_reg
-import mist_reg.estimators.generative as generative
-import mist_reg.estimators.generative_factories as generative_factories
-import mist_reg.estimators.quantized as quantized
 from mist_reg import evaluate_mi, train_mi_estimator
 from mist_reg.distributions import ConditionalCategorical, ConditionalGaussian
 from mist_reg.estimators import (
@@ -46,12 +42,6 @@ from mist_reg.nn.quantization import KMeansQuantizer, ThresholdQuantizer
 from mist_reg.tasks import GaussianTask, get_task
 
 HIDDEN = [32, 32]
-
-
-@pytest.mark.parametrize("module", [generative, generative_factories, quantized])
-def test_doctests(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 FIT = dict(max_iterations=300, batch_size=128, lr=3e-3)  # with valid_percentage=0 (see above)

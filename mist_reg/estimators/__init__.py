@@ -14,25 +14,20 @@ from mist_reg.estimators.discriminative import (
     AlphaTUBA,
     DiscriminativeEstimator,
     InfoNCE,
+    alpha_tuba,
+    flo,
+    infonce,
+    js,
+    mine,
+    nwj,
+    smile,
+    tuba,
 )
-from mist_reg.estimators.factories import alpha_tuba, flo, infonce, js, mine, nwj, smile, tuba
-from mist_reg.estimators.gaussian_model import GaussianMI
-from mist_reg.estimators.generative import BA, CLUB, GM, L1OUT, DoE, GenerativeEstimator
-from mist_reg.estimators.generative_factories import (
-    ba,
-    binned,
-    club,
-    doe,
-    gaussian,
-    gaussian_hybrid,
-    gm,
-    l1out,
-    pq,
-    pq_hybrid,
-)
-from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid
+from mist_reg.estimators.gaussian_model import GaussianMI, gaussian
+from mist_reg.estimators.generative import BA, GM, DoE, GenerativeEstimator, ba, doe, gm
+from mist_reg.estimators.hybrid import DensityRatioCritic, GenerativeHybrid, PQHybrid, gaussian_hybrid, pq_hybrid
 from mist_reg.estimators.kernel import KernelMI
-from mist_reg.estimators.quantized import PQ, Binned
+from mist_reg.estimators.quantized import PQ, Binned, binned, pq
 from mist_reg.estimators.registry import (
     ESTIMATORS,
     REGISTRY,
@@ -42,6 +37,7 @@ from mist_reg.estimators.registry import (
     list_estimators,
     register_estimator,
 )
+from mist_reg.estimators.upper_bounds import CLUB, L1OUT, club, l1out
 
 MutualInformationEstimator = MIEstimator  # compatibility alias of the torch_mist 0.1.5 API (see mist_reg.utils)
 

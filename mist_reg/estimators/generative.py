@@ -1,62 +1,43 @@
-r"""Generative estimators: mutual information from fitted densities.
+r"""Generative estimators, mutual information from fitted densities: the base
+:class:`GenerativeEstimator`, :class:`BA` (lower bound), :class:`DoE` and :class:`GM`, and
+their registered factories (the upper bounds L1OUT and CLUB are in
+:mod:`~mist_reg.estimators.upper_bounds`).
 
-| Estimator | Estimate on a batch (mean over samples ``i``)          | ``bound`` |
-|-----------|--------------------------------------------------------|-----------|
-| BA        | ``H(Y) + log q(y_i | x_i)``                            | lower     |
-| DoE       | ``log q(y_i | x_i) - log q(y_i)``                      | None      |
-| GM        | ``log q(x_i, y_i) - log q(x_i) - log q(y_i)``          | None      |
-| L1OUT     | ``log q(y_i | x_i) - log mean_{j != i} q(y_i | x_j)``  | upper     |
-| CLUB      | ``log q(y_i | x_i) - mean_{j != i} log q(y_j | x_i)``  | upper     |
-
-Densities are any callables returning a :class:`torch.distributions.Distribution` (see
-:mod:`mist_reg.distributions`): ``q(x)`` for ``q(y | x)``, ``q()`` for ``q(y)``, ``q(x)``
-and for the joint ``q(x, y)``, evaluated on the concatenation ``[x, y]``.
-
-Two players. ``forward(x, y)`` is the loss that fits the densities: the negative
-log-likelihood of the batch, on *detached* inputs, so that fitting ``q`` never moves the
-features it is fitted to (with CLUB and L1OUT, an encoder minimises the estimate while
-``q`` maximises the likelihood). ``mutual_information(x, y)`` is the estimate,
-differentiable w.r.t. ``x`` and ``y`` through the densities (not w.r.t. a discrete
-``y``). Because ``forward`` is a likelihood rather than the negative estimate, these
-estimators set ``fit_by_likelihood = True``: a validation loop should keep the weights of
-the best validation *loss* (an untrained ``q`` gives a CLUB estimate near 0, which is
-not a good upper bound).
-
-BA and CLUB/L1OUT are bounds only when ``q`` fits well: the BA bound holds for any ``q``
-given the exact ``H(Y)``; the CLUB and L1OUT upper bounds hold when ``q(y | x)`` is close
-to ``p(y | x)`` (Cheng et al., 2020).
+``forward(x, y)`` is the negative log-likelihood that fits the densities on detached
+inputs; ``mutual_information(x, y)`` is the estimate. Why the two differ, and when each
+estimate is a bound: ``docs/choosing-an-estimator.md``, "Generative estimators".
 
 Example:
     >>> import torch
-    >>> from mist_reg.distributions import ConditionalGaussian
-    >>> estimator = CLUB(ConditionalGaussian(2, 2, [16]))
+    >>> estimator = doe(x_dim=2, y_dim=2, hidden_dims=[16])
     >>> x = torch.randn(64, 2); y = x + 0.5 * torch.randn(64, 2)
-    >>> estimator(x, y).backward()  # fits q on the batch
+    >>> estimator(x, y).backward()  # fits q(y | x) and q(y) on the batch
     >>> estimator.mutual_information(x, y).shape, estimator.bound
-    (torch.Size([]), 'upper')
+    (torch.Size([]), None)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
 from mist_reg.checks import check_inputs
+from mist_reg.distributions.conditional_gaussian import Covariance
+from mist_reg.distributions.factory import conditional_density, marginal_density
+from mist_reg.distributions.flows import FlowKind
 from mist_reg.distributions.log_density import (
-    DEFAULT_MAX_PAIRS,
     ConditionalDensity,
-    indexed_log_prob,
     log_prob,
     marginal_log_prob,
-    pairwise_log_prob,
 )
 from mist_reg.estimators.base import MIEstimator, autocast_disabled
-from mist_reg.estimators.discriminative import resolve_neg_samples
+from mist_reg.estimators.factories import hidden_or_default
+from mist_reg.estimators.registry import register_estimator
 from mist_reg.functional.bounds import BoundTerms
 
 __all__ = [
@@ -64,12 +45,37 @@ __all__ = [
     "BA",
     "DoE",
     "GM",
-    "L1OUT",
-    "CLUB",
     "check_generative_inputs",
+    "conditional",
+    "ba",
+    "doe",
+    "gm",
 ]
 
 MarginalDensity = Callable[[], Distribution]
+
+ConditionalKind = Literal["gaussian", "categorical", "flow", "batch_gaussian", "batch_kernel", "batch"]
+
+
+def conditional(
+    q: ConditionalKind,
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None,
+    covariance: Covariance,
+    n_classes: int | None,
+    transforms: int,
+    flow: FlowKind,
+) -> ConditionalDensity:
+    r"""The ``q(y | x)`` of kind ``q`` the generative factories build (see
+    :func:`~mist_reg.distributions.factory.conditional_density`; ``hidden_dims=None`` is
+    ``(256, 256)``).
+
+    Example:
+        >>> type(conditional("gaussian", 3, 2, None, "diagonal", None, 3, "maf")).__name__
+        'ConditionalGaussian'
+    """
+    return conditional_density(q, x_dim, y_dim, hidden_or_default(hidden_dims), covariance, n_classes, transforms, flow)
 
 
 def check_generative_inputs(x: Tensor, y: Tensor, min_samples: int = 1) -> tuple[Tensor, Tensor]:
@@ -252,96 +258,101 @@ class GM(GenerativeEstimator):
         return BoundTerms(joint - px - py)
 
 
-class L1OUT(GenerativeEstimator):
-    r"""Leave-one-out upper bound (Poole et al., 2019; variational form of Cheng et al., 2020):
-    ``I <= E_i[log q(y_i | x_i) - log (1 / (N - 1)) sum_{j != i} q(y_i | x_j)]``.
-
-    The mixture of the other rows' conditionals stands in for ``p(y)``. Needs all ``N x N``
-    log-densities ``log q(y_j | x_i)``: they are computed in chunks of at most ``max_pairs``
-    pairs (recomputed in backward when gradients are on), so memory is ``N^2`` floats for
-    the matrix plus the activations of ``max_pairs`` evaluations of ``q``, whatever ``q``
-    is (for ``N = 4096`` and the default: a 64 MiB matrix and 65536 flow evaluations).
-
-    Arguments:
-        q_y_given_x: The conditional density ``q(y | x)``.
-        max_pairs: The number of pairs evaluated at once.
-    """
-
-    bound = "upper"
-    min_samples = 2
-
-    def __init__(self, q_y_given_x: ConditionalDensity, max_pairs: int = DEFAULT_MAX_PAIRS) -> None:
-        super().__init__()
-        if max_pairs < 1:
-            raise ValueError(f"max_pairs must be positive, got {max_pairs}")
-        self.q_y_given_x, self.max_pairs = q_y_given_x, max_pairs
-
-    def fitting_loss(self, x, y):
-        return self.conditional_nll(x, y)
-
-    def estimate_terms(self, x, y):
-        n = x.shape[0]
-        matrix = pairwise_log_prob(self.conditional(x, y), x, y, self.max_pairs)  # [i, j] = log q(y_j | x_i)
-        eye = torch.eye(n, dtype=torch.bool, device=x.device)
-        mixture = torch.logsumexp(matrix.masked_fill(eye, -math.inf), dim=0) - math.log(n - 1)
-        return BoundTerms(matrix.diagonal() - mixture)
-
-    def extra_repr(self) -> str:
-        return f"bound={self.bound!r}, max_pairs={self.max_pairs}"
-
-
-class CLUB(GenerativeEstimator):
-    r"""Contrastive log-ratio upper bound (Cheng et al., 2020):
-    ``I <= E_i[log q(y_i | x_i) - E_j log q(y_j | x_i)]``, the second mean over the other
-    samples of the batch (``neg_samples = 0``) or over ``M`` of them (the sampled form:
-    ``neg_samples = M > 0`` for large batches, ``M < 0`` for ``N + M``).
-
-    ``forward`` fits ``q`` by maximum likelihood on detached inputs; the estimate is
-    differentiable w.r.t. ``x`` and ``y``, to be minimised by an encoder. It also carries
-    gradients to ``q``'s parameters, which the encoder's optimiser must not step.
-    With a categorical ``q`` (discrete ``y``: class indices ``[N]`` or ``[N, 1]``) the
-    estimate is differentiable w.r.t. ``x`` only.
-
-    Memory: with ``neg_samples = 0`` the ``N x N`` log-densities are computed like
-    :class:`L1OUT` (``N^2`` floats plus ``max_pairs`` evaluations of ``q`` at once); with
-    ``M > 0``, ``N x M`` of them.
+@register_estimator("ba", BA)
+def ba(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    entropy_y: float | None = None,
+    q: ConditionalKind = "gaussian",
+    covariance: Covariance = "diagonal",
+    n_classes: int | None = None,
+    transforms: int = 3,
+    flow: FlowKind = "maf",
+) -> BA:
+    r"""A :class:`~mist_reg.estimators.BA` lower bound; ``entropy_y`` (``H(Y)`` in nats) is required.
 
     Arguments:
-        q_y_given_x: The conditional density ``q(y | x)``.
-        neg_samples: Negatives per row (see above).
-        max_pairs: The number of pairs evaluated at once.
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        entropy_y: ``H(Y)`` in nats, required: the bound is ``H(Y) - E[-log q(y | x)]``.
+        q: The kind of ``q(y | x)``: ``"gaussian"`` (the default), ``"categorical"`` (class
+            indices ``y``, with ``n_classes``) or ``"flow"`` (a conditional normalising flow,
+            needs zuko).
+        covariance: The covariance of Gaussian densities: ``"diagonal"`` or ``"full"`` (default
+            ``"diagonal"``).
+        n_classes: The number of classes of a categorical ``q`` (``y`` then holds class
+            indices).
+        transforms: The number of flow transforms (3).
+        flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+
+    Example:
+        >>> ba(2, 2, hidden_dims=[8], entropy_y=2.84).bound
+        'lower'
     """
+    return BA(conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow), entropy_y)
 
-    bound = "upper"
-    min_samples = 2
 
-    def __init__(
-        self, q_y_given_x: ConditionalDensity, neg_samples: int = 0, max_pairs: int = DEFAULT_MAX_PAIRS
-    ) -> None:
-        super().__init__()
-        if not isinstance(neg_samples, int):
-            raise TypeError(f"neg_samples must be an int, got {type(neg_samples).__name__}")
-        if max_pairs < 1:
-            raise ValueError(f"max_pairs must be positive, got {max_pairs}")
-        self.q_y_given_x, self.neg_samples, self.max_pairs = q_y_given_x, neg_samples, max_pairs
+@register_estimator("doe", DoE)
+def doe(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    q: Literal["gaussian", "flow"] = "gaussian",
+    covariance: Covariance = "diagonal",
+    marginal_covariance: Covariance = "full",
+    transforms: int = 3,
+    flow: FlowKind = "maf",
+) -> DoE:
+    r"""A :class:`~mist_reg.estimators.DoE` estimator: ``q(y | x)`` and ``q(y)`` of kind ``q``
+    (the Gaussian marginal with ``marginal_covariance``).
 
-    def fitting_loss(self, x, y):
-        return self.conditional_nll(x, y)
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        q: The kind of ``q(y | x)`` and ``q(y)``: ``"gaussian"`` (the default) or ``"flow"``
+            (normalising flows, need zuko).
+        covariance: The covariance of Gaussian densities: ``"diagonal"`` or ``"full"`` (default
+            ``"diagonal"``).
+        marginal_covariance: The covariance of the Gaussian ``q(y)`` (``"full"`` by default).
+        transforms: The number of flow transforms (3).
+        flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+    """
+    if q not in ("gaussian", "flow"):
+        raise ValueError(f"unknown density {q!r} for DoE; valid values: gaussian, flow")
+    q_y_given_x = conditional(q, x_dim, y_dim, hidden_dims, covariance, None, transforms, flow)
+    marginal = marginal_density(q, y_dim, hidden_or_default(hidden_dims), marginal_covariance, transforms, flow)
+    return DoE(q_y_given_x, marginal)
 
-    def estimate_terms(self, x, y):
-        n = x.shape[0]
-        m = resolve_neg_samples(self.neg_samples, n)
-        q = self.conditional(x, y)
-        if m == n - 1:
-            matrix = pairwise_log_prob(q, x, y, self.max_pairs)  # [i, j] = log q(y_j | x_i)
-            positive = matrix.diagonal()
-            negative = (matrix.sum(1) - positive) / (n - 1)
-        else:
-            shifts = torch.randperm(n - 1, device=x.device)[:m] + 1
-            index = (torch.arange(n, device=x.device).unsqueeze(1) + shifts) % n
-            positive = log_prob(q, x, y)
-            negative = indexed_log_prob(q, x, y, index, self.max_pairs).mean(1)
-        return BoundTerms(positive - negative)
 
-    def extra_repr(self) -> str:
-        return f"bound={self.bound!r}, neg_samples={self.neg_samples}, max_pairs={self.max_pairs}"
+@register_estimator("gm", GM)
+def gm(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    density: Literal["gaussian", "flow"] = "gaussian",
+    covariance: Covariance = "full",
+    transforms: int = 3,
+    flow: FlowKind = "maf",
+) -> GM:
+    r"""A :class:`~mist_reg.estimators.GM` estimator: ``q(x, y)``, ``q(x)`` and ``q(y)`` of kind
+    ``density`` (learned Gaussians with ``covariance``, ``"full"`` by default, or flows).
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        density: The kind of the three densities: ``"gaussian"`` (the default) or ``"flow"``.
+        covariance: The covariance of Gaussian densities: ``"diagonal"`` or ``"full"`` (default
+            ``"full"``).
+        transforms: The number of flow transforms (3).
+        flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+    """
+    hidden = hidden_or_default(hidden_dims)
+
+    def make(dim: int):
+        return marginal_density(density, dim, hidden, covariance, transforms, flow)
+
+    return GM(make(x_dim + y_dim), make(x_dim), make(y_dim))

@@ -30,11 +30,14 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
+from mist_reg.distributions.conditional_gaussian import Covariance
+from mist_reg.distributions.factory import conditional_density, marginal_density
 from mist_reg.distributions.log_density import (
     DEFAULT_MAX_PAIRS,
     ConditionalDensity,
@@ -45,13 +48,26 @@ from mist_reg.distributions.log_density import (
 )
 from mist_reg.estimators.base import MIEstimator, autocast_disabled, float32_scores
 from mist_reg.estimators.discriminative import JS, MINE, NWJ, SMILE, DiscriminativeEstimator, InfoNCE, off_diagonal
+from mist_reg.estimators.factories import ESTIMATION_CRITIC_DEFAULTS, hidden_or_default, make_critic
 from mist_reg.estimators.generative import MarginalDensity
-from mist_reg.estimators.quantized import PQ
+from mist_reg.estimators.quantized import PQ, pq
+from mist_reg.estimators.registry import register_estimator
 from mist_reg.functional.bounds import BoundTerms, infonce
 from mist_reg.nn.critic import Critic
-from mist_reg.nn.references.gaussian import ResidualCritic
+from mist_reg.nn.quantization import Quantizer
+from mist_reg.nn.references.gaussian import GaussianLogRatio, ResidualCritic
 
-__all__ = ["DensityRatioCritic", "GenerativeHybrid", "PQHybrid", "DISCRIMINATIVE_BOUNDS", "bin_negatives"]
+__all__ = [
+    "DensityRatioCritic",
+    "GenerativeHybrid",
+    "PQHybrid",
+    "DISCRIMINATIVE_BOUNDS",
+    "PROPOSALS",
+    "ESTIMATION_HYBRID_DEFAULTS",
+    "bin_negatives",
+    "pq_hybrid",
+    "gaussian_hybrid",
+]
 
 DISCRIMINATIVE_BOUNDS: dict[str, type[DiscriminativeEstimator]] = {
     "smile": SMILE,
@@ -61,6 +77,13 @@ DISCRIMINATIVE_BOUNDS: dict[str, type[DiscriminativeEstimator]] = {
     "mine": MINE,
 }
 r"""The discriminative estimators a :class:`GenerativeHybrid` can report, by name."""
+
+PROPOSALS: tuple[str, ...] = ("closed_form", "learned")
+
+ESTIMATION_HYBRID_DEFAULTS: dict[str, Any] = {"hidden_dims": (128, 128, 128), "projection_dim": 32}
+r"""What :func:`mist_reg.estimate_mi` gives ``gaussian_hybrid`` unless told otherwise (the
+``estimate_defaults`` of its registry entry): the correction network of
+:data:`~mist_reg.estimators.factories.ESTIMATION_CRITIC_DEFAULTS`."""
 
 
 class DensityRatioCritic(Critic):
@@ -301,3 +324,106 @@ class PQHybrid(MIEstimator):
 
     def extra_repr(self) -> str:
         return f"bound={self.bound!r}, neg_samples={self.neg_samples}, batch_weight={self.batch_weight}"
+
+
+@register_estimator("pq_hybrid", PQHybrid, has_critic=True, estimate_defaults=ESTIMATION_CRITIC_DEFAULTS)
+def pq_hybrid(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    quantization: str | Quantizer = "kmeans",
+    n_bins: int = 16,
+    neg_samples: int = 0,
+    critic_type: Literal["joint", "separable"] = "separable",
+    marginal_terms: bool = True,
+    batch_weight: float = 1.0,
+    **critic_kwargs: Any,
+) -> PQHybrid:
+    r"""A :class:`~mist_reg.estimators.PQHybrid`: PQ plus an in-bin InfoNCE bound with an MLP
+    critic (``critic_type``, ``projection_dim``, ... as for :func:`make_critic`).
+
+    The critic is separable by default: training scores every pair of a batch (the
+    full-batch objective, see :class:`~mist_reg.estimators.PQHybrid`), which a separable
+    critic does with one product of two feature matrices, where a joint critic evaluates
+    its MLP on each of the ``N^2`` pairs.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
+        quantization: How samples become bins: as for :func:`pq`.
+        n_bins: The number of bins of ``Q(y)`` (16).
+        neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
+            ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
+        critic_type: The critic of the in-bin bound: ``"separable"`` (the default) or
+            ``"joint"``.
+        marginal_terms: Whether a separable critic adds marginal terms ``u(x) + w(y)``
+            (``True``).
+        batch_weight: The weight of the in-bin bound's full-batch objective in training (1.0).
+        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
+            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
+            ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
+            closed-form Gaussian log-ratio) and ``reference_offset``.
+    """
+    if critic_type == "separable":
+        critic_kwargs["marginal_terms"] = marginal_terms
+    critic = make_critic(x_dim, y_dim, hidden_dims, critic_type, **critic_kwargs)
+    return PQHybrid(pq(x_dim, y_dim, hidden_dims, quantization, n_bins), critic, neg_samples, batch_weight)
+
+
+@register_estimator("gaussian_hybrid", GenerativeHybrid, estimate_defaults=ESTIMATION_HYBRID_DEFAULTS)
+def gaussian_hybrid(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    proposal: Literal["closed_form", "learned"] | Critic = "closed_form",
+    discriminative: str = "infonce",
+    neg_samples: int = 0,
+    covariance: Covariance = "full",
+    critic_type: Literal["joint", "separable"] = "separable",
+    marginal_terms: bool = True,
+    projection_dim: int | None = None,
+    **bound_kwargs: Any,
+) -> GenerativeHybrid:
+    r"""A :class:`~mist_reg.estimators.GenerativeHybrid` with a Gaussian proposal corrected by
+    an MLP critic.
+
+    Arguments:
+        proposal: ``"closed_form"`` (:class:`~mist_reg.nn.references.gaussian.GaussianLogRatio`,
+            moments of the training data), ``"learned"`` (a conditional Gaussian with
+            ``covariance`` and a learned full Gaussian ``q(y)``, fitted by maximum
+            likelihood while the critic trains) or any critic.
+        discriminative: The bound: ``"infonce"`` (by default, never above ``log(N)``: see
+            :class:`~mist_reg.estimators.GenerativeHybrid`), ``"smile"``, ``"js"``, ``"nwj"``
+            or ``"mine"``.
+        critic_type: The correction's critic, ``"separable"`` by default (one matrix product
+            scores a batch's pairs) or ``"joint"`` (an MLP on every pair).
+        marginal_terms: Whether a separable correction has marginal terms ``u(x) + w(y)``
+            (see :func:`~mist_reg.nn.critic.separable_critic`).
+        projection_dim: The feature size of a separable correction (by default the last
+            hidden width).
+        bound_kwargs: ``tau`` for SMILE, ``gamma`` for MINE.
+
+    Example:
+        >>> gaussian_hybrid(2, 2, hidden_dims=[8], proposal="exact")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown proposal 'exact'; valid values: closed_form, learned
+    """
+    hidden = hidden_or_default(hidden_dims)
+    if isinstance(proposal, Critic):
+        reference = proposal
+    elif proposal == "closed_form":
+        reference = GaussianLogRatio(x_dim, y_dim)
+    elif proposal == "learned":
+        reference = DensityRatioCritic(
+            conditional_density("gaussian", x_dim, y_dim, hidden, covariance),
+            marginal_density("gaussian", y_dim, covariance="full"),
+        )
+    else:
+        raise ValueError(f"unknown proposal {proposal!r}; valid values: {', '.join(PROPOSALS)}")
+    separable = (
+        {"marginal_terms": marginal_terms, "projection_dim": projection_dim} if critic_type == "separable" else {}
+    )
+    correction = make_critic(x_dim, y_dim, hidden, critic_type, **separable)
+    return GenerativeHybrid(reference, correction, discriminative, neg_samples, **bound_kwargs)

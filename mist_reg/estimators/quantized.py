@@ -15,16 +15,31 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
+from mist_reg.distributions.conditional_categorical import ConditionalCategorical
 from mist_reg.distributions.log_density import ConditionalDensity, log_prob
 from mist_reg.estimators.base import MIEstimator
+from mist_reg.estimators.factories import hidden_or_default
 from mist_reg.estimators.generative import GenerativeEstimator, check_generative_inputs
+from mist_reg.estimators.registry import register_estimator
 from mist_reg.functional.bounds import BoundTerms
-from mist_reg.nn.quantization import Quantizer
+from mist_reg.nn.quantization import KMeansQuantizer, QuantileQuantizer, Quantizer, VectorQuantizer
 
-__all__ = ["Binned", "PQ", "plugin_mutual_information", "joint_counts"]
+__all__ = [
+    "Binned",
+    "PQ",
+    "plugin_mutual_information",
+    "joint_counts",
+    "QUANTIZATIONS",
+    "make_quantizer",
+    "binned",
+    "pq",
+]
 
 MAX_CELLS = 1 << 24
 
@@ -203,3 +218,93 @@ class PQ(GenerativeEstimator):
 
     def estimate_terms(self, x, y):
         return BoundTerms(self.per_sample(x, self.codes(y)))
+
+
+QUANTIZATIONS: tuple[str, ...] = ("kmeans", "quantile", "vq")
+
+
+def make_quantizer(quantization: str | Quantizer, dim: int, n_bins: int) -> Quantizer:
+    r"""A quantizer of ``dim`` features by name: ``"kmeans"`` (``n_bins`` centroids),
+    ``"quantile"`` (``n_bins`` equal-frequency bins *per coordinate*, ``n_bins ** dim``
+    codes) or ``"vq"`` (a learned codebook of ``n_bins`` vectors); a quantizer is returned
+    unchanged.
+
+    Arguments:
+        quantization: A name of :data:`QUANTIZATIONS` or a :class:`~mist_reg.nn.quantization.Quantizer`.
+        dim: The number of features quantized.
+        n_bins: The number of centroids, bins per coordinate or codebook vectors.
+
+    Returns:
+        The quantizer (not yet fitted).
+
+    Raises:
+        ValueError: For an unknown name.
+
+    Example:
+        >>> make_quantizer("quantile", dim=2, n_bins=4).n_bins
+        16
+        >>> make_quantizer("lattice", 3, 8)
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown quantization 'lattice'; valid values: kmeans, quantile, vq
+    """
+    if isinstance(quantization, Quantizer):
+        return quantization
+    if quantization == "kmeans":
+        return KMeansQuantizer(dim, n_bins)
+    if quantization == "quantile":
+        return QuantileQuantizer(dim, n_bins)
+    if quantization == "vq":
+        return VectorQuantizer(dim, n_bins)
+    raise ValueError(f"unknown quantization {quantization!r}; valid values: {', '.join(QUANTIZATIONS)}")
+
+
+@register_estimator("binned", Binned)
+def binned(
+    x_dim: int,
+    y_dim: int,
+    bins: int = 16,
+    quantization: Literal["kmeans", "quantile"] | tuple[Quantizer, Quantizer] = "kmeans",
+    pseudo_count: float = 0.5,
+) -> Binned:
+    r"""A :class:`~mist_reg.estimators.Binned` plug-in estimate with the same kind of
+    quantizer on both sides: ``bins`` k-means centroids, or ``bins`` quantile bins per
+    coordinate (``bins ** dim`` cells; for low dimensions only).
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        bins: The number of bins: k-means centroids, or quantile bins per coordinate (16).
+        quantization: How samples become bins: ``"kmeans"`` (the default), ``"quantile"`` or a
+            pair of fitted quantizers.
+        pseudo_count: Added to every cell of the joint histogram before normalising (0.5).
+    """
+    if isinstance(quantization, tuple):
+        return Binned(*quantization, pseudo_count=pseudo_count)
+    if quantization not in ("kmeans", "quantile"):
+        raise ValueError(f"unknown quantization {quantization!r} for binned; valid values: kmeans, quantile")
+    return Binned(make_quantizer(quantization, x_dim, bins), make_quantizer(quantization, y_dim, bins), pseudo_count)
+
+
+@register_estimator("pq", PQ)
+def pq(
+    x_dim: int,
+    y_dim: int,
+    hidden_dims: Sequence[int] | None = None,
+    quantization: str | Quantizer = "kmeans",
+    n_bins: int = 16,
+) -> PQ:
+    r"""A :class:`~mist_reg.estimators.PQ` lower bound: ``Q(y)`` by ``quantization`` (see
+    :func:`make_quantizer`) and a categorical ``q(Q(y) | x)`` MLP.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs of the densities (``(256, 256)`` by default).
+        quantization: How samples become bins: ``"kmeans"`` (the default), ``"quantile"``,
+            ``"vq"`` or a :class:`~mist_reg.nn.quantization.Quantizer` (see
+            :func:`make_quantizer`).
+        n_bins: The number of bins of ``Q(y)`` (16).
+    """
+    quantizer = make_quantizer(quantization, y_dim, n_bins)
+    return PQ(quantizer, ConditionalCategorical(x_dim, quantizer.n_bins, hidden_or_default(hidden_dims)))
