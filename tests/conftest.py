@@ -1,7 +1,19 @@
 """Shared test configuration."""
 
+from __future__ import annotations
+
 import pytest
 import torch
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (pyproject.toml's addopts) runs one worker per core, except when the
+    command names a single test file or test: then one process, which starts faster than
+    the workers it would wait for."""
+    files = {arg.split("::")[0] for arg in config.args if arg.split("::")[0].endswith(".py")}
+    if len(config.args) == 1 and len(files) == 1:
+        return 0
+    return None  # pytest-xdist's default: one worker per CPU core
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -311,5 +311,8 @@ def test_registry_and_option_errors():
 
 def test_estimate_mi_runs_a_generative_estimator_end_to_end():
     x, y = get_task("gaussian-5x5").sample(1000, seed=0)
-    estimate = mist_reg.estimate_mi(x, y, "club", hidden_dims=[16], max_iterations=30, batch_size=64)
-    assert estimate.bound == "upper" and math.isfinite(estimate)
+    truth = get_task("gaussian-5x5").mutual_information
+    # q(y | x) refitted in closed form (the exact family here), so CLUB is an upper bound of the truth
+    estimate = mist_reg.estimate_mi(x, y, "club", q="batch_gaussian", max_iterations=5)
+    assert estimate.bound == "upper" and estimate.estimator_name == "club"
+    assert estimate.interval[0] > truth + 1.0

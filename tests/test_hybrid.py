@@ -3,14 +3,12 @@ by a critic, compared with their discriminative part trained alone."""
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import pytest
 import torch
 from estimator_contract import fit_and_evaluate, gaussian_pair
 
-import mist_reg.estimators.hybrid as hybrid
 from mist_reg import evaluate_mi
 from mist_reg.distributions import ConditionalGaussian, LearnedGaussian
 from mist_reg.estimators import (
@@ -32,11 +30,6 @@ from mist_reg.tasks import get_task
 
 HIDDEN = [32, 32]
 SEPARABLE = {"critic_type": "separable", "marginal_terms": True}  # the hybrids' default critic
-
-
-def test_doctests():
-    result = doctest.testmod(hybrid, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 @pytest.fixture(scope="module")

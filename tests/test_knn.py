@@ -1,14 +1,10 @@
 """Tests for the KSG k-nearest-neighbour MI estimator."""
 
-import doctest
-import math
-
 import numpy as np
 import pytest
 import torch
 from estimator_contract import check_permutation_invariance, gaussian_pair
 
-import mist_reg.functional.knn
 from mist_reg.functional.knn import ksg_mi
 
 
@@ -59,7 +55,7 @@ def test_numpy_float32_and_1d_inputs_agree_with_tensors():
 def test_integer_inputs_are_accepted():
     x = np.arange(50)
     y = np.arange(50) ** 2
-    assert math.isfinite(ksg_mi(x, y, k=3))
+    assert ksg_mi(x, y, k=3) == ksg_mi(x.astype(float), y.astype(float), k=3) == pytest.approx(0.2182, abs=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -92,12 +88,6 @@ def test_inputs_follow_the_sample_rules_of_estimate_mi():
     flat = ksg_mi(x.reshape(200, 4), y, k=3)
     assert ksg_mi(x, y, k=3) == flat
     assert ksg_mi(x.reshape(200, 4).tolist(), y[:, 0].numpy(), k=3) == flat
-
-
-def test_docstring_example():
-    result = doctest.testmod(mist_reg.functional.knn, verbose=False)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 @pytest.mark.parametrize("kind", ["continuous", "ties", "duplicates"])

@@ -16,7 +16,7 @@ from penalty_training import train_with_penalty
 from torch import nn
 
 from mist_reg import LeakageReport, MILoss
-from mist_reg.distributions import BatchByType, BatchGaussian
+from mist_reg.distributions import BatchByType, BatchGaussian, ConditionalCategorical
 from mist_reg.estimators import CLUB, L1OUT, GaussianMI, KernelMI
 
 
@@ -89,7 +89,10 @@ def test_the_penalty_removes_more_with_a_larger_weight_until_it_is_gone():
 def test_the_adversarial_game_of_a_learned_q_is_still_available_by_name():
     # an explicit q gets the learned density of the factory, with its parameters
     _, penalty = train(1.0, steps=2, estimator_kwargs=dict(q="categorical", n_classes=2, hidden_dims=[8]))
-    assert len(list(penalty.parameters())) > 0
+    q = penalty.estimator.q_y_given_x
+    assert isinstance(penalty.estimator, CLUB) and isinstance(q, ConditionalCategorical)
+    assert [id(p) for p in penalty.parameters()] == [id(p) for p in q.parameters()]  # q's, and only q's
+    assert sum(p.numel() for p in q.parameters()) == 58  # 4 features -> 8 -> 2 classes: 40 + 18
 
 
 @pytest.mark.parametrize("estimator, weight", [("gaussian", 0.1), ("l1out", 0.1)])

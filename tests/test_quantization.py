@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 import torch
 from estimator_contract import check_state_round_trip
 
-import mist_reg.nn.quantization as quantization
 from mist_reg.nn.quantization import (
     KMeansQuantizer,
     QuantileQuantizer,
@@ -17,11 +14,6 @@ from mist_reg.nn.quantization import (
     inertia,
     kmeans,
 )
-
-
-def test_doctests():
-    result = doctest.testmod(quantization, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def _blobs(n_per_blob: int = 200, seed: int = 0) -> torch.Tensor:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import pytest
@@ -296,9 +295,3 @@ def test_registry_and_suite() -> None:
 def test_repr_shows_name_and_mi() -> None:
     text = repr(get_task("student-t-5x5"))
     assert "student-t-5x5" in text and "0.448151" in text
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(mist_reg.tasks)
-    assert result.attempted > 0
-    assert result.failed == 0
