@@ -1,29 +1,14 @@
 r"""Input checks: the one place where mist_reg decides which inputs it accepts, and says
 in words what is wrong with the others.
 
-Two families of rules, one for each kind of input:
-
 * **Samples** (:func:`as_samples`): what a user hands to :func:`mist_reg.estimate_mi`,
-  :func:`mist_reg.functional.knn.ksg_mi`, :class:`mist_reg.estimation.data.SampleDataset` or a data file of the
-  command line. Tensors, numpy arrays and (nested) lists of numbers of any numeric dtype
-  (integers and booleans, such as labels, become floats); ``[N]`` is read as ``[N, 1]``
-  and ``[N, ...]`` flattened to ``[N, d]``; non-numeric, complex, scalar, empty and
-  non-finite inputs are refused, the last with the first bad row. The result is a float32
-  tensor (float64 on request) on the device of the input. float64 and 64-bit integer
-  inputs that the cast to float32 would ruin are refused, or centred first by a
-  :class:`WideCentring`.
-* **Batches** (:func:`check_inputs`): what an estimator's ``forward``,
-  ``mutual_information`` and ``terms`` receive (:meth:`MIEstimator.check_inputs
-  <mist_reg.estimators.MIEstimator.check_inputs>`), called once per step: tensors of
-  shape exactly ``[N, d]``, floating point (an estimator with a density ``q(y | x)`` also
-  takes integer ``y``, class indices or codes: ``discrete_y=True``), at least ``min_samples`` rows, on one device. Values are not
-  inspected: a NaN test would synchronise the device on every step (:class:`mist_reg.MILoss`
-  tests the features it captures, and the pipeline tests every batch of a data loader
-  with :func:`check_batch`).
+  :func:`~mist_reg.functional.knn.ksg_mi` or the command line, made a float32 ``[N, d]``
+  tensor, with non-finite values refused (the first bad row named).
+* **Batches** (:func:`check_inputs`): what an estimator receives on every step: shapes,
+  dtypes and devices only, no value is inspected.
 
-Both families share :func:`check_pair` (the same number of samples) and
-:func:`check_finite` (NaN and infinite values, with the first bad row), so a problem
-reads the same wherever it is found.
+Both share :func:`check_pair` and :func:`check_finite`, so a problem reads the same
+wherever it is found (the rules in full: ``docs/architecture.md``, "Input checks").
 
 Example:
     >>> import torch

@@ -1,38 +1,12 @@
-r"""The estimator contract shared by every mutual-information estimator of mist_reg.
+r"""The estimator contract: :class:`MIEstimator`, the base class of every mutual-information
+estimator of mist_reg.
 
-An estimator is an :class:`torch.nn.Module` that declares what callers need to know, so
-that :func:`mist_reg.estimate_mi`, :func:`mist_reg.train_mi_estimator`,
-:func:`mist_reg.evaluate_mi` and :class:`mist_reg.MILoss` ask it instead of testing its
-type. Every entry has a default here; a subclass overrides what differs.
-
-How it is fitted:
-
-* ``forward(x, y)``: the scalar training loss an optimiser minimises (by default minus
-  the estimate);
-* ``fit_by_likelihood``: ``forward`` is a likelihood that fits densities on detached
-  inputs, not minus the estimate (the generative estimators);
-* ``fit_data(x, y)``: a data-dependent initialisation from training samples, and
-  :meth:`MIEstimator.initialize`, which runs it together with the ``fit_data`` hooks of
-  sub-modules (closed-form references, density-ratio critics) before training;
-* :meth:`MIEstimator.selects_weights_by`: whether validation keeps the weights of the
-  highest estimate or of the lowest training loss.
-
-How the estimate is formed:
-
-* ``terms(x, y)``: the estimate on a batch as :class:`mist_reg.functional.bounds.BoundTerms`
-  (per-sample terms and an optional partition term), which :func:`mist_reg.evaluate_mi`
-  accumulates over a data set;
-* ``mutual_information(x, y)``: the estimate in nats on a batch, differentiable w.r.t.
-  ``x`` and ``y`` where the bound allows;
-* :meth:`MIEstimator.loss_and_estimate`: the training loss and the estimate from one
-  evaluation, and ``shares_objective``: whether an encoder that maximises the estimate
-  may ascend that same training objective (what :class:`mist_reg.MILoss` does);
-* ``bound``: which way the estimate errs: ``"lower"``, ``"upper"`` or ``None``;
-* :meth:`MIEstimator.saturation_cap`, :meth:`MIEstimator.certificate_terms`: what
-  :func:`mist_reg.estimate_mi` checks the held-out estimate against.
-
-Inputs are ``[N, x_dim]`` and ``[N, y_dim]``; rows are samples of the joint distribution.
-A new estimator is one subclass and one line in :mod:`mist_reg.estimators.registry`.
+An estimator declares how it is fitted (``forward``, ``fit_by_likelihood``, ``fit_data``,
+:meth:`~MIEstimator.selects_weights_by`) and how its estimate is formed (``terms``,
+``mutual_information``, ``bound``, ...), so that :func:`mist_reg.estimate_mi` and
+:class:`mist_reg.MILoss` ask it instead of testing its type; every entry has a default
+here (the contract, entry by entry: ``docs/architecture.md``). A new estimator is one
+subclass and a factory registered beside it (:mod:`~mist_reg.estimators.registry`).
 
 Example:
     >>> import torch

@@ -306,6 +306,10 @@ def nwj(
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
             ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
             correction of a closed-form log-ratio) and ``reference_offset``.
+
+    Example:
+        >>> type(nwj(3, 2, hidden_dims=[16], reference="gaussian").critic).__name__
+        'ResidualCritic'
     """
     critic_kwargs.setdefault("reference_offset", 1.0)
     return NWJ(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
@@ -359,6 +363,10 @@ def infonce(
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
             ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
             correction of a closed-form log-ratio) and ``reference_offset``.
+
+    Example:
+        >>> infonce(3, 2, hidden_dims=[16]).saturation_cap(batch_size=64) == math.log(64)
+        True
     """
     return InfoNCE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
@@ -380,6 +388,10 @@ def tuba(
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
             ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
             correction of a closed-form log-ratio) and ``reference_offset``.
+
+    Example:
+        >>> tuba(3, 2, hidden_dims=[16]).bound
+        'lower'
     """
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return TUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples)
@@ -408,6 +420,10 @@ def alpha_tuba(
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
             ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
             correction of a closed-form log-ratio) and ``reference_offset``.
+
+    Example:
+        >>> alpha_tuba(3, 2, hidden_dims=[16], alpha=0.3).alpha
+        0.3
     """
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return AlphaTUBA(critic, learned_baseline(x_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples, alpha)
@@ -429,6 +445,10 @@ def js(
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
             ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
             correction of a closed-form log-ratio) and ``reference_offset``.
+
+    Example:
+        >>> js(3, 2, hidden_dims=[16], critic_type="separable").bound
+        'lower'
     """
     return JS(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples)
 
@@ -455,6 +475,10 @@ def smile(
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
             ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
             correction of a closed-form log-ratio) and ``reference_offset``.
+
+    Example:
+        >>> smile(3, 2, hidden_dims=[16], tau=2.0).tau
+        2.0
     """
     return SMILE(make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs), neg_samples, tau)
 
@@ -476,6 +500,10 @@ def flo(
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
             ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
             correction of a closed-form log-ratio) and ``reference_offset``.
+
+    Example:
+        >>> flo(3, 2, hidden_dims=[16], neg_samples=8).neg_samples
+        8
     """
     critic = make_critic(x_dim, y_dim, hidden_dims, **critic_kwargs)
     return FLO(critic, joint_baseline(x_dim, y_dim, hidden_dims or DEFAULT_HIDDEN_DIMS), neg_samples)

@@ -58,8 +58,8 @@ r"""The critic :func:`mist_reg.estimate_mi` gives every estimator registered wit
 unless told otherwise (the ``estimate_defaults`` of their registry entries): a closed-form
 log-ratio, Gaussian or Student-t copula as :mod:`mist_reg.estimation.reference_choice` decides,
 corrected by a separable network with marginal terms (see
-``docs/benchmarks.md`` for how it compares with joint critics). With batches of 64, 3x128
-heads learned the spiral and Student-t tasks best among the sizes measured."""
+``docs/benchmarks.md`` for how it compares with joint critics and why three hidden layers
+of 128)."""
 
 CriticType = Literal["joint", "separable"]
 
@@ -86,16 +86,37 @@ def make_critic(
     reference: Literal["gaussian", "student_t"] | None = None,
     reference_offset: float = 0.0,
 ) -> Critic:
-    r"""A joint or separable MLP critic (``projection_dim``, ``normalize``,
-    ``temperature`` and ``marginal_terms`` apply to separable critics only).
+    r"""A joint or separable MLP critic, optionally the correction of a closed-form
+    reference log-ratio.
 
-    With ``reference="gaussian"`` the MLP becomes a zero-initialised correction of the
-    closed-form Gaussian log-ratio (:class:`~mist_reg.nn.references.gaussian.ResidualCritic`),
-    fitted to the training data by :func:`mist_reg.train_mi_estimator` before training
-    (``"student_t"``: of the Student-t copula log-ratio,
-    :class:`~mist_reg.nn.references.student_t.StudentTLogRatio`, which includes the Gaussian);
-    ``reference_offset`` shifts it where a bound's optimal critic is the log-ratio plus a
-    constant (the NWJ factory sets 1).
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLPs (:data:`DEFAULT_HIDDEN_DIMS` by default).
+        critic_type: ``"joint"`` (one MLP on ``[x, y]``) or ``"separable"``
+            (``g(x)^T h(y)``).
+        projection_dim: The size of ``g(x)`` and ``h(y)`` (separable only; by default the
+            last hidden width).
+        normalize: Whether ``g(x)`` and ``h(y)`` are normalised to unit length (separable only).
+        temperature: The divisor of separable scores.
+        marginal_terms: Whether a separable critic adds terms ``u(x) + w(y)``.
+        reference: ``"gaussian"`` or ``"student_t"``: the MLP becomes a zero-initialised
+            correction of that closed-form log-ratio
+            (:class:`~mist_reg.nn.references.gaussian.ResidualCritic`), fitted to the
+            training data before training; ``None``: the MLP alone.
+        reference_offset: Added to the reference, where a bound's optimal critic is the
+            log-ratio plus a constant (the NWJ factory sets 1).
+
+    Returns:
+        The critic, untrained.
+
+    Raises:
+        ValueError: For an unknown ``critic_type`` or ``reference``.
+
+    Example:
+        >>> critic = make_critic(3, 2, [16], critic_type="separable", reference="student_t")
+        >>> type(critic.reference).__name__, type(critic.correction).__name__
+        ('StudentTLogRatio', 'SeparableCritic')
     """
     hidden = hidden_or_default(hidden_dims)
     if critic_type == "joint":

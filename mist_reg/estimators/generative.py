@@ -319,6 +319,10 @@ def doe(
         marginal_covariance: The covariance of the Gaussian ``q(y)`` (``"full"`` by default).
         transforms: The number of flow transforms (3).
         flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+
+    Example:
+        >>> type(doe(3, 2, hidden_dims=[8], marginal_covariance="diagonal").q_y).__name__
+        'LearnedGaussian'
     """
     if q not in ("gaussian", "flow"):
         raise ValueError(f"unknown density {q!r} for DoE; valid values: gaussian, flow")
@@ -349,6 +353,10 @@ def gm(
             ``"full"``).
         transforms: The number of flow transforms (3).
         flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
+
+    Example:
+        >>> gm(3, 2, hidden_dims=[8]).bound is None
+        True
     """
     hidden = hidden_or_default(hidden_dims)
 

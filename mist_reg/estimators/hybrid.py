@@ -364,6 +364,10 @@ def pq_hybrid(
             default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
             ``marginal_terms``, ``reference`` (``"gaussian"`` for a correction of the
             closed-form Gaussian log-ratio) and ``reference_offset``.
+
+    Example:
+        >>> pq_hybrid(3, 2, hidden_dims=[8], n_bins=4).bound
+        'lower'
     """
     if critic_type == "separable":
         critic_kwargs["marginal_terms"] = marginal_terms

@@ -278,6 +278,10 @@ def binned(
         quantization: How samples become bins: ``"kmeans"`` (the default), ``"quantile"`` or a
             pair of fitted quantizers.
         pseudo_count: Added to every cell of the joint histogram before normalising (0.5).
+
+    Example:
+        >>> binned(2, 1, bins=4, quantization="quantile").bound is None
+        True
     """
     if isinstance(quantization, tuple):
         return Binned(*quantization, pseudo_count=pseudo_count)
@@ -305,6 +309,10 @@ def pq(
             ``"vq"`` or a :class:`~mist_reg.nn.quantization.Quantizer` (see
             :func:`make_quantizer`).
         n_bins: The number of bins of ``Q(y)`` (16).
+
+    Example:
+        >>> pq(3, 2, hidden_dims=[8], n_bins=8).bound
+        'lower'
     """
     quantizer = make_quantizer(quantization, y_dim, n_bins)
     return PQ(quantizer, ConditionalCategorical(x_dim, quantizer.n_bins, hidden_or_default(hidden_dims)))

@@ -4,8 +4,8 @@ takes the critic arguments of :func:`~mist_reg.estimators.factories.make_critic`
 defaults :func:`mist_reg.estimate_mi` gives it), so that a string in a config, on the
 command line or in :class:`mist_reg.MILoss` reaches the right factory.
 
-A new estimator is one class (see :mod:`mist_reg.estimators.base`) and one registered
-factory::
+A new estimator is one class (see :mod:`mist_reg.estimators.base`) and one factory
+registered beside it, in the class's module::
 
     @register_estimator("my_estimator", MyEstimator)
     def my_estimator(x_dim: int, y_dim: int, hidden_dims=None) -> MyEstimator:
@@ -171,15 +171,43 @@ def register_estimator(
 
 
 def normalize_name(estimator_name: str) -> str:
-    r"""The registry key of a name: lower case, ``-`` read as ``_``."""
+    r"""The registry key of a name: lower case, ``-`` read as ``_``.
+
+    Arguments:
+        estimator_name: A name as a user writes it (``"Alpha-TUBA"``).
+
+    Returns:
+        The key (``"alpha_tuba"``); whether it is registered is not checked.
+
+    Raises:
+        TypeError: When the name is not a string.
+
+    Example:
+        >>> normalize_name("Alpha-TUBA")
+        'alpha_tuba'
+    """
     if not isinstance(estimator_name, str):
         raise TypeError(f"estimator_name must be a string, got {type(estimator_name).__name__}")
     return estimator_name.lower().replace("-", "_")
 
 
 def get_entry(estimator_name: str) -> EstimatorEntry:
-    r"""The :class:`EstimatorEntry` of a name (case-insensitive, ``-`` or ``_``), or a
-    ``ValueError`` listing the valid names."""
+    r"""The :class:`EstimatorEntry` of a name (case-insensitive, ``-`` or ``_``).
+
+    Arguments:
+        estimator_name: A registered name.
+
+    Returns:
+        Its entry.
+
+    Raises:
+        ValueError: For an unknown name, listing the valid ones.
+
+    Example:
+        >>> entry = get_entry("Pq-Hybrid")
+        >>> entry.name, entry.cls.__name__, entry.has_critic
+        ('pq_hybrid', 'PQHybrid', True)
+    """
     key = normalize_name(estimator_name)
     if key not in REGISTRY:
         raise ValueError(f"unknown estimator {estimator_name!r}; valid names: {', '.join(list_estimators())}")
@@ -187,11 +215,31 @@ def get_entry(estimator_name: str) -> EstimatorEntry:
 
 
 def list_estimators() -> list[str]:
-    r"""The registered estimator names, sorted."""
+    r"""The registered estimator names, sorted.
+
+    Example:
+        >>> list_estimators()[:4]
+        ['alpha_tuba', 'ba', 'binned', 'club']
+    """
     return sorted(REGISTRY)
 
 
 def instantiate_estimator(estimator_name: str, **kwargs: Any) -> MIEstimator:
     r"""Builds the estimator registered as ``estimator_name`` (case-insensitive, ``-`` or
-    ``_``) with the factory's keyword arguments."""
+    ``_``).
+
+    Arguments:
+        estimator_name: A registered name.
+        kwargs: The factory's keyword arguments (``x_dim``, ``y_dim``, ...).
+
+    Returns:
+        The estimator, untrained.
+
+    Raises:
+        ValueError: For an unknown name, listing the valid ones.
+
+    Example:
+        >>> instantiate_estimator("club", x_dim=2, y_dim=1, hidden_dims=[8]).bound
+        'upper'
+    """
     return get_entry(estimator_name).build(**kwargs)

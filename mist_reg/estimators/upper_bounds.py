@@ -158,6 +158,10 @@ def l1out(
         flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
         max_pairs: The number of pairs ``(x_i, y_j)`` whose ``log q(y_j | x_i)`` is evaluated
             at once, to bound memory (65,536).
+
+    Example:
+        >>> l1out(3, 2, hidden_dims=[8], max_pairs=1024).max_pairs
+        1024
     """
     return L1OUT(conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow), max_pairs)
 
@@ -195,6 +199,10 @@ def club(
         flow: The flow: ``"maf"`` (the default) or ``"nsf"``.
         max_pairs: The number of pairs ``(x_i, y_j)`` whose ``log q(y_j | x_i)`` is evaluated
             at once, to bound memory (65,536).
+
+    Example:
+        >>> club(3, 1, hidden_dims=[8], q="categorical", n_classes=4).bound
+        'upper'
     """
     q_y_given_x = conditional(q, x_dim, y_dim, hidden_dims, covariance, n_classes, transforms, flow)
     return CLUB(q_y_given_x, neg_samples, max_pairs)

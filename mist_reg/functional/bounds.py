@@ -52,6 +52,10 @@ class BoundTerms:
     Arguments:
         per_sample: ``[N]`` values whose mean is the bound (or its first part).
         log_partition: Optional scores whose log-mean-exp over all elements is subtracted.
+
+    Example:
+        >>> float(BoundTerms(torch.tensor([1.0, 3.0]), torch.zeros(2, 2)).value())  # 2 - log(1)
+        2.0
     """
 
     per_sample: Tensor
@@ -68,6 +72,13 @@ class BoundTerms:
 def logmeanexp(scores: Tensor, dim: int | None = None) -> Tensor:
     r"""``log(mean(exp(scores)))`` over ``dim`` (all elements when ``None``), computed stably.
 
+    Arguments:
+        scores: Any tensor.
+        dim: The dimension to reduce, or ``None`` for all elements.
+
+    Returns:
+        The reduced tensor (a scalar when ``dim`` is ``None``).
+
     Example:
         >>> float(logmeanexp(torch.tensor([0.0, 0.0])))
         0.0
@@ -78,39 +89,95 @@ def logmeanexp(scores: Tensor, dim: int | None = None) -> Tensor:
 
 
 def straight_through(value: Tensor, surrogate: Tensor) -> Tensor:
-    r"""Returns ``value`` in the forward pass with the gradient of ``surrogate``."""
+    r"""``value`` in the forward pass with the gradient of ``surrogate``.
+
+    Arguments:
+        value: What the result equals.
+        surrogate: What the result's gradient is taken from (same shape).
+
+    Returns:
+        ``value.detach() + surrogate - surrogate.detach()``.
+
+    Example:
+        >>> w = torch.tensor(2.0, requires_grad=True)
+        >>> out = straight_through(torch.tensor(5.0), 3 * w)
+        >>> out.backward(); float(out.detach()), float(w.grad)
+        (5.0, 3.0)
+    """
     return value.detach() + (surrogate - surrogate.detach())
 
 
 def infonce(positive: Tensor, negative: Tensor) -> BoundTerms:
-    r"""InfoNCE (van den Oord et al., 2018): capped at ``log(M + 1)``.
+    r"""InfoNCE (van den Oord et al., 2018), a lower bound capped at ``log(M + 1)``:
+    ``I >= E[f(x_i, y_i) - log((exp f(x_i, y_i) + sum_j exp f(x_i, y_j)) / (M + 1))]``.
 
-    ``I >= E[f(x_i, y_i) - log((exp f(x_i, y_i) + sum_j exp f(x_i, y_j)) / (M + 1))]``
+    Arguments:
+        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+
+    Returns:
+        The bound's per-sample terms.
+
+    Example:
+        >>> scores = torch.full((4,), 50.0), torch.zeros(4, 7)  # perfectly separated pairs
+        >>> round(float(infonce(*scores).value()), 4), round(math.log(8), 4)
+        (2.0794, 2.0794)
     """
     logits = torch.cat([positive.unsqueeze(1), negative], dim=1)
     return BoundTerms(positive - logmeanexp(logits, dim=1))
 
 
 def nwj(positive: Tensor, negative: Tensor) -> BoundTerms:
-    r"""NWJ / f-divergence bound (Nguyen, Wainwright and Jordan, 2010).
+    r"""The NWJ / f-divergence lower bound (Nguyen, Wainwright and Jordan, 2010):
+    ``I >= E_p[f] - E_{p(x)p(y)}[exp(f - 1)]``.
 
-    ``I >= E_p[f] - E_{p(x)p(y)}[exp(f - 1)]``
+    Arguments:
+        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+
+    Returns:
+        The bound's per-sample terms.
+
+    Example:
+        >>> float(nwj(torch.ones(3), torch.ones(3, 5)).value())  # 1 - exp(0)
+        0.0
     """
     return BoundTerms(positive - torch.exp(negative - 1).mean(dim=1))
 
 
 def donsker_varadhan(positive: Tensor, negative: Tensor) -> BoundTerms:
-    r"""Donsker-Varadhan bound, the estimate reported by MINE.
+    r"""The Donsker-Varadhan lower bound, the estimate MINE reports:
+    ``I >= E_p[f] - log E_{p(x)p(y)}[exp f]``.
 
-    ``I >= E_p[f] - log E_{p(x)p(y)}[exp f]``
+    Arguments:
+        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+
+    Returns:
+        The per-sample terms ``positive`` and the partition scores ``negative``.
+
+    Example:
+        >>> float(donsker_varadhan(torch.full((2,), 2.0), torch.zeros(2, 4)).value())
+        2.0
     """
     return BoundTerms(positive, negative)
 
 
 def tuba(positive: Tensor, negative: Tensor, log_baseline: Tensor) -> BoundTerms:
-    r"""Tractable unnormalised Barber-Agakov bound (Poole et al., 2019).
+    r"""The tractable unnormalised Barber-Agakov lower bound (Poole et al., 2019):
+    ``I >= 1 + E_p[f - a(x)] - E_{p(x)p(y)}[exp(f - a(x))]``.
 
-    ``I >= 1 + E_p[f - a(x)] - E_{p(x)p(y)}[exp(f - a(x))]`` with ``a = log_baseline``, ``[N]``.
+    Arguments:
+        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+        log_baseline: ``[N]`` values of the baseline ``a(x_i)``.
+
+    Returns:
+        The bound's per-sample terms.
+
+    Example:
+        >>> float(tuba(torch.ones(2), torch.ones(2, 3), torch.ones(2)).value())  # 1 + 0 - exp(0)
+        0.0
     """
     a = log_baseline
     return BoundTerms(1 + positive - a - torch.exp(negative - a.unsqueeze(1)).mean(dim=1))
@@ -126,6 +193,23 @@ def alpha_tuba(positive: Tensor, negative: Tensor, log_baseline: Tensor, alpha: 
     of ``exp f`` over the positive and the negatives, for the negative term it is the mean
     over the negatives alone (pairs of the product of marginals only), which keeps the
     result a lower bound and makes both ends exact.
+
+    Arguments:
+        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+        log_baseline: ``[N]`` values of the baseline ``a(x_i)``.
+        alpha: The weight of the baseline, in ``[0, 1]``.
+
+    Returns:
+        The bound's per-sample terms.
+
+    Raises:
+        ValueError: When ``alpha`` lies outside ``[0, 1]``.
+
+    Example:
+        >>> positive, negative, a = torch.randn(4), torch.randn(4, 6), torch.randn(4)
+        >>> bool(torch.allclose(alpha_tuba(positive, negative, a, 1.0).value(), tuba(positive, negative, a).value()))
+        True
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
@@ -149,6 +233,21 @@ def alpha_tuba(positive: Tensor, negative: Tensor, log_baseline: Tensor, alpha: 
 def smile(positive: Tensor, negative: Tensor, tau: float) -> BoundTerms:
     r"""SMILE (Song and Ermon, 2020): Donsker-Varadhan with the partition scores clipped
     to ``[-tau, tau]``, trading a little bias for much lower variance.
+
+    Arguments:
+        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+        tau: The clipping threshold, positive.
+
+    Returns:
+        The Donsker-Varadhan terms with clipped partition scores.
+
+    Raises:
+        ValueError: When ``tau`` is not positive.
+
+    Example:
+        >>> float(smile(torch.zeros(2), torch.full((2, 3), 100.0), tau=5.0).value())  # 0 - 5
+        -5.0
     """
     if tau <= 0:
         raise ValueError(f"tau must be positive, got {tau}")
@@ -160,6 +259,18 @@ def flo(positive: Tensor, negative: Tensor, u: Tensor) -> BoundTerms:
 
     ``I >= 1 - E_p[u(x, y) + exp(-u(x, y)) * E_{p(y')}[exp(f(x, y') - f(x, y))]]`` where
     ``u``, ``[N]``, is the joint baseline evaluated on the positive pairs.
+
+    Arguments:
+        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+        u: ``[N]`` values of the joint baseline on the positive pairs.
+
+    Returns:
+        The bound's per-sample terms.
+
+    Example:
+        >>> float(flo(torch.zeros(2), torch.zeros(2, 3), torch.zeros(2)).value())  # 1 - 0 - 1
+        0.0
     """
     partition = torch.exp(negative - positive.unsqueeze(1)).mean(dim=1)
     return BoundTerms(1 - u - torch.exp(-u) * partition)
@@ -170,6 +281,17 @@ def js_divergence(positive: Tensor, negative: Tensor) -> Tensor:
 
     Maximised by the log density ratio ``f = log p(x, y) / (p(x)p(y))``; used to train
     critics whose value is then reported through another bound (JS, SMILE).
+
+    Arguments:
+        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+
+    Returns:
+        The objective, a scalar to maximise.
+
+    Example:
+        >>> round(float(js_divergence(torch.zeros(2), torch.zeros(2, 3))), 4)  # -2 log 2
+        -1.3863
     """
     return -F.softplus(-positive).mean() - F.softplus(negative).mean()
 
@@ -180,6 +302,19 @@ def mine_surrogate(positive: Tensor, negative: Tensor, log_ema: Tensor) -> Tenso
     Its value is the Donsker-Varadhan bound of the batch, and its gradient replaces the
     batch partition ``E[exp f]`` in the denominator of the DV gradient by a moving average
     ``exp(log_ema)``, which removes the bias of the minibatch gradient.
+
+    Arguments:
+        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+        log_ema: The log of the moving average of ``E[exp f]`` (no gradient flows into it).
+
+    Returns:
+        A scalar equal to the Donsker-Varadhan bound, with the corrected gradient.
+
+    Example:
+        >>> positive, negative = torch.zeros(2), torch.zeros(2, 3)
+        >>> float(mine_surrogate(positive, negative, torch.tensor(0.0)))
+        0.0
     """
     value = donsker_varadhan(positive, negative).value()
     surrogate = positive.mean() - torch.exp(negative - log_ema.detach()).mean()

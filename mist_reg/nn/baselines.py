@@ -59,10 +59,35 @@ class JointBaseline(nn.Module):
 
 
 def learned_baseline(x_dim: int, hidden_dims: Sequence[int]) -> LearnedBaseline:
-    r"""A :class:`LearnedBaseline` on an MLP ``x_dim -> hidden_dims -> 1``."""
+    r"""A :class:`LearnedBaseline` on an MLP ``x_dim -> hidden_dims -> 1``.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        hidden_dims: Hidden widths of the MLP.
+
+    Returns:
+        The baseline ``a(x)``, untrained.
+
+    Example:
+        >>> learned_baseline(3, [8])(torch.zeros(5, 3)).shape
+        torch.Size([5])
+    """
     return LearnedBaseline(mlp(x_dim, hidden_dims, 1))
 
 
 def joint_baseline(x_dim: int, y_dim: int, hidden_dims: Sequence[int]) -> JointBaseline:
-    r"""A :class:`JointBaseline` on an MLP ``x_dim + y_dim -> hidden_dims -> 1``."""
+    r"""A :class:`JointBaseline` on an MLP ``x_dim + y_dim -> hidden_dims -> 1``.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLP.
+
+    Returns:
+        The baseline ``u(x, y)``, untrained.
+
+    Example:
+        >>> joint_baseline(3, 2, [8])(torch.zeros(5, 3), torch.zeros(5, 2)).shape
+        torch.Size([5])
+    """
     return JointBaseline(mlp(x_dim + y_dim, hidden_dims, 1))

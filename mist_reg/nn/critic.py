@@ -214,7 +214,22 @@ class SeparableCritic(Critic):
 def joint_critic(
     x_dim: int, y_dim: int, hidden_dims: Sequence[int], activation: type[nn.Module] = nn.ReLU
 ) -> JointCritic:
-    r"""A :class:`JointCritic` on an MLP ``x_dim + y_dim -> hidden_dims -> 1``."""
+    r"""A :class:`JointCritic` on an MLP ``x_dim + y_dim -> hidden_dims -> 1``.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of the MLP.
+        activation: The activation between layers.
+
+    Returns:
+        The critic, untrained.
+
+    Example:
+        >>> import torch
+        >>> joint_critic(3, 2, [16]).score_matrix(torch.randn(4, 3), torch.randn(6, 2)).shape
+        torch.Size([4, 6])
+    """
     return JointCritic(mlp(x_dim + y_dim, hidden_dims, 1, activation))
 
 
@@ -228,8 +243,29 @@ def separable_critic(
     marginal_terms: bool = False,
     activation: type[nn.Module] = nn.ReLU,
 ) -> SeparableCritic:
-    r"""A :class:`SeparableCritic` with two MLP heads ending in ``projection_dim`` features
-    (by default the last hidden width), plus one marginal term each when ``marginal_terms``."""
+    r"""A :class:`SeparableCritic` with two MLP heads.
+
+    Arguments:
+        x_dim: The number of features of ``x``.
+        y_dim: The number of features of ``y``.
+        hidden_dims: Hidden widths of both heads.
+        projection_dim: The number of features the heads end in (by default the last hidden
+            width).
+        normalize: Whether the features are normalised to unit length (cosine similarity).
+        temperature: The divisor of the scores.
+        marginal_terms: Whether each head has one more output, a marginal term ``u(x)`` or
+            ``w(y)`` added to the score.
+        activation: The activation between layers.
+
+    Returns:
+        The critic, untrained.
+
+    Example:
+        >>> import torch
+        >>> critic = separable_critic(3, 2, [16], projection_dim=8, marginal_terms=True)
+        >>> critic.f_x(torch.randn(4, 3)).shape  # 8 features and the marginal term
+        torch.Size([4, 9])
+    """
     hidden = list(hidden_dims)
     k = (projection_dim or (hidden[-1] if hidden else 16)) + int(marginal_terms)
     return SeparableCritic(
