@@ -53,3 +53,22 @@ def test_the_architecture_page_names_every_room():
         assert f"`{room}" in page, room
         assert f"mist_reg/{room}" in readme, room
     assert "images/architecture.png" in page and "python docs/import_graph.py" in page
+
+
+# Modules over the 500-line limit that are being split; the list must stay exact, so a module
+# that shrinks under the limit is taken off it and a new one over the limit fails the test.
+OVERSIZE = {
+    "mist_reg/cli/app.py",
+    "mist_reg/cli/io.py",
+    "mist_reg/estimation/estimate.py",
+    "mist_reg/estimation/fitting.py",
+    "mist_reg/regularization/loss.py",
+}
+
+
+def test_no_module_is_over_500_lines():
+    sizes = {
+        str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+        for p in import_graph.PACKAGE.rglob("*.py")
+    }
+    assert {path for path, lines in sizes.items() if lines > 500} == OVERSIZE

@@ -302,10 +302,8 @@ def nwj(
         hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
         neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
-        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
-            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
-            correction of a closed-form log-ratio) and ``reference_offset``.
+        critic_kwargs: Arguments of :func:`~mist_reg.estimators.factories.make_critic`
+            (``critic_type``, ``"joint"`` by default, ``reference``, ...).
 
     Example:
         >>> type(nwj(3, 2, hidden_dims=[16], reference="gaussian").critic).__name__
@@ -334,10 +332,8 @@ def mine(
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
         gamma: The weight of the past in the running average of the partition term that
             corrects the gradient's bias, in ``(0, 1]`` (0.9; ``1`` keeps the first batch's).
-        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
-            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
-            correction of a closed-form log-ratio) and ``reference_offset``.
+        critic_kwargs: Arguments of :func:`~mist_reg.estimators.factories.make_critic`
+            (``critic_type``, ``"joint"`` by default, ``reference``, ...).
 
     Example:
         >>> estimator = mine(x_dim=5, y_dim=5, neg_samples=16, hidden_dims=[32, 32], critic_type="joint")
@@ -359,10 +355,8 @@ def infonce(
         hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
         neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
-        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
-            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
-            correction of a closed-form log-ratio) and ``reference_offset``.
+        critic_kwargs: Arguments of :func:`~mist_reg.estimators.factories.make_critic`
+            (``critic_type``, ``"joint"`` by default, ``reference``, ...).
 
     Example:
         >>> infonce(3, 2, hidden_dims=[16]).saturation_cap(batch_size=64) == math.log(64)
@@ -384,10 +378,8 @@ def tuba(
             (``(256, 256)`` by default).
         neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
-        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
-            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
-            correction of a closed-form log-ratio) and ``reference_offset``.
+        critic_kwargs: Arguments of :func:`~mist_reg.estimators.factories.make_critic`
+            (``critic_type``, ``"joint"`` by default, ``reference``, ...).
 
     Example:
         >>> tuba(3, 2, hidden_dims=[16]).bound
@@ -416,10 +408,8 @@ def alpha_tuba(
         neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
         alpha: The weight of the baseline: ``0`` is InfoNCE, ``1`` is TUBA; 0.5 by default.
-        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
-            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
-            correction of a closed-form log-ratio) and ``reference_offset``.
+        critic_kwargs: Arguments of :func:`~mist_reg.estimators.factories.make_critic`
+            (``critic_type``, ``"joint"`` by default, ``reference``, ...).
 
     Example:
         >>> alpha_tuba(3, 2, hidden_dims=[16], alpha=0.3).alpha
@@ -441,10 +431,8 @@ def js(
         hidden_dims: Hidden widths of the MLPs of the critic (``(256, 256)`` by default).
         neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
-        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
-            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
-            correction of a closed-form log-ratio) and ``reference_offset``.
+        critic_kwargs: Arguments of :func:`~mist_reg.estimators.factories.make_critic`
+            (``critic_type``, ``"joint"`` by default, ``reference``, ...).
 
     Example:
         >>> js(3, 2, hidden_dims=[16], critic_type="separable").bound
@@ -471,10 +459,8 @@ def smile(
         neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
         tau: The partition scores are clipped to ``[-tau, tau]`` (5.0).
-        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
-            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
-            correction of a closed-form log-ratio) and ``reference_offset``.
+        critic_kwargs: Arguments of :func:`~mist_reg.estimators.factories.make_critic`
+            (``critic_type``, ``"joint"`` by default, ``reference``, ...).
 
     Example:
         >>> smile(3, 2, hidden_dims=[16], tau=2.0).tau
@@ -496,10 +482,8 @@ def flo(
             (``(256, 256)`` by default).
         neg_samples: Negatives per sample: ``M > 0`` uses ``M``, ``0`` (the default) the other
             ``N - 1`` samples of the batch, ``-k`` uses ``N - k``.
-        critic_kwargs: Arguments of :func:`make_critic`: ``critic_type`` (``"joint"``, the
-            default, or ``"separable"``), ``projection_dim``, ``normalize``, ``temperature``,
-            ``marginal_terms``, ``reference`` (``"gaussian"`` or ``"student_t"`` for a
-            correction of a closed-form log-ratio) and ``reference_offset``.
+        critic_kwargs: Arguments of :func:`~mist_reg.estimators.factories.make_critic`
+            (``critic_type``, ``"joint"`` by default, ``reference``, ...).
 
     Example:
         >>> flo(3, 2, hidden_dims=[16], neg_samples=8).neg_samples
