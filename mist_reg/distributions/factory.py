@@ -87,7 +87,30 @@ def marginal_density(
     flow: FlowKind = "maf",
 ) -> nn.Module:
     r"""An unconditional density ``q(z)`` over ``dim`` features by name (also the joint
-    ``q(x, y)`` with ``dim = x_dim + y_dim``); a module is returned unchanged."""
+    ``q(x, y)`` with ``dim = x_dim + y_dim``); a module is returned unchanged.
+
+    Arguments:
+        kind: ``"gaussian"`` (a learned Gaussian), ``"flow"`` (a zuko flow) or a module.
+        dim: The number of features.
+        hidden_dims: Hidden widths of a flow's networks.
+        covariance: The covariance of a Gaussian: ``"full"`` or ``"diagonal"``.
+        transforms: The number of flow transforms.
+        flow: The flow: ``"maf"`` or ``"nsf"``.
+
+    Returns:
+        The density, untrained; calling it with no argument gives the distribution.
+
+    Raises:
+        ValueError: For an unknown ``kind``.
+
+    Example:
+        >>> marginal_density("gaussian", 3)().event_shape
+        torch.Size([3])
+        >>> marginal_density("mixture", 3)
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown marginal density 'mixture'; valid values: gaussian, flow
+    """
     if isinstance(kind, nn.Module):
         return kind
     if kind == "gaussian":

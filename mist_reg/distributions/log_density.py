@@ -53,7 +53,16 @@ r"""Pairs evaluated at once by :func:`pairwise_log_prob` and :func:`indexed_log_
 
 
 def is_discrete(dist: Distribution) -> bool:
-    r"""Whether ``dist`` has a discrete support (``False`` when the support is unknown)."""
+    r"""Whether ``dist`` has a discrete support (``False`` when the support is unknown).
+
+    Arguments:
+        dist: Any distribution.
+
+    Example:
+        >>> from torch.distributions import Categorical, Normal
+        >>> is_discrete(Categorical(logits=torch.zeros(4))), is_discrete(Normal(0.0, 1.0))
+        (True, False)
+    """
     try:
         support = dist.support
     except NotImplementedError:
@@ -65,6 +74,16 @@ def as_value(dist: Distribution, y: Tensor) -> Tensor:
     r"""``y`` in the layout ``dist.log_prob`` expects: for scalar-event distributions the
     trailing size-1 feature axis of an ``[N, 1]`` (or ``[B, K, 1]``) ``y`` is dropped, and
     discrete values become ``long``.
+
+    Arguments:
+        dist: The distribution ``y`` is evaluated under.
+        y: Values, ``[N, d]``, ``[N]`` or ``[B, K, ...]``.
+
+    Returns:
+        ``y`` reshaped (and cast) for ``dist.log_prob``.
+
+    Raises:
+        ValueError: When a discrete ``dist`` is given non-integral values.
 
     Example:
         >>> from torch.distributions import Categorical
@@ -86,13 +105,42 @@ def as_value(dist: Distribution, y: Tensor) -> Tensor:
 
 
 def log_prob(q: ConditionalDensity, x: Tensor, y: Tensor) -> Tensor:
-    r"""``log q(y_i | x_i)`` for aligned ``x: [N, x_dim]`` and ``y: [N, y_dim]`` (or ``[N]``): ``[N]``."""
+    r"""``log q(y_i | x_i)`` of aligned pairs.
+
+    Arguments:
+        q: A conditional density: ``q(context)`` returns a :class:`~torch.distributions.Distribution`.
+        x: ``[N, x_dim]`` contexts.
+        y: ``[N, y_dim]`` (or ``[N]``) values.
+
+    Returns:
+        ``[N]`` log-densities.
+
+    Example:
+        >>> from torch.distributions import Independent, Normal
+        >>> q = lambda x: Independent(Normal(x, torch.ones_like(x)), 1)
+        >>> log_prob(q, torch.zeros(3, 2), torch.zeros(3, 2)).shape
+        torch.Size([3])
+    """
     dist = q(x)
     return dist.log_prob(as_value(dist, y))
 
 
 def marginal_log_prob(q: Callable[[], Distribution], z: Tensor) -> Tensor:
-    r"""``log q(z_i)`` for an unconditional density ``q`` (called without arguments): ``[N]``."""
+    r"""``log q(z_i)`` for an unconditional density ``q`` (called without arguments).
+
+    Arguments:
+        q: A marginal density: ``q()`` returns a :class:`~torch.distributions.Distribution`.
+        z: ``[N, d]`` values.
+
+    Returns:
+        ``[N]`` log-densities.
+
+    Example:
+        >>> from torch.distributions import Independent, Normal
+        >>> q = lambda: Independent(Normal(torch.zeros(2), torch.ones(2)), 1)
+        >>> round(float(marginal_log_prob(q, torch.zeros(1, 2))[0]), 4)  # -log(2 pi)
+        -1.8379
+    """
     dist = q()
     return dist.log_prob(as_value(dist, z))
 
@@ -129,6 +177,24 @@ def pairwise_log_prob(q: ConditionalDensity, x: Tensor, y: Tensor, max_pairs: in
 
     Memory: the ``[N, M]`` result plus the activations of at most ``max_pairs`` pairs
     (rows are evaluated in chunks, recomputed in backward when gradients are on).
+
+    Arguments:
+        q: A conditional density: ``q(context)`` returns a :class:`~torch.distributions.Distribution`.
+        x: ``[N, x_dim]`` contexts.
+        y: ``[M, ...]`` values.
+        max_pairs: The most pairs evaluated at once.
+
+    Returns:
+        ``[N, M]``: entry ``[i, j]`` is ``log q(y_j | x_i)``.
+
+    Raises:
+        ValueError: When ``max_pairs`` is not positive.
+
+    Example:
+        >>> from torch.distributions import Independent, Normal
+        >>> q = lambda x: Independent(Normal(x, torch.ones_like(x)), 1)
+        >>> pairwise_log_prob(q, torch.zeros(3, 2), torch.zeros(5, 2), max_pairs=4).shape
+        torch.Size([3, 5])
     """
     m = y.shape[0]
     rows = _rows(x.shape[0], m, max_pairs)
@@ -138,6 +204,25 @@ def pairwise_log_prob(q: ConditionalDensity, x: Tensor, y: Tensor, max_pairs: in
 def indexed_log_prob(
     q: ConditionalDensity, x: Tensor, y: Tensor, index: Tensor, max_pairs: int = DEFAULT_MAX_PAIRS
 ) -> Tensor:
-    r"""``log q(y_{index[i, k]} | x_i)`` for an ``[N, K]`` integer ``index``: ``[N, K]``."""
+    r"""``log q(y_{index[i, k]} | x_i)``: chosen pairs, ``K`` per row.
+
+    Arguments:
+        q: A conditional density: ``q(context)`` returns a :class:`~torch.distributions.Distribution`.
+        x: ``[N, x_dim]`` contexts.
+        y: ``[M, ...]`` values.
+        index: ``[N, K]`` integer indices into ``y``.
+        max_pairs: The most pairs evaluated at once.
+
+    Returns:
+        ``[N, K]`` log-densities.
+
+    Example:
+        >>> from torch.distributions import Independent, Normal
+        >>> q = lambda x: Independent(Normal(x, torch.ones_like(x)), 1)
+        >>> x, y = torch.randn(3, 2), torch.randn(5, 2)
+        >>> index = torch.tensor([[0, 4], [1, 1], [2, 3]])
+        >>> bool(torch.allclose(indexed_log_prob(q, x, y, index), pairwise_log_prob(q, x, y).gather(1, index)))
+        True
+    """
     rows = _rows(x.shape[0], index.shape[1], max_pairs)
     return _chunked(lambda xs, ys: _pairs(q, xs, ys), x, y[index], rows)
