@@ -62,7 +62,7 @@ def as_samples(
     values: Any, name: str, centring: WideCentring | None = None, dtype: torch.dtype = torch.float32
 ) -> Tensor:
     r"""Converts ``values`` to a ``[N, d]`` tensor of ``dtype`` (float32 or float64), or
-    raises an error naming ``name`` (see the module documentation for the rules).
+    raises an error naming ``name`` (the rules in full: ``docs/architecture.md``).
 
     Integer and boolean inputs (labels, attributes) are converted to float; anything
     non-numeric, empty or non-finite is refused. When the result is float32,
@@ -72,6 +72,19 @@ def as_samples(
     float64 before the cast (what :func:`mist_reg.estimate_mi` does, since mutual
     information does not change under such a map). ``dtype=torch.float64`` (what
     :func:`mist_reg.functional.knn.ksg_mi` asks for) casts nothing away and needs no centring.
+
+    Arguments:
+        values: A tensor, numpy array or (nested) list of numbers, ``[N]`` or ``[N, ...]``.
+        name: What the error messages call the input (``"x"``).
+        centring: Centres and scales wide float64 columns before the cast, or ``None``.
+        dtype: ``torch.float32`` or ``torch.float64``.
+
+    Returns:
+        A ``[N, d]`` tensor of ``dtype`` on the device of ``values``.
+
+    Raises:
+        TypeError: For non-numeric or complex values.
+        ValueError: For scalar, empty or non-finite values, or float64 values the cast would ruin.
 
     Example:
         >>> import numpy as np
@@ -210,7 +223,18 @@ class WideCentring:
 
 
 def check_finite(tensor: Tensor, name: str) -> None:
-    r"""Raises ``ValueError`` naming ``name`` and the first bad row when ``tensor`` holds NaN or inf."""
+    r"""Raises ``ValueError`` naming ``name`` and the first bad row when ``tensor`` holds NaN or inf.
+
+    Arguments:
+        tensor: ``[N, ...]`` values.
+        name: What the message calls them.
+
+    Example:
+        >>> check_finite(torch.tensor([[0.0], [float("inf")]]), "x")
+        Traceback (most recent call last):
+        ...
+        ValueError: x contains infinite values in 1 sample(s), first at row 1; drop or impute them first
+    """
     bad = ~torch.isfinite(tensor)
     if bool(bad.any()):
         rows = bad.reshape(bad.shape[0], -1).any(dim=1).nonzero().flatten()
@@ -222,7 +246,18 @@ def check_finite(tensor: Tensor, name: str) -> None:
 
 
 def check_pair(x: Tensor, y: Tensor) -> None:
-    r"""Raises ``ValueError`` when ``x`` and ``y`` do not hold the same number of samples."""
+    r"""Raises ``ValueError`` when ``x`` and ``y`` do not hold the same number of samples.
+
+    Arguments:
+        x: ``[N, ...]`` samples.
+        y: ``[M, ...]`` samples.
+
+    Example:
+        >>> check_pair(torch.zeros(3, 1), torch.zeros(4, 1))
+        Traceback (most recent call last):
+        ...
+        ValueError: x and y must hold the same number of samples, got 3 and 4
+    """
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must hold the same number of samples, got {x.shape[0]} and {y.shape[0]}")
 
@@ -234,8 +269,17 @@ def check_inputs(x: Tensor, y: Tensor, min_samples: int = 1, *, discrete_y: bool
     r"""Raises an error naming the problem when ``x`` and ``y`` are not a batch an
     estimator accepts: tensors of shape ``[N, d]`` with the same ``N`` (at least
     ``min_samples``), floating point, on one device. With ``discrete_y``, ``y`` may also
-    hold integers or booleans (class indices, codes). Values are not inspected (see the
-    module documentation).
+    hold integers or booleans (class indices, codes). Values are not inspected.
+
+    Arguments:
+        x: The ``[N, x_dim]`` batch of ``x``.
+        y: The ``[N, y_dim]`` batch of ``y``.
+        min_samples: The fewest rows accepted.
+        discrete_y: Whether ``y`` may hold integers or booleans.
+
+    Raises:
+        TypeError: For a non-tensor or a dtype the estimator cannot take.
+        ValueError: For wrong shapes, different ``N``, too few rows or two devices.
 
     Example:
         >>> import torch
@@ -305,7 +349,23 @@ _SHAPE_ERRORS = ("cannot be multiplied", "size mismatch", "must match the size",
 
 def shape_mismatch(error: Exception, x: Tensor, y: Tensor) -> ValueError | None:
     r"""A ``ValueError`` in words for a shape error that an estimator raised on data of
-    other dimensions than it was built for, or ``None`` when ``error`` is something else."""
+    other dimensions than it was built for, or ``None`` when ``error`` is something else.
+
+    Arguments:
+        error: The exception the estimator raised.
+        x: The ``[N, x_dim]`` data it was given.
+        y: The ``[N, y_dim]`` data it was given.
+
+    Returns:
+        The error to raise instead, or ``None``.
+
+    Example:
+        >>> error = RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x3 and 5x8)")
+        >>> str(shape_mismatch(error, torch.zeros(4, 3), torch.zeros(4, 1))).split(";")[0]
+        'the estimator does not accept the data: x has 3 features and y has 1'
+        >>> shape_mismatch(KeyError("a"), torch.zeros(4, 3), torch.zeros(4, 1)) is None
+        True
+    """
     if not isinstance(error, RuntimeError) or not any(text in str(error) for text in _SHAPE_ERRORS):
         return None
     return ValueError(
