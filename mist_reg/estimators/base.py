@@ -168,10 +168,30 @@ class MIEstimator(nn.Module):
 
 def float32_scores(*scores: Tensor) -> tuple[Tensor, ...]:
     r"""Casts scores to float32: bounds are computed in full precision even under autocast
-    (``logsumexp`` does not upcast bf16 and ``exp`` overflows fp16)."""
+    (``logsumexp`` does not upcast bf16 and ``exp`` overflows fp16).
+
+    Arguments:
+        scores: Tensors of any dtype.
+
+    Returns:
+        The same tensors as float32.
+
+    Example:
+        >>> [s.dtype for s in float32_scores(torch.zeros(2, dtype=torch.bfloat16), torch.zeros(2))]
+        [torch.float32, torch.float32]
+    """
     return tuple(s.float() for s in scores)
 
 
 def autocast_disabled(device: torch.device):
-    r"""A context in which autocast is off on ``device``, for the bound arithmetic."""
+    r"""A context in which autocast is off on ``device``, for the bound arithmetic.
+
+    Arguments:
+        device: The device of the tensors computed inside.
+
+    Example:
+        >>> with torch.autocast("cpu", dtype=torch.bfloat16), autocast_disabled(torch.device("cpu")):
+        ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+        torch.float32
+    """
     return torch.autocast(device_type=device.type, enabled=False)

@@ -54,7 +54,19 @@ def _check_samples(samples: Tensor, dim: int | None = None) -> None:
 
 
 def nearest(samples: Tensor, centroids: Tensor) -> tuple[Tensor, Tensor]:
-    r"""The index ``[N]`` of the nearest centroid of each sample and the squared distance ``[N]``."""
+    r"""The nearest centroid of each sample.
+
+    Arguments:
+        samples: ``[N, d]`` samples.
+        centroids: ``[k, d]`` centroids.
+
+    Returns:
+        The index ``[N]`` of each sample's nearest centroid and the squared distance ``[N]``.
+
+    Example:
+        >>> nearest(torch.tensor([[0.0], [3.0]]), torch.tensor([[1.0], [4.0]]))
+        (tensor([0, 1]), tensor([1., 1.]))
+    """
     distances = (
         samples.square().sum(1, keepdim=True) - 2 * samples @ centroids.T + centroids.square().sum(1)
     ).clamp_min(0)
@@ -65,6 +77,13 @@ def nearest(samples: Tensor, centroids: Tensor) -> tuple[Tensor, Tensor]:
 def inertia(samples: Tensor, centroids: Tensor) -> Tensor:
     r"""The mean squared distance of the samples to their nearest centroid (the k-means loss).
 
+    Arguments:
+        samples: ``[N, d]`` samples.
+        centroids: ``[k, d]`` centroids.
+
+    Returns:
+        A scalar tensor.
+
     Example:
         >>> float(inertia(torch.tensor([[0.0], [2.0]]), torch.tensor([[1.0]])))
         1.0
@@ -74,7 +93,21 @@ def inertia(samples: Tensor, centroids: Tensor) -> Tensor:
 
 def kmeans_plus_plus(samples: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
     r"""k-means++ seeding (Arthur and Vassilvitskii, 2007): ``k`` samples, each drawn with
-    probability proportional to its squared distance to the centroids drawn so far."""
+    probability proportional to its squared distance to the centroids drawn so far.
+
+    Arguments:
+        samples: ``[N, d]`` samples.
+        k: The number of centroids.
+        generator: The random generator (the global one when ``None``).
+
+    Returns:
+        ``[k, d]`` centroids, each one of the samples.
+
+    Example:
+        >>> x = torch.tensor([[0.0], [0.0], [10.0]])
+        >>> kmeans_plus_plus(x, 2, torch.Generator().manual_seed(0)).sort(0).values.flatten()
+        tensor([ 0., 10.])
+    """
     n = samples.shape[0]
     first = torch.randint(n, (1,), generator=generator, device=samples.device)
     centroids = [samples[first]]
@@ -93,6 +126,16 @@ def kmeans(
 ) -> Tensor:
     r"""The ``[k, d]`` centroids found by Lloyd's algorithm from a k-means++ seeding, on the
     device of ``samples``. Empty clusters are re-seeded at the worst-fitted samples.
+
+    Arguments:
+        samples: ``[N, d]`` finite samples.
+        k: The number of centroids.
+        n_iter: The most Lloyd iterations.
+        generator: The random generator of the seeding (the global one when ``None``).
+        tol: Stops when the loss falls by less than this fraction.
+
+    Returns:
+        ``[k, d]`` centroids.
 
     Example:
         >>> x = torch.cat([torch.randn(100, 2) - 5, torch.randn(100, 2) + 5])
