@@ -79,3 +79,16 @@ def test_gradient_does_not_grow_with_the_width_of_the_features():
         norms[d] = total
     assert norms[16] < 0.1 and norms[64] < 0.1, norms  # the former fit: 0.15 and 0.13
     assert norms[4] < 0.04, norms  # the former fit: 0.06; the kernel penalty's: 0.03
+
+
+def test_estimators_with_a_batch_fitted_q_read_class_codes_as_classes():
+    from mist_reg.distributions.batch_gaussian import BatchGaussian
+    from mist_reg.estimators import CLUB, L1OUT
+
+    g = torch.Generator().manual_seed(2)
+    y = torch.randint(0, 2, (200,), generator=g)
+    x = torch.randn(200, 2, generator=g) + y[:, None]
+    for estimator in (CLUB(BatchGaussian()), L1OUT(BatchGaussian())):
+        expected = float(estimator.mutual_information(x, y))
+        assert float(estimator.mutual_information(x, y + 1990)) == pytest.approx(expected, abs=1e-5)
+        assert float(estimator.mutual_information(x, 1 - 2 * y)) == pytest.approx(expected, abs=1e-5)  # codes -1, 1

@@ -246,7 +246,7 @@ def load_pair(
         >>> load_pair(path, y="labels")
         Traceback (most recent call last):
         ...
-        mist_reg.cli.io.DataError: pair.npz has no array 'labels' for y; available: 'x', 'y' (choose with --y)
+        mist_reg.cli.tables.DataError: pair.npz has no array 'labels' for y; available: 'x', 'y' (choose with --y)
     """
     path = Path(path)
     if y_file is not None:

@@ -2,7 +2,7 @@ r"""``mist-reg tasks`` and ``mist-reg estimators``: what the command line can ru
 
 Example:
     >>> [r["name"] for r in estimator_catalogue()][:2]
-    ['alpha_tuba', 'binned']
+    ['alpha_tuba', 'ba']
 """
 
 from __future__ import annotations
