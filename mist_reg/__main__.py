@@ -1,4 +1,4 @@
-r"""``python -m mist_reg``: the ``mist-reg`` command line (:func:`mist_reg.cli.app.main`), for
+r"""``python -m mist_reg``: the ``mist-reg`` command line (:func:`mist_reg.cli.main`), for
 when the script is not on the ``PATH``. Without arguments it runs ``mist-reg demo``: an
 estimate on a ground-truth task, printed beside the truth.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from mist_reg.cli.app import main
+from mist_reg.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -38,6 +38,7 @@ __all__ = [
     "as_samples",
     "WideCentring",
     "check_finite",
+    "check_has_values",
     "check_pair",
     "check_inputs",
     "check_batch",
@@ -118,6 +119,7 @@ def as_samples(
         return as_samples(array, name, centring, dtype)
     else:
         raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(values).__name__}")
+    check_has_values(tensor, name)
     if tensor.is_complex():
         raise TypeError(f"{name} must be real-valued, got dtype {tensor.dtype}")
     if tensor.dim() == 0:
@@ -222,6 +224,29 @@ class WideCentring:
 # -- shared by both families ----------------------------------------------------------
 
 
+def check_has_values(tensor: Tensor, name: str) -> None:
+    r"""Raises a ``ValueError`` naming ``name`` when ``tensor`` is on the meta device, which
+    holds shapes but no values.
+
+    Arguments:
+        tensor: The tensor.
+        name: Its name, for the message.
+
+    Raises:
+        ValueError: On a meta-device tensor.
+
+    Example:
+        >>> check_has_values(torch.zeros(2, device="meta"), "x")
+        Traceback (most recent call last):
+        ...
+        ValueError: x is on the meta device, which holds no values; pass a tensor with data (on the cpu or a GPU)
+    """
+    if tensor.device.type == "meta":
+        raise ValueError(
+            f"{name} is on the meta device, which holds no values; pass a tensor with data (on the cpu or a GPU)"
+        )
+
+
 def check_finite(tensor: Tensor, name: str) -> None:
     r"""Raises ``ValueError`` naming ``name`` and the first bad row when ``tensor`` holds NaN or inf.
 
@@ -296,6 +321,7 @@ def check_inputs(x: Tensor, y: Tensor, min_samples: int = 1, *, discrete_y: bool
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        check_has_values(t, name)
         if t.is_complex():
             raise TypeError(f"{name} must be real-valued, got dtype {t.dtype}")
         if t.dim() != 2:

@@ -46,6 +46,7 @@ from recipes.common.models import NORMS, build_backbone, initialisation, mlp_hea
 from recipes.common.plots import plot_training
 from recipes.common.probes import extract_features, knn_probe, linear_probe
 from recipes.common.run import Run, command_line, start
+from recipes.common.validation import at_least, positive
 
 LOWER_BOUNDS: tuple[str, ...] = ("infonce", "nwj", "js", "smile", "mine", "tuba", "alpha_tuba", "flo")
 
@@ -58,16 +59,24 @@ class ContrastiveConfig(BaseConfig):
     steps: int = option(400, "optimisation steps")
     batch_size: int = option(256, "global batch size: images per step, two views each")
     estimator: str = option("infonce", "MI lower bound to maximise", choices=LOWER_BOUNDS)
-    temperature: float = option(0.2, "temperature of the cosine critic")
-    neg_samples: int = option(0, "negatives per sample (0: the whole global batch)")
-    projection_dim: int = option(64, "output width of the projection head")
-    projection_hidden: int = option(256, "hidden width of the projection head")
+    temperature: float = option(0.2, "temperature of the cosine critic", check=positive)
+    neg_samples: int = option(0, "negatives per sample (0: the whole global batch)", check=at_least(0))
+    projection_dim: int = option(64, "output width of the projection head", check=at_least(1))
+    projection_hidden: int = option(256, "hidden width of the projection head", check=at_least(1))
     projection_norm: str = option(
         "layer",
         "normalisation in the projection head (layer: identical results on any number of processes)",
         choices=NORMS,
     )
-    knn_k: int = option(20, "neighbours of the k-NN probe")
+    knn_k: int = option(20, "neighbours of the k-NN probe", check=at_least(1))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.neg_samples >= self.batch_size:
+            raise ValueError(
+                f"--neg-samples must be below --batch-size ({self.batch_size}), got {self.neg_samples}; "
+                "0 uses the whole batch"
+            )
 
 
 def build_estimator(name: str, dim: int, temperature: float, neg_samples: int = 0, hidden: int = 128) -> MIEstimator:

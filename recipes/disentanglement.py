@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mist_reg import MILoss, estimate_mi, list_estimators
+from mist_reg import MILoss, estimate_mi
 from mist_reg.estimators import club
 from mist_reg.functional.knn import ksg_mi
 from recipes.common.config import BaseConfig, option, parse_config
@@ -54,6 +54,7 @@ from recipes.common.plots import plot_tradeoff, plot_training
 from recipes.common.probes import extract_features, linear_probe
 from recipes.common.run import Run, command_line, start
 from recipes.common.sweep import run_sweep
+from recipes.common.validation import at_least, estimator_name, in_interval, non_negative, penalty_weights, positive
 
 
 @dataclass
@@ -66,17 +67,23 @@ class DisentanglementConfig(BaseConfig):
     batch_size: int = option(128, "global batch size")
     lr: float = option(1e-3, "learning rate (AdamW, cosine decay after a linear warm-up)")
     weights: tuple[float, ...] = option(
-        (0.0, 0.1, 0.3), "penalty weights (the first, 0, is the reference without penalty)"
+        (0.0, 0.1, 0.3), "penalty weights (the first, 0, is the reference without penalty)", check=penalty_weights
     )
-    content_dim: int = option(8, "width of the content part")
-    style_dim: int = option(8, "width of the style part")
-    reconstruction_weight: float = option(1.0, "weight of the reconstruction error")
-    club_hidden: int = option(64, "hidden width of q(style | content)")
-    inner_steps: int = option(5, "extra fitting steps of q per batch, so that q keeps up with the encoder")
-    inner_lr: float = option(1e-2, "learning rate of the inner steps")
-    penalty_warmup: float = option(0.2, "fraction of the steps over which the penalty weight rises from 0")
-    mi_estimator: str = option("mine", "estimator of the independent I(content; style) estimate (any mist_reg name)")
-    mi_iterations: int = option(500, "training iterations of that estimator")
+    content_dim: int = option(8, "width of the content part", check=at_least(1))
+    style_dim: int = option(8, "width of the style part", check=at_least(1))
+    reconstruction_weight: float = option(1.0, "weight of the reconstruction error", check=non_negative)
+    club_hidden: int = option(64, "hidden width of q(style | content)", check=at_least(1))
+    inner_steps: int = option(
+        5, "extra fitting steps of q per batch, so that q keeps up with the encoder", check=at_least(0)
+    )
+    inner_lr: float = option(1e-2, "learning rate of the inner steps", check=positive)
+    penalty_warmup: float = option(
+        0.2, "fraction of the steps over which the penalty weight rises from 0", check=in_interval(0, 1, "both")
+    )
+    mi_estimator: str = option(
+        "mine", "estimator of the independent I(content; style) estimate (any mist_reg name)", check=estimator_name
+    )
+    mi_iterations: int = option(500, "training iterations of that estimator", check=at_least(1))
 
 
 class SplitAutoencoder(nn.Module):
@@ -276,8 +283,6 @@ def report(root: Run, config: DisentanglementConfig, results: list[dict[str, Any
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     r"""Runs the sweep and returns its summary (an empty dictionary on ranks other than 0)."""
     config = parse_config(DisentanglementConfig, argv, description=__doc__.split("\n\n")[0])
-    if config.mi_estimator not in list_estimators():
-        raise ValueError(f"unknown --mi-estimator {config.mi_estimator!r}; valid names: {', '.join(list_estimators())}")
     context, root = start(config)
     try:
         image_size = (

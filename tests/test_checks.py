@@ -110,3 +110,17 @@ def test_class_indices_are_batches_of_generative_estimators_only():
     gx, gy = check_generative_inputs(x.double(), labels)
     assert gx.dtype == torch.float32 and gy.dtype == torch.int64 and gy.shape == (3, 1)
     assert check_generative_inputs(x, torch.zeros(3, dtype=torch.float64))[1].shape == (3, 1)  # [N] floats too
+
+
+def test_meta_device_tensors_are_named_not_left_to_torch():
+    meta = torch.zeros(32, 2, device="meta")
+    for call in (
+        lambda: as_samples(meta, "x"),
+        lambda: check_inputs(meta, torch.zeros(32, 1)),
+        lambda: estimate_mi(meta, torch.zeros(32, 1)),
+        lambda: infonce(2, 1, hidden_dims=[8]).mutual_information(meta, torch.zeros(32, 1)),
+    ):
+        with pytest.raises(ValueError, match="x is on the meta device, which holds no values"):
+            call()
+    with pytest.raises(ValueError, match="y is on the meta device"):
+        check_inputs(torch.zeros(32, 2), torch.zeros(32, 1, device="meta"))

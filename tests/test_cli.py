@@ -337,12 +337,14 @@ def test_demo_prints_the_estimate_beside_the_truth(capsys):
 
 
 def test_no_command_runs_the_demo(capsys, monkeypatch):
-    import mist_reg.cli.app as cli
+    import mist_reg.cli.demo as demo
 
     seen = []
-    monkeypatch.setattr(cli, "_demo", lambda args, out: seen.append((args.task, args.estimator, args.n_samples)) or 0)
+    monkeypatch.setattr(
+        demo, "run_demo", lambda args, out: seen.append((args.task, args.estimator, args.n_samples)) or 0
+    )
     code, out, err = run(capsys)
-    assert code == 0 and seen == [(cli.DEFAULT_DEMO_TASK, cli.DEFAULT_ESTIMATOR, 5000)]
+    assert code == 0 and seen == [(demo.DEFAULT_DEMO_TASK, demo.DEFAULT_ESTIMATOR, 5000)]
     assert "no command given: running 'mist-reg demo'" in err
 
 
@@ -364,7 +366,9 @@ def test_parse_columns():
     assert parse_columns("1", 2, ["1", "0"]) == [0]  # a header name wins over an index
     for spec, message in (
         ("9", "out of range"),
-        ("5:9", "selects no column"),
+        ("5:9", "reaches column 5, beyond a table of 4 columns"),
+        ("3:10", "reaches column 10, beyond a table of 4 columns"),
+        ("-9:", "reaches column -9"),
         ("0,,1", "empty column"),
         ("x", "no column named"),
     ):
@@ -483,7 +487,7 @@ def test_float64_offset_in_a_csv_keeps_the_information(tmp_path, pair, capsys):
 
 
 def test_ctrl_c_exits_130_without_traceback(tmp_path, pair, capsys, monkeypatch):
-    import mist_reg.cli.app as cli
+    import mist_reg.cli.estimate as cli
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -500,4 +504,28 @@ def test_an_exact_copy_is_infinite_in_valid_json(tmp_path, capsys):
     np.savez(tmp_path / "copy.npz", x=x, y=3 * x[:, :1] + 1)
     assert main(["estimate", str(tmp_path / "copy.npz"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["estimate"] == "inf" and result["interval"] == ["inf", "inf"]
+    assert result["estimate"] is None and result["interval"] == [None, None]  # docs/cli.md: null
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line_and_130():
+    light = "import sys, mist_reg.cli, mist_reg.__main__; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", light], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr  # the entry point imports nothing heavy
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mist_reg", "tasks"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    import signal
+    import time
+
+    time.sleep(1.0)  # the interpreter is up; torch is still loading
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err.strip() == "mist-reg: interrupted", (process.returncode, err)
+
+
+def test_a_parameter_value_with_an_open_bracket_is_named(tmp_path, pair, capsys):
+    path = tmp_path / "pairs.npz"
+    np.savez(path, x=pair[0], y=pair[1])
+    code, _, err = run(capsys, "estimate", str(path), "--param", "hidden_dims=[8")
+    assert code == 2 and err.count("\n") == 1
+    assert "cannot read the value of hidden_dims: '[8' is not a Python literal" in err

@@ -202,3 +202,10 @@ def test_the_kernel_penalty_removes_a_nuisance_the_gaussian_model_cannot_see():
         task, leak = train_and_judge(estimator)
         assert leak < 0.6, (estimator, leak)
         assert task > task_control - 0.03, (estimator, task, task_control)
+
+
+@pytest.mark.parametrize("y", [torch.randn(64, 1), torch.arange(64) % 2], ids=["float y", "binary y"])
+def test_constant_features_carry_no_information(y):
+    for x in (torch.zeros(64, 3), torch.full((64, 2), 0.1)):
+        estimate = KernelMI().mutual_information(x, y)
+        assert float(estimate) == 0.0

@@ -80,7 +80,7 @@ def test_the_default_penalty_removes_a_planted_nuisance_for_a_fresh_probe(
 
 
 def test_the_penalty_removes_more_with_a_larger_weight_until_it_is_gone():
-    leaks = [judge(train(weight, steps=100, estimator="gaussian")[0])[1] for weight in (0.0, 1e-4, 0.03)]
+    leaks = [judge(train(weight, steps=100, estimator="gaussian")[0])[1] for weight in (0.0, 1e-4, 0.1)]
     bounds = [leak.mi_lower_bound for leak in leaks]
     assert bounds[0] > 0.5 and bounds[0] > bounds[1] > bounds[2], bounds
     assert bounds[2] < 3 * leaks[2].standard_error + 0.02, bounds
@@ -151,6 +151,6 @@ def test_gaussian_models_name_bad_settings_and_class_indices():
         BatchGaussian(pooling=-2.0)
     x = torch.randn(16, 3)
     with pytest.raises(ValueError, match="class indices must be >= 0"):
-        GaussianMI().mutual_information(x, torch.arange(16) % 2 - 1)
+        BatchGaussian().fit(x, torch.arange(16) % 2 - 1)
     with pytest.raises(ValueError, match=r"\[N\] or \[N, 1\]"):
         BatchGaussian().fit(x, torch.zeros(16, 2, dtype=torch.long))

@@ -52,7 +52,7 @@ def records(run: Run) -> list[dict]:
 
 
 def test_a_run_killed_before_its_first_checkpoint_logs_each_step_once(tmp_path):
-    run = Run(tmp_path / "r", {"steps": 40})
+    run = Run(tmp_path / "r", {"recipe": "test", "steps": 40})
     state = tiny_state()
     with pytest.raises(KeyboardInterrupt):
         train(
@@ -72,7 +72,7 @@ def test_a_run_killed_before_its_first_checkpoint_logs_each_step_once(tmp_path):
 
 
 def test_a_resumed_run_says_so_and_its_clocks_continue(tmp_path, capsys):
-    run = Run(tmp_path / "r", {"steps": 30})
+    run = Run(tmp_path / "r", {"recipe": "test", "steps": 30})
     state = tiny_state()
     with pytest.raises(KeyboardInterrupt):
         train(
@@ -89,7 +89,7 @@ def test_a_resumed_run_says_so_and_its_clocks_continue(tmp_path, capsys):
     assert capsys.readouterr().out == ""  # a fresh start says nothing
     seconds_at_20 = records(run)[3]["seconds"]
     assert seconds_at_20 >= 0.2
-    run = Run(tmp_path / "r", {"steps": 30})
+    run = Run(tmp_path / "r", {"recipe": "test", "steps": 30})
     state = tiny_state()
     start = train(
         run, state, step_fn(state, pause=0.01), steps=30, context=CPU, log_every=5, checkpoint_every=10, progress=False
@@ -104,7 +104,7 @@ def test_a_resumed_run_says_so_and_its_clocks_continue(tmp_path, capsys):
 
 
 def test_resume_message(tmp_path, capsys):
-    run = Run(tmp_path / "r", {"steps": 20})
+    run = Run(tmp_path / "r", {"recipe": "test", "steps": 20})
     state = tiny_state()
     train(run, state, step_fn(state), steps=10, context=CPU, log_every=5, checkpoint_every=5, progress=False)
     capsys.readouterr()
@@ -142,8 +142,8 @@ def test_unreadable_checkpoint_names_the_file_and_no_resume(tmp_path, damage):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
-        (["--batch-size", "-8"], "--batch-size must be at least 1, got -8"),
+        (["--batch-size", "0"], "--batch-size must be at least 2, got 0"),
+        (["--batch-size", "-8"], "--batch-size must be at least 2, got -8"),
         (["--steps", "0"], "--steps must be at least 1, got 0"),
     ],
 )
@@ -170,7 +170,7 @@ def test_progress_shows_small_values_in_scientific_notation():
 
 
 def test_sweep_prints_one_line_per_weight(tmp_path, capsys):
-    root = Run(tmp_path / "s", {"weights": [0, 1]})
+    root = Run(tmp_path / "s", {"recipe": "test", "weights": [0, 1]})
 
     def run_one(weight: float, run: Run) -> dict:
         run.write_summary({"value": weight}, "one weight")

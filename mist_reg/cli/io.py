@@ -32,12 +32,8 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import math
 import os
-import re
 import zipfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +43,16 @@ import torch
 from torch import Tensor
 
 from mist_reg.checks import WideCentring, as_samples, check_pair
+from mist_reg.cli.tables import (
+    SUPPORTED_EXTENSIONS,
+    TABLE_EXTENSIONS,
+    DataError,
+    Table,
+    describe_columns,
+    parse_columns,
+    read_table,
+    split_table,
+)
 
 __all__ = [
     "DataError",
@@ -57,17 +63,7 @@ __all__ = [
     "read_table",
 ]
 
-TABLE_EXTENSIONS = (".csv", ".tsv")
 CONTAINER_EXTENSIONS = (".npz", ".pt", ".pth")
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".tsv", ".npy", ".npz", ".pt", ".pth")
-"""File types :func:`load_pair` reads."""
-
-_RANGE = re.compile(r"^\s*(-?\d+)?\s*:\s*(-?\d+)?\s*$")
-_INDEX = re.compile(r"^\s*-?\d+\s*$")
-
-
-class DataError(ValueError):
-    r"""A data file that cannot be read as paired samples (the message says why)."""
 
 
 @dataclass
@@ -87,222 +83,6 @@ class PairedData:
     y: Tensor
     x_source: str
     y_source: str
-
-
-@dataclass
-class Table:
-    r"""The cells of a delimited text file.
-
-    Attributes:
-        header: The column names, or ``None`` when the file has no header row.
-        rows: The data rows, as strings.
-        lines: The line number (1-based) of each data row in the file.
-        name: The file name, for messages.
-    """
-
-    header: list[str] | None
-    rows: list[list[str]]
-    lines: list[int]
-    name: str
-
-    @property
-    def n_columns(self) -> int:
-        return len(self.header) if self.header is not None else len(self.rows[0])
-
-    def column_name(self, index: int) -> str:
-        return repr(self.header[index]) if self.header is not None else str(index)
-
-    def columns(self, indices: Sequence[int], role: str) -> np.ndarray:
-        r"""The selected columns as a float64 array, refusing non-numeric, missing and
-        non-finite cells with the column and line that hold them."""
-        out = np.empty((len(self.rows), len(indices)), dtype=np.float64)
-        for j, index in enumerate(indices):
-            for i, row in enumerate(self.rows):
-                cell = row[index].strip()
-                try:
-                    value = float(cell)
-                except ValueError:
-                    value = None  # described below, with where it stands
-                if value is None or not math.isfinite(value):
-                    where = f"column {self.column_name(index)} of {self.name} (for {role}) at line {self.lines[i]}"
-                    if not cell:
-                        raise DataError(f"{where} is empty: a missing value; drop or impute it first")
-                    if value is None:
-                        raise DataError(
-                            f"{where} holds {cell!r}, which is not a number; select numeric columns with --x/--y "
-                            "(x=, y=) or encode the column as numbers"
-                        )
-                    raise DataError(f"{where} holds {cell!r}; drop or impute non-finite values first")
-                out[i, j] = value
-        return out
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def read_table(path: str | os.PathLike, header: bool | None = None) -> Table:
-    r"""Reads a ``.csv`` (comma) or ``.tsv`` (tab) file into a :class:`Table`.
-
-    Blank lines and lines starting with ``#`` are skipped. With ``header=None`` the first
-    row is taken as a header when a cell of it is not a number while the cell below it is
-    (or when the file has a single row of non-numbers).
-
-    Arguments:
-        path: The file.
-        header: Whether the first row names the columns (``None``: detect it).
-
-    Example:
-        >>> import os, tempfile
-        >>> path = os.path.join(tempfile.mkdtemp(), "t.tsv")
-        >>> _ = open(path, "w").write("1\t2\n3\t4\n")
-        >>> table = read_table(path)
-        >>> table.header, table.rows, table.lines
-        (None, [['1', '2'], ['3', '4']], [1, 2])
-    """
-    path = Path(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    with _open_text(path) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        try:
-            for row in reader:
-                if not row or all(not cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
-                    continue
-                rows.append(row)
-                lines.append(reader.line_num)
-        except UnicodeDecodeError:
-            raise DataError(f"{path.name} is not UTF-8 text (a binary file with a table extension?)") from None
-    if not rows:
-        raise DataError(f"{path.name} holds no rows")
-    if header is None:
-        first = rows[0]
-        second = rows[1] if len(rows) > 1 else None
-        if second is None:
-            header = not any(_is_number(c) for c in first)
-        else:
-            header = any(
-                c.strip() and not _is_number(c) and j < len(second) and _is_number(second[j])
-                for j, c in enumerate(first)
-            )
-    names = [c.strip() for c in rows[0]] if header else None
-    if header:
-        rows, lines = rows[1:], lines[1:]
-        if not rows:
-            raise DataError(f"{path.name} holds a header row but no data")
-    width = len(names) if names is not None else len(rows[0])
-    for row, line in zip(rows, lines):
-        if len(row) != width:
-            raise DataError(
-                f"line {line} of {path.name} has {len(row)} fields where {width} were expected "
-                f"(delimiter {'tab' if delimiter == chr(9) else 'comma'})"
-            )
-    return Table(names, rows, lines, path.name)
-
-
-def _open_text(path: Path):
-    try:
-        return open(path, newline="", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a directory, not a data file") from None
-
-
-def parse_columns(spec: str, n_columns: int, header: Sequence[str] | None = None) -> list[int]:
-    r"""Column indices from a specification such as ``"0:3,5"``, ``"-1"`` or ``"age,income"``.
-
-    Comma-separated parts are column names (when ``header`` holds them), indices (negative
-    ones count from the end) or half-open ranges ``start:stop`` (either end may be left out).
-
-    Arguments:
-        spec: The specification.
-        n_columns: The number of columns of the table.
-        header: The column names, if the table has them.
-
-    Example:
-        >>> parse_columns("1:", 4), parse_columns(":2,-1", 4), parse_columns("b", 2, ["a", "b"])
-        ([1, 2, 3], [0, 1, 3], [1])
-    """
-    indices: list[int] = []
-    names = list(header) if header is not None else []
-    for part in spec.split(","):
-        token = part.strip()
-        if not token:
-            raise DataError(f"empty column in {spec!r}; write columns like '0:3,5' or 'a,b'")
-        if token in names:
-            indices.append(names.index(token))
-        elif _INDEX.match(token):
-            index = int(token)
-            if not -n_columns <= index < n_columns:
-                raise DataError(
-                    f"column {index} is out of range: the table has {n_columns} columns (0 to {n_columns - 1})"
-                )
-            indices.append(index % n_columns)
-        elif match := _RANGE.match(token):
-            start, stop = (int(g) if g is not None else None for g in match.groups())
-            selected = list(range(n_columns))[slice(start, stop)]
-            if not selected:
-                raise DataError(f"the range {token!r} selects no column of a table with {n_columns} columns")
-            indices.extend(selected)
-        else:
-            available = ", ".join(names) if names else f"none (no header row; use indices 0 to {n_columns - 1})"
-            raise DataError(f"no column named {token!r}; column names: {available}")
-    return indices
-
-
-def _describe_columns(indices: Sequence[int], table_header: Sequence[str] | None, name: str) -> str:
-    if table_header is not None:
-        labels = [repr(table_header[i]) for i in indices]
-    else:
-        labels = [str(i) for i in indices]
-    shown = ", ".join(labels) if len(labels) <= 6 else ", ".join(labels[:5]) + f", ... ({len(labels)} in all)"
-    return f"column{'s' if len(labels) > 1 else ''} {shown} of {name}"
-
-
-def _split_table(
-    table: Table | np.ndarray, x: str | None, y: str | None, name: str
-) -> tuple[np.ndarray, np.ndarray, str, str]:
-    """x and y columns of a table (text or numeric); a missing selection takes every
-    remaining column."""
-    header = table.header if isinstance(table, Table) else None
-    n_columns = table.n_columns if isinstance(table, Table) else table.shape[1]
-    if x is None and y is None:
-        names = f"names: {', '.join(header)}" if header else f"indices 0 to {n_columns - 1}"
-        raise DataError(
-            f"{name} is a table of {n_columns} columns: say which are x and which are y with --x and --y "
-            f"(x= and y=), e.g. --x 0:{max(n_columns // 2, 1)} --y {max(n_columns // 2, 1)}: ({names})"
-        )
-    x_idx = parse_columns(x, n_columns, header) if x is not None else None
-    y_idx = parse_columns(y, n_columns, header) if y is not None else None
-    if x_idx is None:
-        x_idx = [i for i in range(n_columns) if i not in set(y_idx)]
-    if y_idx is None:
-        y_idx = [i for i in range(n_columns) if i not in set(x_idx)]
-    for role, idx in (("x", x_idx), ("y", y_idx)):
-        if not idx:
-            raise DataError(f"no column is left for {role} in {name}, which has {n_columns} columns")
-        repeated = sorted({i for i in idx if idx.count(i) > 1})
-        if repeated:
-            raise DataError(
-                f"{role} names {_describe_columns(repeated, header, name)} more than once; give each column once"
-            )
-    shared = sorted(set(x_idx) & set(y_idx))
-    if shared:
-        raise DataError(
-            f"x and y share {_describe_columns(shared, header, name)}: the mutual information of a variable "
-            "with itself is infinite; give them disjoint columns"
-        )
-    if isinstance(table, Table):
-        xs, ys = table.columns(x_idx, "x"), table.columns(y_idx, "y")
-    else:
-        xs, ys = table[:, x_idx], table[:, y_idx]
-    return xs, ys, _describe_columns(x_idx, header, name), _describe_columns(y_idx, header, name)
 
 
 def _load_container(path: Path) -> dict[str, Any] | tuple[Any, ...] | Any:
@@ -408,7 +188,7 @@ def _load_single(path: Path, select: str | None, role: str, header: bool | None)
         n_columns = table.n_columns if isinstance(table, Table) else table.shape[1]
         indices = parse_columns(select, n_columns, header) if select is not None else list(range(n_columns))
         values = table.columns(indices, role) if isinstance(table, Table) else table[:, indices]
-        source = _describe_columns(indices, header, path.name) if select is not None else path.name
+        source = describe_columns(indices, header, path.name) if select is not None else path.name
         return values, source
     content = _load_container(path)
     if isinstance(content, dict):
@@ -424,7 +204,7 @@ def _load_single(path: Path, select: str | None, role: str, header: bool | None)
         if select is not None:
             table = _as_table(content, path.name)
             indices = parse_columns(select, table.shape[1])
-            return table[:, indices], _describe_columns(indices, None, path.name)
+            return table[:, indices], describe_columns(indices, None, path.name)
         return content, path.name
     raise DataError(f"{path.name} holds a {type(content).__name__}; expected a tensor or a dict of tensors")
 
@@ -466,7 +246,7 @@ def load_pair(
         >>> load_pair(path, y="labels")
         Traceback (most recent call last):
         ...
-        mist_reg.cli.io.DataError: pair.npz has no array 'labels' for y; available: 'x', 'y' (choose with --y)
+        mist_reg.cli.tables.DataError: pair.npz has no array 'labels' for y; available: 'x', 'y' (choose with --y)
     """
     path = Path(path)
     if y_file is not None:
@@ -480,7 +260,7 @@ def load_pair(
     else:
         suffix = _check_extension(path)
         if suffix in TABLE_EXTENSIONS:
-            x_values, y_values, x_source, y_source = _split_table(read_table(path, header), x, y, path.name)
+            x_values, y_values, x_source, y_source = split_table(read_table(path, header), x, y, path.name)
         elif suffix == ".npy":
             array = _load_npy(path)
             if x is None and y is None:
@@ -488,7 +268,7 @@ def load_pair(
                     f"{path.name} holds one array: give y in a second file with --y-file (y_file=), "
                     "or split its columns with --x and --y"
                 )
-            x_values, y_values, x_source, y_source = _split_table(_as_table(array, path.name), x, y, path.name)
+            x_values, y_values, x_source, y_source = split_table(_as_table(array, path.name), x, y, path.name)
         else:
             content = _load_container(path)
             if isinstance(content, dict):
@@ -514,7 +294,7 @@ def load_pair(
                         f"{path.name} holds one tensor: split its columns with --x and --y, "
                         "or save a dict {'x': x, 'y': y}"
                     )
-                x_values, y_values, x_source, y_source = _split_table(_as_table(content, path.name), x, y, path.name)
+                x_values, y_values, x_source, y_source = split_table(_as_table(content, path.name), x, y, path.name)
             else:
                 raise DataError(
                     f"{path.name} holds a {type(content).__name__}; expected a dict of tensors, a pair (x, y) or a tensor"

@@ -17,8 +17,9 @@ that reaches the encoder includes how ``q`` moves with them.
 * **Class indices** ``y`` (an integer tensor): the class-conditional Gaussians
   ``x | y = k ~ N(mu_k, Sigma_k)`` with the batch's class frequencies; ``q(y | x)`` is
   their posterior (quadratic discriminant analysis). Each class covariance is shrunk
-  towards the pooled one with the weight of ``x_dim + 1`` samples, so that a class with
-  few samples in a batch borrows the pooled shape (regularised discriminant analysis).
+  towards the pooled one with the Ledoit-Wolf weight, so that a class with few samples in
+  a batch, or classes that do not differ, take the pooled shape (regularised discriminant
+  analysis).
 * **Continuous** ``y``: the linear-Gaussian regression ``y | x ~ N(A x + b, Sigma)``
   fitted by least squares (CLUB with it is ``sum_k rho_k^2 / (1 - rho_k^2)`` over the
   canonical correlations of the batch).
@@ -113,14 +114,38 @@ def _shrunk(scatter: Tensor, dof: int) -> Tensor:
     return (scatter + d * eye) / (max(dof, 0) + d)
 
 
+def _ledoit_wolf_intensity(centred: Tensor, covariance: Tensor, target: Tensor) -> Tensor:
+    r"""The weight in ``[0, 1]`` of ``target`` in the shrunk ``covariance`` of the rows of
+    ``centred`` (Ledoit and Wolf's estimate of the best weight: the sampling variance of
+    the covariance's entries over their squared distance to the target), detached: the
+    weight is a choice of the fit, not a path for gradients."""
+    m = centred.shape[0]
+    with torch.no_grad():
+        row_norms = centred.pow(2).sum(1)
+        spread = (row_norms.pow(2) - 2 * ((centred @ covariance) * centred).sum(1)).mean() + covariance.pow(2).sum()
+        distance = (covariance - target).pow(2).sum()
+        return (spread / (m * distance.clamp_min(torch.finfo(centred.dtype).tiny))).clamp(0.0, 1.0)
+
+
 class ClassConditionalPosterior:
     r"""``q(y = k | x)`` of class-conditional Gaussians fitted to a batch (see
     :class:`BatchGaussian`); classes absent from the batch get probability 0.
+
+    The fit on standardised features: each class covariance is ``a_k W + (1 - a_k) S_k``
+    (``W`` the pooled within-class covariance, ``S_k`` the class's sample covariance,
+    ``a_k`` the Ledoit-Wolf weight, or ``pooling / (m_k - 1 + pooling)`` for a fixed
+    ``pooling``), shrunk towards the identity with the weight of ``d`` samples, the same
+    for every class, so that directions without variance cancel; the overall covariance is the law of total covariance of that mixture,
+    ``Sigma = sum_k p_k Sigma_k + sum_k p_k mu_k mu_k^T``. With one class ``Sigma_1 =
+    Sigma`` and :meth:`information` is 0; with several it is never negative (``log det``
+    is concave) and it is capped at the entropy of the batch's classes.
 
     Arguments:
         x: The batch's ``[N, x_dim]`` features (not standardised).
         y: Its ``[N]`` class indices.
         ridge: Added to the diagonal of every standardised covariance.
+        pooling: The weight, in samples, of the pooled covariance in each class's
+            (``None``: the Ledoit-Wolf weight).
     """
 
     broadcasts_context: ClassVar[bool] = True
@@ -134,25 +159,41 @@ class ClassConditionalPosterior:
         eye = torch.eye(d, dtype=z.dtype, device=z.device)
         parts = {k: z[y == k] for k in range(n_classes) if counts[k] > 0}
         means = {k: part.mean(0) for k, part in parts.items()}
-        scatters = {k: (part - means[k]).T @ (part - means[k]) for k, part in parts.items()}
-        pooled = _shrunk(sum(scatters.values()), n - len(parts))
-        prior_weight = d + 1 if pooling is None else pooling  # samples the pooled covariance counts for
-        log_prior, class_means, scale_trils = [], [], []
+        centred = {k: part - means[k] for k, part in parts.items()}
+        dof = max(n - len(parts), 1)
+        pooled = sum(c.T @ c for c in centred.values()) / dof
+        to_identity = d / (dof + d)  # the same for every class: directions of no variance cancel in I_G
+        log_prior, class_means, covariances = [], [], []
         for k in range(n_classes):
             if k not in parts:  # absent from the batch: probability 0
                 log_prior.append(torch.tensor(-math.inf, dtype=z.dtype, device=z.device))
                 class_means.append(torch.zeros(d, dtype=z.dtype, device=z.device))
-                scale_trils.append(eye)
+                covariances.append(eye)
                 continue
             m = counts[k]
-            covariance = (scatters[k] + prior_weight * pooled) / (m - 1 + prior_weight) + ridge * eye
+            if m < 2:
+                weight = torch.ones((), dtype=z.dtype, device=z.device)
+                sample = pooled
+            else:
+                sample = centred[k].T @ centred[k] / (m - 1)
+                if pooling is None:
+                    weight = _ledoit_wolf_intensity(centred[k], sample, pooled)
+                else:
+                    weight = torch.tensor(pooling / (m - 1 + pooling) if pooling > 0 else 0.0, dtype=z.dtype)
             log_prior.append(torch.tensor(math.log(m / n), dtype=z.dtype, device=z.device))
             class_means.append(means[k])
-            scale_trils.append(torch.linalg.cholesky(covariance))
-        self.overall_tril = torch.linalg.cholesky(_shrunk(z.T @ z, n - 1) + ridge * eye)  # all classes together
+            shrunk = weight * pooled + (1 - weight) * sample
+            covariances.append((1 - to_identity) * shrunk + (to_identity + ridge) * eye)
         self.log_prior = torch.stack(log_prior)
+        stacked = torch.stack(covariances)
+        present = torch.isfinite(self.log_prior)
+        p = self.log_prior[present].exp()
+        within = (p[:, None, None] * stacked[present]).sum(0)
         self.class_means = torch.stack(class_means)
-        self.scale_trils = torch.stack(scale_trils)
+        centres = self.class_means[present] - (p[:, None] * self.class_means[present]).sum(0)
+        between = (p[:, None, None] * centres[:, :, None] * centres[:, None, :]).sum(0)
+        self.overall_tril = torch.linalg.cholesky(within + between)  # all classes together
+        self.scale_trils = torch.linalg.cholesky(stacked)
 
     def class_log_densities(self, x: Tensor) -> Tensor:
         r"""``log N(z; mu_k, Sigma_k)`` of the standardised ``x: [..., d]`` for every class: ``[..., K]``."""
@@ -160,11 +201,18 @@ class ClassConditionalPosterior:
         return gaussian_log_density(z.unsqueeze(-2), self.class_means, self.scale_trils)
 
     def information(self) -> Tensor:
-        r"""``I_G = 1/2 log det Sigma - sum_k p_k 1/2 log det Sigma_k`` of the fit, in closed form."""
+        r"""``I_G = 1/2 log det Sigma - sum_k p_k 1/2 log det Sigma_k`` of the fit, in closed
+        form, clamped to ``H(Y) = -sum_k p_k log p_k`` (no information about ``y`` exceeds
+        its entropy; a Gaussian of well-separated classes would). The clamp holds the value
+        only: the gradient is that of ``I_G``, so that a penalty keeps separating classes
+        that are still separable instead of receiving no gradient."""
         half_log_dets = torch.log(torch.diagonal(self.scale_trils, dim1=-2, dim2=-1)).sum(-1)
         overall = torch.log(torch.diagonal(self.overall_tril)).sum()
         present = torch.isfinite(self.log_prior)
-        return overall - (self.log_prior[present].exp() * half_log_dets[present]).sum()
+        p = self.log_prior[present].exp()
+        information = overall - (p * half_log_dets[present]).sum()
+        excess = (information - -(p * self.log_prior[present]).sum()).clamp_min(0.0)
+        return information - excess.detach()
 
     def overall_log_density(self, x: Tensor) -> Tensor:
         r"""``log N(z; 0, Sigma)`` of the standardised ``x``, the Gaussian of all classes together."""

@@ -224,7 +224,14 @@ def leave_one_out_log_ratios(
     the batch ``(x, y)``. ``q_inf`` is the same model with a constant kernel on ``x``: the
     marginal of ``y`` (class frequencies, or the kernel density of ``y``). ``x`` is
     standardised, and decorrelated as ``whiten`` says (``None``: when the batch can
-    estimate the correlations)."""
+    estimate the correlations). Constant ``x`` (every sample the same) carries no
+    information: its log-ratios are 0 (a kernel would see every pair as coincident).
+
+    Example:
+        >>> ratios, _ = leave_one_out_log_ratios(torch.ones(8, 2), torch.arange(8) % 2, (0.5,), 1.0, 1e-3)
+        >>> ratios.abs().max().item()
+        0.0
+    """
     points = Whitening(x, ridge, decorrelate=whiten)(x)
     weights = neighbour_weights(gaussian_kernel(points, points, bandwidths), smoothing)  # [B, N, N]
     n = x.shape[0]
@@ -235,7 +242,8 @@ def leave_one_out_log_ratios(
     log_conditional = (weights * kernel_y).sum(-1).log()
     log_marginal = (marginal_weights * kernel_y).sum(-1).log()
     likelihood = log_conditional.detach().mean(-1) + normaliser.to(x.device)
-    return log_conditional - log_marginal, likelihood
+    varies = (x != x[:1]).any()  # a tensor, not a bool: no host synchronisation
+    return torch.where(varies, log_conditional - log_marginal, torch.zeros_like(log_conditional)), likelihood
 
 
 def _mixture_log_density(weights: Tensor, whitened: Tensor, points: Tensor, sigma: Tensor) -> Tensor:

@@ -59,12 +59,12 @@ from mist_reg.distributions.batch_gaussian import (
     ClassConditionalPosterior,
     JointGaussian,
     check_model_settings,
-    class_labels,
 )
 from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.generative import check_generative_inputs
 from mist_reg.estimators.registry import register_estimator
 from mist_reg.functional.bounds import BoundTerms
+from mist_reg.labels import encode_labels
 
 __all__ = ["GaussianMI", "gaussian"]
 
@@ -77,9 +77,15 @@ class GaussianMI(MIEstimator):
 
     Arguments:
         ridge: Added to the diagonal of the standardised covariances.
-        pooling: For class-index ``y``: each class covariance is shrunk towards the pooled
-            one with the weight of this many samples (``None``: ``x_dim + 1``), so that
-            a class with few samples in a batch borrows the pooled shape.
+        pooling: For class ``y``: each class covariance is shrunk towards the pooled
+            one with the weight of this many samples (``None``: the Ledoit-Wolf weight,
+            near 1 when the classes do not differ), so that a class with few samples in
+            a batch borrows the pooled shape.
+
+    Class labels may be any codes (``{1990, 1991}``, booleans): they are mapped to
+    indices by :func:`mist_reg.labels.encode_labels`. With one class the estimate is 0;
+    it is never above ``H(Y)``, the entropy of the classes (the closed form is clamped
+    there, and each held-out log-ratio at ``-log p_y``, the most that sample can carry).
     """
 
     bound: ClassVar = None
@@ -93,7 +99,10 @@ class GaussianMI(MIEstimator):
     def _fit(self, x: Tensor, y: Tensor) -> ClassConditionalPosterior | JointGaussian:
         if y.is_floating_point():
             return JointGaussian(x, y, self.ridge)
-        return ClassConditionalPosterior(x, class_labels(y), self.ridge, self.pooling)
+        labels = encode_labels(y, "y")
+        model = ClassConditionalPosterior(x, labels.indices, self.ridge, self.pooling)
+        model.class_codes = torch.as_tensor(labels.classes, device=y.device)
+        return model
 
     @torch.no_grad()
     def fit_data(self, x: Tensor, y: Tensor) -> None:
@@ -138,15 +147,27 @@ class GaussianMI(MIEstimator):
                 return BoundTerms(model.log_ratio(x, y))
             if y.is_floating_point():
                 raise ValueError("this GaussianMI was fitted to class indices: pass y as an integer tensor")
-            labels = class_labels(y)
-            n_classes = model.class_means.shape[0]
-            if int(labels.max()) >= n_classes:
-                raise ValueError(f"class index {int(labels.max())} was not among the {n_classes} classes of the fit")
+            labels = _fitted_indices(y, model.class_codes)
             own = model.class_log_densities(x).gather(1, labels[:, None])[:, 0]
-            return BoundTerms(own - model.overall_log_density(x))
+            most = -model.log_prior[labels]  # log q(y | x) / p(y) <= -log p(y)
+            return BoundTerms(torch.minimum(own - model.overall_log_density(x), most))
 
     def extra_repr(self) -> str:
         return f"ridge={self.ridge}, pooling={self.pooling}, fitted={self._fitted is not None}"
+
+
+def _fitted_indices(y: Tensor, codes: Tensor) -> Tensor:
+    r"""The class indices of the codes ``y`` (``[N]`` or ``[N, 1]``) among the ``codes`` of a fit."""
+    flat = y.reshape(-1)
+    match = flat[:, None] == codes.to(flat.device, flat.dtype)[None, :]
+    known = match.any(1)
+    if not bool(known.all()):
+        unknown = flat[~known][0].item()
+        raise ValueError(
+            f"y holds the class {unknown}, which was not among the classes {codes.tolist()} of the fit; "
+            "fit on data that hold every class"
+        )
+    return match.int().argmax(1)
 
 
 @register_estimator("gaussian", GaussianMI)

@@ -39,6 +39,7 @@ from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.factories import hidden_or_default
 from mist_reg.estimators.registry import register_estimator
 from mist_reg.functional.bounds import BoundTerms
+from mist_reg.labels import encode_labels
 
 __all__ = [
     "GenerativeEstimator",
@@ -145,6 +146,9 @@ class GenerativeEstimator(MIEstimator):
 
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         x, y = check_generative_inputs(x, y, self.min_samples)
+        if not y.is_floating_point() and getattr(self.q_y_given_x, "fits_batch", False):
+            # a q refitted on this batch: class codes ({1990, 1991}, booleans) become indices 0..K-1
+            y = encode_labels(y, "y").indices.unsqueeze(1)
         with autocast_disabled(x.device):
             return self.estimate_terms(x, y)
 

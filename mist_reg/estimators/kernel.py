@@ -16,7 +16,7 @@ frequency). The estimate is the mean over the batch of the log-ratio
     ``log [(a_i + alpha pi_i) / (b_i + alpha)] - log [(c_i + alpha pi_i) / (N - 1 + alpha)]``,
 
 smoothed by ``alpha`` pseudo-samples of the prior ``pi_i = (c_i + 1) / N``. It is 0 when
-``k_x`` is constant, and it is a consistent plug-in estimate of ``I(X; Y)`` as the batch
+``k_x`` is constant (constant features included), and it is a consistent plug-in estimate of ``I(X; Y)`` as the batch
 grows and the bandwidth shrinks (Moon et al., "Estimation of mutual information using
 kernel density estimators", Phys. Rev. E 1995). Leave-one-out makes it the held-out
 log-likelihood gain of a kernel classifier (or regressor) of ``y`` from ``x`` over the

@@ -1,6 +1,7 @@
 r"""Infrastructure shared by the recipes, one concept per module.
 
 * :mod:`.config`: typed settings, config files and command-line overrides;
+* :mod:`.validation`: checks of settings (ranges, weights, names, devices, run folders);
 * :mod:`.data`: in-memory image datasets and the batches of each step;
 * :mod:`.attributes`: a sensitive attribute made visible in images (a colour tint);
 * :mod:`.adult`: UCI Adult (shipped compressed, checksum-verified) as tensors;

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -30,9 +31,17 @@ from typing import Any, TypeVar
 import tomllib
 
 from .data import DATASETS
-from .device import check_device
+from .validation import Check, at_least, available_device, in_interval, non_negative, positive, run_folder, validate
 
-__all__ = ["option", "parse_config", "config_to_dict", "config_from_dict", "load_config_file", "BaseConfig"]
+__all__ = [
+    "option",
+    "parse_config",
+    "config_to_dict",
+    "config_from_dict",
+    "load_config_file",
+    "BaseConfig",
+    "BASE_CHECKS",
+]
 
 C = TypeVar("C")
 
@@ -91,9 +100,12 @@ def _convert(name: str, hint: Any, value: Any) -> Any:
             raise ValueError(f"{name} expects an integer, got {value!r}") from None
     if inner is float:
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"{name} expects a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{name} expects a finite number, got {value!r}")
+        return number
     if inner is str:
         return str(value)
     raise TypeError(f"unsupported field type {hint!r} for {name}")
@@ -111,8 +123,8 @@ def _check_choices(config: Any) -> None:
         if choices and value is not None and value not in choices:
             raise ValueError(f"invalid {field.name} {value!r}; valid choices: {', '.join(choices)}")
         check = field.metadata.get("check")
-        if check is not None and value is not None:
-            check(value)
+        if check is not None:
+            validate(config, {field.name: check})
 
 
 def config_from_dict(cls: type[C], values: dict[str, Any], base: C | None = None) -> C:
@@ -219,7 +231,7 @@ class BaseConfig:
     weight_decay: float = option(1e-4, "AdamW weight decay")
     warmup: float = option(0.05, "fraction of the steps spent warming the learning rate up")
     seed: int = option(0, "seed of the initialisation, batches and augmentations")
-    device: str = option("auto", "device: auto, cpu, cuda, cuda:N or mps", check=check_device)
+    device: str = option("auto", "device: auto, cpu, cuda, cuda:N or mps")
     amp: bool = option(True, "bf16 autocast on CUDA (ignored elsewhere)")
     compile: bool = option(False, "compile the encoder with torch.compile")
     threads: int = option(0, "CPU threads for torch (0: torch's default)")
@@ -229,8 +241,25 @@ class BaseConfig:
     resume: bool = option(True, "continue the run found in --out (--no-resume starts afresh)")
 
     def __post_init__(self) -> None:
-        # counts that must be positive, in every recipe (subclasses change their defaults only)
-        for name in ("steps", "batch_size", "width", "log_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        # the checks of every recipe's shared fields live here, not in the fields, which
+        # subclasses redeclare with their own defaults
+        validate(self, BASE_CHECKS)
+        _check_choices(self)
+
+
+BASE_CHECKS: dict[str, Check] = {
+    "out": run_folder,
+    "device": available_device,
+    "image_size": at_least(1),
+    "width": at_least(1),
+    "steps": at_least(1),
+    "batch_size": at_least(2),
+    "lr": positive,
+    "weight_decay": non_negative,
+    "warmup": in_interval(0, 1, closed="left"),
+    "threads": at_least(0),
+    "log_every": at_least(1),
+    "checkpoint_every": at_least(1),
+}
+r"""The checks :class:`BaseConfig` applies to the settings every recipe shares (a batch
+holds at least two samples: an MI bound compares a sample with others)."""

@@ -13,12 +13,17 @@ exists is complete. A different configuration in an existing folder is refused (
 settings that do not change what is computed, such as ``device`` or ``checkpoint_every``,
 may differ), so results of two configurations never mix; pass ``--no-resume`` to start
 the folder afresh.
+
+A run folder is one whose ``config.json`` is ours: a JSON object whose ``recipe`` names the
+recipe. A folder is opened only if it is new, empty, or a run of the same recipe; anything
+else (a file, the working directory, a folder of other files, another recipe's run) is
+refused before anything is written. ``--no-resume`` deletes only what a run writes (the
+files above, and the runs in sub-folders of a sweep); other files in the folder stay.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -30,8 +35,9 @@ from .checkpoint import remove_stale_temporaries
 from .config import BaseConfig, config_to_dict
 from .device import manual_seed_all
 from .distributed import DistributedContext, barrier, setup
+from .validation import run_folder
 
-__all__ = ["Run", "RUNTIME_KEYS", "start", "command_line"]
+__all__ = ["Run", "RUNTIME_KEYS", "start", "command_line", "recipe_name", "check_run_folder", "remove_run"]
 
 RUNTIME_KEYS: frozenset[str] = frozenset(
     {"device", "compile", "resume", "progress", "checkpoint_every", "out", "amp", "threads", "download", "data_dir"}
@@ -39,19 +45,130 @@ RUNTIME_KEYS: frozenset[str] = frozenset(
 r"""Settings that may change between a run and its resumption."""
 
 
+_RUN_FILES: tuple[str, ...] = ("metrics.jsonl", "metrics.jsonl.tmp", "summary.json.tmp", "summary.md", "summary.json")
+_RUN_FOLDERS: dict[str, str] = {"checkpoints": "last.pt*", "plots": "*.png"}  # sub-folder: the files a run writes
+
+
+def _recipe_of(folder: Path) -> str | None:
+    r"""The recipe of the run in ``folder`` (``None``: no ``config.json`` of a run there)."""
+    path = folder / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    recipe = config.get("recipe") if isinstance(config, dict) else None
+    return recipe if isinstance(recipe, str) else None
+
+
+def check_run_folder(path: str | Path, recipe: str) -> None:
+    r"""Raises a ``ValueError`` unless ``path`` may hold a run of ``recipe``: a new or empty
+    folder, or a run of that recipe (see the module documentation). Reads, never writes.
+
+    Arguments:
+        path: The run folder (``--out``).
+        recipe: The recipe's name, as :func:`recipe_name` gives it.
+
+    Raises:
+        ValueError: A one-line message naming the folder and what to do.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> check_run_folder(folder / "new", "contrastive")
+        >>> _ = (folder / "notes.txt").write_text("mine")
+        >>> check_run_folder(folder, "contrastive")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: ... holds other files and no run (no config.json of a recipe); choose another --out ...
+    """
+    path = Path(path)
+    run_folder(path)
+    if not path.is_dir():
+        return
+    if (path / "config.json").exists():
+        found = _recipe_of(path)
+        if found is None:
+            raise ValueError(f"{path} holds a config.json that is not a recipe's run; choose another --out")
+        if found != recipe:
+            raise ValueError(f"{path} holds a run of the {found} recipe, not of {recipe}; choose another --out")
+    elif any(path.iterdir()):
+        raise ValueError(
+            f"{path} holds other files and no run (no config.json of a recipe); choose another --out "
+            "(a new or empty folder)"
+        )
+
+
+def remove_run(folder: str | Path, recipe: str) -> bool:
+    r"""Deletes what runs of ``recipe`` wrote in ``folder`` and in its sub-folders (the
+    files of the module documentation), and the folders that this leaves empty; every
+    other file stays.
+
+    Arguments:
+        folder: A folder that holds runs (checked by :func:`check_run_folder`).
+        recipe: Only runs of this recipe are deleted.
+
+    Returns:
+        Whether a run was found (and deleted).
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "config.json").write_text('{"recipe": "contrastive"}')
+        >>> _ = (folder / "notes.txt").write_text("mine")
+        >>> remove_run(folder, "contrastive"), sorted(p.name for p in folder.iterdir())
+        (True, ['notes.txt'])
+    """
+    folder = Path(folder)
+    found = False
+    for child in sorted(folder.iterdir()) if folder.is_dir() else ():
+        if child.is_dir() and not child.is_symlink() and child.name not in _RUN_FOLDERS:
+            found = remove_run(child, recipe) or found
+    if _recipe_of(folder) != recipe:
+        if found:
+            _remove_if_empty(folder)
+        return found
+    for name, pattern in _RUN_FOLDERS.items():
+        sub = folder / name
+        if sub.is_dir() and not sub.is_symlink():
+            for path in sub.glob(pattern):
+                if path.is_file():
+                    path.unlink()
+            _remove_if_empty(sub)
+    for name in _RUN_FILES:
+        (folder / name).unlink(missing_ok=True)
+    (folder / "config.json").unlink()  # last: a folder cut short here is still known as a run
+    _remove_if_empty(folder)
+    return True
+
+
+def _remove_if_empty(folder: Path) -> None:
+    if not any(folder.iterdir()):
+        folder.rmdir()
+
+
 class Run:
     r"""A run folder, written by the main process only (other ranks read checkpoints).
 
     Arguments:
         out: The folder.
-        config: The resolved configuration (JSON-ready values).
+        config: The resolved configuration (JSON-ready values); its ``recipe`` names the
+            recipe (see :func:`recipe_name`).
         is_main: Whether this process writes files (rank 0).
-        resume: Continue from what the folder holds (``False`` deletes it first).
+        resume: Continue from what the folder holds (``False`` deletes what runs of the
+            recipe wrote there first, see :func:`remove_run`).
+
+    Raises:
+        ValueError: Before anything is written, when ``out`` cannot hold this run (see
+            :func:`check_run_folder`) or holds a run of another configuration.
     """
 
     def __init__(self, out: str | Path, config: dict[str, Any], is_main: bool = True, resume: bool = True) -> None:
         self.dir = Path(out)
         self.config, self.is_main = dict(config), is_main
+        if not isinstance(self.config.get("recipe"), str):
+            raise ValueError("a run's config needs a 'recipe' entry naming the recipe")
         self.train_seconds: float | None = None  # set by common.loop.train: every part of a resumed run
         if is_main:
             self._prepare(resume)
@@ -84,8 +201,10 @@ class Run:
 
     def _prepare(self, resume: bool) -> None:
         config_path = self.dir / "config.json"
+        recipe = self.config["recipe"]
+        check_run_folder(self.dir, recipe)
         if not resume and self.dir.exists():
-            shutil.rmtree(self.dir)
+            remove_run(self.dir, recipe)
         if config_path.is_file():
             previous = json.loads(config_path.read_text())
             changed = sorted(
@@ -168,14 +287,30 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def recipe_name(config: BaseConfig) -> str:
+    r"""The name of the recipe of ``config``: its class name without ``Config``, in lower case.
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class ContrastiveConfig(BaseConfig):
+        ...     pass
+        >>> recipe_name(ContrastiveConfig())
+        'contrastive'
+    """
+    return type(config).__name__.removesuffix("Config").lower()
+
+
 def start(config: BaseConfig) -> tuple[DistributedContext, Run]:
-    r"""Sets the thread count, joins the process group (under ``torchrun``), seeds every
-    generator with ``config.seed`` and opens the run folder ``config.out``."""
+    r"""Checks the run folder ``config.out``, sets the thread count, joins the process group
+    (under ``torchrun``), seeds every generator with ``config.seed`` and opens the folder."""
+    check_run_folder(config.out, recipe_name(config))
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     context = setup(config.device)
     manual_seed_all(config.seed)
-    return context, Run(config.out, config_to_dict(config), context.is_main, config.resume)
+    values = {"recipe": recipe_name(config), **config_to_dict(config)}
+    return context, Run(config.out, values, context.is_main, config.resume)
 
 
 def command_line(main: Any, argv: Sequence[str] | None = None) -> int:
