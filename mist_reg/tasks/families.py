@@ -7,8 +7,8 @@ labels from Gaussian-mixture features, discrete pairs, mixed columns, periodic d
 additive uniform noise, a sparse signal among outliers, rotated clustered mixtures, two wide
 views of a latent, and high MI (2-20 nats, from several of these families).
 
-``python -m mist_reg.tasks.families --truths`` recomputes the stored Monte Carlo truths and
-prints the table of :mod:`mist_reg.tasks.truth_table`.
+:func:`compute_truth_table` recomputes the stored Monte Carlo truths of
+:mod:`mist_reg.tasks.truth_table` (``python -m recipes.benchmarks.family_truths`` prints them).
 
 Example:
     >>> sorted(FAMILY_TASKS["labels"])
@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -28,9 +27,11 @@ from mist_reg.tasks.discrete import discrete_pair
 from mist_reg.tasks.labels import GaussianMixtureLabelTask
 from mist_reg.tasks.mixed import MixedColumnsTask
 from mist_reg.tasks.mixtures import ClusteredMixtureTask
+from mist_reg.tasks.monte_carlo import _computed
 from mist_reg.tasks.structured import AdditiveUniformTask, PeriodicTask, SparseSignalTask, two_views
+from mist_reg.tasks.truth_table import TRUTH_TABLE
 
-__all__ = ["FAMILY_FACTORIES", "FAMILY_TASKS", "SPLITS", "family_tasks", "family_of"]
+__all__ = ["FAMILY_FACTORIES", "FAMILY_TASKS", "SPLITS", "family_tasks", "family_of", "compute_truth_table"]
 
 SPLITS = ("tuning", "reporting")
 """The two splits of every family."""
@@ -190,19 +191,30 @@ def family_of(name: str) -> str:
     raise ValueError(f"{name!r} is not a family task; see mist_reg.tasks.FAMILY_TASKS")
 
 
-def _print_truth_table() -> None:
-    import mist_reg.tasks.monte_carlo as monte_carlo
+def compute_truth_table(names: Sequence[str] | None = None) -> dict[str, tuple[float, float]]:
+    r"""Recomputes the Monte Carlo truths of family tasks, ignoring the stored table.
 
-    monte_carlo.TRUTH_TABLE.clear()  # recompute everything
-    for factory in FAMILY_FACTORIES.values():
-        factory()
-    print("TRUTH_TABLE: dict[str, tuple[float, float]] = {")
-    for key, (mi, se) in sorted(monte_carlo._computed.items()):
-        print(f'    "{key}": ({mi!r}, {se!r}),')
-    print("}")
+    ``python -m recipes.benchmarks.family_truths`` prints the whole table in the form of
+    :mod:`mist_reg.tasks.truth_table` (about a minute).
 
+    Arguments:
+        names: Family task names (default: all).
 
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--truths"]:
-        raise SystemExit("usage: python -m mist_reg.tasks.families --truths")
-    _print_truth_table()
+    Returns:
+        ``{parameter key: (mutual_information, standard_error)}`` for the tasks with a Monte Carlo truth.
+
+    Example:
+        >>> table = compute_truth_table(["clusters-1x1-c2-s2-e4", "additive-1x1-h0.3"])
+        >>> list(table), table["clusters-1x1-c2-s2-e4-seed0"] == TRUTH_TABLE["clusters-1x1-c2-s2-e4-seed0"]
+        (['clusters-1x1-c2-s2-e4-seed0'], True)
+    """
+    stored, cached = dict(TRUTH_TABLE), dict(_computed)
+    TRUTH_TABLE.clear()
+    _computed.clear()
+    try:
+        for name in names or FAMILY_FACTORIES:
+            FAMILY_FACTORIES[name]()
+        return dict(_computed)
+    finally:
+        TRUTH_TABLE.update(stored)
+        _computed.update(cached)

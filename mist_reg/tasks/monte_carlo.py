@@ -6,7 +6,7 @@ information density, or a posterior's KL divergence from the prior). :func:`mont
 averages it over ``N_MONTE_CARLO`` draws of a fixed generator (seed ``MONTE_CARLO_SEED``) and
 returns the mean and ``std / sqrt(n)``. :func:`stored_truth` looks a task's key up in
 :data:`mist_reg.tasks.truth_table.TRUTH_TABLE` and computes (and caches in memory) what is
-not there; ``python -m mist_reg.tasks.families --truths`` recomputes the whole table.
+not there; ``python -m recipes.benchmarks.family_truths`` recomputes the whole table.
 
 Example:
     >>> mean, se = monte_carlo_mean(lambda g, n: torch.randn(n, generator=g, dtype=torch.float64) ** 2, 10_000)

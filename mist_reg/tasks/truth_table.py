@@ -2,7 +2,7 @@
 
 Each value is ``(mutual_information, standard_error)`` in nats, computed with
 :func:`mist_reg.tasks.monte_carlo.monte_carlo_mean` (200,000 draws, its fixed seed).
-Regenerate with ``python -m mist_reg.tasks.families --truths``.
+Regenerate with ``python -m recipes.benchmarks.family_truths``.
 """
 
 TRUTH_TABLE: dict[str, tuple[float, float]] = {
