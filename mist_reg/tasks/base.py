@@ -44,10 +44,15 @@ class Task:
         description: Human-readable description.
         mutual_information_se: Standard error of ``mutual_information`` (0 when exact).
 
+    A float side may hold integer-valued discrete columns next to continuous ones; their
+    indices are ``discrete_columns_x`` (a class attribute, empty unless a task sets it).
+
     Example:
         >>> Task("custom", dim_x=2, dim_y=3, mutual_information=0.5)
         Task(name='custom', dim_x=2, dim_y=3, mutual_information=0.500000)
     """
+
+    discrete_columns_x: tuple[int, ...] = ()
 
     def __init__(
         self,
