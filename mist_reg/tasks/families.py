@@ -87,7 +87,7 @@ _FAMILIES: dict[str, tuple[dict[str, _Factory], dict[str, _Factory]]] = {
         {
             "periodic-1x1-w6-n0.2": _P(PeriodicTask, 1, 6.0, 0.2),
             "periodic-3x3-w3-n0.3": _P(PeriodicTask, 3, 3.0, 0.3),
-            "periodic-5x5-w8-n0.5": _P(PeriodicTask, 5, 8.0, 0.5),
+            "periodic-5x5-w2-n0.5": _P(PeriodicTask, 5, 2.0, 0.5),
         },
     ),
     "additive": (
@@ -140,7 +140,7 @@ _FAMILIES: dict[str, tuple[dict[str, _Factory], dict[str, _Factory]]] = {
         {
             "discrete-100x100-b10": _P(discrete_pair, 100, 100, 10.0),
             "additive-4x4-h0.1": _P(AdditiveUniformTask, 4, 0.1),
-            "periodic-10x10-w2-n0.1": _P(PeriodicTask, 10, 2.0, 0.1),
+            "periodic-4x4-w2-n0.1": _P(PeriodicTask, 4, 2.0, 0.1),
             "clusters-3x3-c6-s4-e30": _P(ClusteredMixtureTask, 3, 3, 6, 4.0, 30.0),
             "views-128x128-k8-n0.25": _P(two_views, 128, 8, 0.25),
         },
