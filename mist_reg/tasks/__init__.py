@@ -4,8 +4,11 @@ Every task is a :class:`Task` exposing ``dim_x``, ``dim_y``, the exact mutual
 information ``mutual_information`` (in nats) and a reproducible
 :meth:`Task.sample`. Tasks are built by composition: Gaussian and Student-t
 distributions with a given joint (scale) matrix, optionally passed through
-invertible maps, which leave the mutual information unchanged. Named tasks are
-built with :func:`get_task` (see :func:`list_tasks` and ``BENCHMARK_SUITE``).
+invertible maps, which leave the mutual information unchanged; and families beyond
+copulas (class labels, discrete and mixed columns, periodic, sharp-noise, outlier,
+clustered and two-view tasks; ``FAMILY_TASKS`` splits them into tuning and reporting
+parameters). A discrete side is int64. Named tasks are built with :func:`get_task`
+(see :func:`list_tasks` and ``BENCHMARK_SUITE``).
 
 Example:
     >>> task = get_task("gaussian-5x5")
@@ -18,6 +21,8 @@ Example:
 
 from mist_reg.tasks.base import Task
 from mist_reg.tasks.catalogue import BENCHMARK_SUITE, TASKS, get_task, independent, list_tasks, staircase
+from mist_reg.tasks.discrete import DiscretePairTask, discrete_pair, table_mutual_information
+from mist_reg.tasks.families import FAMILY_TASKS, family_of, family_tasks
 from mist_reg.tasks.gaussian import (
     GaussianTask,
     StudentTTask,
@@ -28,6 +33,10 @@ from mist_reg.tasks.gaussian import (
     sparse_gaussian,
     student_t_correction,
 )
+from mist_reg.tasks.labels import GaussianMixtureLabelTask
+from mist_reg.tasks.mixed import MixedColumnsTask
+from mist_reg.tasks.mixtures import ClusteredMixtureTask
+from mist_reg.tasks.structured import AdditiveUniformTask, PeriodicTask, SparseSignalTask, two_views
 from mist_reg.tasks.transforms import Transform, TransformedTask, cube, half_cube, normal_cdf, spiral
 
 __all__ = [
@@ -52,4 +61,17 @@ __all__ = [
     "BENCHMARK_SUITE",
     "get_task",
     "list_tasks",
+    "GaussianMixtureLabelTask",
+    "DiscretePairTask",
+    "discrete_pair",
+    "table_mutual_information",
+    "MixedColumnsTask",
+    "PeriodicTask",
+    "AdditiveUniformTask",
+    "SparseSignalTask",
+    "two_views",
+    "ClusteredMixtureTask",
+    "FAMILY_TASKS",
+    "family_tasks",
+    "family_of",
 ]

@@ -23,29 +23,51 @@ def _check_float(value: object, name: str) -> float:
     return float(value)
 
 
+def _natural_dtype(t: Tensor) -> Tensor:
+    return (t.to(torch.float32) if t.is_floating_point() else t.to(torch.int64)).contiguous()
+
+
 class Task:
     r"""A joint distribution of (x, y) with exactly known mutual information.
 
-    Subclasses implement ``_sample(n, generator)`` returning float64 tensors;
-    :meth:`sample` validates arguments and casts to float32.
+    Subclasses implement ``_sample(n, generator)`` returning float64 tensors, or int64
+    tensors for a discrete side (class labels, categories: integer codes ``0..K-1``);
+    :meth:`sample` validates arguments, casts floating tensors to float32 and keeps
+    integer ones as int64.
 
     Arguments:
         name: Identifier of the task.
         dim_x: Dimension of x.
         dim_y: Dimension of y.
-        mutual_information: Exact I(x; y) in nats.
+        mutual_information: I(x; y) in nats: exact, or a Monte Carlo value whose standard
+            error is ``mutual_information_se``.
         description: Human-readable description.
+        mutual_information_se: Standard error of ``mutual_information`` (0 when exact).
+
+    A float side may hold integer-valued discrete columns next to continuous ones; their
+    indices are ``discrete_columns_x`` (a class attribute, empty unless a task sets it).
 
     Example:
         >>> Task("custom", dim_x=2, dim_y=3, mutual_information=0.5)
         Task(name='custom', dim_x=2, dim_y=3, mutual_information=0.500000)
     """
 
-    def __init__(self, name: str, dim_x: int, dim_y: int, mutual_information: float, description: str = "") -> None:
+    discrete_columns_x: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        name: str,
+        dim_x: int,
+        dim_y: int,
+        mutual_information: float,
+        description: str = "",
+        mutual_information_se: float = 0.0,
+    ) -> None:
         self.name = name
         self.dim_x = _check_int(dim_x, "dim_x")
         self.dim_y = _check_int(dim_y, "dim_y")
         self.mutual_information = float(mutual_information)
+        self.mutual_information_se = float(mutual_information_se)
         self.description = description
 
     def sample(
@@ -60,7 +82,8 @@ class Task:
                 With neither, torch's global generator is used.
 
         Returns:
-            float32 tensors ``x`` of shape [n, dim_x] and ``y`` of shape [n, dim_y].
+            Tensors ``x`` of shape [n, dim_x] and ``y`` of shape [n, dim_y]: float32, or
+            int64 for a discrete side.
 
         Example:
             >>> from mist_reg.tasks import get_task
@@ -79,7 +102,7 @@ class Task:
         elif generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         x, y = self._sample(n, generator)
-        return x.to(torch.float32).contiguous(), y.to(torch.float32).contiguous()
+        return _natural_dtype(x), _natural_dtype(y)
 
     def _sample(self, n: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         raise NotImplementedError

@@ -9,6 +9,7 @@ from functools import partial
 import torch
 
 from mist_reg.tasks.base import Task, _check_float, _check_int
+from mist_reg.tasks.families import FAMILY_FACTORIES
 from mist_reg.tasks.gaussian import GaussianTask, StudentTTask, dense_gaussian, sparse_gaussian
 from mist_reg.tasks.transforms import TransformedTask, cube, half_cube, normal_cdf, spiral
 
@@ -71,8 +72,9 @@ TASKS: dict[str, Callable[[], Task]] = {
     **{f"staircase-{k}": partial(staircase, k) for k in (2, 4, 6, 8, 10)},
     **{f"staircase-cubic-{k}": partial(staircase, k, True) for k in (2, 4, 6, 8, 10)},
     "independent-5x5": partial(independent, 5, 5),
+    **FAMILY_FACTORIES,
 }
-"""Registered task factories, by name."""
+"""Registered task factories, by name (the families of :mod:`mist_reg.tasks.families` included)."""
 
 BENCHMARK_SUITE: tuple[str, ...] = (
     "gaussian-5x5",

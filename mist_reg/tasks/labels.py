@@ -1,0 +1,105 @@
+r"""Class labels from Gaussian-mixture features: y is a class in ``0..K-1``, x its feature vector.
+
+``y`` is uniform over ``K`` classes and ``x | y = k ~ N(mu_k, I_d)``, with class means drawn
+once from a fixed seed. The posterior ``p(k | x)`` is a softmax of ``<x, mu_k> - |mu_k|^2 / 2``,
+so ``I(X; Y) = H(Y) - E H(Y | X) = E_x KL(p(. | x) || uniform)``, averaged by Monte Carlo with
+its standard error (``mutual_information_se``).
+
+Example:
+    >>> task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=3.0)
+    >>> x, y = task.sample(5, seed=0)
+    >>> x.dtype, y.dtype, y.shape, bool(y.max() < 3)
+    (torch.float32, torch.int64, torch.Size([5, 1]), True)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from mist_reg.tasks.base import Task, _check_float, _check_int
+from mist_reg.tasks.monte_carlo import monte_carlo_mean, stored_truth
+
+__all__ = ["GaussianMixtureLabelTask", "class_means"]
+
+
+def class_means(n_classes: int, dim: int, separation: float, seed: int = 0) -> Tensor:
+    r"""Class means ``mu_k ~ N(0, separation^2 / (2 dim) I)``: two means lie about ``separation``
+    apart whatever the dimension.
+
+    Arguments:
+        n_classes: Number of classes ``K`` (>= 2).
+        dim: Feature dimension ``d``.
+        separation: Typical distance between two class means, in noise standard deviations.
+        seed: Seed of the draw.
+
+    Returns:
+        A float64 tensor of shape [n_classes, dim].
+
+    Example:
+        >>> class_means(4, 512, 3.0).diff(dim=0).norm(dim=1).round().tolist()
+        [3.0, 3.0, 3.0]
+    """
+    generator = torch.Generator().manual_seed(seed)
+    scale = separation / math.sqrt(2 * dim)
+    return torch.randn(n_classes, dim, generator=generator, dtype=torch.float64) * scale
+
+
+class GaussianMixtureLabelTask(Task):
+    r"""A uniform class label ``y`` (int64, shape [n, 1]) and features ``x | y = k ~ N(mu_k, I)``.
+
+    Arguments:
+        n_classes: Number of classes ``K`` (>= 2).
+        dim: Feature dimension.
+        separation: Typical distance between two class means (see :func:`class_means`).
+        seed: Seed of the class means.
+        name: Task name (default ``"label-k{K}-d{dim}-s{separation}"``).
+
+    Raises:
+        ValueError: If ``n_classes < 2``, ``dim < 1`` or ``separation`` is not positive.
+
+    Example:
+        >>> task = GaussianMixtureLabelTask(2, 8, 0.0001)
+        >>> task.mutual_information < 1e-6, task.mutual_information_se < 1e-6
+        (True, True)
+    """
+
+    def __init__(self, n_classes: int, dim: int, separation: float, seed: int = 0, name: str | None = None) -> None:
+        self.n_classes = _check_int(n_classes, "n_classes", minimum=2)
+        dim = _check_int(dim, "dim")
+        self.separation = _check_float(separation, "separation")
+        if self.separation <= 0:
+            raise ValueError(f"separation must be positive, got {separation}")
+        self.means = class_means(self.n_classes, dim, self.separation, seed)
+        key = f"label-k{self.n_classes}-d{dim}-s{self.separation:g}-seed{seed}"
+        mi, se = stored_truth(key, lambda: monte_carlo_mean(self._kl_from_prior))
+        name = name or f"label-k{self.n_classes}-d{dim}-s{self.separation:g}"
+        desc = f"uniform label of {self.n_classes} classes, {dim}-d Gaussian features, separation {self.separation:g}"
+        super().__init__(name, dim, 1, mi, desc, se)
+
+    def _draw(self, n: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        y = torch.randint(self.n_classes, (n,), generator=generator)
+        x = self.means[y] + torch.randn(n, self.means.shape[1], generator=generator, dtype=torch.float64)
+        return x, y
+
+    def posterior_log_probs(self, x: Tensor) -> Tensor:
+        r"""``log p(k | x)`` for every class, shape [n, K] (float64).
+
+        Example:
+            >>> task = GaussianMixtureLabelTask(3, 2, 2.0)
+            >>> round(task.posterior_log_probs(torch.zeros(1, 2)).exp().sum().item(), 12)
+            1.0
+        """
+        means = self.means
+        logits = x.to(torch.float64) @ means.T - 0.5 * means.pow(2).sum(1)
+        return torch.log_softmax(logits, dim=1)
+
+    def _kl_from_prior(self, generator: torch.Generator, n: int) -> Tensor:
+        log_post = self.posterior_log_probs(self._draw(n, generator)[0])
+        return math.log(self.n_classes) + (log_post.exp() * log_post).sum(1)
+
+    def _sample(self, n: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        x, y = self._draw(n, generator)
+        return x, y.unsqueeze(1)
