@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from recipes.common.adult import SHA256, SHIPPED_DIR, find_adult_files, load_adu
 from recipes.common.adversary import AdversaryPenalty, reverse_gradient
 from recipes.common.confusion import ConfusionPenalty
 from recipes.common.mmd import mmd_penalty
+from recipes.common.run import command_line
 
 fairness = load_recipe("fairness")
 
@@ -87,8 +89,8 @@ def test_adult_loader_on_a_few_rows(tmp_path):
 def test_adult_loader_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="adult.data and adult.test.*omit --data-dir"):
         load_adult(tmp_path)
-    with pytest.raises(ValueError, match="valid choices: sex, race"):
-        load_adult(sensitive="age")
+    with pytest.raises(ValueError, match="valid choices: sex, race, race5, age"):
+        load_adult(sensitive="income")
     bad = list(TRAIN_ROWS)
     bad[1] = bad[1].replace(">50K", "50K+")
     with pytest.raises(ValueError, match="line 2: income must be"):
@@ -219,11 +221,15 @@ def test_adult_comparison_end_to_end(tmp_path):
         "100",
         "--weights-gaussian",
         "1",
+        "--weights-hsic",
+        "100",
+        "--readers",
+        "linear",
     ]
     summary = fairness.main(argv)
     methods = summary["methods"]
     assert list(methods) == list(fairness.METHODS)
-    assert list(methods) == ["none", "mi", "gaussian", "club", "club_learned", "adversary", "confusion", "mmd"]
+    assert list(methods) == ["none", "mi", "gaussian", "club", "club_learned", "adversary", "confusion", "mmd", "hsic"]
     assert [r["weight"] for r in methods["adversary"]] == [1.0, 3.0]
     for rows in methods.values():
         for row in rows:
@@ -231,7 +237,7 @@ def test_adult_comparison_end_to_end(tmp_path):
             for name in fairness.METRICS:
                 assert math.isfinite(row[name]) and math.isfinite(row[f"{name}_se"]) and row[f"{name}_se"] >= 0
             assert 0.0 <= row["mlp_accuracy"] <= 1.0 and 0.0 <= row["dp_gap"] <= 1.0
-    assert len(summary["runs"]) == 2 * 9  # eight methods, two adversary weights
+    assert len(summary["runs"]) == 2 * 10  # nine methods, two adversary weights
     assert summary["s_chance"] == pytest.approx(summary["runs"][0]["leakage"]["chance"], abs=0.1)
     assert (out / "plots" / "methods_tradeoff.png").stat().st_size > 1000
     table = (out / "summary.md").read_text()
@@ -264,8 +270,9 @@ def test_adult_defaults_and_option_errors(tmp_path):
     assert (config.steps, config.batch_size, config.lr, config.z_dim, config.hidden) == (3000, 256, 1e-3, 8, (64, 64))
     assert config.methods == fairness.METHODS and config.seeds == (0, 1, 2) and config.sensitive == "sex"
     assert fairness.config_class([]) is fairness.FairnessConfig
-    with pytest.raises(ValueError, match="--weights-mmd must list positive weights"):
-        fairness.method_weights(fairness.FairnessConfig(weights_mmd=(0.0, 1.0)), "mmd")
+    bad = fairness.FairnessConfig(methods=("mmd",), weights_mmd=(-1.0, 1.0))
+    assert "--weights-mmd must list finite weights >= 0" in fairness.check_config(bad, continuous=False)
+    assert fairness.method_weights(fairness.FairnessConfig(weights=(0.0,)), "mmd") == (0.0,)  # --weights honoured
     with pytest.raises(ValueError, match="--methods must list distinct methods from none, mi"):
         fairness.main(
             [
@@ -318,6 +325,8 @@ def test_digits_comparison_runs_every_method(tmp_path):
             "1",
             "--weights-gaussian",
             "1",
+            "--weights-hsic",
+            "1",
         ]
     )
     assert list(summary["methods"]) == list(fairness.METHODS)
@@ -325,3 +334,23 @@ def test_digits_comparison_runs_every_method(tmp_path):
         summary["sensitive"] == "tint" and 0.7 < summary["s_from_label"] < 0.9
     )  # the tint follows the label group at rate 0.8
     assert all(math.isfinite(rows[0]["mlp_accuracy"]) for rows in summary["methods"].values())
+
+
+def test_bad_options_are_one_line_errors_and_write_nothing(tmp_path, capsys):
+    out = tmp_path / "never"
+    for options in (["--weights=-1"], ["--estimator", "bogus"], ["--rate", "2"], ["--weights", "nan"],
+                    ["--batch-size", "1"], ["--data", "adult", "--sensitive", "age", "--methods", "mmd"]):  # fmt: skip
+        assert command_line(fairness.main, ["--out", str(out), *options]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+        assert not out.exists()
+    (tmp_path / "file").write_text("a user's file")
+    assert command_line(fairness.main, ["--out", str(tmp_path / "file")]) == 2
+    assert "is a file" in capsys.readouterr().err and (tmp_path / "file").read_text() == "a user's file"
+
+
+def test_adult_attributes_of_every_kind():
+    config = fairness.parse_config(fairness.AdultFairnessConfig, ["--max-rows", "400"])
+    race5 = fairness.load_task(replace(config, sensitive="race5"))
+    assert race5.s_classes == 5 and race5.s_train.dtype == torch.int64
+    age = fairness.load_task(replace(config, sensitive="age"))
+    assert age.continuous and abs(float(age.s_train.mean())) < 1e-5 and float(age.s_train.std()) == pytest.approx(1.0)

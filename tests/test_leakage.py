@@ -48,7 +48,6 @@ def test_a_hidden_nonlinear_attribute_is_found_by_the_mlp_probe():
     [
         (torch.zeros(100, dtype=torch.long), "single value"),
         (torch.randint(0, 2, (99,)), "holds 99 samples but the features hold 100"),
-        (torch.rand(100), "non-integral"),
         (torch.full((100,), math.nan), "NaN"),
         (torch.randint(0, 2, (100, 2)), r"shape \[N\] or \[N, 1\]"),
     ],
@@ -70,3 +69,47 @@ def test_bad_features_are_named():
 def test_integral_floats_and_booleans_are_class_indices():
     assert as_class_indices(torch.tensor([1.0, 0.0])).tolist() == [1, 0]
     assert as_class_indices(torch.tensor([True, False])).dtype == torch.int64
+
+
+def test_bad_codes_read_as_classes_are_named():
+    with pytest.raises(ValueError, match="fractional value 0.5"):
+        attribute_leakage(torch.randn(100, 2), torch.tensor([0.5, 1.0] * 50), kind="classes")
+    with pytest.raises(ValueError, match="non-finite label inf"):
+        attribute_leakage(torch.randn(100, 2), torch.tensor([0.0, math.inf] * 50), kind="classes")
+    with pytest.raises(ValueError, match="probe must be"):
+        attribute_leakage(torch.randn(100, 2), torch.arange(100) % 2, probe="forest")
+
+
+@pytest.mark.parametrize("codes", [(1990, 1991), (0, 100), (0, 100000), ("f", "m")])
+def test_label_codes_of_any_kind_read_as_two_classes(codes):
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(1000, 3, generator=g)
+    index = torch.randint(0, 2, (1000,), generator=g)
+    attribute = [codes[i] for i in index.tolist()] if isinstance(codes[0], str) else torch.tensor(codes)[index]
+    report = attribute_leakage(z, attribute, probe="linear")
+    assert report.entropy < math.log(2) + 0.01  # the training prior scored on held-out codes
+    assert abs(report.mi_lower_bound) < 3 * report.standard_error + 0.01
+
+
+def test_continuous_attribute_gets_the_held_out_r2_of_regressors():
+    # v = 2 z0 + e, e ~ N(0, 1): R^2 = 4 / 5
+    g = torch.Generator().manual_seed(4)
+    z = torch.randn(3000, 3, generator=g)
+    age = 40 + 10 * (2 * z[:, 0] + torch.randn(3000, generator=g))
+    report = attribute_leakage(z, age, probe="linear")
+    assert report.kind == "values" and math.isnan(report.mi_lower_bound)
+    assert report.r2 == pytest.approx(0.8, abs=3 * report.r2_standard_error + 0.01)
+    clean = attribute_leakage(torch.randn(3000, 3, generator=g), age, probe=["linear", "mlp"])
+    assert set(clean.readers) == {"linear", "mlp"}
+    assert clean.r2 < 3 * clean.r2_standard_error + 0.01
+
+
+def test_boosted_reader_reads_a_ring_and_reports_each_reader():
+    pytest.importorskip("sklearn")
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(1200, 2, generator=g)
+    s = (z.norm(dim=1) > 1.18).long()
+    report = attribute_leakage(z, s, probe=("linear", "boosted"))
+    assert report.probe == "boosted" and report.accuracy > 0.9
+    assert report.readers["linear"]["accuracy"] < 0.65
+    assert report.mi_lower_bound == max(r["mi_lower_bound"] for r in report.readers.values())

@@ -35,6 +35,8 @@ ARGS = [
     "5",
     "--checkpoint-every",
     "10",
+    "--leakage-every",
+    "0",
 ]
 
 
@@ -48,7 +50,7 @@ def checkpoint_step(path) -> int:
 def test_sigkill_and_restart_continues_exactly(tmp_path):
     out = tmp_path / "killed"
     command = [*recipe_command("fairness"), "--out", str(out), *ARGS]
-    checkpoint = out / "weight_1" / "checkpoints" / "last.pt"
+    checkpoint = out / "mi" / "seed_0" / "weight_1" / "checkpoints" / "last.pt"
     process = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
     while checkpoint_step(checkpoint) < 20 and process.poll() is None and time.monotonic() < deadline:
@@ -65,14 +67,17 @@ def test_sigkill_and_restart_continues_exactly(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
 
     reference = fairness.main(["--out", str(tmp_path / "straight"), *ARGS])
-    resumed = [json.loads(line) for line in (out / "weight_1" / "metrics.jsonl").read_text().splitlines()]
+    resumed = [
+        json.loads(line) for line in (out / "mi" / "seed_0" / "weight_1" / "metrics.jsonl").read_text().splitlines()
+    ]
     straight = [
-        json.loads(line) for line in (tmp_path / "straight" / "weight_1" / "metrics.jsonl").read_text().splitlines()
+        json.loads(line)
+        for line in (tmp_path / "straight" / "mi" / "seed_0" / "weight_1" / "metrics.jsonl").read_text().splitlines()
     ]
     assert [r["step"] for r in resumed] == list(range(5, 81, 5))  # none lost, none repeated
     for a, b in zip(resumed, straight):
         for key in ("loss", "task_loss", "mi_estimate"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
-    summary = json.loads((out / "summary.json").read_text())["sweep"][0]
-    assert summary["task_accuracy"] == pytest.approx(reference["sweep"][0]["task_accuracy"], abs=1e-6)
-    assert summary["s_probe_accuracy"] == pytest.approx(reference["sweep"][0]["s_probe_accuracy"], abs=0.01)
+    summary = json.loads((out / "summary.json").read_text())["runs"][0]
+    assert summary["task_accuracy"] == pytest.approx(reference["runs"][0]["task_accuracy"], abs=1e-6)
+    assert summary["reader"] == pytest.approx(reference["runs"][0]["reader"], abs=0.01)

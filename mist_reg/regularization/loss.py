@@ -1,115 +1,23 @@
 r"""A mutual-information term to add to a training loss: :class:`MILoss`.
 
-``MILoss`` = feature capture (:mod:`mist_reg.regularization.hooks`) + an estimator + a direction + a
-weight. It reads features of named modules of a model (or tensors given at call time,
-such as labels or a sensitive attribute), reduces them to ``[N, d]``, casts them to
-float32, and returns a scalar to *add* to the task loss:
+``MILoss`` = feature capture (:mod:`~mist_reg.regularization.hooks`) + an estimator + a
+direction + a weight; the term itself is the pure function
+:func:`~mist_reg.regularization.term.mi_term`. The class keeps what lives between steps:
+the hooks, the estimator built lazily by name, inner steps and their optimiser, the state
+dict, and :attr:`MILoss.last_estimate`. ``direction="maximize"`` returns
+``-weight * I_hat`` (InfoMax, contrastive learning); ``direction="minimize"`` returns
+``weight * I_hat`` (fairness, disentanglement), by default from a model refitted on every
+batch that the encoder cannot fool, with ``y`` read by its type (classes for an integer
+``y``, continuous values for a float ``y``; see :mod:`~mist_reg.regularization.attribute`).
+Why each default, DDP, checkpoints and costs: ``docs/miloss.md``.
 
-* ``direction="maximize"`` (InfoMax, contrastive learning): the value is
-  ``-weight * I_hat``. Estimators with a critic (and any estimator whose training loss is
-  ``-I_hat``) are evaluated once: the critic ascends its own training objective and the
-  encoder ascends the same objective, scaled by ``weight``. For critics trained with a
-  surrogate (JS, SMILE, MINE's bias-corrected gradient) that surrogate is what both
-  ascend; the value reported is the bound.
-* ``direction="minimize"`` (fairness, disentanglement): the value is ``weight * I_hat``,
-  and the encoder descends it. A learned adversary can be outrun (see below), so by
-  default the estimate comes from a model refitted on every batch, which the encoder
-  cannot fool, and differentiated through, so that its gradient says how the model
-  moves with the features:
-
-  - ``MILoss("kernel", direction="minimize")`` (recommended for a class-index ``y``:
-    a sensitive attribute, a label): :class:`~mist_reg.estimators.KernelMI`, the
-    leave-one-out kernel estimate of ``I(x; y)`` on the batch (a kernel classifier of
-    the classes), on whitened features, with the bandwidth chosen by leave-one-out
-    likelihood. It sees dependence in every moment, so the encoder cannot move the
-    attribute where the penalty does not look (measured on UCI Adult in
-    ``docs/recipes.md``: a fresh MLP probe falls to the majority rate);
-  - ``MILoss("gaussian", direction="minimize")`` (recommended for a continuous ``y``):
-    :class:`~mist_reg.estimators.GaussianMI`, the closed-form information of the Gaussian
-    model of the batch. For continuous values it grows without bound as a feature
-    becomes a linear function of ``y``, so its gradient removes such a feature, where a
-    kernel density (of fixed resolution, invariant to the feature's scale) gives almost
-    none. For classes it removes what class means and covariances show, and an encoder
-    under a strong penalty moves the attribute into higher moments, where a fresh MLP
-    probe still reads it;
-  - an estimator with a density ``q(y | x)`` built by name (``"club"``, ``"l1out"``,
-    ...) gets ``q="batch"`` unless ``estimator_kwargs`` names ``q``: the same two models
-    as a ``q`` refitted on every batch and chosen by the type of ``y``
-    (:class:`~mist_reg.distributions.BatchByType`: the kernel classifier for integer
-    ``y``, the linear-Gaussian regression for floating-point ``y``);
-  - an estimator with a *learned* ``q`` (an instance, or ``q="gaussian"``,
-    ``"categorical"``, ``"flow"`` by name) plays the two-player game: ``q`` is fitted
-    with its own objective on *detached* features while the encoder descends the estimate
-    computed with ``q`` frozen (no gradient of that term reaches it). That game is known
-    to fail a fresh probe: with ``q`` frozen, CLUB's per-sample term has no lower limit,
-    and the encoder lowers it by moving samples to where ``q`` is wrong, not by removing
-    the attribute (measured on UCI Adult in ``docs/recipes.md``: the attribute becomes
-    *more* readable as the weight grows). Estimators fitted by likelihood
-    (``fit_by_likelihood``: BA, DoE, GM, ...) are trained this way in both directions.
-
-  A class-index ``y`` (sensitive attribute, label) must be an integer tensor to be
-  treated as classes; floats are continuous values (a binary attribute given as floats
-  is read as a continuous value, through its linear correlation with the features).
-  Judge the result with :func:`mist_reg.attribute_leakage` on held-out features, never
-  with the penalty's own value alone: a kernel model sees only what the batch size
-  allows it to resolve.
-
-In both directions ``weight`` scales only what reaches the encoder: the estimator learns
-from its own objective at unit scale (so ``weight=0`` warms the estimator up without
-touching the encoder). The fitting part of the term has value 0 and only a gradient, so
-the returned value is exactly ``-weight * I_hat`` or ``weight * I_hat``.
-
-One ``loss.backward()`` and one ``optimizer.step()`` train everything, provided the
-estimator's parameters are in the optimiser: add ``mi_loss.parameters()`` to it (or give
-them their own optimiser). ``inner_steps=k`` additionally runs ``k`` steps of the
-estimator alone, on the detached features of the batch, with a private optimiser, before
-the term is computed; the gradients already accumulated in the estimator's parameters
-are left as they were.
-
-Building the estimator by name: ``MILoss("club", estimator_kwargs=dict(x_dim=512,
-y_dim=1, hidden_dims=[128]))`` builds it at once (recommended). Without ``x_dim`` and
-``y_dim`` the estimator is built at the first call, from the widths of the reduced
-features, on their device: like a lazy PyTorch module, run one step (a forward pass and
-``mi_loss()``, e.g. under :func:`torch.no_grad`) before creating the optimiser or
-wrapping the model in DDP, otherwise ``mi_loss.parameters()`` is still empty (a warning
-says so).
-
-Distributed data parallel: with ``gather=True`` (the default when a process group with
-more than one rank is initialised) the reduced features of all ranks are concatenated
-with :func:`mist_reg.regularization.distributed.gather_with_grad`, so negatives (and CLUB's marginal) are
-global and every rank computes the loss of the whole global batch. Its backward sums
-gradients over ranks, so after DDP averages, the encoder *and* the estimator receive
-exactly the gradients of one process on the whole batch, with no rescaling of the loss
-(see :mod:`mist_reg.regularization.distributed` for the derivation; "exactly" holds when every rank
-computes the same loss, i.e. unless negatives are drawn at random with
-``neg_samples > 0``, where the result is the average over the ranks' draws). Every rank
-must pass batches of the same size. The estimator's parameters get no
-gradient synchronisation unless they are inside the DDP-wrapped module: make ``mi_loss``
-a submodule of the model that DDP wraps and call it in that model's ``forward``. Inner
-steps see the same gathered batch on every rank, so the ranks stay in step.
-
-Other behaviour worth knowing:
-
-* The estimate of the latest call is in :attr:`MILoss.last_estimate`, a detached 0-d
-  tensor: logging it needs no extra forward pass (call ``.item()`` only when printing).
-* Captured features are used once: calling ``mi_loss()`` twice without a forward pass in
-  between raises a ``RuntimeError``.
-* ``state_dict()`` holds everything ``MILoss`` keeps between steps: the estimator's
-  parameters and buffers, the state of the private inner optimiser (``inner_steps``), the
-  widths an estimator built by name at its first call was built for, and
-  :attr:`MILoss.last_estimate`. A checkpoint of the model that holds ``mi_loss`` is
-  complete without saving the inner optimiser apart, and a fresh ``MILoss`` built by name
-  without ``x_dim`` and ``y_dim`` builds its estimator when it loads one.
-* Data-dependent initialisations (``fit_data``, as for ``reference="gaussian"`` critics
-  or DoE's ``q(y)``) are not run: features change while the encoder trains.
-* Maximising an upper bound (CLUB, L1OUT) does not raise mutual information: a warning
-  says so. Minimising a lower bound is the adversarial game of a critic against the
-  encoder, with the weaknesses of every learned adversary.
-* While minimising, :attr:`MILoss.last_estimate` is the estimate on the batch with the
-  model fitted to that batch (held-out within the batch, leave-one-out, for the kernel
-  model): it tracks what a kernel classifier of the batch reads, and cannot be driven to
-  0 by fooling a ``q``. For what a fresh reader recovers on other data, run
-  :func:`mist_reg.attribute_leakage` on held-out features at checkpoints.
+Example:
+    >>> import torch
+    >>> z, s = torch.randn(256, 4, requires_grad=True), torch.randint(0, 2, (256,))
+    >>> penalty = MILoss("kernel", direction="minimize", weight=3.0)
+    >>> penalty(z, s).backward()     # a differentiable term; no parameters to fit
+    >>> bool(penalty.last_estimate.abs() < 0.05)   # S independent of Z
+    True
 """
 
 from __future__ import annotations
@@ -118,16 +26,16 @@ import inspect
 import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 from torch.nn.modules.module import _EXTRA_STATE_KEY_SUFFIX
 
 from mist_reg.checks import check_pair
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.factories import ESTIMATORS, instantiate_estimator, list_estimators, normalize_name
+from mist_reg.regularization.attribute import ATTRIBUTE_KINDS, AttributeKind, looks_like_labels, read_attribute
 from mist_reg.regularization.distributed import gather_with_grad, is_distributed
 from mist_reg.regularization.hooks import (
     CaptureHandle,
@@ -137,6 +45,7 @@ from mist_reg.regularization.hooks import (
     RepeatPolicy,
     reduce_features,
 )
+from mist_reg.regularization.term import Direction, mi_term
 
 __all__ = ["MILoss", "Direction", "MINIMIZE_DENSITY"]
 
@@ -144,40 +53,8 @@ MINIMIZE_DENSITY = "batch"
 r"""The ``q(y | x)`` an estimator built by name gets when it is minimised (see
 :class:`mist_reg.distributions.BatchByType`)."""
 
-Direction = Literal["maximize", "minimize"]
-
 _DIRECTIONS = {"maximize": "maximize", "maximise": "maximize", "minimize": "minimize", "minimise": "minimize"}
 _SIDES = ("x", "y")
-
-
-class _ScaleGradient(torch.autograd.Function):
-    r"""Identity in the forward pass; multiplies the gradient by ``factor`` in the backward."""
-
-    @staticmethod
-    def forward(ctx, t: Tensor, factor: float) -> Tensor:
-        ctx.factor = factor
-        return t.view_as(t)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return grad * ctx.factor, None
-
-
-def _scale_gradient(t: Tensor, factor: float) -> Tensor:
-    if factor == 1.0 or not t.requires_grad:
-        return t
-    return _ScaleGradient.apply(t, factor)
-
-
-class _MutualInformationCall(nn.Module):
-    r"""Calls ``estimator.mutual_information`` as ``forward``, for :func:`torch.func.functional_call`."""
-
-    def __init__(self, estimator: MIEstimator) -> None:
-        super().__init__()
-        self.estimator = estimator
-
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.estimator.mutual_information(x, y)
 
 
 def _per_side(value: Any, name: str) -> dict[str, Any]:
@@ -224,6 +101,10 @@ class MILoss(nn.Module):
             gathered). Every rank must then pass batches of the same size.
         repeat: Which call to keep when a captured module runs several times in one
             forward pass (see :class:`mist_reg.regularization.hooks.FeatureCapture`).
+        y_kind: How a ``y`` given at call time is read: ``"auto"`` (integer: classes,
+            ``[N, k]`` integer: joint classes; float: values), ``"classes"`` (any codes,
+            whole floats included) or ``"values"`` (see
+            :mod:`~mist_reg.regularization.attribute`).
 
     Example:
         >>> import torch
@@ -264,6 +145,7 @@ class MILoss(nn.Module):
         estimator_kwargs: Mapping[str, Any] | None = None,
         gather: bool | None = None,
         repeat: RepeatPolicy = "first",
+        y_kind: AttributeKind = "auto",
     ) -> None:
         super().__init__()
         if not isinstance(direction, str) or direction.lower() not in _DIRECTIONS:
@@ -280,6 +162,9 @@ class MILoss(nn.Module):
             raise TypeError(f"gather must be True, False or None, got {gather!r}")
         self.inner_steps, self.inner_lr, self.inner_optimizer = inner_steps, inner_lr, inner_optimizer
         self.gather = gather
+        if y_kind not in ATTRIBUTE_KINDS:
+            raise ValueError(f"y_kind must be one of {', '.join(ATTRIBUTE_KINDS)}, got {y_kind!r}")
+        self.y_kind, self._y_checked = y_kind, False
 
         self.sources: dict[str, str | None] = {"x": x, "y": y}
         for side, source in self.sources.items():
@@ -473,6 +358,8 @@ class MILoss(nn.Module):
             raise TypeError(f"{side} must be a torch.Tensor, got {type(given).__name__}")
         else:
             features = given
+            if side == "y":
+                features = self._read_y(features)
         if features.is_floating_point() and not bool(torch.isfinite(features).all()):
             origin = f"module {source!r}" if source is not None else "the tensor passed at call time"
             raise ValueError(
@@ -484,6 +371,21 @@ class MILoss(nn.Module):
         if features.dim() <= 2:  # already [N] or [N, d]: the rule is for feature maps and tokens
             return reduce_features(features, "mean")
         return reduce_features(features, self.reduce[side])
+
+    def _read_y(self, y: Tensor) -> Tensor:
+        if self.y_kind == "auto" and not self._y_checked:
+            self._y_checked = True
+            if looks_like_labels(y):
+                warnings.warn(
+                    "y is a float tensor of a few whole values, read as continuous values (through its linear "
+                    "relation to the features); pass y.long() or y_kind='classes' to read classes, "
+                    "y_kind='values' to keep this reading",
+                    UserWarning,
+                    stacklevel=6,
+                )
+        if self.y_kind == "classes" and y.is_floating_point() and not bool(torch.isfinite(y).all()):
+            raise ValueError("y contains NaN or infinite values, which are no class codes")
+        return read_attribute(y, self.y_kind)
 
     def _use_gather(self) -> bool:
         return is_distributed() if self.gather is None else (self.gather and is_distributed())
@@ -516,16 +418,6 @@ class MILoss(nn.Module):
             for p, g in zip(params, saved):
                 p.grad = g
 
-    def _frozen_estimate(self, x: Tensor, y: Tensor) -> Tensor:
-        if not torch.is_grad_enabled():
-            return self.estimator.mutual_information(x, y)
-        frozen = {f"estimator.{name}": p.detach() for name, p in self.estimator.named_parameters()}
-        return functional_call(_MutualInformationCall(self.estimator), frozen, (x, y))
-
-    def _shares_objective(self) -> bool:
-        r"""Whether the estimator and the encoder can ascend one objective (maximize only)."""
-        return self.estimator.shares_objective
-
     def forward(self, x: Tensor | None = None, y: Tensor | None = None) -> Tensor:
         r"""The term to add to the task loss, from the features captured in the latest
         forward pass (and the tensors given here for sides that name no module)."""
@@ -554,21 +446,10 @@ class MILoss(nn.Module):
         training = self.training and torch.is_grad_enabled()
         if training and self.inner_steps:
             self._run_inner_steps(fx, fy)
-
-        if self.direction == "maximize" and self._shares_objective():
-            xs, ys = _scale_gradient(fx, self.weight), _scale_gradient(fy, self.weight)
-            loss, estimate = self.estimator.loss_and_estimate(xs, ys)
-            value = -self.weight * estimate.detach()
-            term = loss + (value - loss).detach()
-        else:
-            sign = 1.0 if self.direction == "minimize" else -1.0
-            estimate = self._frozen_estimate(fx, fy)
-            term = sign * self.weight * estimate
-            if training:
-                fit = self.estimator(fx.detach(), fy.detach())
-                term = term + (fit - fit.detach())
-        self.last_estimate = estimate.detach().float()
-        return term.float()
+        term, self.last_estimate = mi_term(
+            self.estimator, fx, fy, direction=self.direction, weight=self.weight, fit=training
+        )
+        return term
 
     def extra_repr(self) -> str:
         sources = ", ".join(f"{side}={source!r}" for side, source in self.sources.items())

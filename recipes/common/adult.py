@@ -12,8 +12,9 @@ Preprocessing (:func:`load_adult`), the usual fair-representation set-up:
   a comment starting with ``|``, is skipped; its labels end with a full stop);
 * rows with a missing value (``?``) are dropped (30,162 training and 15,060 test rows);
 * the task is the income: ``1`` for ``>50K``, ``0`` for ``<=50K``;
-* the sensitive attribute ``S`` is ``sex`` (``1`` male, ``0`` female) or ``race`` (``1``
-  white, ``0`` any other value), and its column is removed from the inputs;
+* the sensitive attribute ``S`` is ``sex`` (``1`` male, ``0`` female), ``race`` (``1``
+  white, ``0`` any other value), ``race5`` (the five race groups, ``0 .. 4``) or ``age``
+  (continuous, standardised), and its column is removed from the inputs;
 * categorical columns are one-hot encoded with the levels seen in the training rows (a
   level found only in the test rows encodes as all zeros);
 * numeric columns are standardised with the training mean and standard deviation,
@@ -80,7 +81,14 @@ CATEGORICAL: tuple[str, ...] = (
 )
 NUMERIC: tuple[str, ...] = ("age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week")
 LOG_NUMERIC: tuple[str, ...] = ("capital-gain", "capital-loss")
-SENSITIVE: dict[str, tuple[str, str]] = {"sex": ("sex", "Male"), "race": ("race", "White")}
+SENSITIVE: dict[str, tuple[str, str | None]] = {
+    "sex": ("sex", "Male"),
+    "race": ("race", "White"),
+    "race5": ("race", None),
+    "age": ("age", None),
+}
+r"""Each attribute's column and the value coded ``1`` (``None``: every level its own class for
+``race5``, the standardised value for ``age``)."""
 r"""Sensitive attribute name -> (column, the value coded as ``S = 1``; every other value is ``0``)."""
 
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "data" / "adult"
@@ -251,13 +259,14 @@ def load_adult(
     data_dir: str | Path | None = None, sensitive: str = "sex", max_rows: int = 0
 ) -> tuple[TabularData, Tensor, Tensor]:
     r"""The Adult data set (see the module documentation) and the sensitive attribute of
-    its training and test rows (``[N]`` and ``[M]``, int64 in ``{0, 1}``).
+    its training and test rows (``[N]`` and ``[M]``: int64 classes, float32 for ``age``).
 
     Arguments:
         data_dir: A folder holding ``adult.data`` and ``adult.test`` (or ``adult/`` with
             them, or ``.gz`` copies); ``None`` reads the shipped copies, checked against
             their SHA-256.
-        sensitive: ``"sex"`` or ``"race"`` (white against any other value).
+        sensitive: ``"sex"``, ``"race"`` (white against any other value), ``"race5"``
+            (the five groups of the data) or ``"age"`` (continuous, standardised).
         max_rows: Keep only the first ``max_rows`` complete rows of each split (``0``: all),
             for quick checks.
     """
@@ -273,8 +282,17 @@ def load_adult(
     train, test = splits
     column, positive = SENSITIVE[sensitive]
     index = ADULT_COLUMNS.index(column)
-    s_train = torch.tensor([int(r[index] == positive) for r in train])
-    s_test = torch.tensor([int(r[index] == positive) for r in test])
+    if column in NUMERIC:  # standardised with the training statistics
+        s_train, s_test = _numeric(train, column, "adult.data").float(), _numeric(test, column, "adult.test").float()
+        mean, std = s_train.mean(), s_train.std().clamp_min(1e-6)
+        s_train, s_test = (s_train - mean) / std, (s_test - mean) / std
+    elif positive is None:
+        levels = {level: i for i, level in enumerate(sorted({r[index] for r in train}))}
+        s_train = torch.tensor([levels[r[index]] for r in train])
+        s_test = torch.tensor([levels.get(r[index], 0) for r in test])
+    else:
+        s_train = torch.tensor([int(r[index] == positive) for r in train])
+        s_test = torch.tensor([int(r[index] == positive) for r in test])
     for split, s in (("training", s_train), ("test", s_test)):
         if s.unique().numel() < 2:
             raise ValueError(f"the {split} rows hold a single value of {sensitive}; use more rows (--max-rows)")
