@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from mist_reg import MIEstimate, TrainingLog, estimate_mi, evaluate_mi
+from mist_reg.estimation.combine import FoldFit, combine_fits
 from mist_reg.estimation.data import TensorBatches
-from mist_reg.estimation.estimate import FoldFit, combine_fits
 from mist_reg.estimation.result import heterogeneity_p_value, normal_interval, pooled_mean_and_error
 from mist_reg.estimators import nwj
 from mist_reg.functional.bounds import RunningBound, donsker_varadhan

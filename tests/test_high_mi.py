@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from mist_reg import TrainingLog, estimate_mi
+from mist_reg.estimation.combine import FoldFit, combine_fits
 from mist_reg.estimation.diagnostics import exact_dependence
-from mist_reg.estimation.estimate import FoldFit, combine_fits
 from mist_reg.estimators import mine
 from mist_reg.functional.bounds import RunningBound, donsker_varadhan, infonce
 from mist_reg.tasks import get_task

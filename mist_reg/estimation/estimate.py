@@ -41,27 +41,27 @@ How the reported number of a trained estimator is formed (:func:`estimate_mi`):
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import inspect
 import math
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from mist_reg.checks import WideCentring, as_samples, check_pair, check_positive_int
+from mist_reg.estimation.combine import FoldFit, combine_fits
 from mist_reg.estimation.data import first_batch, is_data_loader, split_indices
 from mist_reg.estimation.diagnostics import exact_dependence, is_continuous
 from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_terms
-from mist_reg.estimation.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, FitSettings, TrainingLog, resolve_device
+from mist_reg.estimation.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, FitSettings, cpu_threads_for, resolve_device
 from mist_reg.estimation.knn_estimate import DEFAULT_K, ksg_with_error_bar
 from mist_reg.estimation.preprocessing import Preprocessing, make_preprocessor
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
-from mist_reg.estimation.result import MIEstimate, heterogeneity_p_value, normal_interval, pooled_mean_and_error
+from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.registry import get_entry, normalize_name
 from mist_reg.functional.bounds import RunningBound
@@ -129,10 +129,8 @@ def estimate_mi(
     The mechanism: k-nearest-neighbour distances adapt to the sample spacing, so a sharp
     one-dimensional density (uniform noise with hard edges, narrow modes) is resolved at
     a scale of about ``1 / N`` with nothing to train, where a critic network resolves it
-    only as finely as its training allows (BMI's ``1v1-additive-0.1``: 1.30 of 1.71 nats
-    for MINE, 1.68 for KSG); but KSG's bias grows with the dimension (BMI's 2x2 Student-t
-    task: 0.246 of 0.432), so it is not the default beyond one dimension, where it has not
-    been measured to help. Its error bar is a subsampling standard error over disjoint
+    only as finely as its training allows; but KSG's bias grows with the dimension, so it is
+    not the default beyond one dimension (figures: ``docs/choosing-an-estimator.md``). Its error bar is a subsampling standard error over disjoint
     blocks, because the per-sample KSG terms are not independent; its coverage is measured
     in ``docs/error_bars.md``. The result records ``estimator_name="ksg"``,
     ``bound=None``, ``n_test`` (every sample) and no fitted estimator. In every other case
@@ -281,7 +279,7 @@ def estimate_mi(
     held_out = _HeldOut(x_test, y_test, test_loader, test_percentage, n_folds, eval_batch_size, confidence)
     with (
         torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
-        _cpu_threads(cpu_threads if device.type == "cpu" else None),
+        cpu_threads_for(cpu_threads if device.type == "cpu" else None),
     ):
         if seed is not None:
             torch.manual_seed(seed)
@@ -345,20 +343,6 @@ def _choose(
     return estimator, None
 
 
-@contextlib.contextmanager
-def _cpu_threads(n: int | None) -> Iterator[None]:
-    """Runs the block with ``n`` torch threads (``None``: unchanged), then restores them."""
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 @dataclass(frozen=True)
 class _HeldOut:
     """Where the held-out estimate comes from, and how it is reported."""
@@ -399,17 +383,6 @@ class _Model:
         if isinstance(estimator, str):
             return get_entry(estimator).build_for_estimate(x_dim=x_dim, y_dim=y_dim, **self.params)
         raise TypeError(f"estimator must be a name or an MIEstimator, got {type(estimator).__name__}")
-
-
-@dataclass
-class FoldFit:
-    """One fitted estimator and its evaluation on held-out samples."""
-
-    model: MIEstimator
-    log: TrainingLog
-    running: RunningBound
-    eval_batch: int  # the evaluation batch size (InfoNCE's negatives come from one batch)
-    certificate: RunningBound | None = None  # e.g. MINE: the InfoNCE bound of the same critic and pairs
 
 
 def _estimate_from_loaders(
@@ -517,114 +490,4 @@ def _estimate_from_samples(
         held_out.confidence,
         cross_fitted=False,
         estimator_name=model.name,
-    )
-
-
-def _fit_messages(fit: FoldFit, where: str = "") -> list[str]:
-    """Warnings about one fitted estimator: a saturated estimate (InfoNCE), a non-finite loss."""
-    messages: list[str] = []
-    value = fit.running.value()
-    cap = fit.model.saturation_cap(fit.eval_batch)
-    if cap is not None and value > cap - 0.1:
-        messages.append(
-            f"{type(fit.model).__name__} is saturated{where}: its estimate {value:.3f} is close to its cap "
-            f"log(M + 1) = {cap:.3f}; the true MI may be much higher (use a larger batch or another estimator)"
-        )
-    if fit.log.stop_reason == "non_finite_loss":
-        messages.append(f"training stopped early on a non-finite loss{where}; the estimate uses the best weights seen")
-    return messages
-
-
-def _certified(fit: FoldFit, where: str = "") -> tuple[FoldFit, list[str]]:
-    """Guards the Donsker-Varadhan estimate against its Monte Carlo log-partition term.
-
-    MINE reports ``mean f(x_i, y_i) - log mean exp f(x_i, y_j)``: the second term is a mean
-    of weights ``exp f`` over held-out negative pairs. When the critic's range is large
-    (high MI for the sample size), a handful of pairs carry the whole mean, and one pair
-    that happens to fall where the critic is large drags the estimate down by many nats
-    while the per-sample terms stay tight. The InfoNCE bound of the same critic on the same
-    pairs (the estimator's :meth:`~mist_reg.estimators.base.MIEstimator.certificate_terms`)
-    normalises each row by its own positive and negatives: it can neither exceed
-    ``log(M + 1)`` nor be dragged down by one pair, and it is a lower bound in expectation
-    for any critic. When the DV estimate lies below it, the partition term is what failed,
-    and the InfoNCE value (what the held-out data certify) is reported instead, with a
-    warning: the estimate cannot go below what it certifies. When the DV
-    estimate stands but its partition term rests on few effective pairs, it is kept (its
-    standard error includes that term's error) with a warning saying what is certified.
-
-    Both apply only when the partition term rests on fewer effective pairs than there are
-    held-out samples (:meth:`~mist_reg.functional.bounds.RunningBound.effective_pairs`): on ordinary tasks it rests on
-    hundreds of thousands, on high-MI tasks with few samples on a handful, so the two
-    regimes lie orders of magnitude apart.
-    """
-    cert = fit.certificate
-    if cert is None or cert.n_samples == 0 or fit.running.n_partition == 0:
-        return fit, []
-    dv, nce = fit.running.value(), cert.value()
-    partition_error = fit.running.partition_standard_error()
-    pairs = fit.running.effective_pairs()
-    cap = fit.model.certificate_cap(fit.eval_batch)
-    if pairs >= fit.running.n_samples:  # the partition term averages more values than the per-sample term
-        return fit, []
-    if dv < nce:
-        return dataclasses.replace(fit, running=cert), [
-            f"the Donsker-Varadhan estimate{where} ({dv:.3f} nats) fell below the InfoNCE bound of the same "
-            f"critic on the same held-out pairs ({nce:.3f}): its log-partition term rests on about {pairs:.1f} "
-            "effective negative pairs (fewer than the held-out samples), as happens when the MI is high for the "
-            "number of samples or the critic is heavy-tailed over negative pairs. Reporting the InfoNCE value, a "
-            f"lower bound that cannot exceed log(M + 1) = {cap:.2f}: the data support at least this much, and the "
-            "MI may be higher (with high MI, much higher: more samples are needed to measure it)"
-        ]
-    return fit, [
-        f"the estimate{where} rests on a log-partition term carried by about {pairs:.1f} effective negative "
-        f"pairs (Monte Carlo error {partition_error:.3f} nats, included in the standard error); the held-out "
-        f"data certify at least {nce:.3f} nats (the InfoNCE bound of the same critic, capped at "
-        f"log(M + 1) = {cap:.2f}), and the MI may be higher or lower than the estimate"
-    ]
-
-
-def combine_fits(
-    fits: list[FoldFit], confidence: float, cross_fitted: bool, estimator_name: str | None = None
-) -> MIEstimate:
-    r"""The :class:`~mist_reg.estimation.result.MIEstimate` of one or more fitted and evaluated
-    estimators: certified (see ``_certified``), pooled over folds, with the warnings
-    they call for (issued, and kept in ``warnings``); ``estimator_name`` is recorded."""
-    messages: list[str] = []
-    certified = []
-    for k, fit in enumerate(fits):
-        fit, fit_messages = _certified(fit, f" (fold {k + 1})" if cross_fitted else "")
-        certified.append(fit)
-        messages += fit_messages
-    fits = certified
-    for k, fit in enumerate(fits):
-        messages += _fit_messages(fit, f" (fold {k + 1})" if cross_fitted else "")
-    value, standard_error, n_test = pooled_mean_and_error([f.running for f in fits])
-    fold_values = [f.running.value() for f in fits] if cross_fitted else []
-    fold_errors = [f.running.standard_error() for f in fits] if cross_fitted else []
-    if cross_fitted and all(math.isfinite(e) and e > 0 for e in fold_errors):
-        p_value = heterogeneity_p_value(fold_values, fold_errors)
-        if p_value < 0.01:
-            messages.append(
-                f"the fold estimates ({', '.join(f'{v:.3f}' for v in fold_values)}) differ more than their "
-                f"standard errors explain (heterogeneity p = {p_value:.2g}): training varies between folds, "
-                "and the interval, which reflects held-out sampling noise only, is likely too narrow"
-            )
-    for message in messages:
-        warnings.warn(message, RuntimeWarning, stacklevel=4)  # the caller of estimate_mi
-    return MIEstimate(
-        value,
-        standard_error=standard_error,
-        interval=normal_interval(value, standard_error, confidence),
-        confidence=confidence,
-        bound=fits[0].model.bound,
-        n_test=n_test,
-        n_folds=len(fits) if cross_fitted else None,
-        estimator_name=estimator_name,
-        fold_estimates=fold_values,
-        fold_standard_errors=fold_errors,
-        estimator=fits[0].model,
-        log=fits[0].log,
-        fold_estimators=[f.model for f in fits] if cross_fitted else [],
-        fold_logs=[f.log for f in fits] if cross_fitted else [],
-        warnings=messages,
     )

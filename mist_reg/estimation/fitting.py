@@ -22,11 +22,11 @@ Example:
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import dataclasses
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 
 from mist_reg.checks import as_samples, check_batch, check_pair, check_positive_int, shape_mismatch
 from mist_reg.estimation.data import TensorBatches, first_batch, split_indices, unpack_batch
-from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_mi
+from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE
+from mist_reg.estimation.weight_selection import BestWeights, validate
 from mist_reg.estimators.base import MIEstimator
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "fit_data_dependent",
     "sample_loaders",
     "resolve_device",
+    "cpu_threads_for",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_ITERATIONS",
     "DEFAULT_LR",
@@ -63,6 +65,20 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+@contextlib.contextmanager
+def cpu_threads_for(n: int | None) -> Iterator[None]:
+    """Runs the block with ``n`` torch threads (``None``: unchanged), then restores them."""
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -383,13 +399,13 @@ class _TrainingLoop:
         self.train_loader, self.valid_loader = train_loader, valid_loader
         self.device: torch.device = settings.device
         self.log = TrainingLog()
-        self.monitor = _BestWeights(estimator, smoothing=settings.smoothing)
+        self.monitor = BestWeights(estimator, smoothing=settings.smoothing)
 
     def run(self) -> TrainingLog:
         settings, log = self.settings, self.log
         if self.valid_loader is not None:  # the untrained estimator is a candidate too
             try:
-                self.monitor.update(*_validate(self.estimator, self.valid_loader, self.device), log, {"epoch": 0})
+                self.monitor.update(*validate(self.estimator, self.valid_loader, self.device), log, {"epoch": 0})
             except RuntimeError as error:
                 raise shape_mismatch(error, *first_batch(self.valid_loader, "the validation data loader")) or error  # noqa: B904 (the original error, or a clearer one)
         steps_per_epoch = len(self.train_loader) if hasattr(self.train_loader, "__len__") else None
@@ -469,7 +485,7 @@ class _TrainingLoop:
             return "non_finite_loss"
         record = {"epoch": epoch, "train_loss": train_loss}
         if self.valid_loader is not None:
-            valid_mi, score = _validate(self.estimator, self.valid_loader, self.device)
+            valid_mi, score = validate(self.estimator, self.valid_loader, self.device)
             self.monitor.update(valid_mi, score, log, record)
             self.progress.set_postfix(loss=f"{train_loss:.3f}", valid_mi=f"{valid_mi:.3f}")
         else:
@@ -478,54 +494,3 @@ class _TrainingLoop:
         if self.settings.early_stopping and self.monitor.bad_evaluations >= self.settings.patience:
             return "early_stopping"
         return ""
-
-
-def _validate(estimator: MIEstimator, valid_loader: Iterable, device: torch.device) -> tuple[float, float]:
-    """The validation estimate and the score that selects weights (higher is better): the
-    estimate itself or minus the validation loss, as the estimator selects weights
-    (:meth:`~mist_reg.estimators.base.MIEstimator.selects_weights_by`)."""
-    valid_mi = evaluate_mi(estimator, data_loader=valid_loader, device=device)
-    if estimator.selects_weights_by() == "estimate":
-        score = valid_mi
-    else:
-        total, count = 0.0, 0
-        estimator.eval()
-        with torch.no_grad():
-            for batch in valid_loader:
-                xb, yb = unpack_batch(batch)
-                if xb.shape[0] >= 2:
-                    total += float(estimator(xb.to(device), yb.to(device))) * xb.shape[0]
-                    count += xb.shape[0]
-        score = -total / max(count, 1)
-    estimator.train()
-    return valid_mi, score
-
-
-class _BestWeights:
-    """Keeps the weights of the best smoothed validation score (or the last finite
-    weights without validation) and counts validations without improvement."""
-
-    def __init__(self, estimator: MIEstimator, smoothing: float) -> None:
-        self.estimator, self.smoothing = estimator, smoothing
-        self.state = copy.deepcopy(estimator.state_dict())
-        self.best, self.smoothed, self.bad_evaluations = -math.inf, None, 0
-
-    def keep(self, log: TrainingLog, record: dict) -> None:
-        self.state = copy.deepcopy(self.estimator.state_dict())
-        log.records.append({"iteration": log.iterations, **record})
-
-    def update(self, valid_mi: float, score: float, log: TrainingLog, record: dict) -> None:
-        s = self.smoothing
-        self.smoothed = score if self.smoothed is None else s * self.smoothed + (1 - s) * score
-        log.records.append(
-            {"iteration": log.iterations, **record, "valid_mi": valid_mi, "valid_score_smoothed": self.smoothed}
-        )
-        if math.isfinite(self.smoothed) and self.smoothed > self.best:
-            self.best, self.bad_evaluations = self.smoothed, 0
-            self.state = copy.deepcopy(self.estimator.state_dict())
-            log.best_iteration, log.best_valid_mi = log.iterations, valid_mi
-        else:
-            self.bad_evaluations += 1
-
-    def restore(self) -> None:
-        self.estimator.load_state_dict(self.state)

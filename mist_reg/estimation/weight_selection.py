@@ -1,0 +1,72 @@
+r"""Which weights a training run keeps: :func:`validate` scores an estimator on validation
+data, and :class:`BestWeights` keeps the weights of the best smoothed score (early stopping).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import torch
+
+from mist_reg.estimation.data import unpack_batch
+from mist_reg.estimation.evaluation import evaluate_mi
+from mist_reg.estimators.base import MIEstimator
+
+if TYPE_CHECKING:
+    from mist_reg.estimation.fitting import TrainingLog
+
+__all__ = ["validate", "BestWeights"]
+
+
+def validate(estimator: MIEstimator, valid_loader: Iterable, device: torch.device) -> tuple[float, float]:
+    """The validation estimate and the score that selects weights (higher is better): the
+    estimate itself or minus the validation loss, as the estimator selects weights
+    (:meth:`~mist_reg.estimators.base.MIEstimator.selects_weights_by`)."""
+    valid_mi = evaluate_mi(estimator, data_loader=valid_loader, device=device)
+    if estimator.selects_weights_by() == "estimate":
+        score = valid_mi
+    else:
+        total, count = 0.0, 0
+        estimator.eval()
+        with torch.no_grad():
+            for batch in valid_loader:
+                xb, yb = unpack_batch(batch)
+                if xb.shape[0] >= 2:
+                    total += float(estimator(xb.to(device), yb.to(device))) * xb.shape[0]
+                    count += xb.shape[0]
+        score = -total / max(count, 1)
+    estimator.train()
+    return valid_mi, score
+
+
+class BestWeights:
+    """Keeps the weights of the best smoothed validation score (or the last finite
+    weights without validation) and counts validations without improvement."""
+
+    def __init__(self, estimator: MIEstimator, smoothing: float) -> None:
+        self.estimator, self.smoothing = estimator, smoothing
+        self.state = copy.deepcopy(estimator.state_dict())
+        self.best, self.smoothed, self.bad_evaluations = -math.inf, None, 0
+
+    def keep(self, log: TrainingLog, record: dict) -> None:
+        self.state = copy.deepcopy(self.estimator.state_dict())
+        log.records.append({"iteration": log.iterations, **record})
+
+    def update(self, valid_mi: float, score: float, log: TrainingLog, record: dict) -> None:
+        s = self.smoothing
+        self.smoothed = score if self.smoothed is None else s * self.smoothed + (1 - s) * score
+        log.records.append(
+            {"iteration": log.iterations, **record, "valid_mi": valid_mi, "valid_score_smoothed": self.smoothed}
+        )
+        if math.isfinite(self.smoothed) and self.smoothed > self.best:
+            self.best, self.bad_evaluations = self.smoothed, 0
+            self.state = copy.deepcopy(self.estimator.state_dict())
+            log.best_iteration, log.best_valid_mi = log.iterations, valid_mi
+        else:
+            self.bad_evaluations += 1
+
+    def restore(self) -> None:
+        self.estimator.load_state_dict(self.state)
