@@ -41,6 +41,8 @@ BAD_SAMPLES = [
 @pytest.mark.parametrize("values, error, match", BAD_SAMPLES)
 @pytest.mark.parametrize("entry", ["as_samples", "ksg_mi", "estimate_mi", "SampleDataset"])
 def test_every_entry_point_refuses_bad_samples_in_the_same_words(entry, values, error, match):
+    if entry == "estimate_mi" and isinstance(values, np.ndarray) and values.dtype.kind == "U":
+        pytest.skip("estimate_mi reads strings as category codes (tests/test_column_types.py)")
     y = np.zeros(3)
     call = {
         "as_samples": lambda: as_samples(values, "x"),

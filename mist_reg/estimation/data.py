@@ -27,6 +27,7 @@ from mist_reg.checks import ArrayLike, as_samples, check_pair
 __all__ = [
     "first_batch",
     "unpack_batch",
+    "samples_for",
     "SampleDataset",
     "TensorBatches",
     "split_indices",
@@ -45,9 +46,10 @@ def first_batch(loader: Any, name: str) -> tuple[Tensor, Tensor]:
     return unpack_batch(batch)
 
 
-def unpack_batch(batch: Any) -> tuple[Tensor, Tensor]:
+def unpack_batch(batch: Any, labels: bool = False) -> tuple[Tensor, Tensor]:
     r"""The ``(x, y)`` of a data-loader batch given as a pair or as ``{'x': ..., 'y': ...}``,
-    flattened to ``[batch_size, d]``."""
+    flattened to ``[batch_size, d]``, as floats; with ``labels``, an integer ``y`` stays
+    class indices (for estimators that model labels: ``accepts_class_labels``)."""
     if isinstance(batch, Mapping):
         missing = [k for k in ("x", "y") if k not in batch]
         if missing:
@@ -65,7 +67,24 @@ def unpack_batch(batch: Any) -> tuple[Tensor, Tensor]:
     x = x.reshape(x.shape[0], -1) if x.dim() != 2 else x
     y = y.reshape(y.shape[0], -1) if y.dim() != 2 else y
     check_pair(x, y)
-    return (x if x.is_floating_point() else x.float()), (y if y.is_floating_point() else y.float())
+    keep = y.is_floating_point() or (labels and y.dtype == torch.int64)
+    return (x if x.is_floating_point() else x.float()), (y if keep else y.float())
+
+
+def samples_for(values: Any, name: str, labels: bool = False) -> Tensor:
+    r"""In-memory samples as :func:`mist_reg.checks.as_samples` gives them, except that int64
+    class indices stay int64 ``[N, 1]`` when ``labels`` (an estimator that models labels).
+
+    Example:
+        >>> samples_for(torch.tensor([0, 2, 1]), "y", labels=True).T
+        tensor([[0, 2, 1]])
+        >>> samples_for(torch.tensor([0, 2, 1]), "y").dtype
+        torch.float32
+    """
+    checked = as_samples(values, name)
+    if labels and isinstance(values, Tensor) and values.dtype == torch.int64 and checked.shape[1] == 1:
+        return values.reshape(-1, 1)
+    return checked
 
 
 class SampleDataset(Dataset):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["exact_dependence", "is_continuous", "LINEAR_TOLERANCE"]
+__all__ = ["exact_dependence", "is_continuous", "largest_tie", "tie_warnings", "LINEAR_TOLERANCE"]
 
 # The relative residual below which a linear relation counts as exact: rounding to single
 # precision leaves about 6e-8, and a residual of 1e-6 already means more than
@@ -44,6 +44,36 @@ def is_continuous(values: Tensor) -> bool:
         (True, False)
     """
     return torch.unique(values).numel() >= 0.99 * values.numel()
+
+
+def largest_tie(values: Tensor) -> int:
+    """The number of rows sharing the most frequent value of a column.
+
+    Example:
+        >>> largest_tie(torch.tensor([0.5, -999.0, 1.5, -999.0, -999.0]))
+        3
+    """
+    return int(torch.unique(values, return_counts=True)[1].max())
+
+
+def tie_warnings(x: Tensor, y: Tensor, k: int) -> list[str]:
+    """Messages naming the columns in which a value repeats more than ``k`` times, for KSG.
+
+    Example:
+        >>> tie_warnings(torch.tensor([[0.0], [1.0]] * 10), torch.randn(20, 1), 5)[0][:49]
+        'column 0 of x has a value shared by 10 of 20 rows'
+    """
+    messages = []
+    for name, z in (("x", x), ("y", y)):
+        for j in range(z.shape[1]):
+            tie = largest_tie(z[:, j])
+            if tie > k:
+                messages.append(
+                    f"column {j} of {name} has a value shared by {tie} of {z.shape[0]} rows: KSG assumes continuous "
+                    f"data, and a value shared by more than k = {k} rows makes its neighbour counts measure the tie "
+                    "(the estimate may be far too high); estimator='default' models discrete and tied columns"
+                )
+    return messages
 
 
 def _monotone_copy(x: Tensor, y: Tensor) -> str | None:

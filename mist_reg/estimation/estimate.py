@@ -1,47 +1,23 @@
-r"""The one-call estimate: :func:`estimate_mi` fits an estimator (:mod:`mist_reg.estimation.fitting`),
-evaluates it on held-out samples (:mod:`mist_reg.estimation.evaluation`) and returns an
-:class:`~mist_reg.estimation.result.MIEstimate` with its error bar (:mod:`mist_reg.estimation.result`).
+r"""The one-call estimate, :func:`estimate_mi`: it reads the column types of the samples, chooses a
+model by them, fits it on part of the samples, evaluates it on held-out ones and returns an
+:class:`~mist_reg.estimation.result.MIEstimate` with its error bar.
 
-Which estimator: by default (``estimator="default"``), one-dimensional continuous ``x`` and
-``y`` given as samples, with no argument that configures training, are estimated by KSG
-on every sample with a subsampling standard error (:mod:`mist_reg.estimation.knn_estimate`): k-NN
-distances resolve a sharp one-dimensional density at the sample spacing, with nothing to
-train, while KSG's bias grows with the dimension, so everything else is estimated by a
-trained MINE, as below. ``estimator="ksg"`` or a registered name (``"mine"``, ...)
-chooses explicitly.
+The models, by the data (the reasons, and how well each does: ``docs/choosing-an-estimator.md``):
 
-How the reported number of a trained estimator is formed (:func:`estimate_mi`):
-
-1. the samples are split into training data and held-out test data (or ``x_test`` and
-   ``y_test`` are used), and 10% of the training data is kept for validation;
-2. each coordinate is mapped to a standard normal marginal with a transform fitted on the
-   training data (MI is invariant to such maps; see :mod:`mist_reg.estimation.preprocessing`);
-3. the estimator (MINE by default) is trained on minibatches with a critic made of the
-   closed-form Gaussian log-ratio of the training data plus a separable network correction
-   that starts at zero (:mod:`mist_reg.nn.references.gaussian`); every ``eval_every`` steps its
-   estimate on the validation data is smoothed and the best weights are kept (early
-   stopping; the untrained critic, i.e. the Gaussian model alone, is a candidate too);
-   when the closed-form Student-t copula (:mod:`mist_reg.nn.references.student_t`) alone beats
-   that critic on the validation data, a correction is trained from it too and the better
-   one on validation is kept (:mod:`mist_reg.estimation.reference_choice`);
-4. the estimate is evaluated on the test data with :func:`~mist_reg.estimation.evaluation.evaluate_mi`: per-sample terms
-   are averaged over samples and partition terms (Donsker-Varadhan, SMILE, MINE) are
-   accumulated over every negative pair of every test batch before the logarithm is taken;
-5. the standard error is that of the mean of per-sample values over the test data, with
-   the Monte Carlo error of a partition term added in quadrature, and the interval is
-   ``estimate -+ z * standard_error``; with ``n_folds=K`` every fold is held out once by an
-   estimator fitted on the others and the per-sample values of all folds are pooled
-   (cross-fitting; see :func:`estimate_mi` and ``docs/error_bars.md``);
-6. when MINE's partition term rests on fewer effective negative pairs than there are
-   held-out samples (high MI for the sample size) and its estimate falls below the InfoNCE
-   bound of the same critic on the same pairs, that certified value is reported instead,
-   with a warning; ``y`` that exactly copies ``x`` (:func:`mist_reg.estimation.diagnostics.exact_dependence`)
-   is reported as infinite MI without fitting.
+* discrete ``x`` and ``y`` (:mod:`mist_reg.estimation.column_types`): the corrected plug-in
+  of the counts; one side class labels: ``H(Y)`` minus a classifier's held-out cross-entropy
+  (:mod:`mist_reg.estimation.typed_routes`);
+* one continuous column on each side: KSG on every sample (:mod:`mist_reg.estimation.knn_estimate`);
+* anything else: MINE with a critic made of a closed-form reference log-ratio plus a
+  trained correction, after a per-coordinate Gaussianisation of continuous columns
+  (discrete columns enter as indicators), trained with early stopping
+  (:mod:`mist_reg.estimation.fitting`, :mod:`mist_reg.estimation.reference_choice`),
+  evaluated on held-out samples (:mod:`mist_reg.estimation.evaluation`) and pooled over folds
+  with its Donsker-Varadhan term certified against InfoNCE (:mod:`mist_reg.estimation.combine`).
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import inspect
 import math
@@ -52,18 +28,22 @@ from typing import Any
 
 import torch
 
-from mist_reg.checks import WideCentring, as_samples, check_pair, check_positive_int
+from mist_reg.checks import check_positive_int
+from mist_reg.estimation.column_types import Declared
 from mist_reg.estimation.combine import FoldFit, combine_fits
 from mist_reg.estimation.data import first_batch, is_data_loader, split_indices
-from mist_reg.estimation.diagnostics import exact_dependence, is_continuous
+from mist_reg.estimation.diagnostics import exact_dependence, is_continuous, largest_tie, tie_warnings
 from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_terms
 from mist_reg.estimation.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, FitSettings, cpu_threads_for, resolve_device
 from mist_reg.estimation.knn_estimate import DEFAULT_K, ksg_with_error_bar
-from mist_reg.estimation.preprocessing import Preprocessing, make_preprocessor
+from mist_reg.estimation.model_spec import ModelSpec
+from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimation.result import MIEstimate
+from mist_reg.estimation.typed_pair import read_pair
+from mist_reg.estimation.typed_routes import discrete_route
 from mist_reg.estimators.base import MIEstimator
-from mist_reg.estimators.registry import get_entry, normalize_name
+from mist_reg.estimators.registry import normalize_name
 from mist_reg.functional.bounds import RunningBound
 
 __all__ = ["estimate_mi", "DEFAULT_ESTIMATOR", "TRAINED_DEFAULT", "KSG", "ESTIMATE_NAMES"]
@@ -90,6 +70,8 @@ def estimate_mi(
     estimator: MIEstimator | str = DEFAULT_ESTIMATOR,
     *,
     estimator_name: str | None = None,
+    discrete_x: Declared = None,
+    discrete_y: Declared = None,
     x_test: Any = None,
     y_test: Any = None,
     test_percentage: float = 0.3,
@@ -115,44 +97,37 @@ def estimate_mi(
 ) -> MIEstimate:
     r"""Estimates ``I(X; Y)`` in nats from samples, in one call, with an error bar.
 
-    Fits an estimator on part of the samples and evaluates it on held-out ones (see the
-    module documentation for every step), except for one-dimensional pairs:
+    **How the default chooses** (``estimator="default"``, in-memory samples):
 
-    **The default.** With ``estimator="default"``, when ``x`` and ``y`` are in-memory
-    samples with one continuous coordinate each (distinct values on at least 99% of the
-    samples) and no argument that configures training is given (``n_folds``,
-    ``test_percentage``, ``batch_size``, ``eval_batch_size``, ``max_iterations``,
-    ``max_epochs``, ``lr``, ``valid_percentage``, ``early_stopping``, ``patience``,
-    ``eval_every``, ``valid_loader``, ``test_loader`` or estimator arguments), the estimate is
-    KSG (``k = 5``) on every sample, ``x_test`` and ``y_test`` included, after
-    ``preprocessing`` fitted on all of them (:func:`mist_reg.estimation.knn_estimate.ksg_estimate`).
-    The mechanism: k-nearest-neighbour distances adapt to the sample spacing, so a sharp
-    one-dimensional density (uniform noise with hard edges, narrow modes) is resolved at
-    a scale of about ``1 / N`` with nothing to train, where a critic network resolves it
-    only as finely as its training allows; but KSG's bias grows with the dimension, so it is
-    not the default beyond one dimension (figures: ``docs/choosing-an-estimator.md``). Its error bar is a subsampling standard error over disjoint
-    blocks, because the per-sample KSG terms are not independent; its coverage is measured
-    in ``docs/error_bars.md``. The result records ``estimator_name="ksg"``,
-    ``bound=None``, ``n_test`` (every sample) and no fitted estimator. In every other case
-    (more dimensions, discrete values, a data loader, training arguments) the default is
-    the trained MINE estimator (``estimator_name="mine"``), as ``estimator="mine"`` gives
-    always; ``estimator="ksg"`` gives KSG always (``k`` may be passed).
+    1. **Column types** are read first (:mod:`mist_reg.estimation.column_types`): bool,
+       integer and string columns are discrete, and so are float columns with at most 20
+       distinct values; ``discrete_x`` / ``discrete_y`` override the rule. A side whose
+       columns are all discrete, with at least 10 samples per joint value, is *categorical*.
+    2. **Both sides categorical**: the Miller-Madow-corrected plug-in of the counts on every
+       sample (``estimator_name="plug-in"``).
+    3. **One side categorical** (class labels): ``H(Y)`` minus the held-out cross-entropy of
+       a classifier chosen on validation (``estimator_name="classifier:..."``); ``n_folds``,
+       ``test_percentage`` and the test data apply, the network arguments do not.
+    4. **One continuous column on each side**, no value shared by more than ``k = 5`` rows
+       and no argument that configures training: KSG on every sample, test data included
+       (k-NN distances resolve a sharp one-dimensional density at the sample spacing, with
+       nothing to train; their bias grows with the dimension, so only here).
+    5. **Otherwise**: MINE (``estimator_name="mine"``, as ``estimator="mine"`` always gives),
+       discrete columns entering as indicator columns (never ranked as numbers).
 
-    The error bar: every held-out sample ``i`` gets a per-sample value ``v_i`` (its term
-    of the bound, minus the log-partition term of its evaluation set for bounds that have
-    one, such as MINE's Donsker-Varadhan estimate), so that the estimate is the mean of the
-    ``v_i``. ``standard_error`` is their standard deviation over ``sqrt(n)``, with the
-    Monte Carlo error of the partition term added in quadrature, and the interval is
-    ``estimate -+ z * standard_error`` (normal quantile ``z`` at level ``confidence``). With ``n_folds=K`` (cross-fitting) the samples are cut into ``K``
-    folds, an estimator is fitted on every ``K - 1`` folds and evaluated on the remaining
-    one, and the ``v_i`` of all folds are pooled, so every sample is held out once. The
-    interval covers held-out sampling noise only (the partition term's error from the
-    delta method, whose first-order fluctuation vanishes at the optimal critic), and the
-    bias of a bound (a lower bound errs low when the critic is not optimal) is not covered.
-    With high MI for the sample size, a MINE estimate whose partition term rests on a few
-    pairs is replaced by the InfoNCE bound of the same critic when it falls below it, with
-    a warning; an exact copy (``y = x``, duplicated or monotone-transformed columns) gives
-    ``inf`` with a warning. See ``docs/error_bars.md``.
+    A registered name or an instance is trained as in step 5; a categorical ``y`` reaches
+    it as class indices when it models labels itself (``"gaussian"``, ``"kernel"``), else as
+    indicator columns. ``estimator="ksg"`` gives KSG always, with a warning naming tied
+    columns.
+
+    The error bar: each held-out sample gets a per-sample value whose mean is the estimate;
+    ``standard_error`` is their standard deviation over ``sqrt(n)`` (plus the Monte Carlo
+    error of a log-partition term, or KSG's subsampling error), and the interval is
+    ``estimate -+ z * standard_error``. It covers held-out sampling noise, not the bias of
+    a bound. ``n_folds=K`` cross-fits: every fold is held out once and the values pooled.
+    A Donsker-Varadhan estimate resting on few negative pairs is replaced by the InfoNCE
+    bound of the same critic when it falls below it; an exact copy (``y = x``) gives
+    ``inf``. Both warn. See ``docs/error_bars.md``.
 
     Arguments:
         x: Samples ``[N, x_dim]`` (a numpy array or tensor; ``[N]`` is read as ``[N, 1]``),
@@ -163,6 +138,10 @@ def estimate_mi(
             :func:`mist_reg.estimators.list_estimators`) or an estimator instance (copied
             for every fold with ``n_folds``).
         estimator_name: An alias of ``estimator`` (the torch_mist 0.1.5 API); it may not name another estimator than ``estimator``.
+        discrete_x: Which columns of ``x`` are discrete: ``None`` reads them from the data
+            (step 1), ``True`` / ``False`` declares every column discrete / continuous, a
+            list of column indices declares exactly those discrete.
+        discrete_y: The same for ``y``.
         x_test: Held-out samples of x; by default ``test_percentage`` of ``x, y``.
         y_test: Held-out samples of y, paired with ``x_test``.
         test_percentage: The fraction of ``x, y`` held out when no test data is given.
@@ -216,6 +195,9 @@ def estimate_mi(
         ('ksg', None, True)
         >>> estimate_mi(x, y, "mine", max_iterations=20).estimator_name  # opting out
         'mine'
+        >>> codes = torch.randint(0, 4, (2000,), generator=torch.Generator().manual_seed(0))
+        >>> estimate_mi(codes, codes % 2).estimator_name  # two discrete sides: counts
+        'plug-in'
     """
     if estimator_name is not None:
         if not (
@@ -227,6 +209,7 @@ def estimate_mi(
                 "give one of them"
             )
         estimator = estimator_name
+    estimator_arg = estimator
     configured = _configured_training(
         dict(
             test_percentage=test_percentage,
@@ -283,11 +266,12 @@ def estimate_mi(
     ):
         if seed is not None:
             torch.manual_seed(seed)
-        model = _Model(estimator, {} if ksg is not None else estimator_params)
+        model = ModelSpec(estimator, {} if ksg is not None else estimator_params)
         if is_data_loader(x):
             return _estimate_from_loaders(x, valid_loader, model, held_out, settings)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return _estimate_from_samples(x, y, preprocessing, model, held_out, settings, generator, ksg)
+        types = _Types(discrete_x, discrete_y, by_type=_is_default(estimator_arg))
+        return _estimate_from_samples(x, y, preprocessing, model, held_out, settings, generator, ksg, types)
 
 
 _SIGNATURE_DEFAULTS = {name: p.default for name, p in inspect.signature(estimate_mi).parameters.items()}
@@ -317,9 +301,13 @@ class _KsgChoice:
     only_one_dimensional: bool
 
     def applies(self, x: torch.Tensor, y: torch.Tensor) -> bool:
+        """Whether KSG estimates this pair: always when asked by name; by default, one
+        continuous column on each side in which no value repeats more than ``k`` times
+        (a value shared by more rows than ``k`` makes the k-th neighbour distance zero, and
+        the neighbour counts then measure the tie, not the density)."""
         if not self.only_one_dimensional:
             return True
-        return x.shape[1] == 1 and y.shape[1] == 1 and is_continuous(x[:, 0]) and is_continuous(y[:, 0])
+        return all(z.shape[1] == 1 and is_continuous(z[:, 0]) and largest_tie(z[:, 0]) <= self.k for z in (x, y))
 
 
 def _choose(
@@ -344,6 +332,19 @@ def _choose(
 
 
 @dataclass(frozen=True)
+class _Types:
+    """The column-type overrides, and whether the type routes apply (the default estimator)."""
+
+    discrete_x: Declared = None
+    discrete_y: Declared = None
+    by_type: bool = False
+
+
+def _is_default(estimator: MIEstimator | str) -> bool:
+    return isinstance(estimator, str) and normalize_name(estimator) == DEFAULT_ESTIMATOR
+
+
+@dataclass(frozen=True)
 class _HeldOut:
     """Where the held-out estimate comes from, and how it is reported."""
 
@@ -356,37 +357,8 @@ class _HeldOut:
     confidence: float
 
 
-@dataclass(frozen=True)
-class _Model:
-    """The estimator to fit: an instance, or a registered name built with the entry's
-    ``estimate_defaults`` overridden by ``params``."""
-
-    estimator: MIEstimator | str
-    params: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        """The registry key of a named estimator, or the class name of an instance."""
-        if isinstance(self.estimator, str):
-            return get_entry(self.estimator).name
-        return type(self.estimator).__name__
-
-    def build(self, x_dim: int, y_dim: int, fresh: bool = False) -> MIEstimator:
-        """The estimator for data of these widths; ``fresh``: a copy of a given instance."""
-        estimator = self.estimator
-        if isinstance(estimator, MIEstimator):
-            if self.params:
-                raise TypeError(
-                    f"estimator arguments {sorted(self.params)} apply only when the estimator is given by name"
-                )
-            return copy.deepcopy(estimator) if fresh else estimator
-        if isinstance(estimator, str):
-            return get_entry(estimator).build_for_estimate(x_dim=x_dim, y_dim=y_dim, **self.params)
-        raise TypeError(f"estimator must be a name or an MIEstimator, got {type(estimator).__name__}")
-
-
 def _estimate_from_loaders(
-    train_loader: Iterable, valid_loader: Iterable | None, model: _Model, held_out: _HeldOut, settings: FitSettings
+    train_loader: Iterable, valid_loader: Iterable | None, model: ModelSpec, held_out: _HeldOut, settings: FitSettings
 ) -> MIEstimate:
     if held_out.test_loader is None:
         raise ValueError("estimating from a data loader needs a test_loader of held-out samples")
@@ -413,28 +385,25 @@ def _estimate_from_samples(
     x: Any,
     y: Any,
     preprocessing: Preprocessing,
-    model: _Model,
+    model: ModelSpec,
     held_out: _HeldOut,
     settings: FitSettings,
     generator: torch.Generator | None,
     ksg: _KsgChoice | None = None,
+    types: _Types | None = None,
 ) -> MIEstimate:
     if x is None or y is None:
         raise ValueError("estimate_mi needs x and y (or a data loader as x)")
-    # float64 or int64 data far from zero is centred in float64 before the cast to float32 (MI does not change)
-    x_centring, y_centring = WideCentring(), WideCentring()
-    x, y = as_samples(x, "x", x_centring), as_samples(y, "y", y_centring)
-    check_pair(x, y)
-    x_test, y_test = held_out.x_test, held_out.y_test
-    if (x_test is None) != (y_test is None):
-        raise ValueError("give both x_test and y_test, or neither")
-    if x_test is not None:
-        x_test, y_test = as_samples(x_test, "x_test", x_centring), as_samples(y_test, "y_test", y_centring)
-        check_pair(x_test, y_test)
-        for name, train, test in (("x", x, x_test), ("y", y, y_test)):
-            if train.shape[1] != test.shape[1]:
-                raise ValueError(f"{name}_test has {test.shape[1]} features but {name} has {train.shape[1]}")
-    copy_message = exact_dependence(x, y)
+    types = types or _Types()
+    pair = read_pair(x, y, held_out.x_test, held_out.y_test, types.discrete_x, types.discrete_y)
+    if types.by_type:
+        routed = discrete_route(
+            pair, held_out.test_percentage, held_out.n_folds, held_out.confidence, settings.seed, settings.device
+        )
+        if routed is not None:
+            return routed
+    c_x, c_y = pair.n_continuous_x, pair.n_continuous_y
+    copy_message = exact_dependence(pair.x[:, :c_x], pair.y[:, :c_y]) if c_x and c_y else None
     if copy_message is not None:
         message = f"the mutual information is infinite: {copy_message}; no estimator was fitted"
         warnings.warn(message, RuntimeWarning, stacklevel=4)
@@ -445,23 +414,30 @@ def _estimate_from_samples(
             confidence=held_out.confidence,
             n_test=0,
             warnings=[message],
-            estimator_name=KSG if ksg is not None and ksg.applies(x, y) else model.name,
+            estimator_name=KSG if ksg is not None and ksg.applies(pair.x, pair.y) else model.name,
         )
-    if ksg is not None:
+    untyped = not (pair.x_types.discrete or pair.y_types.discrete)
+    if ksg is not None and ksg.applies(pair.x, pair.y) and (untyped or not ksg.only_one_dimensional):
         # KSG fits nothing: every sample given, held-out ones included, enters the estimate
-        all_x, all_y = (x, y) if x_test is None else (torch.cat([x, x_test]), torch.cat([y, y_test]))
-        if ksg.applies(all_x, all_y):
-            result = ksg_with_error_bar(
-                all_x, all_y, ksg.k, preprocessing, held_out.confidence, settings.seed, settings.device
-            )
-            for message in result.warnings:
-                warnings.warn(message, RuntimeWarning, stacklevel=4)
-            return result
+        result = ksg_with_error_bar(
+            pair.x, pair.y, ksg.k, preprocessing, held_out.confidence, settings.seed, settings.device
+        )
+        for message in tie_warnings(pair.x, pair.y, ksg.k) + result.warnings:
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return result
+    x, y = pair.x, pair.y
+    if pair.y_types.categorical and model.accepts_class_labels():
+        y, c_y = pair.y_types.joint[:, None].to(x.device), 0  # the label as a label: class indices
+    x_test = y_test = None
+    if pair.has_test:
+        n = pair.n_train
+        x, y, x_test, y_test = x[:n], y[:n], x[n:], y[n:]
 
     def fit(x, y, x_test, y_test, fold_seed, fresh) -> FoldFit:
         if x_test.shape[0] < 2:
             raise ValueError(f"at least 2 held-out samples are needed, got {x_test.shape[0]}")
-        x_map, y_map = make_preprocessor(preprocessing).fit(x), make_preprocessor(preprocessing).fit(y)
+        x_map = ColumnPreprocessor(preprocessing, c_x).fit(x)
+        y_map = ColumnPreprocessor(preprocessing, c_y).fit(y)
         x, y, x_test, y_test = x_map(x), y_map(y), x_map(x_test), y_map(y_test)
         estimator = model.build(x.shape[1], y.shape[1], fresh)
         estimator, log = fit_with_reference_choice(estimator, dataclasses.replace(settings, seed=fold_seed), x, y)

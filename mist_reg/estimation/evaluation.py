@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from mist_reg.checks import as_samples, check_batch, check_pair
-from mist_reg.estimation.data import TensorBatches, is_data_loader, unpack_batch
+from mist_reg.estimation.data import TensorBatches, is_data_loader, samples_for, unpack_batch
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.functional.bounds import RunningBound
 
@@ -25,13 +25,13 @@ __all__ = ["evaluate_mi", "evaluate_terms", "DEFAULT_EVAL_BATCH_SIZE"]
 DEFAULT_EVAL_BATCH_SIZE = 1024
 
 
-def _batches(x: Any, y: Any, data_loader: Iterable | None, batch_size: int) -> Iterable:
+def _batches(x: Any, y: Any, data_loader: Iterable | None, batch_size: int, labels: bool = False) -> Iterable:
     """The evaluation batches: ``data_loader``, or in-memory samples in order."""
     if data_loader is not None:
         return data_loader
     if x is None or y is None:
         raise ValueError("pass either x and y, or a data loader")
-    x, y = as_samples(x, "x"), as_samples(y, "y")
+    x, y = as_samples(x, "x"), samples_for(y, "y", labels)
     check_pair(x, y)
     if batch_size > x.shape[0]:
         raise ValueError(f"batch_size={batch_size} is larger than the {x.shape[0]} samples given")
@@ -115,7 +115,7 @@ def evaluate_terms(
     device = torch.device(device)
     if batch_size is None and data_loader is None and x is not None:
         batch_size = min(DEFAULT_EVAL_BATCH_SIZE, len(x))
-    batches = _batches(x, y, data_loader, batch_size)
+    batches = _batches(x, y, data_loader, batch_size, estimator.accepts_class_labels)
     was_training = estimator.training
     estimator.eval()
     running = RunningBound()
@@ -123,7 +123,7 @@ def evaluate_terms(
     from_loader = data_loader is not None
     try:
         for index, batch in enumerate(batches):
-            xb, yb = unpack_batch(batch)
+            xb, yb = unpack_batch(batch, estimator.accepts_class_labels)
             if from_loader:
                 check_batch(xb, yb, f"batch {index} of the evaluation data loader")
             if xb.shape[0] < 2:

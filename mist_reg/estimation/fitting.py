@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mist_reg.checks import as_samples, check_batch, check_pair, check_positive_int, shape_mismatch
-from mist_reg.estimation.data import TensorBatches, first_batch, split_indices, unpack_batch
+from mist_reg.estimation.data import TensorBatches, first_batch, samples_for, split_indices, unpack_batch
 from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE
 from mist_reg.estimation.weight_selection import BestWeights, validate
 from mist_reg.estimators.base import MIEstimator
@@ -195,7 +195,7 @@ def fit_data_dependent(estimator: MIEstimator, batches: Iterable, max_samples: i
     else:
         xs, ys, n = [], [], 0
         for batch in batches:
-            xb, yb = unpack_batch(batch)
+            xb, yb = unpack_batch(batch, estimator.accepts_class_labels)
             xs.append(xb)
             ys.append(yb)
             n += xb.shape[0]
@@ -316,7 +316,7 @@ def fit_estimator(
         raise TypeError(f"estimator must be a mist_reg MIEstimator, got {type(estimator).__name__}")
     settings = settings.resolved()
     if train_loader is None:
-        train_loader, valid_loader = sample_loaders(x, y, settings, valid_loader)
+        train_loader, valid_loader = sample_loaders(x, y, settings, valid_loader, estimator.accepts_class_labels)
 
     estimator.to(settings.device)
     try:
@@ -333,12 +333,13 @@ def fit_estimator(
 
 
 def sample_loaders(
-    x: Any, y: Any, settings: FitSettings, valid_loader: Iterable | None = None
+    x: Any, y: Any, settings: FitSettings, valid_loader: Iterable | None = None, labels: bool = False
 ) -> tuple[TensorBatches, Iterable | None]:
     """Training batches of in-memory samples, and validation batches split off them
     (unless ``valid_loader`` is given or ``valid_percentage`` is 0): what
     :func:`fit_estimator` trains on. The split and the order of the batches follow
     ``settings.seed``, so two calls with the same seed give the same split and batches.
+    With ``labels``, int64 ``y`` stays class indices (:func:`~mist_reg.estimation.data.samples_for`).
 
     Example:
         >>> x, y = torch.randn(200, 2), torch.randn(200, 2)
@@ -353,7 +354,7 @@ def sample_loaders(
     generator = torch.Generator().manual_seed(settings.seed) if settings.seed is not None else None
     if x is None or y is None:
         raise ValueError("pass x and y, or a train_loader")
-    x, y = as_samples(x, "x"), as_samples(y, "y")
+    x, y = as_samples(x, "x"), samples_for(y, "y", labels)
     check_pair(x, y)
     if valid_loader is None and settings.valid_percentage > 0:
         train_idx, valid_idx = split_indices(x.shape[0], settings.valid_percentage, generator)
@@ -432,7 +433,7 @@ class _TrainingLoop:
         while True:
             steps_before = log.iterations
             for batch in self.train_loader:
-                xb, yb = unpack_batch(batch)
+                xb, yb = unpack_batch(batch, self.estimator.accepts_class_labels)
                 if xb.shape[0] < 2:
                     continue
                 self._step(xb, yb)

@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Standardizer", "MarginalGaussianizer", "make_preprocessor", "Preprocessing"]
+__all__ = ["Standardizer", "MarginalGaussianizer", "ColumnPreprocessor", "make_preprocessor", "Preprocessing"]
 
 Preprocessing = Literal["gaussianize", "standardize", "none"]
 
@@ -100,3 +100,33 @@ class _Identity(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x
+
+
+class ColumnPreprocessor(nn.Module):
+    r"""The transform named ``kind`` on the first ``n_leading`` columns (the continuous ones);
+    the other columns (indicators of discrete values) and integer inputs (class indices)
+    pass unchanged.
+
+    Example:
+        >>> import torch
+        >>> x = torch.cat([torch.randn(500, 1).exp(), torch.randint(0, 2, (500, 1)).float()], 1)
+        >>> z = ColumnPreprocessor("gaussianize", 1).fit(x)(x)
+        >>> bool(abs(z[:, 0].mean()) < 0.05), bool(torch.equal(z[:, 1], x[:, 1]))
+        (True, True)
+    """
+
+    def __init__(self, kind: Preprocessing, n_leading: int) -> None:
+        super().__init__()
+        self.inner, self.n_leading = make_preprocessor(kind), n_leading
+
+    def fit(self, x: Tensor) -> ColumnPreprocessor:
+        if x.is_floating_point() and self.n_leading:
+            self.inner.fit(x[:, : self.n_leading])
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not x.is_floating_point() or not self.n_leading:
+            return x
+        if self.n_leading == x.shape[1]:
+            return self.inner(x)
+        return torch.cat([self.inner(x[:, : self.n_leading]), x[:, self.n_leading :]], 1)

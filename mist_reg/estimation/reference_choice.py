@@ -85,7 +85,9 @@ def fit_with_reference_choice(
     log = fit_estimator(estimator, settings, x, y, train_loader, valid_loader)
     settings = settings.resolved()
     train_batches, valid_batches = (
-        (train_loader, valid_loader) if train_loader is not None else sample_loaders(x, y, settings, valid_loader)
+        (train_loader, valid_loader)
+        if train_loader is not None
+        else sample_loaders(x, y, settings, valid_loader, estimator.accepts_class_labels)
     )
     if valid_batches is None or log.best_valid_mi is None:
         return estimator, log

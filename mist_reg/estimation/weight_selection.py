@@ -33,7 +33,7 @@ def validate(estimator: MIEstimator, valid_loader: Iterable, device: torch.devic
         estimator.eval()
         with torch.no_grad():
             for batch in valid_loader:
-                xb, yb = unpack_batch(batch)
+                xb, yb = unpack_batch(batch, estimator.accepts_class_labels)
                 if xb.shape[0] >= 2:
                     total += float(estimator(xb.to(device), yb.to(device))) * xb.shape[0]
                     count += xb.shape[0]

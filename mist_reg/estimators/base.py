@@ -59,6 +59,11 @@ class MIEstimator(nn.Module):
     surrogate of their bound; a subclass that overrides ``forward`` without declaring it,
     or that is fitted by likelihood, gets ``False``."""
 
+    accepts_class_labels: ClassVar[bool] = False
+    r"""Whether an integer ``y`` is read as class indices by a model of its own (a
+    class-conditional density, a class kernel): :func:`mist_reg.estimate_mi` then passes a
+    categorical ``y`` as class indices; other estimators get its indicator columns."""
+
     weight_selection: ClassVar[WeightSelection | None] = None
     r"""How validation picks the weights to keep (see :meth:`selects_weights_by`); ``None``
     decides by :attr:`bound`."""

@@ -90,6 +90,7 @@ class GaussianMI(MIEstimator):
 
     bound: ClassVar = None
     min_samples: ClassVar[int] = 3
+    accepts_class_labels: ClassVar[bool] = True
 
     def __init__(self, ridge: float = 1e-3, pooling: float | None = None) -> None:
         super().__init__()

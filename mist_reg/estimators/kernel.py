@@ -94,6 +94,7 @@ class KernelMI(MIEstimator):
 
     bound: ClassVar = None
     min_samples: ClassVar[int] = 3
+    accepts_class_labels: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -1,0 +1,226 @@
+r"""Which columns of ``x`` and ``y`` are discrete: the first thing :func:`mist_reg.estimate_mi`
+reads, because a code and a measurement need different models.
+
+The rule, per column (``discrete_x=`` / ``discrete_y=`` override it):
+
+* **bool, integer, string or other non-numeric columns are discrete** (class labels,
+  categories, counts), unless an integer column takes more than ``N / 10`` distinct values:
+  fewer than :data:`MIN_SAMPLES_PER_LEVEL` samples per value leave each value's probability
+  unestimable, so such a column (an identifier, a large count) is read as a number, with a
+  warning that names the override.
+* **A float column is discrete when it takes at most** :data:`MAX_FLOAT_LEVELS` **distinct
+  values**, and at most ``N / 10``: codes stored as floats (``0.``/``1.`` labels, one-hot
+  columns, Likert scales). A float measurement with so few values has been quantised so
+  coarsely that its atoms dominate: a density model of it is wrong (each atom has infinite
+  density), while a categorical model is exact. Pass ``discrete_x=False`` for a float column
+  that only looks discrete.
+
+A *side* (all of ``x`` or all of ``y``) is **categorical** when every column is discrete and
+the joint values of its columns number at most ``N / 10``: it can then be modelled by class
+probabilities (:attr:`SideTypes.categorical`).
+
+Example:
+    >>> import torch
+    >>> x = torch.randn(1000, 2)
+    >>> y = torch.randint(0, 3, (1000,))
+    >>> read_side(x, "x").discrete, read_side(y, "y").categorical
+    ((), True)
+    >>> read_side(torch.tensor([0.0, 1.0] * 500), "y").discrete  # a float label
+    (0,)
+    >>> read_side(torch.tensor([0.0, 1.0] * 500), "y", declared=False).discrete
+    ()
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["SideTypes", "read_side", "Declared", "MAX_FLOAT_LEVELS", "MIN_SAMPLES_PER_LEVEL"]
+
+Declared = bool | Sequence[int] | None
+"""``None``: read the types from the data; ``True`` / ``False``: every column discrete /
+continuous; a sequence of column indices: exactly those columns discrete."""
+
+MAX_FLOAT_LEVELS = 20
+"""A float column with at most this many distinct values is read as discrete."""
+
+MIN_SAMPLES_PER_LEVEL = 10
+"""A discrete column (or side) needs this many samples per distinct value on average."""
+
+
+@dataclass(frozen=True)
+class SideTypes:
+    r"""The column types of one side (``x`` or ``y``) and the codes of its discrete columns.
+
+    Attributes:
+        n_columns: The number of columns.
+        discrete: The indices of the discrete columns.
+        codes: ``[N, len(discrete)]`` int64 codes ``0 .. levels[j] - 1`` of the discrete
+            columns (codes sorted as the values are), on the CPU.
+        levels: The number of distinct values of each discrete column.
+        joint: ``[N]`` int64 index of each row's combination of discrete values, ``0 ..
+            n_joint - 1`` (all zero without discrete columns).
+        n_joint: The number of distinct combinations of the discrete columns' values.
+    """
+
+    n_columns: int
+    discrete: tuple[int, ...]
+    codes: Tensor
+    levels: tuple[int, ...]
+    joint: Tensor
+    n_joint: int
+
+    @property
+    def continuous(self) -> tuple[int, ...]:
+        r"""The indices of the continuous columns."""
+        return tuple(j for j in range(self.n_columns) if j not in self.discrete)
+
+    @property
+    def categorical(self) -> bool:
+        r"""Whether every column is discrete and the joint values are few enough to model
+        by class probabilities (at least ``MIN_SAMPLES_PER_LEVEL`` samples per value)."""
+        n = self.joint.shape[0]
+        return len(self.discrete) == self.n_columns and self.n_joint * MIN_SAMPLES_PER_LEVEL <= n
+
+
+def _as_array(values: Any, name: str) -> np.ndarray:
+    if isinstance(values, Tensor):
+        if values.device.type == "meta":
+            raise ValueError(f"{name} is on the meta device, which holds no values; pass a tensor with data")
+        array = values.detach().cpu().numpy()
+    elif isinstance(values, np.ndarray):
+        array = values
+    elif isinstance(values, (list, tuple)):
+        try:
+            array = np.asarray(values)
+        except ValueError as error:
+            raise ValueError(f"{name} is a ragged sequence and cannot form an array: {error}") from None
+    else:
+        raise TypeError(f"{name} must be a torch.Tensor, numpy.ndarray or list, got {type(values).__name__}")
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"{name} must have shape [N] or [N, d], got shape {tuple(array.shape)}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty; at least 2 samples are needed")
+    return array
+
+
+def _declared_columns(declared: Declared, n_columns: int, name: str) -> set[int] | None:
+    if declared is None:
+        return None
+    if isinstance(declared, (bool, np.bool_)):
+        return set(range(n_columns)) if declared else set()
+    try:
+        columns = [int(j) for j in declared]
+    except TypeError:
+        raise TypeError(
+            f"discrete_{name} must be None, True, False or a sequence of column indices, got {declared!r}"
+        ) from None
+    bad = [j for j in columns if not -n_columns <= j < n_columns]
+    if bad:
+        raise ValueError(f"discrete_{name} names column {bad[0]}, but {name} has {n_columns} column(s)")
+    return {j % n_columns for j in columns}
+
+
+def _is_discrete(column: np.ndarray, n_levels: int, n: int) -> bool:
+    kind = column.dtype.kind
+    if kind == "b" or kind in "OUS":
+        return True
+    if kind in "iu":
+        return n_levels * MIN_SAMPLES_PER_LEVEL <= n
+    return n_levels <= MAX_FLOAT_LEVELS and n_levels * MIN_SAMPLES_PER_LEVEL <= n
+
+
+def _unique_codes(column: np.ndarray, name: str, j: int) -> tuple[np.ndarray, int]:
+    if column.dtype.kind == "f" and np.isnan(column).any():
+        row = int(np.flatnonzero(np.isnan(column))[0])
+        raise ValueError(f"{name} holds NaN at row {row} of column {j}; drop or impute the row first")
+    if column.dtype.kind == "O":
+        for row, value in enumerate(column):
+            if value is None or (isinstance(value, float) and value != value):
+                raise ValueError(
+                    f"{name} holds a missing value ({value}) at row {row} of column {j}; drop or impute the row first"
+                )
+        column = column.astype(str)
+    _, inverse = np.unique(column, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    return inverse, int(inverse.max()) + 1
+
+
+def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
+    r"""Reads which columns of ``values`` are discrete (see the module documentation) and
+    codes them.
+
+    Arguments:
+        values: ``[N]`` or ``[N, d]`` samples: a tensor, numpy array or list (strings allowed).
+        name: ``"x"`` or ``"y"``, for messages and the name of the override argument.
+        declared: ``discrete_x`` / ``discrete_y`` of :func:`mist_reg.estimate_mi`: ``None``
+            reads the types, ``True`` / ``False`` declares every column discrete / continuous,
+            a sequence of column indices declares exactly those discrete.
+
+    Returns:
+        The :class:`SideTypes`.
+
+    Raises:
+        ValueError: For NaN in a discrete column, an override naming a missing column, a
+            non-numeric column declared continuous, or a shape other than ``[N]`` / ``[N, d]``.
+
+    Example:
+        >>> import numpy as np
+        >>> side = read_side(np.array(["cat", "dog", "cat", "cat"] * 10), "y")
+        >>> side.discrete, side.levels, side.codes[:4, 0].tolist()
+        ((0,), (2,), [0, 1, 0, 0])
+    """
+    array = _as_array(values, name)
+    n, d = array.shape
+    forced = _declared_columns(declared, d, name)
+    discrete, codes, levels = [], [], []
+    for j in range(d):
+        column = array[:, j]
+        numeric = column.dtype.kind in "biuf"
+        if forced is not None and j not in forced:
+            if not numeric:
+                raise ValueError(
+                    f"column {j} of {name} holds non-numeric values ({column.dtype}) and cannot be continuous; "
+                    f"leave it out of discrete_{name}=False or encode it as numbers"
+                )
+            continue
+        if not numeric and column.dtype.kind not in "OUS":
+            raise TypeError(f"column {j} of {name} has dtype {column.dtype}, neither numbers nor codes")
+        column_codes, n_levels = _unique_codes(column, name, j)
+        if forced is None and not _is_discrete(column, n_levels, n):
+            if column.dtype.kind in "iu":
+                warnings.warn(
+                    f"column {j} of {name} holds {n_levels} distinct integers in {n} samples (fewer than "
+                    f"{MIN_SAMPLES_PER_LEVEL} samples per value): it is read as a number, not as classes; pass "
+                    f"discrete_{name}=True to read it as classes",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            continue
+        discrete.append(j)
+        codes.append(column_codes)
+        levels.append(n_levels)
+    if discrete:
+        stacked = np.stack(codes, axis=1)
+        _, joint = np.unique(stacked, axis=0, return_inverse=True)
+        joint = joint.reshape(-1)
+        n_joint = int(joint.max()) + 1
+    else:
+        stacked, joint, n_joint = np.zeros((n, 0), dtype=np.int64), np.zeros(n, dtype=np.int64), 1
+    return SideTypes(
+        n_columns=d,
+        discrete=tuple(discrete),
+        codes=torch.from_numpy(stacked.astype(np.int64)),
+        levels=tuple(levels),
+        joint=torch.from_numpy(joint.astype(np.int64)),
+        n_joint=n_joint,
+    )

@@ -1,0 +1,167 @@
+"""Column types: which columns estimate_mi reads as discrete, the plug-in estimate of a discrete
+pair against exact truths, and the routes and encodings that follow from the types."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from mist_reg import estimate_mi
+from mist_reg.estimation.column_types import read_side
+from mist_reg.estimation.discrete_estimate import plugin_mi
+from mist_reg.estimation.typed_pair import read_pair
+from mist_reg.tasks import dense_gaussian
+
+
+def _generator(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _shifted_pair(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """x uniform on 4 values, y = x + (0 or 1) mod 4: I = log 4 - log 2 = log 2 exactly."""
+    g = _generator(seed)
+    x = torch.randint(0, 4, (n,), generator=g)
+    return x, (x + torch.randint(0, 2, (n,), generator=g)) % 4
+
+
+# ------------------------------------------------------------------------------------------------
+# the rule
+
+
+@pytest.mark.parametrize(
+    "values, discrete",
+    [
+        (torch.randint(0, 3, (200,)), (0,)),  # integers: codes
+        (torch.rand(200) < 0.5, (0,)),  # booleans
+        (np.array(["a", "b"] * 100), (0,)),  # strings
+        (torch.tensor([0.0, 1.0] * 100), (0,)),  # a float label
+        (torch.randn(200), ()),  # a measurement
+        (torch.arange(200) % 25 * 0.5, ()),  # 25 float values: more than 20, a quantised measurement
+        (torch.arange(200), ()),  # 200 distinct integers in 200 samples: a number (with a warning)
+    ],
+    ids=["int", "bool", "str", "float-label", "float", "quantised", "identifier"],
+)
+def test_the_rule_reads_codes_as_discrete_and_measurements_as_continuous(values, discrete):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        side = read_side(values, "x")
+    assert side.discrete == discrete
+    if discrete:
+        assert side.levels[0] == len(np.unique(np.asarray(values)))
+    if isinstance(values, torch.Tensor) and values.dtype == torch.int64 and not discrete:
+        assert any("discrete_x=True" in str(w.message) for w in caught)
+
+
+def test_overrides_win_and_are_checked():
+    labels_as_floats = torch.tensor([0.0, 1.0, 2.0] * 100)
+    assert read_side(labels_as_floats, "y", declared=False).discrete == ()
+    assert read_side(torch.randn(300, 3), "x", declared=[2]).discrete == (2,)
+    assert read_side(torch.randn(300, 3), "x", declared=True).discrete == (0, 1, 2)
+    with pytest.raises(ValueError, match="discrete_x names column 3, but x has 3 column"):
+        read_side(torch.randn(300, 3), "x", declared=[3])
+    with pytest.raises(ValueError, match="non-numeric values .* cannot be continuous"):
+        read_side(np.array(["a", "b"] * 10), "y", declared=False)
+    with pytest.raises(ValueError, match=r"y holds a missing value \(None\) at row 1"):
+        read_side(np.array(["a", None, "b"] * 10, dtype=object), "y")
+
+
+def test_a_side_is_categorical_only_with_enough_samples_per_joint_value():
+    two_codes = torch.randint(0, 3, (300, 2), generator=_generator())
+    assert read_side(two_codes, "x").categorical  # 9 joint values, 33 samples each
+    assert not read_side(torch.randint(0, 40, (300,), generator=_generator()), "x", declared=True).categorical
+
+
+def test_indicators_stand_for_discrete_columns_and_continuous_ones_lead():
+    x = torch.stack([torch.randn(300), torch.arange(300.0) % 3, torch.randn(300)], 1)
+    pair = read_pair(x, torch.randn(300))
+    assert pair.x_types.discrete == (1,) and pair.n_continuous_x == 2
+    assert pair.x.shape == (300, 4)  # two measurements, then two indicators of three codes
+    assert torch.equal(pair.x[:, :2], x[:, [0, 2]])
+    assert torch.equal(pair.x[:, 2:].sum(1), (x[:, 1] > 0).float())
+
+
+# ------------------------------------------------------------------------------------------------
+# the plug-in estimate of a discrete pair
+
+
+def test_plugin_finds_an_exact_truth_within_its_error_bar():
+    x, y = _shifted_pair(4000)
+    mi = plugin_mi(x, y)
+    assert mi.interval[0] < math.log(2) < mi.interval[1] and abs(float(mi) - math.log(2)) < 0.01
+
+
+def test_plugin_of_independent_codes_is_near_zero_with_an_honest_error_bar():
+    g = _generator(1)
+    x, y = torch.randint(0, 10, (2000,), generator=g), torch.randint(0, 10, (2000,), generator=g)
+    mi = plugin_mi(x, y)
+    # Miller-Madow removes the plug-in's (K_x - 1)(K_y - 1) / 2N = 0.020 bias; the chi-square term keeps the bar open
+    assert abs(float(mi)) < 0.01 and mi.interval[0] < 0 < mi.interval[1] and mi.standard_error > 0.003
+
+
+def test_plugin_warns_when_cells_are_sparse():
+    g = _generator(2)
+    x, y = torch.randint(0, 60, (1000,), generator=g), torch.randint(0, 60, (1000,), generator=g)
+    with pytest.warns(RuntimeWarning, match="occupied cells for 1000 samples"):
+        plugin_mi(x, y)
+    with pytest.raises(ValueError, match="integer codes"):
+        plugin_mi(torch.randn(10), torch.randint(0, 2, (10,)))
+
+
+# ------------------------------------------------------------------------------------------------
+# routes and encodings in estimate_mi
+
+
+def test_two_discrete_sides_take_the_plug_in_whatever_their_codes():
+    x, y = _shifted_pair(3000)
+    names = np.array(["north", "east", "south", "west"])[x.numpy()]
+    for x_given in (x, x + 1990, names, x.double()):
+        mi = estimate_mi(x_given, y)
+        assert mi.estimator_name == "plug-in" and mi.interval[0] < math.log(2) < mi.interval[1]
+
+
+def test_test_rows_share_the_codes_of_training_rows():
+    x, y = _shifted_pair(3000)
+    split = estimate_mi(x[:2000], y[:2000], x_test=x[2000:], y_test=y[2000:])
+    assert split.estimator_name == "plug-in" and float(split) == float(estimate_mi(x, y))
+
+
+def test_mixed_columns_enter_the_critic_as_indicators_not_ranks():
+    g = _generator(3)
+    codes = torch.randint(0, 4, (1500,), generator=g).float()
+    x = torch.stack([torch.randn(1500, generator=g), codes], 1)
+    y = x[:, :1] + codes[:, None] + 0.5 * torch.randn(1500, 1, generator=g)
+    mi = estimate_mi(x, y, max_iterations=30)
+    widths = {m.x_dim for m in mi.estimator.modules() if hasattr(m, "x_dim")}
+    assert mi.estimator_name == "mine" and widths == {1 + 3}  # one measurement, three indicators
+
+
+def test_named_estimators_that_model_labels_receive_class_indices():
+    g = _generator(4)
+    y = torch.randint(0, 3, (1500,), generator=g)
+    x = torch.randn(1500, 2, generator=g) + 2.0 * torch.nn.functional.one_hot(y, 3)[:, :2].float()
+    gaussian = estimate_mi(x, y, "gaussian")
+    # the class-conditional Gaussian is the exact model here: it must see labels, not one float column
+    exact = estimate_mi(x, y, "gaussian", discrete_y=False)
+    assert float(gaussian) > float(exact) + 0.05
+    mine = estimate_mi(x, y, "mine", max_iterations=5).estimator
+    assert {m.y_dim for m in mine.modules() if hasattr(m, "y_dim")} == {2}  # indicators of 3 classes
+
+
+def test_ties_keep_the_default_off_ksg_and_are_named_when_ksg_is_asked_for():
+    x, y = dense_gaussian(1, 1, 0.5).sample(2000, seed=0)
+    atom = torch.rand(2000, generator=_generator(5)) < 0.02
+    x[atom], y[atom] = -999.0, -999.0  # a missing-value code in both columns
+    assert estimate_mi(x, y, max_iterations=20).estimator_name == "mine"
+    with pytest.warns(RuntimeWarning, match=r"column 0 of x has a value shared by \d+ of 2000 rows"):
+        assert estimate_mi(x, y, "ksg").estimator_name == "ksg"
+
+
+def test_a_float_column_declared_continuous_is_not_read_as_codes():
+    x, y = dense_gaussian(1, 1, 0.8).sample(2000, seed=1)
+    coarse = (x * 2).round() / 2  # about 15 values: discrete by the rule
+    assert read_side(coarse, "x").discrete == (0,)
+    assert estimate_mi(coarse, y, discrete_x=False, max_iterations=20).estimator_name == "mine"
