@@ -41,6 +41,7 @@ from mist_reg.functional.bounds import BoundTerms, RunningBound
 __all__ = ["label_mi"]
 
 _VALIDATION_FRACTION = 0.2
+_NO_GAIN = 1e-3  # nats: a validation gain below this is no gain
 
 
 def _fit_and_test(
@@ -49,15 +50,17 @@ def _fit_and_test(
     """Chooses a family on a validation part of the training rows, refits it on all of them,
     and returns it with the per-sample values ``log q(y | x) - log p̂(y)`` of the test rows."""
     fit, valid = stratified_split(y, _VALIDATION_FRACTION, seed)
-    prior_valid = -float(class_log_frequencies(y[fit], n_classes)[y[valid]].mean())
-    candidates = default_classifiers(seed)
+    candidates = default_classifiers(y[fit], x.shape[1], n_classes, seed)
     scores = [c.fit(x[fit], y[fit], n_classes, x[valid], y[valid]) for c in candidates]
     chosen = candidates[min(range(len(scores)), key=scores.__getitem__)]
-    if not min(scores) < prior_valid:
+    gains = chosen.log_probs(x[valid]).gather(1, y[valid, None])[:, 0]
+    gains = gains - class_log_frequencies(y[fit], n_classes).to(gains.device)[y[valid]]
+    gain, gain_error = float(gains.mean()), float(gains.std() / len(gains) ** 0.5) if len(gains) > 1 else 0.0
+    if gain <= max(2 * gain_error, _NO_GAIN):
         messages.append(
-            f"no classifier ({', '.join(f'{c.name} {s:.4f}' for c, s in zip(candidates, scores))} nats) beat the "
-            f"class frequencies ({prior_valid:.4f} nats) in validation cross-entropy: the features show no "
-            "information about the label that these models can use, and the estimate is about 0 by construction"
+            f"the best classifier ({chosen.name}) beats the class frequencies on the validation rows by only "
+            f"{gain:.4f} +- {gain_error:.4f} nats: the features show no information about the label that "
+            f"{', '.join(c.name for c in candidates)} can find, and the estimate is about 0 by construction"
         )
     chosen.refit(x, y)
     log_q = chosen.log_probs(x_test).gather(1, y_test[:, None])[:, 0]
@@ -84,9 +87,9 @@ def label_mi(
     :func:`~mist_reg.estimation.classifiers.default_classifiers` (a shared-covariance Gaussian,
     logistic regression, a small MLP) chooses its hyperparameters and a temperature there, the
     family of least calibrated validation cross-entropy is refitted on all training rows (the
-    MLP keeps its early-stopped weights) and tested. Nothing is clamped: when no family beats
-    the class frequencies on validation, a warning says that the estimate is about 0 by
-    construction. Classes that occur nowhere in the labels are dropped; ``H(Y)`` and the
+    MLP keeps its early-stopped weights) and tested. Nothing is clamped: when the chosen family
+    beats the class frequencies on validation by less than twice the standard error of its gain
+    (or less than 0.001 nats), a warning says that the estimate is about 0 by construction. Classes that occur nowhere in the labels are dropped; ``H(Y)`` and the
     classifiers see the others only.
 
     Arguments:

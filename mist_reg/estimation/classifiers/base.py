@@ -21,7 +21,15 @@ import torch
 from torch import Tensor
 from torch.nn.functional import cross_entropy
 
-__all__ = ["LabelClassifier", "Standardiser", "class_log_frequencies", "fit_inverse_temperature", "mean_cross_entropy"]
+__all__ = [
+    "LabelClassifier",
+    "Standardiser",
+    "class_log_frequencies",
+    "fit_inverse_temperature",
+    "fit_floor",
+    "mixed_with_prior",
+    "mean_cross_entropy",
+]
 
 
 def class_log_frequencies(labels: Tensor, n_classes: int) -> Tensor:
@@ -97,6 +105,45 @@ def fit_inverse_temperature(logits: Tensor, labels: Tensor, max_steps: int = 50)
     return min(beta, 1e4)
 
 
+def mixed_with_prior(log_probs: Tensor, log_prior: Tensor, floor: float) -> Tensor:
+    r"""``log((1 - floor) q + floor p̂)``: a classifier's ``[N, K]`` log-probabilities mixed with
+    the class frequencies ``[K]``, so that no class is less likely than ``floor p̂(k)``.
+
+    Example:
+        >>> mixed = mixed_with_prior(torch.tensor([[0.0, -100.0]]), torch.tensor([-0.7, -0.7]), 0.01)
+        >>> round(mixed[0, 1].item(), 2)  # log(0.01 * exp(-0.7)) instead of -100
+        -5.31
+    """
+    if floor <= 0:
+        return log_probs
+    return torch.logaddexp(log_probs + math.log1p(-floor), log_prior.to(log_probs) + math.log(floor))
+
+
+def fit_floor(log_probs: Tensor, labels: Tensor, log_prior: Tensor) -> float:
+    r"""The weight ``floor`` of the class frequencies in :func:`mixed_with_prior` that minimises the
+    cross-entropy on ``(log_probs, labels)``, among ``c / n`` for ``c`` in ``0.5, 1, 2, 4, ..., 64``
+    (``n`` rows, at most 1/2).
+
+    A classifier that is right on every validation row can be sharpened without limit, and then
+    one held-out row on the wrong side of its boundary costs tens of nats; the floor never goes
+    below ``1 / (2 n)``, about how often ``n`` rows without a mistake leave room for one, and it
+    costs at most ``-log(1 - floor)`` nats per row.
+
+    Example:
+        >>> log_probs = torch.log(torch.tensor([[0.99, 0.01], [0.99, 0.01], [0.99, 0.01], [0.99, 0.01]]))
+        >>> fit_floor(log_probs, torch.tensor([0, 0, 0, 1]), torch.log(torch.tensor([0.5, 0.5])))
+        0.5
+    """
+    n = len(labels)
+    best = None
+    for c in (0.5, 1, 2, 4, 8, 16, 32, 64):
+        floor = min(c / n, 0.5)
+        score = mean_cross_entropy(mixed_with_prior(log_probs, log_prior, floor), labels)
+        if best is None or score < best[0]:
+            best = (score, floor)
+    return best[1]
+
+
 class Standardiser:
     r"""Centres and scales every column by the mean and standard deviation of the rows it was
     built on (constant columns are left unscaled).
@@ -119,11 +166,13 @@ class Standardiser:
 class LabelClassifier:
     r"""A classifier ``q(y | x)`` of a class label, calibrated for held-out cross-entropy.
 
-    :meth:`fit` fits on training rows, chooses its hyperparameters and one temperature on
+    :meth:`fit` fits on training rows, chooses its hyperparameters, one temperature
+    (:func:`fit_inverse_temperature`) and a floor of class frequencies (:func:`fit_floor`) on
     validation rows by cross-entropy, and returns the calibrated validation cross-entropy
     (how the families are compared); :meth:`refit` fits again on more rows with the chosen
-    hyperparameters and temperature (a no-op for a family whose fit depends on the validation
-    rows, e.g. early stopping); :meth:`log_probs` gives the calibrated ``log q(y | x)``.
+    hyperparameters, temperature and floor (a no-op for a family whose fit depends on the
+    validation rows, e.g. early stopping, except that the class frequencies are those of all
+    the rows); :meth:`log_probs` gives the calibrated ``log q(y | x)``.
 
     Subclasses implement ``_fit`` (returns the chosen hyperparameters' validation logits),
     ``_refit`` and ``_logits``.
@@ -132,6 +181,7 @@ class LabelClassifier:
         name: The family, e.g. ``"lda"``; the estimate is labelled ``"classifier:<name>"``.
         n_classes: ``K``, set by :meth:`fit`.
         beta: The fitted inverse temperature.
+        floor: The fitted weight of the class frequencies mixed into ``q``.
         validation_cross_entropy: The calibrated cross-entropy on the validation rows.
     """
 
@@ -140,7 +190,7 @@ class LabelClassifier:
 
     def __init__(self) -> None:
         self.n_classes = 0
-        self.beta = 1.0
+        self.beta, self.floor = 1.0, 0.0
         self.validation_cross_entropy = math.nan
 
     def fit(self, x: Tensor, y: Tensor, n_classes: int, x_valid: Tensor, y_valid: Tensor) -> float:
@@ -150,19 +200,25 @@ class LabelClassifier:
             The calibrated cross-entropy on the validation rows (nats).
         """
         self.n_classes = n_classes
+        self.log_prior = class_log_frequencies(y, n_classes)
         logits = self._fit(x, y, x_valid, y_valid)
         self.beta = fit_inverse_temperature(logits, y_valid)
-        self.validation_cross_entropy = mean_cross_entropy(self.beta * logits.double(), y_valid)
+        calibrated = torch.log_softmax(self.beta * logits.double(), dim=1)
+        self.floor = fit_floor(calibrated, y_valid, self.log_prior)
+        mixed = mixed_with_prior(calibrated, self.log_prior, self.floor)
+        self.validation_cross_entropy = mean_cross_entropy(mixed, y_valid)
         return self.validation_cross_entropy
 
     def refit(self, x: Tensor, y: Tensor) -> None:
         r"""Fits again on ``(x, y)`` (all training rows) with the hyperparameters and temperature chosen by :meth:`fit`."""
+        self.log_prior = class_log_frequencies(y, self.n_classes)
         if self.refits:
             self._refit(x, y)
 
     def log_probs(self, x: Tensor) -> Tensor:
         r"""The calibrated ``log q(k | x)``, ``[N, K]`` float64."""
-        return torch.log_softmax(self.beta * self._logits(x).double(), dim=1)
+        calibrated = torch.log_softmax(self.beta * self._logits(x).double(), dim=1)
+        return mixed_with_prior(calibrated, self.log_prior, self.floor)
 
     def _fit(self, x: Tensor, y: Tensor, x_valid: Tensor, y_valid: Tensor) -> Tensor:
         raise NotImplementedError

@@ -31,7 +31,6 @@ from torch import Tensor
 from mist_reg.estimation.classifiers.base import (
     LabelClassifier,
     Standardiser,
-    class_log_frequencies,
     fit_inverse_temperature,
     mean_cross_entropy,
 )
@@ -84,7 +83,6 @@ class SharedCovarianceGaussian(LabelClassifier):
         self.eigenvalues = eigenvalues.clamp_min(0)
         self.rotated_means = means @ self.rotation  # the grand mean is 0 after standardising
         self.counts = counts
-        self.log_prior = class_log_frequencies(y, self.n_classes)
 
     def _parameters(self, shrinkage: float) -> tuple[Tensor, Tensor]:
         average = self.eigenvalues.mean().clamp_min(1e-12)
