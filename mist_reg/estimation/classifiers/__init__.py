@@ -1,0 +1,56 @@
+r"""Classifiers ``q(y | x)`` of a class label for :func:`mist_reg.estimation.label_estimate.label_mi`:
+cheap models written in torch, each choosing its hyperparameters and one temperature on
+validation rows (:mod:`.base`): a shared-covariance Gaussian (:mod:`.gaussian`), one covariance
+per class (:mod:`.quadratic`, where every class has more rows than features), multinomial
+logistic regression (:mod:`.logistic`) and a small MLP (:mod:`.mlp`).
+
+Example:
+    >>> import torch
+    >>> labels = torch.randint(0, 3, (300,))
+    >>> [type(c).__name__ for c in default_classifiers(labels, n_features=200, n_classes=3)]
+    ['SharedCovarianceGaussian', 'LogisticRegression', 'MLPClassifier']
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from mist_reg.estimation.classifiers.base import LabelClassifier, class_log_frequencies, fit_inverse_temperature
+from mist_reg.estimation.classifiers.gaussian import SharedCovarianceGaussian
+from mist_reg.estimation.classifiers.logistic import LogisticRegression
+from mist_reg.estimation.classifiers.mlp import MLPClassifier
+from mist_reg.estimation.classifiers.quadratic import ClassCovarianceGaussian, quadratic_fits
+
+__all__ = [
+    "LabelClassifier",
+    "SharedCovarianceGaussian",
+    "ClassCovarianceGaussian",
+    "LogisticRegression",
+    "MLPClassifier",
+    "class_log_frequencies",
+    "fit_inverse_temperature",
+    "default_classifiers",
+]
+
+
+def default_classifiers(labels: Tensor, n_features: int, n_classes: int, seed: int | None = 0) -> list[LabelClassifier]:
+    r"""Fresh instances of the candidate families for training rows with these labels.
+
+    Arguments:
+        labels: ``[N]`` class indices of the rows that fit.
+        n_features: The number of feature columns.
+        n_classes: The number of classes.
+        seed: Seed of the MLP's initial weights and batch order.
+
+    Returns:
+        The shared-covariance Gaussian, the per-class-covariance Gaussian when every class has
+        more rows than features (:func:`~mist_reg.estimation.classifiers.quadratic.quadratic_fits`),
+        logistic regression and the MLP.
+
+    Example:
+        >>> import torch
+        >>> [c.name for c in default_classifiers(torch.arange(40) % 2, n_features=3, n_classes=2)]
+        ['lda', 'qda', 'logistic', 'mlp']
+    """
+    quadratic = [ClassCovarianceGaussian()] if quadratic_fits(labels, n_features, n_classes) else []
+    return [SharedCovarianceGaussian(), *quadratic, LogisticRegression(), MLPClassifier(seed=seed)]

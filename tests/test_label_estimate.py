@@ -1,0 +1,119 @@
+"""label_mi: the class-label path of estimate_mi, against ground truth, on independent labels,
+in its choice of classifier family, and on bad input."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+
+from mist_reg.estimation.label_estimate import label_mi
+from mist_reg.tasks.labels import GaussianMixtureLabelTask
+
+
+def test_ground_truth_of_a_small_label_task_lies_within_three_standard_errors():
+    task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=2.0)
+    x, y = task.sample(2000, seed=0)
+    mi = label_mi(x, y, 3, seed=0)
+    assert mi.bound == "lower" and abs(mi.n_test - 600) <= 3
+    assert abs(float(mi) - task.mutual_information) <= 3 * mi.standard_error, (float(mi), task.mutual_information)
+    assert mi.interval[0] < float(mi) < mi.interval[1]
+
+
+def test_cross_fitting_tests_every_row_and_matches_the_truth():
+    task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=2.0)
+    x, y = task.sample(2000, seed=1)
+    mi = label_mi(x, y, 3, n_folds=3, seed=0)
+    assert mi.n_test == 2000 and mi.n_folds == 3 and len(mi.fold_estimates) == 3
+    assert abs(float(mi) - task.mutual_information) <= 3 * mi.standard_error
+
+
+def test_independent_labels_give_about_zero_with_an_interval_covering_zero():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2000, 6, generator=g), torch.randint(0, 4, (2000,), generator=g)
+    with pytest.warns(RuntimeWarning, match="about 0 by construction"):
+        mi = label_mi(x, y, 4, seed=0)
+    assert abs(float(mi)) < 0.03
+    assert mi.interval[0] <= 0.0 <= mi.interval[1]
+
+
+def test_features_without_information_warn_that_the_estimate_is_zero_by_construction():
+    y = torch.arange(1000) % 3
+    with pytest.warns(RuntimeWarning, match="about 0 by construction"):
+        mi = label_mi(torch.ones(1000, 2), y, 3, seed=0)
+    assert abs(float(mi)) < 0.01
+
+
+def test_shared_covariance_gaussian_classes_choose_lda():
+    task = GaussianMixtureLabelTask(n_classes=10, dim=20, separation=3.0)
+    x, y = task.sample(2000, seed=0)
+    mi = label_mi(x, y, 10, seed=0)
+    assert mi.estimator_name == "classifier:lda"
+    assert abs(float(mi) - task.mutual_information) <= 3 * mi.standard_error + 0.05
+
+
+def test_xor_classes_choose_a_nonlinear_family_and_find_the_information():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 2, generator=g)
+    y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()  # the label is a function of x: I = log 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mi = label_mi(x, y, 2, seed=0)
+    assert mi.estimator_name != "classifier:lda" and mi.estimator_name != "classifier:logistic"
+    assert float(mi) > 0.75 * math.log(2)
+
+
+def test_explicit_test_rows_are_the_ones_tested():
+    task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=2.0)
+    x, y = task.sample(1500, seed=0)
+    x_test, y_test = task.sample(500, seed=1)
+    mi = label_mi(x, y, 3, x_test, y_test, seed=0)
+    assert mi.n_test == 500 and mi.n_folds is None
+    assert abs(float(mi) - task.mutual_information) <= 3 * mi.standard_error
+
+
+def test_one_class_is_exactly_zero_without_a_fit():
+    mi = label_mi(torch.randn(50, 3), torch.full((50,), 2), 5)
+    assert float(mi) == 0.0 and mi.standard_error == 0.0 and mi.estimator_name == "constant label"
+
+
+def test_absent_classes_are_dropped():
+    task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=2.0)
+    x, y = task.sample(1500, seed=0)
+    shifted = label_mi(x, 2 * y, 6, seed=0)  # classes 0, 2, 4 of 6
+    assert float(shifted) == pytest.approx(float(label_mi(x, y, 3, seed=0)), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("features", "labels", "n_classes", "message"),
+    [
+        (torch.randn(6, 2), torch.tensor([0, 0, 0, 1, 1, 2]), 3, "labels holds class 2 only once"),
+        (torch.randn(4, 2), torch.tensor([0, 1, 5, 1]), 3, r"labels holds 5 at row 2, outside .* 0..2"),
+        (torch.randn(4, 2), torch.tensor([0, -1, 1, 1]), 3, "labels holds -1 at row 1"),
+        (torch.tensor([[0.0], [float("nan")], [1.0], [2.0]]), torch.tensor([0, 0, 1, 1]), 2, "features contains NaN"),
+        (torch.randn(4, 2), torch.tensor([0.0, 1.0, 0.0, 1.0]), 2, "labels must be an integer tensor"),
+        (torch.randn(4), torch.tensor([0, 1, 0, 1]), 2, r"features must be a float tensor of shape \[N, d\]"),
+        (torch.randn(5, 2), torch.tensor([0, 1, 0, 1]), 2, "features has 5 rows but labels has 4"),
+        (torch.randn(4, 2), torch.tensor([0, 1, 0, 1]), 0, "n_classes must be a positive integer"),
+    ],
+)
+def test_bad_input_is_refused_in_one_line_naming_the_argument(features, labels, n_classes, message):
+    with pytest.raises(ValueError, match=message) as error:
+        label_mi(features, labels, n_classes)
+    assert "\n" not in str(error.value)
+
+
+def test_bad_options_and_test_rows_are_refused():
+    x, y = torch.randn(20, 2), torch.arange(20) % 2
+    with pytest.raises(ValueError, match="n_folds must be an integer >= 2"):
+        label_mi(x, y, 2, n_folds=1)
+    with pytest.raises(ValueError, match="test_percentage must lie strictly between 0 and 1"):
+        label_mi(x, y, 2, test_percentage=1.0)
+    with pytest.raises(ValueError, match="features_test and labels_test together"):
+        label_mi(x, y, 2, features_test=x)
+    with pytest.raises(ValueError, match="labels_test holds class 2, which labels never holds"):
+        label_mi(x, y, 3, x[:3], torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="confidence"):
+        label_mi(x, y, 2, confidence=1.5)
