@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 
 from mist_reg.estimation.discrete_estimate import plugin_mi
+from mist_reg.estimation.label_estimate import label_mi
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimation.typed_pair import TypedPair
 
@@ -60,8 +61,6 @@ def discrete_route(
         return plugin_mi(x_types.joint, y_types.joint, confidence)
     if not (x_types.categorical or y_types.categorical):
         return None
-    from mist_reg.estimation.label_estimate import label_mi
-
     features, labels = (pair.x, y_types) if y_types.categorical else (pair.y, x_types)
     n = pair.n_train
     train_features, test_features = features[:n], (features[n:] if pair.has_test else None)
