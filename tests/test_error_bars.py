@@ -223,7 +223,7 @@ def test_default_on_one_dimensional_pairs_is_ksg_and_says_so():
     # more than one dimension: the trained estimator; a few rounded values are codes: a classifier
     wide = torch.cat([few_x, torch.randn(400, 1, generator=torch.Generator().manual_seed(2))], 1)
     assert estimate_mi(wide, few_y).estimator_name == "mine"
-    assert estimate_mi(few_x.round(), few_y).estimator_name.startswith("classifier:")
+    assert estimate_mi(few_x.clamp(-2, 2).round(), few_y).estimator_name.startswith("classifier:")
 
 
 def test_ksg_by_name_and_its_errors():
