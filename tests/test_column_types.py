@@ -165,3 +165,37 @@ def test_a_float_column_declared_continuous_is_not_read_as_codes():
     coarse = (x * 2).round() / 2  # about 15 values: discrete by the rule
     assert read_side(coarse, "x").discrete == (0,)
     assert estimate_mi(coarse, y, discrete_x=False, max_iterations=20).estimator_name == "mine"
+
+
+# ------------------------------------------------------------------------------------------------
+# the CLI
+
+
+def _cli_json(args: list[str], capsys) -> dict:
+    import json
+
+    from mist_reg.cli.app import main
+
+    assert main(args) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_cli_keeps_integer_codes_and_takes_type_options(tmp_path, capsys):
+    x, y = _shifted_pair(2000)
+    path = tmp_path / "codes.npz"
+    np.savez(path, x=x.numpy(), y=y.numpy())
+    record = _cli_json(["estimate", str(path), "--json"], capsys)
+    assert record["estimator"] == "plug-in" and abs(record["estimate"] - math.log(2)) < 0.02
+    floats = tmp_path / "floats.npz"
+    np.savez(floats, x=x.numpy().astype(float), y=np.random.default_rng(0).normal(size=2000))
+    forced = _cli_json(["estimate", str(floats), "--json", "--discrete-x", "no", "--max-iterations", "5"], capsys)
+    assert forced["estimator"] == "mine"
+
+
+def test_the_cli_refuses_an_unknown_type_option(tmp_path, capsys):
+    from mist_reg.cli.app import main
+
+    path = tmp_path / "pair.npz"
+    np.savez(path, x=np.zeros(10), y=np.zeros(10))
+    assert main(["estimate", str(path), "--discrete-y", "maybe"]) == 2
+    assert "expected auto, yes, no or column positions" in capsys.readouterr().err

@@ -66,6 +66,29 @@ def positive_int(text: str) -> int:
     return value
 
 
+def column_types(text: str) -> bool | list[int] | None:
+    r"""An argument type for ``--discrete-x`` / ``--discrete-y``: ``auto`` (read the types from
+    the data), ``yes`` / ``no`` (every column discrete / continuous) or column positions
+    within the selected variable (``0,2``), the ones that are discrete.
+
+    Example:
+        >>> column_types("auto"), column_types("yes"), column_types("0,2")
+        (None, True, [0, 2])
+    """
+    named = {"auto": None, "yes": True, "no": False}
+    if text in named:
+        return named[text]
+    try:
+        columns = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, yes, no or column positions such as 0,2; got {text!r}"
+        ) from None
+    if any(c < 0 for c in columns):
+        raise argparse.ArgumentTypeError(f"column positions count from 0, got {text!r}")
+    return columns
+
+
 def fraction(text: str) -> float:
     r"""An argument type: a number strictly between 0 and 1.
 

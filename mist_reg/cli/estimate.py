@@ -16,6 +16,7 @@ from mist_reg.cli.common import (
     check_device,
     check_estimator,
     check_folds,
+    column_types,
     dump,
     fraction,
     jsonable,
@@ -62,6 +63,15 @@ def add_estimate_parser(commands: argparse._SubParsersAction) -> None:
         default="auto",
         help="whether the first row of a .csv/.tsv names the columns (default: auto-detect)",
     )
+    for side in ("x", "y"):
+        est.add_argument(
+            f"--discrete-{side}",
+            type=column_types,
+            default=None,
+            metavar="TYPES",
+            help=f"which columns of {side} are discrete: auto (default: integer and boolean arrays, and columns "
+            "with at most 20 distinct values), yes, no, or positions within the selection such as 0,2",
+        )
     est.add_argument(
         "--estimator",
         default=DEFAULT_ESTIMATOR,
@@ -135,6 +145,8 @@ def run_estimate(args: argparse.Namespace, out: TextIO) -> int:
         device=args.device,
         seed=args.seed,
         verbose=args.verbose,
+        discrete_x=args.discrete_x,
+        discrete_y=args.discrete_y,
     )
     n = data.x.shape[0]
     (result, caught), seconds = timed(

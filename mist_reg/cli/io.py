@@ -74,7 +74,8 @@ class PairedData:
         x: A float32 tensor ``[N, x_dim]``; a column that the cast from float64 would ruin
             (a large offset, integers above ``2**24``, values beyond float32's range) is
             centred and scaled in float64 first, which leaves the mutual information as it is.
-        y: A float32 tensor ``[N, y_dim]``, read the same way.
+            Integer and boolean arrays (``.npz``, ``.pt``, ``.npy``) stay int64 codes.
+        y: A tensor ``[N, y_dim]``, read the same way.
         x_source: Where ``x`` came from, in words (for reports).
         y_source: Where ``y`` came from.
     """
@@ -153,9 +154,13 @@ def _check_extension(path: Path) -> str:
 def _samples(values: Any, source: str) -> Tensor:
     try:
         # float64 columns far from zero (timestamps, ...) are centred in float64 before the float32 cast
-        return as_samples(values, source, WideCentring())
+        samples = as_samples(values, source, WideCentring())
     except (TypeError, ValueError) as error:
         raise DataError(str(error)) from None
+    array = values.detach().cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
+    if array.dtype.kind in "biu":  # codes stay codes, so that estimate_mi reads them as discrete
+        return torch.as_tensor(array.astype(np.int64)).reshape(samples.shape)
+    return samples
 
 
 def _pick(mapping: dict[str, Any], key: str, role: str, name: str) -> Any:
