@@ -37,6 +37,8 @@ __all__ = [
     "ArrayLike",
     "as_samples",
     "WideCentring",
+    "power_of_two_scale",
+    "scaled_moments",
     "check_finite",
     "check_has_values",
     "check_pair",
@@ -150,17 +152,68 @@ def as_samples(
     return tensor
 
 
+def power_of_two_scale(x: Tensor) -> Tensor:
+    r"""Per column of ``[N, d]`` samples, the power of two ``2^(e - 1)`` just below its largest
+    magnitude ``m = f 2^e`` (``f`` in ``[0.5, 1)``; ``0.5`` for a column of zeros).
+
+    Dividing by a power of two is exact, and it brings every column within ``[-2, 2]``:
+    moments computed after it cannot overflow or underflow, where the squares of raw values
+    above ``~1e154`` (float64) or ``~1e19`` (float32) are infinite and those below
+    ``~1e-154`` vanish. The scale itself is always finite and positive.
+
+    Arguments:
+        x: ``[N, d]`` floating-point samples.
+
+    Returns:
+        ``[d]`` powers of two, of the dtype of ``x``.
+
+    Example:
+        >>> power_of_two_scale(torch.tensor([[3.0, -1e-30], [1.0, 0.0]], dtype=torch.float64)).tolist() == [2.0, 2.0**-100]
+        True
+    """
+    _, exponent = torch.frexp(x.detach().abs().amax(0))
+    return torch.ldexp(torch.ones(exponent.shape, dtype=x.dtype, device=x.device), exponent - 1)
+
+
+def scaled_moments(x: Tensor, correction: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The mean and standard deviation of each column of ``x``, in units of
+    :func:`power_of_two_scale`, so that no square overflows or underflows at any scale.
+
+    Arguments:
+        x: ``[N, d]`` floating-point samples.
+        correction: As in :meth:`torch.Tensor.std`; the deviation is zero for a single row.
+
+    Returns:
+        ``(unit, mean, std)``, each ``[d]``: the mean of the column is ``unit * mean`` and
+        its standard deviation ``unit * std`` (a product that is finite below the float's
+        largest value, which the scaled pair never reaches).
+
+    Example:
+        >>> x = torch.tensor([[1e200], [3e200]], dtype=torch.float64)
+        >>> x.std(0, correction=0)  # the squares overflow
+        tensor([inf], dtype=torch.float64)
+        >>> unit, mean, std = scaled_moments(x)
+        >>> float(unit * mean), float(unit * std)
+        (2e+200, 1e+200)
+    """
+    unit = power_of_two_scale(x)
+    z = x / unit
+    mean = z.mean(0)
+    std = z.std(0, correction=correction) if x.shape[0] > 1 else torch.zeros_like(mean)
+    return unit, mean, std
+
+
 def _column_stats(wide: Tensor) -> tuple[Tensor, Tensor]:
-    mean = wide.mean(0)
-    std = wide.std(0, correction=0) if wide.shape[0] > 1 else torch.zeros_like(mean)
-    return mean, std
+    unit, mean, std = scaled_moments(wide)
+    return unit * mean, unit * std
 
 
 def _narrowing_losses(wide: Tensor) -> Tensor:
-    """Per column: whether the float32 cast overflows or rounds away the spread of the values."""
+    """Per column: whether the float32 cast overflows, or rounds (or flushes to zero) the
+    spread of the values away; compared in units of :func:`power_of_two_scale`."""
     overflow = wide.abs().amax(0) > FLOAT32_MAX
-    rounding = (wide - wide.float().double()).abs().amax(0)
-    _, std = _column_stats(wide)
+    unit, _, std = scaled_moments(wide)
+    rounding = ((wide - wide.float().double()) / unit).abs().amax(0)
     return overflow | ((std > 0) & (rounding > _ROUNDING_TOLERANCE * std))
 
 
@@ -200,23 +253,29 @@ class WideCentring:
     """
 
     def __init__(self) -> None:
+        self.unit: Tensor | None = None
         self.shift: Tensor | None = None
         self.scale: Tensor | None = None
 
     @property
     def active(self) -> bool:
         """Whether the fitted map changes some column."""
-        return self.shift is not None and bool((self.shift != 0).any() or (self.scale != 1).any())
+        return self.shift is not None and bool(
+            (self.unit != 1).any() or (self.shift != 0).any() or (self.scale != 1).any()
+        )
 
     def __call__(self, wide: Tensor, name: str) -> Tensor:
         if self.shift is None:
+            # moments in units of a power of two: the squares of values above ~1e154 would overflow
             lost = _narrowing_losses(wide)
-            mean, std = _column_stats(wide)
+            unit, mean, std = scaled_moments(wide)
+            ones = torch.ones_like(unit)
+            self.unit = torch.where(lost, unit, ones)
             self.shift = torch.where(lost, mean, torch.zeros_like(mean))
-            self.scale = torch.where(lost & (std > 0), std, torch.ones_like(std))
+            self.scale = torch.where(lost & (std > 0), std, ones)
         elif wide.shape[1] != self.shift.shape[0]:
             raise ValueError(f"{name} has {wide.shape[1]} features, but {self.shift.shape[0]} were centred before")
-        narrowed = ((wide - self.shift) / self.scale).float()
+        narrowed = ((wide / self.unit - self.shift) / self.scale).float()
         check_finite(narrowed, name)
         return narrowed
 

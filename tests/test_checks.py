@@ -11,11 +11,14 @@ import pytest
 import torch
 
 from mist_reg import estimate_mi
-from mist_reg.checks import as_samples, check_inputs
+from mist_reg.checks import as_samples, check_inputs, power_of_two_scale, scaled_moments
 from mist_reg.estimation.data import SampleDataset
+from mist_reg.estimation.knn_estimate import ksg_estimate
+from mist_reg.estimation.preprocessing import make_preprocessor
 from mist_reg.estimators import club, infonce
 from mist_reg.estimators.generative import check_generative_inputs
 from mist_reg.functional.knn import ksg_mi
+from mist_reg.tasks import dense_gaussian
 
 BAD_SAMPLES = [
     pytest.param(
@@ -126,3 +129,58 @@ def test_meta_device_tensors_are_named_not_left_to_torch():
             call()
     with pytest.raises(ValueError, match="y is on the meta device"):
         check_inputs(torch.zeros(32, 2), torch.zeros(32, 1, device="meta"))
+
+
+# -- scale: moments in units of a power of two ------------------------------------------
+
+SCALES = [pytest.param(1e200, id="1e200"), pytest.param(1e-200, id="1e-200"), pytest.param(1e300, id="1e300")]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_extreme_float64_scales_give_the_estimate_of_the_unscaled_samples(scale):
+    # std() of values above ~1e154 overflows and below ~1e-154 underflows: the column used to become zeros
+    # and the estimate 0.0000 +- 0.0000 for a true 0.511, silently
+    task = dense_gaussian(1, 1, 0.8)
+    x, y = (z.double() for z in task.sample(1000, seed=0))
+    for arguments in ({}, {"estimator": "ksg", "preprocessing": "standardize"}):
+        plain = estimate_mi(x, y, **arguments)
+        scaled = estimate_mi(x * scale, y / scale, **arguments)
+        assert abs(float(plain) - task.mutual_information) < 3 * plain.standard_error
+        assert float(scaled) == pytest.approx(float(plain), abs=1e-6)
+        assert scaled.standard_error == pytest.approx(plain.standard_error, rel=1e-3)
+    scaled = ksg_estimate(x * scale, y, preprocessing="standardize")  # float64 throughout: no centring first
+    assert float(scaled) == pytest.approx(float(estimate_mi(x, y, preprocessing="standardize")), abs=1e-6)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_extreme_scales_reach_the_trained_and_label_models_intact(scale):
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (600,), generator=g)
+    features = labels.double()[:, None] + torch.randn(600, 2, generator=g, dtype=torch.float64)
+    plain, scaled = estimate_mi(features, labels), estimate_mi(features * scale, labels)
+    assert scaled.estimator_name == plain.estimator_name and float(scaled) == pytest.approx(float(plain), abs=1e-4)
+    assert float(plain) > 0.05
+    y = features[:, :1] + torch.randn(600, 1, generator=g, dtype=torch.float64)
+    fast = dict(max_iterations=50, hidden_dims=[16])
+    plain, scaled = estimate_mi(features, y, **fast), estimate_mi(features * scale, y, **fast)
+    assert float(scaled) == pytest.approx(float(plain), abs=1e-3) and float(plain) > 0.1
+
+
+@pytest.mark.parametrize("dtype, scale", [(torch.float64, 1e300), (torch.float64, 1e-300), (torch.float32, 1e-30)])
+def test_preprocessing_maps_do_not_depend_on_the_scale(dtype, scale):
+    x = torch.randn(3000, 2, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    unit, mean, std = scaled_moments(x * scale, correction=1)
+    assert bool(torch.isfinite(unit).all() and (unit > 0).all())
+    assert torch.allclose(std, x.std(0) * (scale / unit), rtol=1e-4)
+    for kind in ("standardize", "gaussianize"):
+        reference = make_preprocessor(kind).fit(x)(x)
+        mapped = make_preprocessor(kind).fit(x * scale)(x * scale)
+        # the Gaussianizer used to floor the gap between knots at 1e-12, a step function at small scales
+        assert torch.allclose(mapped, reference, atol=1e-4), kind
+
+
+def test_power_of_two_scale_is_exact_and_finite():
+    x = torch.tensor([[1.7e308, 4.9e-324, 0.0, -3.0]], dtype=torch.float64)
+    unit = power_of_two_scale(x)
+    assert bool(torch.isfinite(unit).all()) and unit.tolist()[2:] == [0.5, 2.0]
+    assert bool(((x / unit).abs() <= 2).all()) and torch.equal(x / unit * unit, x)

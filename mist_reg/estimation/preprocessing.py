@@ -20,26 +20,41 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from mist_reg.checks import scaled_moments
+
 __all__ = ["Standardizer", "MarginalGaussianizer", "ColumnPreprocessor", "make_preprocessor", "Preprocessing"]
 
 Preprocessing = Literal["gaussianize", "standardize", "none"]
 
 
 class Standardizer(nn.Module):
-    r"""``(x - mean) / std`` per coordinate, with statistics of the fitted samples."""
+    r"""``(x - mean) / std`` per coordinate, with statistics of the fitted samples.
+
+    The statistics are computed and applied in units of a power of two near each column's
+    largest magnitude (:func:`mist_reg.checks.scaled_moments`), an exact rescaling, so that
+    float64 columns of values above ``~1e154`` or below ``~1e-154`` (whose squares overflow
+    or vanish) are standardised like any other. A constant column becomes zeros.
+
+    Example:
+        >>> x = torch.randn(500, 1, dtype=torch.float64)
+        >>> z = Standardizer().fit(x * 1e200)(x * 1e200)
+        >>> torch.allclose(z, Standardizer().fit(x)(x))
+        True
+    """
 
     def __init__(self) -> None:
         super().__init__()
+        self.register_buffer("unit", torch.ones(0))
         self.register_buffer("mean", torch.zeros(0))
         self.register_buffer("std", torch.ones(0))
 
     def fit(self, x: Tensor) -> Standardizer:
-        self.mean = x.mean(0)
-        self.std = x.std(0).clamp_min(1e-8)
+        self.unit, self.mean, std = scaled_moments(x, correction=1)
+        self.std = torch.where(std > 0, std, torch.ones_like(std))
         return self
 
     def forward(self, x: Tensor) -> Tensor:
-        return (x - self.mean) / self.std
+        return (x / self.unit - self.mean) / self.std
 
 
 class MarginalGaussianizer(nn.Module):
@@ -78,7 +93,12 @@ class MarginalGaussianizer(nn.Module):
         right = torch.searchsorted(knots, values).clamp(1, k - 1)
         left = right - 1
         k_left, k_right = knots.gather(1, left), knots.gather(1, right)
-        weight = ((values - k_left) / (k_right - k_left).clamp_min(1e-12)).clamp(0, 1)
+        # halves: the differences of values near the float's largest cannot overflow; a
+        # relative gap, not an absolute floor, so that columns of any scale interpolate
+        offset, gap = values / 2 - k_left / 2, k_right / 2 - k_left / 2
+        spread = gap > 0
+        weight = torch.where(spread, offset / torch.where(spread, gap, 1.0), (offset > 0).to(offset.dtype))
+        weight = weight.clamp(0, 1)
         prob = levels[left] + weight * (levels[right] - levels[left])
         return torch.special.ndtri(prob).T.contiguous()
 
