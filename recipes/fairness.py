@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from mist_reg import list_estimators
 from mist_reg.estimators.factories import ESTIMATORS, normalize_name
+from mist_reg.regularization.readers import READERS
 from recipes.common.adult import load_adult
 from recipes.common.attributes import add_tint
 from recipes.common.augment import augment_preset
@@ -58,6 +59,7 @@ from recipes.common.optim import ramped_weight
 from recipes.common.plots import plot_method_curves, plot_training
 from recipes.common.run import Run, command_line, start
 from recipes.common.sweep import run_sweep
+from recipes.common.validation import at_least, each, one_of, positive, validate
 
 __all__ = ["METHODS", "METRICS", "FairnessConfig", "AdultFairnessConfig", "MethodModel", "main"]
 
@@ -72,7 +74,9 @@ class FairnessConfig(BaseConfig):
     batch_size: int = option(128, "global batch size")
     lr: float = option(1e-3, "learning rate of the encoder, head and q (AdamW, cosine decay after a linear warm-up)")
     weights: tuple[float, ...] = option(
-        (), "weights of every penalised method, overriding --weights-<method> (empty: each method's own)"
+        (),
+        "weights of every penalised method of --methods, with --data adult too, overriding --weights-<method> "
+        "(empty: each method's own)",
     )
     rate: float = option(0.8, "P(tint agrees with the label group): 0.5 independent, 1 a function of the label")
     z_dim: int = option(0, "width of a linear layer after the backbone forming Z (0: Z is the backbone's features)")
@@ -81,7 +85,8 @@ class FairnessConfig(BaseConfig):
     # -- the comparison of methods (--methods) and UCI Adult (--data adult) -------------------------
     data: str = option(
         "digits",
-        "dataset: digits (tinted; S is the tint) or adult (UCI Adult; S is --sensitive)",
+        "dataset: digits (tinted; S is the tint) or adult (UCI Adult; S is --sensitive; other defaults: every "
+        "method, seeds 0,1,2, 3000 steps, each method's own weights: see --data adult --help)",
         choices=(*DATASETS, "adult"),
     )
     sensitive: str = option(
@@ -257,6 +262,23 @@ def _weights_error(name: str, weights: Sequence[float]) -> str | None:
     return None
 
 
+MIN_LEAKAGE_ROWS = 34
+"""The fewest rows a leakage check may read: ``attribute_leakage`` tests on 30% of them and needs 10 (0.3 x 34 = 10.2)."""
+
+CHECKS = {
+    "z_dim": at_least(0),
+    "max_rows": at_least(0),
+    "hidden": each(at_least(1)),
+    "adversary_hidden": at_least(1),
+    "adversary_steps": at_least(1),
+    "adversary_lr": positive,
+    "mmd_bandwidths": each(positive),
+    "leakage_every": at_least(0),
+    "readers": one_of(READERS),
+}
+"""The checks of the fairness recipe's own numeric and list settings (:func:`check_config`)."""
+
+
 def check_config(config: FairnessConfig, continuous: bool) -> str | None:
     r"""The first problem with ``config`` as one line (``None`` if there is none), checked
     before anything is written; ``continuous``: whether ``S`` is continuous (``--sensitive age``).
@@ -292,6 +314,12 @@ def check_config(config: FairnessConfig, continuous: bool) -> str | None:
         return f"--device {config.device}: no CUDA device is available here; use --device cpu"
     if Path(config.out).exists() and not Path(config.out).is_dir():
         return f"--out {config.out} is a file; give a folder for the run"
+    try:
+        validate(config, CHECKS)
+        if config.leakage_every:
+            validate(config, {"leakage_rows": at_least(MIN_LEAKAGE_ROWS)})
+    except ValueError as error:
+        return str(error)
     return None
 
 

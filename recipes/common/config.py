@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import tomllib
 
 from .data import DATASETS
+from .models import backbone_name
 from .validation import Check, at_least, available_device, in_interval, non_negative, positive, run_folder, validate
 
 __all__ = [
@@ -127,15 +128,16 @@ def _check_choices(config: Any) -> None:
             validate(config, {field.name: check})
 
 
-def config_from_dict(cls: type[C], values: dict[str, Any], base: C | None = None) -> C:
+def config_from_dict(cls: type[C], values: dict[str, Any], base: C | None = None, flags: bool = False) -> C:
     r"""A ``cls`` instance from ``base`` (or the defaults) updated with ``values``; unknown
-    keys raise a ``ValueError`` that lists the valid ones."""
+    keys raise a ``ValueError`` that lists the valid ones. With ``flags``, a value that does
+    not convert is named by its command-line flag (``--weights``), else by its key."""
     known = {f.name: hint for f, hint in _fields(cls)}
     unknown = sorted(k for k in values if k.replace("-", "_") not in known)
     if unknown:
         raise ValueError(f"unknown config keys {unknown}; valid keys: {', '.join(sorted(known))}")
     converted = {k.replace("-", "_"): v for k, v in values.items()}
-    converted = {k: _convert(k, known[k], v) for k, v in converted.items()}
+    converted = {k: _convert("--" + k.replace("_", "-") if flags else k, known[k], v) for k, v in converted.items()}
     config = dataclasses.replace(base, **converted) if base is not None else cls(**converted)
     _check_choices(config)
     return config
@@ -162,6 +164,18 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return values
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Reports a usage error as one line, ``PROG: error: MESSAGE``, and exit status 2 (the
+    usage summary of a recipe runs to 20 lines or more; ``--help`` prints it)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def refuse(self, message: str) -> typing.NoReturn:
+        r"""Exits with status 2 and ``message`` (an invalid setting, which names its flag) as one line."""
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: str | None = None) -> C:
     r"""Parses ``argv`` (``sys.argv[1:]`` if ``None``) into a ``cls`` instance.
 
@@ -175,7 +189,7 @@ def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: s
         >>> parse_config(Config, ["--lr", "0.1", "--weights", "0,0.5", "--compile"])
         Config(lr=0.1, weights=(0.0, 0.5), compile=True)
     """
-    parser = argparse.ArgumentParser(description=description)
+    parser = _OneLineParser(description=description)
     parser.add_argument("--config", type=Path, default=None, help="JSON or TOML file of settings (flags override it)")
     for field, hint in _fields(cls):
         flag = "--" + field.name.replace("_", "-")
@@ -208,10 +222,9 @@ def parse_config(cls: type[C], argv: Sequence[str] | None = None, description: s
             except (ValueError, TypeError) as error:
                 raise ValueError(f"in {args.config}: {error}") from None
         overrides = {k: v for k, v in vars(args).items() if k != "config" and v is not None}
-        return config_from_dict(cls, overrides, config)
+        return config_from_dict(cls, overrides, config, flags=True)
     except (ValueError, OSError) as error:  # a usage error: one line, exit status 2
-        parser.error(str(error))
-        raise  # unreachable: parser.error exits
+        parser.refuse(str(error))
 
 
 @dataclass
@@ -250,6 +263,7 @@ class BaseConfig:
 BASE_CHECKS: dict[str, Check] = {
     "out": run_folder,
     "device": available_device,
+    "backbone": backbone_name,
     "image_size": at_least(1),
     "width": at_least(1),
     "steps": at_least(1),

@@ -27,7 +27,16 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["BUILTIN_BACKBONES", "NORMS", "build_backbone", "mlp_head", "initialisation", "SmallCNN", "MLPEncoder"]
+__all__ = [
+    "BUILTIN_BACKBONES",
+    "NORMS",
+    "backbone_name",
+    "build_backbone",
+    "mlp_head",
+    "initialisation",
+    "SmallCNN",
+    "MLPEncoder",
+]
 
 BUILTIN_BACKBONES: tuple[str, ...] = ("cnn", "mlp")
 
@@ -85,11 +94,7 @@ def _adapt_stem(model: nn.Module, in_channels: int) -> None:
 def _torchvision_model(name: str, in_channels: int) -> nn.Module:
     import torchvision
 
-    available = torchvision.models.list_models(module=torchvision.models)
-    if name not in available:
-        raise ValueError(
-            f"unknown torchvision model {name!r}; valid names include: {', '.join(sorted(available)[:30])}, ..."
-        )
+    backbone_name(f"torchvision/{name}")
     model = torchvision.models.get_model(name, weights=None)
     for attribute in ("fc", "classifier", "head", "heads"):
         if hasattr(model, attribute):
@@ -118,6 +123,42 @@ def _feature_dim(model: nn.Module, in_channels: int, image_size: int) -> int:
     return int(out.shape[1])
 
 
+def backbone_name(name: str) -> None:
+    r"""Raises a ``ValueError`` unless ``name`` names an encoder :func:`build_backbone` can build
+    (checked before a recipe writes anything; nothing is built).
+
+    Example:
+        >>> backbone_name("cnn")
+        >>> backbone_name("bogus")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: 'bogus' is not an encoder; valid choices: cnn, mlp, any timm model name ...
+    """
+    if name in BUILTIN_BACKBONES:
+        return
+    if name.startswith("torchvision/"):
+        import torchvision
+
+        available = torchvision.models.list_models(module=torchvision.models)
+        if name.split("/", 1)[1] not in available:
+            raise ValueError(
+                f"{name!r} is not a torchvision model; valid names include: {', '.join(sorted(available)[:30])}, ..."
+            )
+        return
+    try:
+        import timm
+    except ImportError:
+        raise ValueError(
+            f"{name!r} is not an encoder: not {', '.join(BUILTIN_BACKBONES)} nor torchvision/NAME, and timm, which "
+            "would build other names, is not installed"
+        ) from None
+    if not timm.is_model(name.split("/", 1)[1] if name.startswith("timm/") else name):
+        raise ValueError(
+            f"{name!r} is not an encoder; valid choices: {', '.join(BUILTIN_BACKBONES)}, any timm model name "
+            f"(e.g. resnet18, see timm.list_models()) or torchvision/NAME (e.g. torchvision/resnet18)"
+        )
+
+
 def build_backbone(
     name: str, in_channels: int, image_size: int, width: int = 32, **kwargs: Any
 ) -> tuple[nn.Module, int]:
@@ -140,12 +181,8 @@ def build_backbone(
     else:
         import timm
 
+        backbone_name(name)
         timm_name = name.split("/", 1)[1] if name.startswith("timm/") else name
-        if not timm.is_model(timm_name):
-            raise ValueError(
-                f"unknown backbone {name!r}; valid choices: {', '.join(BUILTIN_BACKBONES)}, any timm model name "
-                f"(e.g. resnet18, see timm.list_models()) or torchvision/NAME (e.g. torchvision/resnet18)"
-            )
         common = dict(pretrained=False, num_classes=0, in_chans=in_channels, **kwargs)
         try:  # models with a fixed input size (ViTs) take it as img_size; others reject it
             model = timm.create_model(timm_name, img_size=image_size, **common)

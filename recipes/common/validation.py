@@ -35,6 +35,8 @@ __all__ = [
     "positive",
     "non_negative",
     "in_interval",
+    "each",
+    "one_of",
     "penalty_weights",
     "estimator_name",
     "available_device",
@@ -152,6 +154,61 @@ def in_interval(low: float, high: float, closed: str = "neither") -> Check:
         below = value <= high if right else value < high
         if not (math.isfinite(value) and above and below):
             raise ValueError(f"must lie in {shown}, got {value}")
+
+    return check
+
+
+def each(check: Check) -> Check:
+    r"""A check that a list setting is not empty and that ``check`` accepts each of its items.
+
+    Arguments:
+        check: The check of one item.
+
+    Returns:
+        The check of the list.
+
+    Example:
+        >>> each(positive)((1.0, 0.0))
+        Traceback (most recent call last):
+        ...
+        ValueError: must list values that are each positive, got 0.0
+    """
+
+    def check_all(values: Sequence[Any]) -> None:
+        if not values:
+            raise ValueError("must list at least one value")
+        for value in values:
+            try:
+                check(value)
+            except ValueError as error:
+                message = str(error)
+                if message.startswith("must be "):
+                    raise ValueError(f"must list values that are each {message.removeprefix('must be ')}") from None
+                raise ValueError(f"must list values each of which {message}") from None
+
+    return check_all
+
+
+def one_of(names: Sequence[str]) -> Check:
+    r"""A check that a list setting names distinct items of ``names``, at least one.
+
+    Arguments:
+        names: The valid names.
+
+    Returns:
+        The check.
+
+    Example:
+        >>> one_of(("linear", "mlp"))(("linear", "svm"))
+        Traceback (most recent call last):
+        ...
+        ValueError: must list distinct names from linear, mlp, got ['linear', 'svm']
+    """
+
+    def check(values: Sequence[str]) -> None:
+        values = list(values)
+        if not values or any(v not in names for v in values) or len(set(values)) != len(values):
+            raise ValueError(f"must list distinct names from {', '.join(names)}, got {values}")
 
     return check
 
