@@ -184,3 +184,24 @@ def test_power_of_two_scale_is_exact_and_finite():
     unit = power_of_two_scale(x)
     assert bool(torch.isfinite(unit).all()) and unit.tolist()[2:] == [0.5, 2.0]
     assert bool(((x / unit).abs() <= 2).all()) and torch.equal(x / unit * unit, x)
+
+
+# -- the bad input of the estimation issue: a right answer or one line naming the argument ----------
+
+
+def test_estimate_mi_answers_awkward_labels_rightly_or_names_the_argument():
+    g = torch.Generator().manual_seed(0)
+    flags = torch.rand(4000, generator=g) < 0.5
+    flipped = flags ^ (torch.rand(4000, generator=g) < 0.1)  # I = log 2 - H(0.1) = 0.368 nats
+    mi = estimate_mi(flags, flipped)
+    assert mi.estimator_name == "plug-in" and abs(float(mi) - 0.3681) < 3 * mi.standard_error + 0.01
+    label = torch.randint(0, 2, (300,), generator=g).float()
+    label[3] = float("nan")
+    with pytest.raises(ValueError, match=r"^y contains NaN values in 1 sample\(s\), first at row 3"):
+        estimate_mi(torch.randn(300, 2, generator=g), label)
+    ids = torch.randperm(10_000, generator=g)[:500]  # 500 distinct integers in 500 samples: a number, and said so
+    with pytest.warns(RuntimeWarning, match="discrete_x=True"):
+        estimate_mi(ids, ids.float() + torch.randn(500, generator=g), max_iterations=5)
+    levels = torch.randint(0, 5, (500,), generator=g).float() / 2  # looks like codes; declared a measurement
+    declared = estimate_mi(levels, levels + torch.randn(500, generator=g), discrete_x=False, max_iterations=5)
+    assert declared.estimator_name == "mine"
