@@ -132,6 +132,11 @@ class FairnessConfig(BaseConfig):
     hidden: tuple[int, ...] = option(
         (64, 64), "adult: hidden widths of the MLP encoder (ReLU), before the z-dim features"
     )
+    output_weight: float = option(
+        0.0,
+        "weight of a second MILoss(--estimator) between the task head's logits and S, for every method "
+        "(0: none): removes what the decision says of S, the demographic-parity gap",
+    )
     leakage_every: int = option(100, "steps between held-out leakage checks logged to metrics.jsonl (0: none)")
     leakage_rows: int = option(4000, "training rows the leakage checks read (a fixed random subset)")
     monitor_rows: int = option(
@@ -210,6 +215,7 @@ def train_method(
         if context.is_main and config.leakage_every and step and step % config.leakage_every == 0:
             leakage_check(run, model, task, check_rows, step, monitor)
         model.set_weight(ramped_weight(weight, step, ramp_steps))
+        model.set_output_weight(ramped_weight(config.output_weight, step, ramp_steps))
         index = batches.indices(step)
         inputs = task.training_batch(
             index, step, config.seed, augment, generator, batches.local_rows, config.batch_size
@@ -291,6 +297,8 @@ def check_config(config: FairnessConfig, continuous: bool) -> str | None:
         return f"--methods {','.join(inapplicable)} need S as classes; for a continuous S use none, mi, gaussian, club, hsic"
     if normalize_name(config.estimator) not in ESTIMATORS:
         return f"--estimator {config.estimator!r} is not a registered estimator; valid: {', '.join(list_estimators())}"
+    if not (math.isfinite(config.output_weight) and config.output_weight >= 0):
+        return f"--output-weight must be a finite number >= 0, got {config.output_weight}"
     if config.weights and (problem := _weights_error("--weights", config.weights)):
         return problem
     for method in config.methods:
