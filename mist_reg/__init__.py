@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # for type checkers and documentation tools; at run time name
     from mist_reg.regularization.hooks import FeatureCapture
     from mist_reg.regularization.leakage import LeakageReport, attribute_leakage
     from mist_reg.regularization.loss import MILoss
+    from mist_reg.regularization.monitor import LeakageMonitor
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ __all__ = [
     "FeatureCapture",
     "attribute_leakage",
     "LeakageReport",
+    "LeakageMonitor",
 ]
 
 _LAZY: dict[str, str] = {
@@ -54,6 +56,7 @@ _LAZY: dict[str, str] = {
     "LeakageReport": "mist_reg.regularization.leakage",
     "attribute_leakage": "mist_reg.regularization.leakage",
     "MILoss": "mist_reg.regularization.loss",
+    "LeakageMonitor": "mist_reg.regularization.monitor",
 }
 _SUBPACKAGES = frozenset(
     {"checks", "labels", "functional", "nn", "distributions", "estimators", "estimation", "regularization"}

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mist_reg import list_estimators
+from mist_reg import LeakageMonitor, list_estimators
 from mist_reg.estimators.factories import ESTIMATORS, normalize_name
 from mist_reg.regularization.readers import READERS
 from recipes.common.adult import load_adult
@@ -50,7 +50,15 @@ from recipes.common.augment import augment_preset
 from recipes.common.config import BaseConfig, load_config_file, option, parse_config
 from recipes.common.data import DATASETS, ImageData, StepBatches, load_images_rank0_first
 from recipes.common.distributed import DistributedContext, barrier, teardown
-from recipes.common.fairness_eval import METRICS, aggregate, evaluate_method, leakage_check, rank_correlation
+from recipes.common.fairness_eval import (
+    METRICS,
+    aggregate,
+    evaluate_method,
+    leakage_check,
+    monitor_figure,
+    monitor_reading,
+    rank_correlation,
+)
 from recipes.common.fairness_model import METHODS, MI_METHODS, MethodModel, Task, applicable
 from recipes.common.loop import fit
 from recipes.common.mmd import DEFAULT_BANDWIDTHS
@@ -129,8 +137,16 @@ class FairnessConfig(BaseConfig):
     hidden: tuple[int, ...] = option(
         (64, 64), "adult: hidden widths of the MLP encoder (ReLU), before the z-dim features"
     )
+    output_weight: float = option(
+        0.0,
+        "weight of a second MILoss(--estimator) between the task head's logits and S, for every method "
+        "(0: none): removes what the decision says of S, the demographic-parity gap",
+    )
     leakage_every: int = option(100, "steps between held-out leakage checks logged to metrics.jsonl (0: none)")
     leakage_rows: int = option(4000, "training rows the leakage checks read (a fixed random subset)")
+    monitor_rows: int = option(
+        2048, "rows of the LeakageMonitor's buffer (the first of the leakage rows), read at every leakage check"
+    )
     readers: tuple[str, ...] = option(
         ("linear", "mlp", "boosted"), "fresh readers of S after training (boosted needs scikit-learn)"
     )
@@ -198,11 +214,13 @@ def train_method(
     check_rows = torch.randperm(task.num_train, generator=torch.Generator().manual_seed(config.seed))[
         : config.leakage_rows
     ].to(device)
+    monitor = LeakageMonitor(task.s_train[check_rows], every=max(1, config.leakage_every), max_rows=config.monitor_rows)
 
     def compute_loss(ddp_model: nn.Module, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         if context.is_main and config.leakage_every and step and step % config.leakage_every == 0:
-            leakage_check(run, model, task, check_rows, step)
+            leakage_check(run, model, task, check_rows, step, monitor)
         model.set_weight(ramped_weight(weight, step, ramp_steps))
+        model.set_output_weight(ramped_weight(config.output_weight, step, ramp_steps))
         index = batches.indices(step)
         inputs = task.training_batch(
             index, step, config.seed, augment, generator, batches.local_rows, config.batch_size
@@ -224,7 +242,7 @@ def train_method(
     summary: dict[str, Any] = {}
     if context.is_main:
         if config.leakage_every:
-            leakage_check(run, model, task, check_rows, config.steps)
+            leakage_check(run, model, task, check_rows, config.steps, monitor)
         records = run.read_metrics()
         logged = [r["mi_estimate"] for r in records if "mi_estimate" in r]
         tail = logged[-max(1, len(logged) // 10) :]  # the last tenth of the logged values
@@ -234,6 +252,12 @@ def train_method(
             "seed": config.seed,
             **evaluate_method(model, task, config.readers),
             "final_mi_estimate": sum(tail) / len(tail) if tail else math.nan,
+            **monitor_reading(model, task, check_rows, monitor),
+            "checks": [
+                {k: v for k, v in r.items() if k == "step" or k.startswith(("leakage_", "monitor_"))}
+                for r in records
+                if r.get("check") == "leakage"
+            ],
             **timing,
         }
         keys = ["loss", "task_loss", *model.logged(torch.zeros(())).keys(), "leakage_accuracy", "leakage_r2"]
@@ -295,6 +319,8 @@ def check_config(config: FairnessConfig, continuous: bool) -> str | None:
         return f"--methods {','.join(inapplicable)} need S as classes; for a continuous S use none, mi, gaussian, club, hsic"
     if normalize_name(config.estimator) not in ESTIMATORS:
         return f"--estimator {config.estimator!r} is not a registered estimator; valid: {', '.join(list_estimators())}"
+    if not (math.isfinite(config.output_weight) and config.output_weight >= 0):
+        return f"--output-weight must be a finite number >= 0, got {config.output_weight}"
     if config.weights and (problem := _weights_error("--weights", config.weights)):
         return problem
     for method in config.methods:
@@ -370,10 +396,20 @@ def report_methods(root: Run, config: FairnessConfig, task: Task, results: list[
     }
     lines += ["", "Rank correlation of the logged MILoss estimate with the strongest reader over the runs:"]
     lines += [f"- {method}: {value:.2f}" for method, value in tracking.items()]
+    monitoring = monitor_tracking(results, task.continuous)
+    lines += [
+        "",
+        "Rank correlation of the LeakageMonitor (kernel reader of a held-out buffer, nothing trained) with fresh readers:",
+        f"- final models of every method and weight, against the strongest test reader: {monitoring['final']:.3f} "
+        f"({monitoring['final_mi']:.3f} with its MI in nats)",
+        f"- every leakage check of every run, against attribute_leakage at that check: {monitoring['checks']:.3f} "
+        f"({monitoring['checks_mi']:.3f} with its MI in nats)",
+    ]
     summary = {
         "data": config.data,
         "sensitive": config.sensitive if config.data == "adult" else "tint",
         "tracking": tracking,
+        "monitor_tracking": monitoring,
         "source": getattr(task.data, "source", ""),
         "estimator": config.estimator,
         "seeds": list(config.seeds or (config.seed,)),
@@ -401,6 +437,22 @@ def report_methods(root: Run, config: FairnessConfig, task: Task, results: list[
     )
     print("\n".join(lines))
     return summary
+
+
+def monitor_tracking(results: list[dict[str, Any]], continuous: bool) -> dict[str, float]:
+    r"""Spearman's rank correlation of the :class:`~mist_reg.LeakageMonitor` with fresh
+    readers: over the final models of every run (against the strongest reader on the test
+    split) and over every leakage check of every run (against
+    :func:`~mist_reg.attribute_leakage` on the same rows at the same step), with the
+    monitor's reader figure (accuracy or ``R^2``) and with its MI."""
+    checks = [c for r in results for c in r.get("checks", [])]
+    reference = "leakage_r2" if continuous else "leakage_accuracy"
+    return {
+        "final": rank_correlation([monitor_figure(r, continuous) for r in results], [r["reader"] for r in results]),
+        "final_mi": rank_correlation([r.get("monitor_mi", math.nan) for r in results], [r["reader"] for r in results]),
+        "checks": rank_correlation([monitor_figure(c, continuous) for c in checks], [c[reference] for c in checks]),
+        "checks_mi": rank_correlation([c.get("monitor_mi", math.nan) for c in checks], [c[reference] for c in checks]),
+    }
 
 
 def run_methods(config: FairnessConfig, context: DistributedContext, root: Run, task: Task) -> dict[str, Any]:

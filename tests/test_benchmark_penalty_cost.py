@@ -18,6 +18,7 @@ def test_it_times_every_penalty_and_the_ratio(capsys):
         assert all(math.isfinite(v) and v > 0 for k, v in row.items() if k not in ("n", "d"))
         assert row["ratio"] == pytest.approx(row["MILoss('kernel')"] / row["MMD (reference)"])
         assert row["club_ratio"] == pytest.approx(row["MILoss('club')"] / row["MMD (reference)"])
+        assert row["club_float_ratio"] == pytest.approx(row["MILoss('club'), float S"] / row["MMD (reference)"])
     assert "| 32 | 4 |" in capsys.readouterr().out
 
 

@@ -157,8 +157,11 @@ def test_kernel_settings_and_inputs_are_checked():
         instantiate_estimator("kernel", x_dim=2, y_dim=1, ridge=0.0)
     with pytest.raises(ValueError, match="same number of samples|different numbers of samples|samples"):
         KernelMI().mutual_information(torch.randn(10, 2), torch.randint(0, 2, (9,)))
-    with pytest.raises(ValueError, match="class indices must be >= 0"):
-        KernelMI().mutual_information(torch.randn(10, 2), torch.arange(10) - 1)
+    # any integer codes are classes, compared on the device: negative and large codes read as 0 .. K-1
+    x, codes = torch.randn(60, 2), torch.arange(60) % 3
+    assert float(KernelMI().mutual_information(x, torch.tensor([-1, 7, 1990])[codes])) == pytest.approx(
+        float(KernelMI().mutual_information(x, codes)), abs=1e-6
+    )
     with pytest.raises(ValueError, match="at least 3 samples"):
         BatchKernel().fit(torch.randn(2, 2), torch.tensor([0, 1]))
     # one class only: nothing to learn about it, exactly

@@ -61,6 +61,7 @@ __all__ = [
     "gaussian_log_density",
     "check_model_settings",
     "class_labels",
+    "class_indices",
 ]
 
 
@@ -82,6 +83,21 @@ def class_labels(y: Tensor) -> Tensor:
     if int(labels.min()) < 0:
         raise ValueError(f"class indices must be >= 0, got {int(labels.min())}")
     return labels
+
+
+def class_indices(codes: Tensor) -> Tensor:
+    r"""Integer class codes ``[N]`` or ``[N, 1]`` (any values) as indices ``0 .. K-1`` in
+    the order of the codes, computed on the device by a sort (no host synchronisation,
+    unlike :func:`torch.unique`).
+
+    Example:
+        >>> class_indices(torch.tensor([1991, -1, 1990, 1991]))
+        tensor([2, 0, 1, 2])
+    """
+    flat = codes.reshape(-1)
+    ordered, order = flat.sort()
+    starts = torch.cat([torch.ones_like(ordered[:1], dtype=torch.bool), ordered[1:] != ordered[:-1]])
+    return torch.empty_like(order).scatter_(0, order, starts.long().cumsum(0) - 1)
 
 
 _LOG_2PI = math.log(2 * math.pi)

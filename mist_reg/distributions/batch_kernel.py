@@ -48,6 +48,17 @@ What it cannot see is structure finer than its narrowest kernel on the batch siz
 given (kernel density estimation in ``d`` dimensions needs many samples): judge a
 penalty with :func:`mist_reg.attribute_leakage` on held-out features.
 
+Cost and synchronisation (:class:`KernelFit`). The pairwise squared distances are
+computed once; the width is chosen on them without a graph, from the leave-one-out sums
+``a_i``, ``b_i`` of every width (no ``[N, N]`` division: the mixture weights are never
+formed), and only the kernel of the chosen width is differentiated. Classes are compared
+sample to sample (``[y_i = y_j]``), so that neither the number of classes nor their codes
+is read on the host: a training step that fits this model makes no host-device
+synchronisation (no ``.item()``, ``.tolist()``, ``nonzero`` or boolean-mask indexing),
+and any integer codes are classes (negative ones, ``{1990, 1991}``, joint codes of
+``[N, k]`` columns). Only ``q(x)`` as a :class:`~torch.distributions.Categorical` over
+class indices reads the class count (``int(y.max()) + 1``).
+
 Example:
     >>> import torch
     >>> _ = torch.manual_seed(0)
@@ -69,10 +80,12 @@ from torch import Tensor, nn
 from torch.distributions import Categorical, Distribution
 
 from mist_reg.distributions.batch_gaussian import class_labels
+from mist_reg.distributions.whitening import SAMPLES_PER_FEATURE, Whitening
 
 __all__ = [
     "BatchKernel",
     "KernelConditional",
+    "KernelFit",
     "Whitening",
     "DEFAULT_BANDWIDTHS",
     "SAMPLES_PER_FEATURE",
@@ -80,11 +93,8 @@ __all__ = [
     "select_width",
     "gaussian_kernel",
     "neighbour_weights",
-    "leave_one_out_log_ratios",
+    "class_matches",
 ]
-
-SAMPLES_PER_FEATURE = 9
-r"""Samples per feature from which ``whiten=None`` decorrelates (see the module documentation)."""
 
 DEFAULT_BANDWIDTHS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 r"""Kernel widths in units of ``sqrt(d)``: ``0.25`` sees only near neighbours, ``2``
@@ -119,45 +129,6 @@ def check_kernel_settings(
     return widths, float(smoothing), float(ridge), whiten
 
 
-class Whitening:
-    r"""The affine map to the coordinates of a batch's Gaussian model: ``z`` centred,
-    scaled to unit variance and (with ``decorrelate``) decorrelated with the Cholesky
-    factor of the sample correlation matrix plus ``ridge`` on its diagonal.
-    ``decorrelate=None`` decorrelates when the batch holds at least
-    :data:`SAMPLES_PER_FEATURE` samples per feature. Differentiable with respect to the
-    batch it is fitted to.
-
-    Example:
-        >>> z = torch.randn(2000, 2) @ torch.tensor([[1.0, 0.8], [0.0, 0.3]])
-        >>> w = Whitening(z)(z)
-        >>> bool(torch.allclose(w.T @ w / 1999, torch.eye(2), atol=0.05))
-        True
-    """
-
-    def __init__(self, z: Tensor, ridge: float = 1e-3, decorrelate: bool | None = True) -> None:
-        n, d = z.shape
-        self.mean, self.std = z.mean(0), z.std(0).clamp_min(1e-6)
-        self.tril: Tensor | None = None
-        if decorrelate is None:
-            decorrelate = n >= SAMPLES_PER_FEATURE * d
-        if decorrelate:
-            standard = (z - self.mean) / self.std
-            eye = torch.eye(d, dtype=z.dtype, device=z.device)
-            self.tril = torch.linalg.cholesky(standard.T @ standard / max(n - 1, 1) + ridge * eye)
-
-    def __call__(self, z: Tensor) -> Tensor:
-        standard = (z - self.mean) / self.std
-        if self.tril is None:
-            return standard
-        tril = self.tril.expand(*standard.shape[:-1], *self.tril.shape)
-        return torch.linalg.solve_triangular(tril, standard.unsqueeze(-1), upper=False).squeeze(-1)
-
-    def log_abs_det(self) -> Tensor:
-        r"""``log |det|`` of the map's Jacobian (densities of whitened values minus this are densities of ``z``)."""
-        log_det = -self.std.log().sum()
-        return log_det if self.tril is None else log_det - torch.diagonal(self.tril).log().sum()
-
-
 def _widths(bandwidths: Sequence[float] | Tensor, like: Tensor) -> Tensor:
     return torch.as_tensor(bandwidths, dtype=like.dtype, device=like.device).reshape(-1)
 
@@ -170,7 +141,35 @@ def select_width(bandwidths: Sequence[float] | Tensor, likelihood: Tensor) -> Te
         >>> select_width((0.25, 0.5, 1.0), torch.tensor([-0.7, -0.6, -0.65]))
         tensor([0.5000])
     """
-    return _widths(bandwidths, likelihood)[likelihood.argmax()].reshape(1)
+    return _widths(bandwidths, likelihood).gather(0, likelihood.argmax().reshape(1))
+
+
+def _squared_distances(query: Tensor, points: Tensor) -> Tensor:
+    return (query.pow(2).sum(-1, keepdim=True) + points.pow(2).sum(-1) - 2.0 * query @ points.T).clamp_min(0.0)
+
+
+def _scaled(squared: Tensor, sigmas: Tensor) -> Tensor:
+    r"""``squared / (2 sigma^2)`` for every width: ``[B, *squared.shape]``."""
+    return squared.unsqueeze(0) / (2.0 * sigmas.pow(2)).view(-1, *([1] * squared.dim()))
+
+
+def _kernels_by_width(squared: Tensor, bandwidths: Sequence[float], d: int) -> Tensor:
+    r"""``exp(-squared / (2 (b sqrt(d))^2))`` for every width ``b``: ``[B, *squared.shape]``,
+    without a graph. A width ``2^-m`` times the next wider one gives that kernel to the power
+    ``4^m``: ``2m`` squarings instead of an ``exp`` (the default widths differ by factors of 2)."""
+    kernels = squared.new_empty(len(bandwidths), *squared.shape)
+    wider: tuple[float, int] | None = None
+    for i in sorted(range(len(bandwidths)), key=lambda i: -bandwidths[i]):
+        b = bandwidths[i]
+        squarings = 2 * math.log2(wider[0] / b) if wider is not None else 0.5
+        if wider is not None and squarings == round(squarings) and 0 < squarings <= 8:
+            kernels[i] = kernels[wider[1]]
+            for _ in range(round(squarings)):
+                kernels[i].mul_(kernels[i])
+        else:
+            torch.exp(squared * (-0.5 / (b * b * d)), out=kernels[i])
+        wider = (b, i)
+    return kernels
 
 
 def gaussian_kernel(
@@ -180,12 +179,10 @@ def gaussian_kernel(
     ``query: [..., d]`` and ``points: [N, d]``, for every width: ``[B, ..., N]``. With
     ``leave_out``, pairs of coincident points get 0 (a sample is not its own neighbour)."""
     d = points.shape[-1]
-    squared = (query.pow(2).sum(-1, keepdim=True) + points.pow(2).sum(-1) - 2.0 * query @ points.T).clamp_min(0.0)
-    sigmas = _widths(bandwidths, points) * d**0.5
-    kernel = torch.exp(-squared.unsqueeze(0) / (2.0 * sigmas.pow(2)).view(-1, *([1] * squared.dim())))
+    squared = _squared_distances(query, points)
     if leave_out:
-        kernel = kernel * (squared.detach() > _COINCIDENT * d).to(kernel.dtype)
-    return kernel
+        squared = squared.masked_fill(squared.detach() <= _COINCIDENT * d, math.inf)
+    return torch.exp(-_scaled(squared, _widths(bandwidths, points) * d**0.5))
 
 
 def neighbour_weights(kernel: Tensor, smoothing: float) -> Tensor:
@@ -195,61 +192,132 @@ def neighbour_weights(kernel: Tensor, smoothing: float) -> Tensor:
     return (kernel + smoothing / n) / (kernel.sum(-1, keepdim=True) + smoothing)
 
 
-def _y_kernel(y: Tensor, bandwidths: Sequence[float] | Tensor, ridge: float) -> tuple[Tensor, Tensor]:
-    r"""``kappa_y(y_i, y_j)`` on the batch (``[N, N]`` for class indices, ``[B, N, N]`` for
-    continuous ``y``, a sample being its own match) and the log-normaliser per width that
-    turns kernel units into a density of ``y`` (``[B]``, zero for class indices)."""
-    if not y.is_floating_point():
-        labels = class_labels(y)
-        return (labels[:, None] == labels[None, :]).to(torch.float32), torch.zeros(_widths(bandwidths, y).numel())
-    values = y.reshape(len(y), -1)
-    whitening = Whitening(values, ridge)
-    points = whitening(values)
-    d = points.shape[-1]
-    sigmas = _widths(bandwidths, points) * d**0.5
-    normaliser = -d * sigmas.log() - 0.5 * d * math.log(2.0 * math.pi) + whitening.log_abs_det()
-    return gaussian_kernel(points, points, bandwidths, leave_out=False), normaliser
-
-
-def leave_one_out_log_ratios(
-    x: Tensor,
-    y: Tensor,
-    bandwidths: Sequence[float] | Tensor,
-    smoothing: float,
-    ridge: float,
-    whiten: bool | None = None,
-) -> tuple[Tensor, Tensor]:
-    r"""``log q_b(y_i | x_i) - log q_inf(y_i)`` for every width ``b`` (``[B, N]``) and the
-    leave-one-out log-likelihood ``mean_i log q_b(y_i | x_i)`` of each width (``[B]``), on
-    the batch ``(x, y)``. ``q_inf`` is the same model with a constant kernel on ``x``: the
-    marginal of ``y`` (class frequencies, or the kernel density of ``y``). ``x`` is
-    standardised, and decorrelated as ``whiten`` says (``None``: when the batch can
-    estimate the correlations). Constant ``x`` (every sample the same) carries no
-    information: its log-ratios are 0 (a kernel would see every pair as coincident).
+def class_matches(a: Tensor, b: Tensor) -> Tensor:
+    r"""``[y_i = y'_j]`` between integer codes ``a: [N]`` (or ``[N, k]``: all ``k`` codes
+    equal) and ``b: [M]`` (or ``[M, k]``), as ``[N, M]`` float32; any codes, read on the device.
 
     Example:
-        >>> ratios, _ = leave_one_out_log_ratios(torch.ones(8, 2), torch.arange(8) % 2, (0.5,), 1.0, 1e-3)
-        >>> ratios.abs().max().item()
-        0.0
+        >>> class_matches(torch.tensor([1990, -1, 1990]), torch.tensor([-1, 1990]))
+        tensor([[0., 1.],
+                [1., 0.],
+                [0., 1.]])
     """
-    points = Whitening(x, ridge, decorrelate=whiten)(x)
-    weights = neighbour_weights(gaussian_kernel(points, points, bandwidths), smoothing)  # [B, N, N]
-    n = x.shape[0]
-    others = 1.0 - torch.eye(n, dtype=x.dtype, device=x.device)
-    marginal_weights = neighbour_weights(others, smoothing)  # [N, N]
-    kernel_y, normaliser = _y_kernel(y, bandwidths, ridge)
-    kernel_y = kernel_y.to(x.device)
-    log_conditional = (weights * kernel_y).sum(-1).log()
-    log_marginal = (marginal_weights * kernel_y).sum(-1).log()
-    likelihood = log_conditional.detach().mean(-1) + normaliser.to(x.device)
-    varies = (x != x[:1]).any()  # a tensor, not a bool: no host synchronisation
-    return torch.where(varies, log_conditional - log_marginal, torch.zeros_like(log_conditional)), likelihood
+    a, b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+    return (a[:, None, :] == b[None, :, :]).all(-1).to(torch.float32)
+
+
+class KernelFit:
+    r"""The leave-one-out kernel model of one batch at the width of largest leave-one-out
+    likelihood: the sums from which every quantity of the module documentation follows,
+
+        ``a_i = sum_j k_x(x_i, x_j) kappa_y(y_i, y_j)``, ``b_i = sum_j k_x(x_i, x_j)``,
+        ``c_i = sum_j kappa_y(y_i, y_j)``,
+
+    (``k_x`` zero between coincident points, ``kappa_y`` one at ``j = i``), so that
+    ``q(y_i | x_i) = (a_i + alpha c_i / N) / (b_i + alpha)`` and the marginal
+    ``q_inf(y_i) = (c_i - 1 + alpha c_i / N) / (N - 1 + alpha)``. The widths are compared on
+    the detached distances (one ``[B, N, N]`` pass without a graph); the kernel of the
+    chosen width is differentiable with respect to ``x`` and a continuous ``y``. No host
+    synchronisation.
+
+    Arguments:
+        x: ``[N, x_dim]`` features.
+        y: ``[N]`` / ``[N, k]`` integer class codes (any values; ``k`` columns: joint
+            classes) or ``[N, y_dim]`` floating-point values.
+        bandwidths: As for :class:`BatchKernel`.
+        smoothing: As for :class:`BatchKernel`.
+        ridge: As for :class:`BatchKernel`.
+        whiten: As for :class:`BatchKernel`.
+
+    Example:
+        >>> x = torch.randn(300, 2); y = (x[:, 0] > 0).long()
+        >>> fit = KernelFit(x, y, DEFAULT_BANDWIDTHS, 1.0, 1e-3)
+        >>> bool(fit.log_ratios().mean() > 0.4)          # of log 2 = 0.69
+        True
+        >>> fit.likelihood.shape, fit.bandwidth.shape
+        (torch.Size([4]), torch.Size([1]))
+    """
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor,
+        bandwidths: Sequence[float] | Tensor,
+        smoothing: float,
+        ridge: float,
+        whiten: bool | None = None,
+    ) -> None:
+        n, d = x.shape
+        self.n, self.smoothing = n, smoothing
+        self.x_whitening = Whitening(x, ridge, decorrelate=whiten)
+        self.x_points = self.x_whitening(x)
+        points = self.x_points
+        squared = torch.addmm(points.pow(2).sum(-1, keepdim=True) + points.pow(2).sum(-1), points, points.T, alpha=-2.0)
+        squared = squared.masked_fill(squared.detach() <= _COINCIDENT * d, math.inf)  # not its own neighbour
+        widths = _widths(bandwidths, x)
+        listed = [float(b) for b in bandwidths] if not isinstance(bandwidths, Tensor) else None
+        self.discrete = not y.is_floating_point()
+        if self.discrete:
+            self.labels = y.reshape(n, -1)
+            y_kernel = class_matches(self.labels, self.labels).to(x.dtype)
+            y_kernels, normalisers = y_kernel, torch.zeros_like(widths)
+        else:
+            values = y.reshape(n, -1)
+            self.y_whitening = Whitening(values, ridge)
+            self.y_points = self.y_whitening(values)
+            y_squared = _squared_distances(self.y_points, self.y_points)
+            dy = values.shape[1]
+            y_sigmas = widths * dy**0.5
+            normalisers = -dy * y_sigmas.log() - 0.5 * dy * math.log(2.0 * math.pi)
+            normalisers = normalisers + self.y_whitening.log_abs_det().detach()
+            y_kernels = torch.exp(-_scaled(y_squared.detach(), y_sigmas))
+        with torch.no_grad():  # every width, without a graph: choose one
+            if listed is not None:
+                kernels = _kernels_by_width(squared.detach(), listed, d)
+            else:
+                kernels = torch.exp(-_scaled(squared.detach(), widths * d**0.5))
+            self.likelihood = (
+                self._log_conditional((kernels * y_kernels).sum(-1), kernels.sum(-1), y_kernels.sum(-1)).mean(-1)
+                + normalisers
+            )
+        index = self.likelihood.argmax().reshape(1)
+        self.bandwidth = widths.gather(0, index)
+        r"""The chosen width ``b`` (a one-element tensor)."""
+        self.kernel = torch.exp(squared * (-0.5 / (d * self.bandwidth.pow(2))))
+        r"""``k_x`` on the batch at the chosen width: ``[N, N]``, differentiable."""
+        if not self.discrete:
+            y_kernel = torch.exp(-y_squared / (2.0 * (self.bandwidth * dy**0.5).pow(2)))
+            self.normaliser = normalisers.gather(0, index)[0]
+        self.y_kernel = y_kernel
+        r"""``kappa_y`` on the batch: ``[N, N]`` (class matches, or the kernel of the chosen width)."""
+        self.own, self.total = (self.kernel * y_kernel).sum(-1), self.kernel.sum(-1)
+        self.count = y_kernel.sum(-1)
+        self.varies = (x != x[:1]).any()  # a tensor, not a bool: no host synchronisation
+
+    def _log_conditional(self, own: Tensor, total: Tensor, count: Tensor) -> Tensor:
+        return torch.log(own + self.smoothing * count / self.n) - torch.log(total + self.smoothing)
+
+    def log_conditional(self) -> Tensor:
+        r"""``log q(y_i | x_i)`` (held out: without sample ``i``) in units of ``kappa_y``: ``[N]``."""
+        return self._log_conditional(self.own, self.total, self.count)
+
+    def log_marginal(self) -> Tensor:
+        r"""``log q_inf(y_i)``, the same model with a constant kernel on ``x``: ``[N]``."""
+        n, alpha = self.n, self.smoothing
+        return torch.log(self.count - 1.0 + alpha * self.count / n) - math.log(n - 1 + alpha)
+
+    def log_ratios(self) -> Tensor:
+        r"""``log q(y_i | x_i) - log q_inf(y_i)``: ``[N]``; 0 when ``x`` is constant (every
+        pair coincident, no information)."""
+        ratios = self.log_conditional() - self.log_marginal()
+        return torch.where(self.varies, ratios, torch.zeros_like(ratios))
 
 
 def _mixture_log_density(weights: Tensor, whitened: Tensor, points: Tensor, sigma: Tensor) -> Tensor:
     d = points.shape[-1]
-    squared = (whitened.pow(2).sum(-1, keepdim=True) + points.pow(2).sum(-1) - 2.0 * whitened @ points.T).clamp_min(0.0)
-    log_normal = -squared / (2.0 * sigma**2) - d * sigma.log() - 0.5 * d * math.log(2.0 * math.pi)
+    log_normal = (
+        -_squared_distances(whitened, points) / (2.0 * sigma**2) - d * sigma.log() - 0.5 * d * math.log(2.0 * math.pi)
+    )
     return torch.logsumexp(weights.log() + log_normal, dim=-1)
 
 
@@ -258,7 +326,7 @@ class _KernelMixture(Distribution):
 
     arg_constraints: ClassVar[dict] = {}
 
-    def __init__(self, weights: Tensor, fit: KernelConditional) -> None:
+    def __init__(self, weights: Tensor, fit: KernelFit) -> None:
         self.weights, self.fit = weights, fit
         super().__init__(weights.shape[:-1], fit.y_points.shape[-1:], validate_args=False)
 
@@ -273,12 +341,14 @@ class KernelConditional:
     r"""``q(y | x)`` of the kernel model fitted to a batch (see :class:`BatchKernel`).
 
     Calling it with ``x: [..., x_dim]`` returns a :class:`~torch.distributions.Categorical`
-    (class-index ``y``) or a mixture over the batch's ``y`` (continuous ``y``) with batch
-    shape ``[...]``.
+    over class indices ``0 .. max(y)`` (class-index ``y``; reads the class count on the
+    host) or a mixture over the batch's ``y`` (continuous ``y``) with batch shape
+    ``[...]``. :meth:`pairwise_log_prob` evaluates every pair of a class-index ``y`` in
+    closed form and without host synchronisation (what CLUB and L1OUT use).
 
     Arguments:
         x: The batch's ``[N, x_dim]`` features.
-        y: Its ``[N]`` class indices (an integer tensor) or ``[N, y_dim]`` values.
+        y: Its ``[N]`` class codes (an integer tensor) or ``[N, y_dim]`` values.
         bandwidths: As for :class:`BatchKernel`.
         smoothing: As for :class:`BatchKernel`.
         ridge: As for :class:`BatchKernel`.
@@ -296,31 +366,56 @@ class KernelConditional:
         ridge: float,
         whiten: bool | None = None,
     ) -> None:
-        with torch.no_grad():
-            _, likelihood = leave_one_out_log_ratios(x, y, bandwidths, smoothing, ridge, whiten)
-        self.bandwidth = select_width(bandwidths, likelihood)
-        self.smoothing = smoothing
-        self.x_whitening = Whitening(x, ridge, decorrelate=whiten)
-        self.x_points = self.x_whitening(x)
-        self.discrete = not y.is_floating_point()
-        if self.discrete:
-            labels = class_labels(y)
-            self.one_hot = nn.functional.one_hot(labels, int(labels.max()) + 1).to(x.dtype)
-        else:
-            values = y.reshape(len(y), -1)
-            self.y_whitening = Whitening(values, ridge)
-            self.y_points = self.y_whitening(values)
+        self.fit = KernelFit(x, y, bandwidths, smoothing, ridge, whiten)
+        self.bandwidth, self.smoothing, self.discrete = self.fit.bandwidth, smoothing, self.fit.discrete
+        self.x_whitening, self.x_points = self.fit.x_whitening, self.fit.x_points
+        self._batch = (x, y)
+        if not self.discrete:
+            self.y_whitening, self.y_points = self.fit.y_whitening, self.fit.y_points
+
+    @property
+    def pairs_in_closed_form(self) -> bool:
+        r"""Whether :meth:`pairwise_log_prob` evaluates all pairs itself (class-index ``y``)."""
+        return self.discrete
 
     def weights(self, x: Tensor) -> Tensor:
         r"""The mixture weights ``w_j(x)`` over the batch's samples: ``[..., N]``."""
         kernel = gaussian_kernel(self.x_whitening(x), self.x_points, self.bandwidth)[0]
         return neighbour_weights(kernel, self.smoothing)
 
+    def pairwise_log_prob(self, x: Tensor, y: Tensor) -> Tensor:
+        r"""``log q(y_j | x_i)`` for every pair: ``[N, M]`` from ``x: [N, x_dim]`` and class
+        codes ``y: [M]`` (or ``[M, 1]``), a class absent from the batch at ``log`` of the
+        smallest float. On the batch the model was fitted to, the fit's own kernel is
+        reused. Each class's kernel mass is gathered in one ``index_add`` into a slot per
+        class (the index of its first sample), so no class count is needed."""
+        fit = self.fit
+        if not self.discrete:
+            raise ValueError("pairwise_log_prob in closed form is for class-index y; this q models continuous y")
+        slot_of_sample = fit.y_kernel.argmax(1)  # the first sample of each sample's class
+        if x is self._batch[0] and y is self._batch[1]:
+            # the batch's kernel is symmetric: its rows are its columns, read contiguously
+            columns, total, slot, present = fit.kernel, fit.total, slot_of_sample, None
+        else:
+            kernel = gaussian_kernel(self.x_whitening(x), self.x_points, self.bandwidth)[0]
+            matches = class_matches(y.reshape(y.shape[0], -1), fit.labels).to(kernel.dtype)
+            columns, total = kernel.T, kernel.sum(-1)
+            slot, present = slot_of_sample.index_select(0, matches.argmax(1)), matches.amax(1)
+        # kernel mass of each class at every x_i, one row per slot: [N, N_x]
+        mass = torch.zeros_like(columns).index_add_(0, slot_of_sample, columns)
+        count = fit.count.index_select(0, slot)  # c_j of the first sample of the class: its size
+        numerator = mass.index_select(0, slot) + (self.smoothing / fit.n) * count.unsqueeze(-1)  # [M, N_x]
+        if present is not None:  # a class absent from the batch: probability 0, at log of the smallest float
+            numerator = (numerator * present.unsqueeze(-1)).clamp_min(torch.finfo(numerator.dtype).tiny)
+        return (torch.log(numerator) - torch.log(total + self.smoothing)).T
+
     def __call__(self, x: Tensor) -> Distribution:
         weights = self.weights(x)
         if self.discrete:
-            return Categorical(probs=weights @ self.one_hot, validate_args=False)
-        return _KernelMixture(weights, self)
+            labels = class_labels(self.fit.labels)
+            one_hot = nn.functional.one_hot(labels, int(labels.max()) + 1).to(weights.dtype)
+            return Categorical(probs=weights @ one_hot, validate_args=False)
+        return _KernelMixture(weights, self.fit)
 
 
 class BatchKernel(nn.Module):

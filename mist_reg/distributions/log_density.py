@@ -11,7 +11,9 @@ of at most ``max_pairs`` pairs, each recomputed in the backward pass (activation
 checkpointing) when gradients are needed: the peak memory is that of the ``[N, M]``
 result plus the activations of ``max_pairs`` evaluations of ``q``, whatever ``N``.
 
-Densities whose class sets ``broadcasts_context = True`` (those of this package) are
+A density whose ``pairs_in_closed_form`` is true (a model fitted to a batch, such as the
+kernel classifier of :class:`~mist_reg.distributions.BatchKernel`) evaluates all pairs
+with its own ``pairwise_log_prob(x, y)``. Densities whose class sets ``broadcasts_context = True`` (those of this package) are
 evaluated once per row and broadcast over the ``M`` values; any other callable receives
 the context expanded to every pair, which is what zuko flows need.
 
@@ -196,6 +198,8 @@ def pairwise_log_prob(q: ConditionalDensity, x: Tensor, y: Tensor, max_pairs: in
         >>> pairwise_log_prob(q, torch.zeros(3, 2), torch.zeros(5, 2), max_pairs=4).shape
         torch.Size([3, 5])
     """
+    if getattr(q, "pairs_in_closed_form", False):  # a model fitted to a batch that evaluates all pairs itself
+        return q.pairwise_log_prob(x, y)
     m = y.shape[0]
     rows = _rows(x.shape[0], m, max_pairs)
     return _chunked(lambda xs, ys: _pairs(q, xs, ys), x, y.unsqueeze(0).expand(x.shape[0], *y.shape), rows)

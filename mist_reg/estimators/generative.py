@@ -27,6 +27,7 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from mist_reg.checks import check_inputs
+from mist_reg.distributions.batch_gaussian import class_indices
 from mist_reg.distributions.conditional_gaussian import Covariance
 from mist_reg.distributions.factory import conditional_density, marginal_density
 from mist_reg.distributions.flows import FlowKind
@@ -39,7 +40,6 @@ from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.factories import hidden_or_default
 from mist_reg.estimators.registry import register_estimator
 from mist_reg.functional.bounds import BoundTerms
-from mist_reg.labels import encode_labels
 
 __all__ = [
     "GenerativeEstimator",
@@ -147,8 +147,8 @@ class GenerativeEstimator(MIEstimator):
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         x, y = check_generative_inputs(x, y, self.min_samples)
         if not y.is_floating_point() and getattr(self.q_y_given_x, "fits_batch", False):
-            # a q refitted on this batch: class codes ({1990, 1991}, booleans) become indices 0..K-1
-            y = encode_labels(y, "y").indices.unsqueeze(1)
+            # a q refitted on this batch: class codes ({1990, 1991}, -1) become indices 0..K-1, on the device
+            y = class_indices(y).unsqueeze(1)
         with autocast_disabled(x.device):
             return self.estimate_terms(x, y)
 

@@ -58,15 +58,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-import torch
 from torch import Tensor
 
-from mist_reg.distributions.batch_kernel import (
-    DEFAULT_BANDWIDTHS,
-    check_kernel_settings,
-    leave_one_out_log_ratios,
-    select_width,
-)
+from mist_reg.distributions.batch_kernel import DEFAULT_BANDWIDTHS, KernelFit, check_kernel_settings
 from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.generative import check_generative_inputs
 from mist_reg.estimators.registry import register_estimator
@@ -111,16 +105,9 @@ class KernelMI(MIEstimator):
     def terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         x, y = check_generative_inputs(x, y, self.min_samples)
         with autocast_disabled(x.device):
-            # the width is chosen without a graph; only that width is differentiated
-            with torch.no_grad():
-                log_ratios, likelihood = leave_one_out_log_ratios(
-                    x, y, self.bandwidths, self.smoothing, self.ridge, self.whiten
-                )
-            if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
-                return BoundTerms(log_ratios[likelihood.argmax()])
-            width = select_width(self.bandwidths, likelihood)
-            log_ratios, _ = leave_one_out_log_ratios(x, y, width, self.smoothing, self.ridge, self.whiten)
-            return BoundTerms(log_ratios[0])
+            # the width is chosen on detached distances; only that width is differentiated
+            fit = KernelFit(x, y, self.bandwidths, self.smoothing, self.ridge, self.whiten)
+            return BoundTerms(fit.log_ratios())
 
     def extra_repr(self) -> str:
         return f"bandwidths={self.bandwidths}, smoothing={self.smoothing}, ridge={self.ridge}, whiten={self.whiten}"

@@ -2,7 +2,8 @@ r"""How :class:`~mist_reg.MILoss` reads a ``y`` given at call time (a sensitive 
 a nuisance, labels): :func:`read_attribute`.
 
 * ``"auto"`` (the default): by the dtype. An integer or boolean ``y`` holds classes (``[N]``
-  or ``[N, 1]``; ``[N, k]`` is the joint class of ``k`` attributes); a floating-point ``y``
+  or ``[N, 1]``; ``[N, k]`` is the joint class of ``k`` attributes, numbered in the order of
+  first appearance); a floating-point ``y``
   holds continuous values (``[N]`` or ``[N, k]``: several attributes at once). A float
   ``y`` that looks like a label (one column of a few whole values) is read as values, with
   a warning that names the override.
@@ -26,6 +27,8 @@ from typing import Literal
 
 import torch
 from torch import Tensor
+
+from mist_reg.distributions.batch_gaussian import class_indices
 
 __all__ = ["AttributeKind", "read_attribute", "looks_like_labels", "ATTRIBUTE_KINDS"]
 
@@ -57,7 +60,9 @@ def _joint_classes(y: Tensor) -> Tensor:
         return y[:, 0].long()
     if y.dim() != 2:
         raise ValueError(f"class-index y must be [N], [N, 1] or [N, k] (k attributes), got shape {tuple(y.shape)}")
-    return torch.unique(y.long(), dim=0, return_inverse=True)[1]
+    # the index of the first sample with the same k codes, made dense: on the device, unlike torch.unique
+    first = (y[:, None, :] == y[None, :, :]).all(-1).to(torch.float32).argmax(1)
+    return class_indices(first)
 
 
 def read_attribute(y: Tensor, kind: AttributeKind = "auto") -> Tensor:

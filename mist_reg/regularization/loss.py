@@ -66,6 +66,18 @@ def _per_side(value: Any, name: str) -> dict[str, Any]:
     return {side: value for side in _SIDES}
 
 
+def _check_finite(features: Tensor, what: str) -> None:
+    r"""Refuses NaN or infinite features without a host synchronisation: the test is a
+    device-side assertion (:func:`torch._assert_async`), raised here on the CPU and at the
+    device's next synchronisation on an accelerator, where reading a flag back would stall
+    every step."""
+    message = f"{what} contain NaN or infinite values; the estimator would turn them into a NaN loss and NaN parameters"
+    try:
+        torch._assert_async(torch.isfinite(features).all(), message)
+    except RuntimeError:
+        raise ValueError(message) from None
+
+
 class MILoss(nn.Module):
     r"""A mutual-information term between features of a model, to add to its loss.
 
@@ -360,12 +372,9 @@ class MILoss(nn.Module):
             features = given
             if side == "y":
                 features = self._read_y(features)
-        if features.is_floating_point() and not bool(torch.isfinite(features).all()):
+        if features.is_floating_point():
             origin = f"module {source!r}" if source is not None else "the tensor passed at call time"
-            raise ValueError(
-                f"the {side} features from {origin} contain NaN or infinite values; "
-                "the estimator would turn them into a NaN loss and NaN parameters"
-            )
+            _check_finite(features, f"the {side} features from {origin}")
         if features.dtype in (torch.float16, torch.bfloat16):
             features = features.float()  # before the reduction, which then runs in float32
         if features.dim() <= 2:  # already [N] or [N, d]: the rule is for feature maps and tokens

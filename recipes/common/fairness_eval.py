@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mist_reg import attribute_leakage
+from mist_reg import LeakageMonitor, attribute_leakage
 from recipes.common.fairness_model import MethodModel, Task, encode_rows
 from recipes.common.probes import binary_auc, entropy, linear_probe, mlp_probe
 from recipes.common.run import Run
@@ -30,6 +30,8 @@ __all__ = [
     "demographic_parity_gap",
     "evaluate_method",
     "leakage_check",
+    "monitor_figure",
+    "monitor_reading",
     "rank_correlation",
     "s_from_label_accuracy",
 ]
@@ -126,16 +128,38 @@ def evaluate_method(
     }
 
 
-def leakage_check(run: Run, model: MethodModel, task: Task, rows: Tensor, step: int) -> None:
+def leakage_check(
+    run: Run, model: MethodModel, task: Task, rows: Tensor, step: int, monitor: LeakageMonitor | None = None
+) -> None:
     r"""Logs what fresh readers recover of ``S`` from the features of ``rows`` (training rows)
     at ``step``: one ``{"step", "check": "leakage", ...}`` record of ``metrics.jsonl`` (none
-    if the log already holds one for ``step``, as after a resumption)."""
+    if the log already holds one for ``step``, as after a resumption), with the reading of
+    ``monitor`` (whose buffer is the first rows of ``rows``) as ``monitor_*``."""
     if any(r.get("check") == "leakage" and r.get("step") == step for r in run.read_metrics()):
         return
     with torch.autocast(rows.device.type, enabled=False):  # in float32, even inside a bf16 training step
-        report = attribute_leakage(encode_rows(model, task, "train", rows).float(), task.s_train[rows])
+        features = encode_rows(model, task, "train", rows).float()
+        report = attribute_leakage(features, task.s_train[rows])
     figures = {k: v for k, v in report.as_dict().items() if k != "readers"}
-    run.log({"step": step, "check": "leakage", **{f"leakage_{k}": v for k, v in figures.items()}})
+    readings = {}
+    if monitor is not None:
+        reading = monitor(features, step)
+        readings = {f"monitor_{k}": v for k, v in reading.as_dict().items() if k not in ("step", "rows")}
+    run.log({"step": step, "check": "leakage", **{f"leakage_{k}": v for k, v in figures.items()}, **readings})
+
+
+def monitor_reading(model: MethodModel, task: Task, rows: Tensor, monitor: LeakageMonitor) -> dict[str, float]:
+    r"""The :class:`~mist_reg.LeakageMonitor` reading of the features of ``rows`` now, as
+    ``monitor_*`` figures (not recorded in the monitor's history)."""
+    with torch.autocast(rows.device.type, enabled=False):
+        reading = monitor.read(encode_rows(model, task, "train", rows[: monitor.max_rows]).float())
+    return {f"monitor_{k}": v for k, v in reading.as_dict().items() if k not in ("step", "rows")}
+
+
+def monitor_figure(record: dict[str, Any], continuous: bool) -> float:
+    r"""The monitor's figure comparable to the strongest reader's: the kernel classifier's
+    accuracy for classes, the kernel regression's ``R^2`` for values."""
+    return record.get("monitor_r2" if continuous else "monitor_accuracy", math.nan)
 
 
 def rank_correlation(a: Sequence[float], b: Sequence[float]) -> float:

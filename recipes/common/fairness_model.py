@@ -132,6 +132,13 @@ class MethodModel(nn.Module):
       ``adversary_steps`` steps of its own optimiser (``q_optimizer``) per training batch;
     * ``mmd``: :class:`common.mmd.MMDPenalty` between the groups of ``S``;
     * ``hsic``: :class:`common.hsic.HSICPenalty`, for classes or continuous ``S``.
+
+    With ``config.output_weight > 0`` every method also gets ``output_penalty``,
+    ``MILoss(config.estimator, direction="minimize")`` between the head's logits and ``S``:
+    the features may keep a trace of ``S`` that no reader of ``Z`` finds significant but
+    that lies along the direction the head reads, and the decision then differs between
+    groups (the demographic-parity gap); this term removes what the decision itself says
+    about ``S``. Its weight is set by :meth:`set_output_weight`.
     """
 
     def __init__(self, config: Any, task: Task, method: str, weight: float) -> None:
@@ -153,6 +160,9 @@ class MethodModel(nn.Module):
                 else nn.Linear(z_dim, task.num_classes)
             )
         self.z_dim = z_dim
+        self.output_penalty: MILoss | None = None
+        if getattr(config, "output_weight", 0.0) > 0:
+            self.output_penalty = MILoss(config.estimator, direction="minimize", weight=config.output_weight)
         self.q_optimizer: torch.optim.Optimizer | None = None
         self.adversary_steps = config.adversary_steps
         self.penalty: nn.Module | None = None
@@ -190,7 +200,18 @@ class MethodModel(nn.Module):
         if self.penalty is not None:
             self.penalty.weight = weight
 
+    def set_output_weight(self, weight: float) -> None:
+        r"""The weight of the penalty on the head's logits (if the model has one)."""
+        if self.output_penalty is not None:
+            self.output_penalty.weight = weight
+
     def forward(self, inputs: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
+        logits, term = self._logits_and_term(inputs, s)
+        if self.output_penalty is not None and self.training and torch.is_grad_enabled():
+            term = term + self.output_penalty(x=logits.float(), y=s)
+        return logits, term
+
+    def _logits_and_term(self, inputs: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         z = self.encoder(inputs)
         logits = self.head(z)
         if self.penalty is None:
@@ -203,6 +224,11 @@ class MethodModel(nn.Module):
 
     def logged(self, term: Tensor) -> dict[str, Tensor]:
         r"""The method's values worth logging after a forward pass."""
+        if self.output_penalty is not None and self.output_penalty.last_estimate is not None:
+            return {**self._logged(term), "output_mi_estimate": self.output_penalty.last_estimate}
+        return self._logged(term)
+
+    def _logged(self, term: Tensor) -> dict[str, Tensor]:
         if self.method in MI_METHODS:
             return {"mi_estimate": self.penalty.last_estimate}
         if self.method == "adversary":
