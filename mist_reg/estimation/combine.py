@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from mist_reg.estimation.fitting import TrainingLog
 from mist_reg.estimation.result import MIEstimate, heterogeneity_p_value, normal_interval, pooled_mean_and_error
 from mist_reg.estimators.base import MIEstimator
+from mist_reg.estimators.reference_model import ReferenceModelMI
 from mist_reg.functional.bounds import RunningBound
 
-__all__ = ["FoldFit", "combine_fits", "certified"]
+__all__ = ["FoldFit", "combine_fits", "certified", "REFERENCE_MODEL_NAME"]
+
+REFERENCE_MODEL_NAME = "reference_model"
+"""The ``estimator_name`` of an estimate that reports the closed-form reference model
+(:mod:`mist_reg.estimation.reference_model_choice`)."""
 
 
 @dataclass
@@ -93,6 +98,16 @@ def certified(fit: FoldFit, where: str = "") -> tuple[FoldFit, list[str]]:
     ]
 
 
+def _reported_name(fits: list[FoldFit], estimator_name: str | None) -> str | None:
+    """``estimator_name``, or :data:`REFERENCE_MODEL_NAME` for folds that report the closed-form
+    reference model instead of a trained critic (both, joined by ``+``, when folds differ)."""
+    names = [REFERENCE_MODEL_NAME if isinstance(f.model, ReferenceModelMI) else estimator_name for f in fits]
+    unique = list(dict.fromkeys(names))
+    if len(unique) == 1:
+        return unique[0]
+    return "+".join(str(name) for name in unique)
+
+
 def combine_fits(
     fits: list[FoldFit], confidence: float, cross_fitted: bool, estimator_name: str | None = None
 ) -> MIEstimate:
@@ -121,15 +136,16 @@ def combine_fits(
             )
     for message in messages:
         warnings.warn(message, RuntimeWarning, stacklevel=4)  # the caller of estimate_mi
+    bounds = {f.model.bound for f in fits}
     return MIEstimate(
         value,
         standard_error=standard_error,
         interval=normal_interval(value, standard_error, confidence),
         confidence=confidence,
-        bound=fits[0].model.bound,
+        bound=bounds.pop() if len(bounds) == 1 else None,
         n_test=n_test,
         n_folds=len(fits) if cross_fitted else None,
-        estimator_name=estimator_name,
+        estimator_name=_reported_name(fits, estimator_name),
         fold_estimates=fold_values,
         fold_standard_errors=fold_errors,
         estimator=fits[0].model,

@@ -266,7 +266,7 @@ def estimate_mi(
     ):
         if seed is not None:
             torch.manual_seed(seed)
-        model = ModelSpec(estimator, {} if ksg is not None else estimator_params)
+        model = ModelSpec(estimator, {} if ksg is not None else estimator_params, by_default=_is_default(estimator_arg))
         if is_data_loader(x):
             return _estimate_from_loaders(x, valid_loader, model, held_out, settings)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -366,7 +366,7 @@ def _estimate_from_loaders(
     first_batch(held_out.test_loader, "test_loader")
     estimator = model.build(xb.shape[1], yb.shape[1])
     estimator, log = fit_with_reference_choice(
-        estimator, settings, train_loader=train_loader, valid_loader=valid_loader
+        estimator, settings, train_loader=train_loader, valid_loader=valid_loader, reference_model=model.by_default
     )
     certificate = RunningBound()
     running = evaluate_terms(
@@ -440,7 +440,8 @@ def _estimate_from_samples(
         y_map = ColumnPreprocessor(preprocessing, c_y).fit(y)
         x, y, x_test, y_test = x_map(x), y_map(y), x_map(x_test), y_map(y_test)
         estimator = model.build(x.shape[1], y.shape[1], fresh)
-        estimator, log = fit_with_reference_choice(estimator, dataclasses.replace(settings, seed=fold_seed), x, y)
+        fold_settings = dataclasses.replace(settings, seed=fold_seed)
+        estimator, log = fit_with_reference_choice(estimator, fold_settings, x, y, reference_model=model.by_default)
         eval_batch = min(held_out.eval_batch_size, x_test.shape[0])
         certificate = RunningBound()
         running = evaluate_terms(estimator, x_test, y_test, eval_batch, device=settings.device, certificate=certificate)

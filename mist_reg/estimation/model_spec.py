@@ -25,6 +25,9 @@ class ModelSpec:
 
     estimator: MIEstimator | str
     params: dict[str, Any]
+    by_default: bool = False
+    """Whether :func:`mist_reg.estimate_mi` chose it as its default (which may then report the
+    closed-form reference model instead: :mod:`mist_reg.estimation.reference_model_choice`)."""
 
     @property
     def name(self) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 
 from mist_reg.estimation.evaluation import evaluate_mi
 from mist_reg.estimation.fitting import FitSettings, TrainingLog, fit_data_dependent, fit_estimator, sample_loaders
+from mist_reg.estimation.reference_model_choice import reference_model_if_unresolved
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.nn.references.student_t import StudentTLogRatio
 
@@ -56,15 +57,21 @@ def fit_with_reference_choice(
     y: Any = None,
     train_loader: Iterable | None = None,
     valid_loader: Iterable | None = None,
+    reference_model: bool = False,
 ) -> tuple[MIEstimator, TrainingLog]:
     r"""Fits ``estimator`` like :func:`~mist_reg.estimation.fitting.fit_estimator`, choosing its
     critic's reference as the module documentation describes when the critic has a
     :class:`~mist_reg.nn.references.student_t.StudentTLogRatio` reference with ``df=None``
-    (any other estimator is fitted as it is).
+    (any other estimator is fitted as it is). First, with ``reference_model`` (the default
+    of :func:`mist_reg.estimate_mi`), when the critic has a closed-form reference whose
+    partition term the validation samples cannot resolve, nothing is trained and the
+    reference model is returned
+    (:func:`~mist_reg.estimation.reference_model_choice.reference_model_if_unresolved`).
 
     Returns:
-        The fitted estimator (``estimator`` itself, or a fitted copy that starts from the
-        Student-t reference) and its :class:`~mist_reg.estimation.fitting.TrainingLog`.
+        The fitted estimator (``estimator`` itself, a fitted copy that starts from the
+        Student-t reference, or a :class:`~mist_reg.estimators.reference_model.ReferenceModelMI`)
+        and its :class:`~mist_reg.estimation.fitting.TrainingLog`.
 
     Example:
         >>> from mist_reg.estimators import mine
@@ -77,6 +84,10 @@ def fit_with_reference_choice(
         >>> fitted.critic.reference.df_value  # the closed-form t model won on validation
         2.0
     """
+    if reference_model:
+        unresolved = reference_model_if_unresolved(estimator, settings, x, y, train_loader, valid_loader)
+        if unresolved is not None:
+            return unresolved
     student_reference = _open_student_reference(estimator)
     if student_reference is None:
         return estimator, fit_estimator(estimator, settings, x, y, train_loader, valid_loader)

@@ -30,7 +30,9 @@ from torch import Tensor
 
 from mist_reg.nn.critic import Critic
 
-__all__ = ["GaussianLogRatio", "ResidualCritic"]
+__all__ = ["GaussianLogRatio", "ResidualCritic", "COVARIANCE_SHRINKAGES"]
+
+COVARIANCE_SHRINKAGES: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5)
 
 
 class GaussianLogRatio(Critic):
@@ -69,19 +71,23 @@ class GaussianLogRatio(Critic):
         self.register_buffer("proj_y", torch.zeros(y_dim, 0))
         self.register_buffer("rho", torch.zeros(0))
         self.shrinkage = 1.0  # the factor of the canonical correlations chosen by fit_data()
+        self.covariance_shrinkage = 0.0  # the shrinkage of the correlations toward the identity
 
     @staticmethod
-    def _whitener(z: Tensor, ridge: float) -> tuple[Tensor, Tensor]:
+    def _whitener(z: Tensor, ridge: float, shrink_to_identity: float = 0.0) -> tuple[Tensor, Tensor]:
         mean = z.mean(0)
         cov = torch.cov(z.T).reshape(z.shape[1], z.shape[1])
         scale = cov.diagonal().clamp_min(1e-12).sqrt()
-        corr = cov / scale[:, None] / scale[None, :] + ridge * torch.eye(len(cov), dtype=z.dtype, device=z.device)
+        eye = torch.eye(len(cov), dtype=z.dtype, device=z.device)
+        corr = (1 - shrink_to_identity) * (cov / scale[:, None] / scale[None, :]) + (shrink_to_identity + ridge) * eye
         values, vectors = torch.linalg.eigh(corr)
         return mean, (vectors / values.clamp_min(1e-12).sqrt()) / scale[:, None]
 
-    def _canonical(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        mean_x, white_x = self._whitener(x, self.ridge)
-        mean_y, white_y = self._whitener(y, self.ridge)
+    def _canonical(
+        self, x: Tensor, y: Tensor, shrink_to_identity: float = 0.0
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        mean_x, white_x = self._whitener(x, self.ridge, shrink_to_identity)
+        mean_y, white_y = self._whitener(y, self.ridge, shrink_to_identity)
         a, b = (x - mean_x) @ white_x, (y - mean_y) @ white_y
         u, rho, vh = torch.linalg.svd(a.T @ b / (x.shape[0] - 1), full_matrices=False)
         return mean_x, mean_y, white_x @ u, white_y @ vh.T, rho.clamp(0, 1 - 1e-6)
@@ -91,23 +97,27 @@ class GaussianLogRatio(Critic):
         r2 = rho.square()
         return -0.5 * torch.log1p(-r2) - r2 * (a.square() + b.square()) / (2 * (1 - r2)) + rho * a * b / (1 - r2)
 
-    def _choose_rank_and_shrinkage(self, x: Tensor, y: Tensor) -> tuple[int, float]:
+    def _choose_regularisation(self, x: Tensor, y: Tensor) -> tuple[int, float, float]:
+        """The rank, the factor of the canonical correlations and the shrinkage of the
+        within-side correlations toward the identity with the best two-fold held-out log-ratio."""
         n = x.shape[0]
         max_rank = min(x.shape[1], y.shape[1])
         if n < 20:
-            return max_rank, 1.0
+            return max_rank, 1.0, 0.0
         order = torch.randperm(n, generator=torch.Generator().manual_seed(0)).to(x.device)
         folds = order[: n // 2], order[n // 2 :]
         shrinkages = torch.linspace(0.5, 1.0, 11, dtype=x.dtype, device=x.device)
-        scores = torch.zeros(len(shrinkages), max_rank + 1, dtype=x.dtype, device=x.device)
-        for train, test in (folds, folds[::-1]):
-            mean_x, mean_y, proj_x, proj_y, rho = self._canonical(x[train], y[train])
-            a, b = (x[test] - mean_x) @ proj_x, (y[test] - mean_y) @ proj_y
-            for i, shrink in enumerate(shrinkages):
-                terms = self._log_ratio_terms(a, b, rho * shrink)  # [N, max_rank]
-                scores[i, 1:] += terms.mean(0).cumsum(0)
-        best = int(scores.argmax())
-        return best % (max_rank + 1), float(shrinkages[best // (max_rank + 1)])
+        to_identity = COVARIANCE_SHRINKAGES if max(x.shape[1], y.shape[1]) > 1 else (0.0,)
+        scores = torch.zeros(len(to_identity), len(shrinkages), max_rank + 1, dtype=x.dtype, device=x.device)
+        for j, lam in enumerate(to_identity):
+            for train, test in (folds, folds[::-1]):
+                mean_x, mean_y, proj_x, proj_y, rho = self._canonical(x[train], y[train], lam)
+                a, b = (x[test] - mean_x) @ proj_x, (y[test] - mean_y) @ proj_y
+                for i, shrink in enumerate(shrinkages):
+                    terms = self._log_ratio_terms(a, b, rho * shrink)  # [N, max_rank]
+                    scores[j, i, 1:] += terms.mean(0).cumsum(0)
+        j, i, rank = (int(v) for v in torch.unravel_index(scores.argmax(), scores.shape))
+        return rank, float(shrinkages[i]), float(to_identity[j])
 
     @torch.no_grad()
     def fit_data(self, x: Tensor, y: Tensor) -> None:
@@ -117,10 +127,13 @@ class GaussianLogRatio(Critic):
                 f"GaussianLogRatio was built for dims ({self.x_dim}, {self.y_dim}), got ({x.shape[1]}, {y.shape[1]})"
             )
         x, y = x.double(), y.double()
-        rank, shrinkage = self._choose_rank_and_shrinkage(x, y) if self.rank is None else (self.rank, 1.0)
-        mean_x, mean_y, proj_x, proj_y, rho = self._canonical(x, y)
+        if self.rank is None:
+            rank, shrinkage, to_identity = self._choose_regularisation(x, y)
+        else:
+            rank, shrinkage, to_identity = self.rank, 1.0, 0.0
+        mean_x, mean_y, proj_x, proj_y, rho = self._canonical(x, y, to_identity)
         rho = rho * shrinkage
-        self.shrinkage = shrinkage
+        self.shrinkage, self.covariance_shrinkage = shrinkage, to_identity
         self.mean_x, self.mean_y = mean_x.float(), mean_y.float()
         self.proj_x, self.proj_y = proj_x[:, :rank].float(), proj_y[:, :rank].float()
         self.rho = rho[:rank].float()
