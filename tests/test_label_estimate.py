@@ -16,7 +16,7 @@ from mist_reg.tasks.labels import GaussianMixtureLabelTask
 def test_ground_truth_of_a_small_label_task_lies_within_three_standard_errors():
     task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=2.0)
     x, y = task.sample(2000, seed=0)
-    mi = label_mi(x, y, 3, seed=0)
+    mi = label_mi(x, y, 3, n_folds=None, extrapolate=False, seed=0)
     assert mi.bound == "lower" and abs(mi.n_test - 600) <= 3
     assert abs(float(mi) - task.mutual_information) <= 3 * mi.standard_error, (float(mi), task.mutual_information)
     assert mi.interval[0] < float(mi) < mi.interval[1]
@@ -50,7 +50,7 @@ def test_shared_covariance_gaussian_classes_choose_lda():
     task = GaussianMixtureLabelTask(n_classes=10, dim=20, separation=3.0)
     x, y = task.sample(2000, seed=0)
     mi = label_mi(x, y, 10, seed=0)
-    assert mi.estimator_name == "classifier:lda"
+    assert mi.estimator_name == "classifier:lda (extrapolated)" and mi.bound is None
     assert abs(float(mi) - task.mutual_information) <= 3 * mi.standard_error + 0.05
 
 
@@ -89,7 +89,6 @@ def test_absent_classes_are_dropped():
 @pytest.mark.parametrize(
     ("features", "labels", "n_classes", "message"),
     [
-        (torch.randn(6, 2), torch.tensor([0, 0, 0, 1, 1, 2]), 3, "labels holds class 2 only once"),
         (torch.randn(4, 2), torch.tensor([0, 1, 5, 1]), 3, r"labels holds 5 at row 2, outside .* 0..2"),
         (torch.randn(4, 2), torch.tensor([0, -1, 1, 1]), 3, "labels holds -1 at row 1"),
         (torch.tensor([[0.0], [float("nan")], [1.0], [2.0]]), torch.tensor([0, 0, 1, 1]), 2, "features contains NaN"),
@@ -117,3 +116,33 @@ def test_bad_options_and_test_rows_are_refused():
         label_mi(x, y, 3, x[:3], torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="confidence"):
         label_mi(x, y, 2, confidence=1.5)
+
+
+def test_a_class_of_one_row_trains_and_is_never_tested():
+    task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=2.0)
+    x, y = task.sample(1500, seed=0)
+    y = y[:, 0].clone()
+    y[0] = 3  # a fourth class, once
+    with pytest.warns(RuntimeWarning, match="class 3 of the labels has a single row"):
+        mi = label_mi(x, y, 4, seed=0)
+    assert mi.n_test == 1499
+    assert abs(float(mi) - task.mutual_information) <= 3 * mi.standard_error + 0.03
+
+
+def test_one_class_says_so():
+    with pytest.warns(RuntimeWarning, match="one class only"):
+        mi = label_mi(torch.randn(20, 2), torch.ones(20, dtype=torch.long), 2)
+    assert float(mi) == 0.0 and mi.warnings
+
+
+def test_extrapolation_closes_the_gap_of_many_classes_in_many_dimensions():
+    task = GaussianMixtureLabelTask(n_classes=30, dim=32, separation=3.0)
+    x, y = task.sample(3000, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        held_out = label_mi(x, y, 30, extrapolate=False, seed=0)
+        mi = label_mi(x, y, 30, seed=0)
+    truth = task.mutual_information
+    assert held_out.bound == "lower" and float(held_out) < truth
+    assert mi.bound is None and abs(float(mi) - truth) < abs(float(held_out) - truth)
+    assert abs(float(mi) / truth - 1) <= 0.05, (float(mi), float(held_out), truth)

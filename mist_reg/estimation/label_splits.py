@@ -1,7 +1,8 @@
 r"""The checks and the stratified splits behind :func:`mist_reg.estimation.label_estimate.label_mi`:
 :func:`check_label_inputs` (one-line errors naming the argument), :func:`stratified_split`
-(a held-out fraction of every class, at least one row of each class left to fit) and
-:func:`stratified_folds` (cross-fitting folds that share every class evenly).
+(a held-out fraction of every class, at least one row of each class left to fit),
+:func:`stratified_folds` (cross-fitting folds that share every class evenly) and
+:func:`nested_subsets` (growing stratified subsets for a learning curve).
 
 Example:
     >>> import torch
@@ -20,7 +21,7 @@ from torch import Tensor
 
 from mist_reg.checks import check_finite
 
-__all__ = ["check_label_inputs", "stratified_split", "stratified_folds"]
+__all__ = ["check_label_inputs", "stratified_split", "stratified_folds", "nested_subsets"]
 
 
 def _generator(seed: int | None) -> torch.Generator | None:
@@ -100,12 +101,6 @@ def check_label_inputs(
                 "cannot be fitted to a class it has not seen: move some of its rows to the training rows"
             )
     else:
-        single = counts == 1
-        if bool(single.any()) and int((counts > 0).sum()) > 1:
-            raise ValueError(
-                f"labels holds class {int(single.nonzero()[0])} only once; every class needs at least 2 rows "
-                "(one to fit, one to test): drop or merge the rare classes"
-            )
         if n_folds is not None and (isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2):
             raise ValueError(f"n_folds must be an integer >= 2 or None, got {n_folds!r}")
         if not 0.0 < test_percentage < 1.0:
@@ -151,3 +146,23 @@ def stratified_folds(labels: Tensor, n_folds: int, seed: int | None) -> list[Ten
         fold_of[rows] = (torch.arange(len(rows), device=rows.device) + start) % n_folds
         start += len(rows)
     return [fold_of == f for f in range(n_folds)]
+
+
+def nested_subsets(labels: Tensor, fractions: tuple[float, ...], seed: int | None) -> list[Tensor]:
+    r"""Row indices of growing subsets, each about ``fractions[j]`` of every class and each
+    holding the one before (one random order per class, cut at every fraction); every class
+    keeps at least one row.
+
+    Example:
+        >>> small, large = nested_subsets(torch.tensor([0, 0, 0, 0, 1, 1, 1, 1]), (0.5, 1.0), seed=0)
+        >>> len(small), len(large), set(small.tolist()) <= set(large.tolist())
+        (4, 8, True)
+    """
+    generator = _generator(seed)
+    subsets: list[list[Tensor]] = [[] for _ in fractions]
+    for k in torch.unique(labels).tolist():
+        rows = (labels == k).nonzero()[:, 0]
+        rows = rows[torch.randperm(len(rows), generator=generator).to(rows.device)]
+        for subset, fraction in zip(subsets, fractions):
+            subset.append(rows[: max(1, round(fraction * len(rows)))])
+    return [torch.cat(subset).sort().values for subset in subsets]

@@ -48,7 +48,8 @@ def discrete_route(
     Arguments:
         pair: The samples with their column types (:func:`~mist_reg.estimation.typed_pair.read_pair`).
         test_percentage: The held-out fraction for the classifier when no test rows are given.
-        n_folds: Cross-fit the classifier over this many folds instead (or ``None``).
+        n_folds: Cross-fit the classifier over this many folds (``None``: label_mi's default,
+            5 folds, extrapolated along the learning curve; ``test_percentage`` is then unused).
         confidence: The level of the interval.
         seed: Makes the split and the classifier's fit reproducible.
         device: Where the classifier is fitted.
@@ -66,6 +67,7 @@ def discrete_route(
     train_features, test_features = features[:n], (features[n:] if pair.has_test else None)
     train_labels = labels.joint[:n].to(features.device)
     test_labels = labels.joint[n:].to(features.device) if pair.has_test else None
+    folds = {} if n_folds is None else {"n_folds": n_folds}  # label_mi's default: 5 folds
     return label_mi(
         train_features,
         train_labels,
@@ -73,7 +75,7 @@ def discrete_route(
         test_features,
         test_labels,
         test_percentage=test_percentage,
-        n_folds=n_folds,
+        **folds,
         confidence=confidence,
         seed=seed,
         device=device,
