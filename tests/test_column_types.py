@@ -160,6 +160,18 @@ def test_ties_keep_the_default_off_ksg_and_are_named_when_ksg_is_asked_for():
         assert estimate_mi(x, y, "ksg").estimator_name == "ksg"
 
 
+def test_ksg_on_a_discrete_column_names_the_users_column_not_its_indicators():
+    codes = torch.randint(0, 20, (2000, 1), generator=_generator(6)).float()
+    y = codes + torch.randn(2000, 1, generator=_generator(7))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimate = estimate_mi(codes, y, "ksg")
+    messages = [str(w.message) for w in caught]
+    assert messages and all(m.startswith("column 0 of x is read as discrete (20 values)") for m in messages)
+    # I(X; X + N(0, 1)) for X uniform on 20 integers: at most the Gaussian value 0.5 log(1 + 399 / 12)
+    assert 1.5 < float(estimate) < 0.5 * math.log(1 + 399 / 12)
+
+
 def test_a_float_column_declared_continuous_is_not_read_as_codes():
     x, y = dense_gaussian(1, 1, 0.8).sample(2000, seed=1)
     coarse = (x * 2).round() / 2  # about 15 values: discrete by the rule

@@ -56,20 +56,26 @@ def largest_tie(values: Tensor) -> int:
     return int(torch.unique(values, return_counts=True)[1].max())
 
 
-def tie_warnings(x: Tensor, y: Tensor, k: int) -> list[str]:
+def tie_warnings(
+    x: Tensor, y: Tensor, k: int, columns: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+) -> list[str]:
     """Messages naming the columns in which a value repeats more than ``k`` times, for KSG.
+
+    ``columns`` gives, for x and y, the user's index of each column of ``x`` and ``y``
+    (when these hold only some of the user's columns); by default column ``j`` is ``j``.
 
     Example:
         >>> tie_warnings(torch.tensor([[0.0], [1.0]] * 10), torch.randn(20, 1), 5)[0][:49]
         'column 0 of x has a value shared by 10 of 20 rows'
     """
     messages = []
-    for name, z in (("x", x), ("y", y)):
+    names = columns or (tuple(range(x.shape[1])), tuple(range(y.shape[1])))
+    for name, z, index in (("x", x, names[0]), ("y", y, names[1])):
         for j in range(z.shape[1]):
             tie = largest_tie(z[:, j])
             if tie > k:
                 messages.append(
-                    f"column {j} of {name} has a value shared by {tie} of {z.shape[0]} rows: KSG assumes continuous "
+                    f"column {index[j]} of {name} has a value shared by {tie} of {z.shape[0]} rows: KSG assumes continuous "
                     f"data, and a value shared by more than k = {k} rows makes its neighbour counts measure the tie "
                     "(the estimate may be far too high); estimator='default' models discrete and tied columns"
                 )

@@ -40,7 +40,7 @@ from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimation.result import MIEstimate
-from mist_reg.estimation.typed_pair import read_pair
+from mist_reg.estimation.typed_pair import TypedPair, read_pair
 from mist_reg.estimation.typed_routes import discrete_route
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.registry import normalize_name
@@ -292,6 +292,19 @@ def _equal(a: Any, b: Any) -> bool:
         return False
 
 
+def _discrete_for_ksg(pair: TypedPair) -> list[str]:
+    """Messages naming the discrete columns that KSG, asked for by name, reads as indicators."""
+    messages = []
+    for name, types in (("x", pair.x_types), ("y", pair.y_types)):
+        for j, levels in zip(types.discrete, types.levels):
+            messages.append(
+                f"column {j} of {name} is read as discrete ({levels} values): KSG measures its "
+                f"{levels - 1} indicator columns as coordinates, and their ties make the neighbour counts "
+                "coarse; estimator='default' estimates discrete columns by counts and classifiers"
+            )
+    return messages
+
+
 @dataclass(frozen=True)
 class _KsgChoice:
     """KSG with ``k`` neighbours, on one-dimensional continuous samples only (the
@@ -422,7 +435,10 @@ def _estimate_from_samples(
         result = ksg_with_error_bar(
             pair.x, pair.y, ksg.k, preprocessing, held_out.confidence, settings.seed, settings.device
         )
-        for message in tie_warnings(pair.x, pair.y, ksg.k) + result.warnings:
+        c_x, c_y = pair.n_continuous_x, pair.n_continuous_y
+        columns = (pair.x_types.continuous, pair.y_types.continuous)
+        ties = tie_warnings(pair.x[:, :c_x], pair.y[:, :c_y], ksg.k, columns)
+        for message in ties + _discrete_for_ksg(pair) + result.warnings:
             warnings.warn(message, RuntimeWarning, stacklevel=4)
         return result
     x, y = pair.x, pair.y
