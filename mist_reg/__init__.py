@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # for type checkers and documentation tools; at run time name
     from mist_reg.estimation.estimate import estimate_mi
     from mist_reg.estimation.evaluation import evaluate_mi
     from mist_reg.estimation.fitting import TrainingLog, train_mi_estimator
+    from mist_reg.estimation.label_estimate import label_mi
     from mist_reg.estimation.result import MIEstimate
     from mist_reg.estimators import MIEstimator, instantiate_estimator, list_estimators
     from mist_reg.regularization.hooks import FeatureCapture
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "estimate_mi",
+    "label_mi",
     "train_mi_estimator",
     "evaluate_mi",
     "SampleDataset",
@@ -45,6 +47,7 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "SampleDataset": "mist_reg.estimation.data",
     "estimate_mi": "mist_reg.estimation.estimate",
+    "label_mi": "mist_reg.estimation.label_estimate",
     "evaluate_mi": "mist_reg.estimation.evaluation",
     "TrainingLog": "mist_reg.estimation.fitting",
     "train_mi_estimator": "mist_reg.estimation.fitting",

@@ -106,8 +106,11 @@ def estimate_mi(
     2. **Both sides categorical**: the Miller-Madow-corrected plug-in of the counts on every
        sample (``estimator_name="plug-in"``).
     3. **One side categorical** (class labels): ``H(Y)`` minus the held-out cross-entropy of
-       a classifier chosen on validation (``estimator_name="classifier:..."``); ``n_folds``,
-       ``test_percentage`` and the test data apply, the network arguments do not.
+       a classifier chosen on validation, cross-fitted over 5 folds (``n_folds`` sets
+       how many) and extrapolated along its learning curve (``estimator_name=
+       "classifier:<family> (extrapolated)"``, see :func:`mist_reg.label_mi`); given test
+       data, the classifier trains on ``x, y`` and is tested there. ``test_percentage`` and
+       the network arguments do not apply.
     4. **One continuous column on each side**, no value shared by more than ``k = 5`` rows
        and no argument that configures training: KSG on every sample, test data included
        (k-NN distances resolve a sharp one-dimensional density at the sample spacing, with

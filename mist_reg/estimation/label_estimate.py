@@ -180,8 +180,9 @@ def label_mi(
         labels: ``[N]`` (or ``[N, 1]``) int64 class indices in ``0 .. n_classes-1``
             (:func:`mist_reg.labels.encode_labels` makes them from any codes).
         n_classes: The number of classes ``K``.
-        features_test, labels_test: Held-out rows to test on (both or neither); the folds and
-            ``test_percentage`` are then unused.
+        features_test: Held-out rows to test on (with ``labels_test``, or neither); the
+            folds and ``test_percentage`` are then unused.
+        labels_test: The class indices of ``features_test``.
         test_percentage: The fraction of rows held out (stratified) when ``n_folds`` is ``None``.
         n_folds: The cross-fitting folds (default 5: each classifier trains on 80% of the rows,
             and every row is tested once); ``None`` for one split by ``test_percentage``.
