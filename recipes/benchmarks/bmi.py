@@ -5,8 +5,8 @@ and a few seeds, in their own environment (JAX), and saved as ``.npz`` files wit
 ground truth::
 
     bash recipes/benchmarks/setup_bmi_env.sh
-    .venv-bmi/bin/python recipes/benchmarks/draw_bmi_tasks.py --seeds 0 1 2   # runs/bmi/samples
-    .venv-bmi/bin/python recipes/benchmarks/draw_bmi_tasks.py --seeds 0 --ksg # BMI's own KSG
+    .venv-bmi/bin/python -m recipes.benchmarks.draw_bmi_tasks --seeds 0 1 2   # runs/bmi/samples
+    .venv-bmi/bin/python -m recipes.benchmarks.draw_bmi_tasks --seeds 0 --ksg # BMI's own KSG
 
 This script reads those files with numpy alone and runs, on every draw, the estimators
 asked for, appending one JSON line per estimate to ``--out/results.jsonl`` (a run started
@@ -118,7 +118,9 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
     draws = _draws(args.samples, args.seeds, args.tasks)
     if not draws:
-        raise SystemExit(f"no draws under {args.samples}; run recipes/benchmarks/draw_bmi_tasks.py first")
+        raise SystemExit(
+            f"no draws under {args.samples}; run .venv-bmi/bin/python -m recipes.benchmarks.draw_bmi_tasks first"
+        )
     for path in draws:
         task, seed = path.parent.name, int(path.stem.split("-")[1])
         data = np.load(path)

@@ -9,10 +9,13 @@ that exist are kept. With ``--ksg``, BMI's own KSG estimator (``KSGEnsembleFirst
 k = 5 and 10, averaged) is also run on every draw and its estimate and wall time written to
 ``OUT/<task id>/seed-<seed>.bmi_ksg.json``.
 
+Run it as a module from the repository root: run as a file, its own folder leads
+``sys.path`` and ``import bmi`` finds ``recipes/benchmarks/bmi.py`` instead of BMI.
+
 Usage::
 
-    .venv-bmi/bin/python recipes/benchmarks/draw_bmi_tasks.py --seeds 0 1 2
-    .venv-bmi/bin/python recipes/benchmarks/draw_bmi_tasks.py --seeds 0 --ksg
+    .venv-bmi/bin/python -m recipes.benchmarks.draw_bmi_tasks --seeds 0 1 2
+    .venv-bmi/bin/python -m recipes.benchmarks.draw_bmi_tasks --seeds 0 --ksg
 """
 
 from __future__ import annotations
