@@ -12,6 +12,7 @@ from recipe_utils import load_recipe
 from torch import Tensor
 
 from recipes.common.adult import TabularData
+from recipes.common.fairness_eval import s_from_label
 from recipes.common.fairness_model import Task
 from recipes.common.run import command_line
 
@@ -53,6 +54,8 @@ def test_output_weight_lowers_the_demographic_parity_gap(tmp_path, monkeypatch):
     # with the logits penalised, the decision says much less of S, at a cost in accuracy
     assert penalised["dp_gap"] < 0.5 * plain["dp_gap"]
     assert penalised["task_accuracy"] > 0.55
+    # a fresh reader of S from the logits alone: far above chance without the term, near it with
+    assert plain["output_reader"] > 0.75 and penalised["output_reader"] < 0.62
     # the term's own estimate is logged beside the task loss, and falls as training goes on
     log = tmp_path / "out_10" / "none" / "seed_0" / "weight_0" / "metrics.jsonl"
     logged = [
@@ -72,3 +75,16 @@ def test_a_bad_output_weight_is_a_one_line_error_before_anything_is_written(valu
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and ": error: --output-weight" in err[0]
     assert not out.exists()
+
+
+def test_s_from_the_label_alone_is_the_r2_of_the_label_means_for_a_continuous_s():
+    # S = label + N(0, 0.5^2) with balanced labels: R^2 = 0.25 / (0.25 + 0.25) = 0.5
+    generator = torch.Generator().manual_seed(0)
+    labels = [torch.randint(0, 2, (n,), generator=generator) for n in (4000, 4000)]
+    s = [y + 0.5 * torch.randn(len(y), generator=generator) for y in labels]
+    x = [torch.zeros(len(y), 1) for y in labels]
+    task = Task(TabularData("synthetic", x[0], labels[0], x[1], labels[1]), s[0], s[1])
+    assert s_from_label(task) == pytest.approx(0.5, abs=0.03)
+    # classes: S equal to the label 80% of the time is read from it at 0.8
+    agree = [torch.where(torch.rand(len(y), generator=generator) < 0.8, y, 1 - y) for y in labels]
+    assert s_from_label(Task(task.data, agree[0], agree[1])) == pytest.approx(0.8, abs=0.02)
