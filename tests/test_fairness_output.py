@@ -47,17 +47,17 @@ def run(tmp_path, monkeypatch, output_weight: float) -> dict:
 
 
 def test_output_weight_lowers_the_demographic_parity_gap(tmp_path, monkeypatch):
-    plain, penalised = run(tmp_path, monkeypatch, 0.0), run(tmp_path, monkeypatch, 10.0)
+    plain, penalised = run(tmp_path, monkeypatch, 0.0), run(tmp_path, monkeypatch, 3.0)
     # the true labels differ by 0.6 between the groups; a head that reads S copies it
     assert plain["dp_gap_labels"] == pytest.approx(0.6, abs=0.06)
     assert plain["task_accuracy"] > 0.75 and plain["dp_gap"] > 0.4
     # with the logits penalised, the decision says much less of S, at a cost in accuracy
     assert penalised["dp_gap"] < 0.5 * plain["dp_gap"]
-    assert penalised["task_accuracy"] > 0.55
+    assert penalised["task_accuracy"] > 0.6
     # a fresh reader of S from the logits alone: far above chance without the term, near it with
-    assert plain["output_reader"] > 0.75 and penalised["output_reader"] < 0.62
+    assert plain["output_reader"] > 0.8 and penalised["output_reader"] < 0.65
     # the term's own estimate is logged beside the task loss, and falls as training goes on
-    log = tmp_path / "out_10" / "none" / "seed_0" / "weight_0" / "metrics.jsonl"
+    log = tmp_path / "out_3" / "none" / "seed_0" / "weight_0" / "metrics.jsonl"
     logged = [
         r["output_mi_estimate"] for r in map(json.loads, log.read_text().splitlines()) if "output_mi_estimate" in r
     ]
