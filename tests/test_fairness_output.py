@@ -13,7 +13,7 @@ from torch import Tensor
 
 from recipes.common.adult import TabularData
 from recipes.common.fairness_eval import s_from_label
-from recipes.common.fairness_model import Task
+from recipes.common.fairness_model import Task, log_odds
 from recipes.common.run import command_line
 
 fairness = load_recipe("fairness")
@@ -88,3 +88,14 @@ def test_s_from_the_label_alone_is_the_r2_of_the_label_means_for_a_continuous_s(
     # classes: S equal to the label 80% of the time is read from it at 0.8
     agree = [torch.where(torch.rand(len(y), generator=generator) < 0.8, y, 1 - y) for y in labels]
     assert s_from_label(Task(task.data, agree[0], agree[1])) == pytest.approx(0.8, abs=0.02)
+
+
+def test_the_output_penalty_reads_the_log_odds_that_fix_the_decision():
+    logits = torch.tensor([[1.0, 3.0, 0.0], [5.0, 4.0, 7.0]])
+    odds = log_odds(logits)
+    assert odds.tolist() == [[2.0, -1.0], [-1.0, 2.0]]
+    # a common offset of the logits (which the softmax ignores) leaves them unchanged
+    assert torch.equal(log_odds(logits + torch.tensor([[10.0], [-3.0]])), odds)
+    # and they give back the probabilities
+    probabilities = torch.softmax(torch.cat([torch.zeros(2, 1), odds], 1), 1)
+    assert torch.allclose(probabilities, torch.softmax(logits, 1))
