@@ -139,7 +139,7 @@ class FairnessConfig(BaseConfig):
     )
     output_weight: float = option(
         0.0,
-        "weight of a second MILoss(--estimator) between the task head's logits and S, for every method "
+        "weight of a second MILoss(--estimator) between the task head's log-odds and S, for every method "
         "(0: none): removes what the decision says of S, the demographic-parity gap",
     )
     leakage_every: int = option(100, "steps between held-out leakage checks logged to metrics.jsonl (0: none)")
