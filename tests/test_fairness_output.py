@@ -40,6 +40,8 @@ def synthetic_task() -> Task:
 
 def run(tmp_path, monkeypatch, output_weight: float) -> dict:
     monkeypatch.setattr(fairness, "load_task", lambda config, is_main=True: synthetic_task())
+    for plot in ("plot_training", "plot_method_curves"):  # figures are tested elsewhere; they cost a second each
+        monkeypatch.setattr(fairness, plot, lambda *args, **kwargs: None)
     argv = ["--data", "adult", "--methods", "none", "--seeds", "0", "--steps", "100", "--batch-size", "128"]
     argv += ["--lr", "3e-3", "--penalty-warmup", "0.1", "--leakage-every", "0", "--readers", "linear"]
     argv += ["--no-progress", "--threads", "1", "--output-weight", str(output_weight)]
