@@ -139,7 +139,7 @@ class FairnessConfig(BaseConfig):
     )
     output_weight: float = option(
         0.0,
-        "weight of a second MILoss(--estimator) between the task head's logits and S, for every method "
+        "weight of a second MILoss(--estimator) between the task head's log-odds and S, for every method "
         "(0: none): removes what the decision says of S, the demographic-parity gap",
     )
     leakage_every: int = option(100, "steps between held-out leakage checks logged to metrics.jsonl (0: none)")
@@ -368,7 +368,10 @@ def report_methods(root: Run, config: FairnessConfig, task: Task, results: list[
             ("dp_gap", "demographic-parity gap"),
         ],
         root.plot_path("methods_tradeoff.png"),
-        reference={"reader": 0.0 if task.continuous else first["s_chance"], "dp_gap": first["dp_gap_labels"]},
+        reference={
+            "reader": first["s_from_label"] if task.continuous else first["s_chance"],
+            "dp_gap": first["dp_gap_labels"],
+        },
         title=f"{config.data}: task accuracy against what a fresh probe reads of S (mean and s.e. over seeds {list(config.seeds or (config.seed,))})",
     )
 
@@ -377,14 +380,14 @@ def report_methods(root: Run, config: FairnessConfig, task: Task, results: list[
 
     reader = "strongest reader R^2" if task.continuous else "strongest reader acc."
     lines = [
-        f"| method | weight | task acc. | {reader} | S-probe acc. linear / MLP | DP gap | I(Z;S) >= (nats) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| method | weight | task acc. | {reader} | S-probe acc. linear / MLP | DP gap | I(Z;S) >= (nats) | {reader} from the logits |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for method, rows in table.items():
         for r in rows:
             lines.append(
                 f"| {method} | {r['weight']:g} | {cell(r, 'task_accuracy')} | {cell(r, 'reader')} | "
-                f"{cell(r, 'linear_accuracy')} / {cell(r, 'mlp_accuracy')} | {cell(r, 'dp_gap')} | {cell(r, 'mi_lower_bound')} |"
+                f"{cell(r, 'linear_accuracy')} / {cell(r, 'mlp_accuracy')} | {cell(r, 'dp_gap')} | {cell(r, 'mi_lower_bound')} | {cell(r, 'output_reader')} |"
             )
     tracking = {
         method: rank_correlation(
@@ -428,7 +431,7 @@ def report_methods(root: Run, config: FairnessConfig, task: Task, results: list[
         "Fairness: methods compared",
         [
             f"{what}; {config.steps} steps of batch {config.batch_size} per run; mean ± standard error over seeds "
-            f"{summary['seeds']}. S chance {first['s_chance']:.3f}, S from the true label alone {first['s_from_label']:.3f}, "
+            f"{summary['seeds']}. S chance {first['s_chance']:.3f}, S from the true label alone {first['s_from_label']:.3f} ({'R^2' if task.continuous else 'accuracy'}), "
             f"DP gap of the true labels {first['dp_gap_labels']:.3f}. S-probes: fresh probes trained on frozen, standardised "
             "training features, scored on the test split; I(Z;S) >= : mist_reg.attribute_leakage on the test features.",
             "",

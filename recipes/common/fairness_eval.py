@@ -33,7 +33,7 @@ __all__ = [
     "monitor_figure",
     "monitor_reading",
     "rank_correlation",
-    "s_from_label_accuracy",
+    "s_from_label",
 ]
 
 
@@ -51,15 +51,20 @@ def demographic_parity_gap(predictions: Tensor, attributes: Tensor, num_classes:
     return float((rates.max(0).values - rates.min(0).values).max())
 
 
-def s_from_label_accuracy(task: Task) -> float:
-    r"""Test accuracy of predicting ``S`` from the true task label alone (the majority value
-    of ``S`` among the training rows of each label): what a perfect classifier leaves
-    readable (``nan`` for a continuous ``S``)."""
+def s_from_label(task: Task) -> float:
+    r"""What the true task label alone tells of ``S`` on the test split: the accuracy of
+    the majority value of ``S`` among the training rows of each label (classes), or the
+    ``R^2`` of the mean of ``S`` among them (continuous ``S``). A head that predicted the
+    label perfectly would leave this much readable in its output, and so in any features
+    it reads from: the floor of what a penalty can remove at full task accuracy."""
+    labels = task.data.train_labels
     if task.continuous:
-        return math.nan
+        means = torch.stack([task.s_train[labels == c].mean() for c in range(task.num_classes)])
+        residual = task.s_test - means[task.data.test_labels]
+        return float(1 - residual.pow(2).mean() / (task.s_test - task.s_train.mean()).pow(2).mean())
     predictions = torch.zeros_like(task.s_test)
     for label in range(task.num_classes):
-        counts = torch.bincount(task.s_train[task.data.train_labels == label].cpu(), minlength=task.s_classes)
+        counts = torch.bincount(task.s_train[labels == label].cpu(), minlength=task.s_classes)
         predictions[task.data.test_labels == label] = int(counts.argmax())
     return float((predictions == task.s_test).float().mean())
 
@@ -100,17 +105,22 @@ def evaluate_method(
     trained on the frozen training features and scored on the test features (classes), and
     :func:`mist_reg.attribute_leakage` with ``readers`` on the test features. ``reader`` is
     the strongest figure: the best accuracy of any reader (classes) or the best held-out
-    ``R^2`` (continuous ``S``)."""
+    ``R^2`` (continuous ``S``); ``output_reader`` the same figure from the head's logits
+    alone (what the decision itself says of ``S``, part of what any reader of ``Z`` finds,
+    since the logits are a function of ``Z``)."""
     z_train, z_test = encode_rows(model, task, "train"), encode_rows(model, task, "test")
     with torch.no_grad():
-        predictions = model.head(z_test).argmax(1)
+        logits = model.head(z_test).float()
+    predictions = logits.argmax(1)
     leakage = attribute_leakage(z_test, task.s_test, probe=tuple(readers))
+    output = attribute_leakage(logits, task.s_test, probe=tuple(readers))
     result: dict[str, Any] = {
         "task_accuracy": float((predictions == task.data.test_labels).float().mean()),
         "leakage": leakage.as_dict(),
         "dp_gap": demographic_parity_gap(predictions, task.s_test, task.num_classes),
         "dp_gap_labels": demographic_parity_gap(task.data.test_labels, task.s_test, task.num_classes),
-        "s_from_label": s_from_label_accuracy(task),
+        "s_from_label": s_from_label(task),
+        "output_reader": output.r2 if task.continuous else output.accuracy,
     }
     if task.continuous:
         return {**result, "s_probe": {}, "reader": leakage.r2, "mi_lower_bound": math.nan, "s_chance": math.nan}
@@ -187,6 +197,7 @@ METRICS: dict[str, Callable[[dict[str, Any]], float]] = {
     "mlp_accuracy": _probe("mlp", "accuracy"),
     "mlp_auc": _probe("mlp", "auc"),
     "dp_gap": lambda r: r["dp_gap"],
+    "output_reader": lambda r: r.get("output_reader", math.nan),
     "mi_lower_bound": lambda r: r["mi_lower_bound"],
 }
 r"""The figures aggregated over seeds (mean and standard error) for each method and weight."""

@@ -25,7 +25,7 @@ from recipes.common.hsic import HSICPenalty
 from recipes.common.mmd import MMDPenalty
 from recipes.common.models import build_backbone
 
-__all__ = ["METHODS", "MI_METHODS", "CLASS_METHODS", "Task", "MethodModel", "applicable", "encode_rows"]
+__all__ = ["METHODS", "MI_METHODS", "CLASS_METHODS", "Task", "MethodModel", "applicable", "encode_rows", "log_odds"]
 
 METHODS: tuple[str, ...] = (
     "none", "mi", "gaussian", "club", "club_learned", "adversary", "confusion", "mmd", "hsic",
@@ -110,6 +110,18 @@ def tabular_encoder(in_features: int, hidden: Sequence[int], z_dim: int) -> nn.S
     return nn.Sequential(*layers)
 
 
+def log_odds(logits: Tensor) -> Tensor:
+    r"""``[N, k - 1]``: the log-odds of every class against the first, ``logits[:, 1:] -
+    logits[:, :1]``. They fix the head's probabilities, and so its decision, and carry
+    nothing else: the logits' common offset, which the softmax ignores, is gone.
+
+    Example:
+        >>> log_odds(torch.tensor([[1.0, 3.0], [5.0, 4.0]])).tolist()
+        [[2.0], [-1.0]]
+    """
+    return logits[:, 1:] - logits[:, :1]
+
+
 class MethodModel(nn.Module):
     r"""Encoder ``x -> Z``, a head ``Z -> label`` and the penalty of one method.
 
@@ -134,10 +146,15 @@ class MethodModel(nn.Module):
     * ``hsic``: :class:`common.hsic.HSICPenalty`, for classes or continuous ``S``.
 
     With ``config.output_weight > 0`` every method also gets ``output_penalty``,
-    ``MILoss(config.estimator, direction="minimize")`` between the head's logits and ``S``:
-    the features may keep a trace of ``S`` that no reader of ``Z`` finds significant but
-    that lies along the direction the head reads, and the decision then differs between
-    groups (the demographic-parity gap); this term removes what the decision itself says
+    ``MILoss(config.estimator, direction="minimize")`` between the head's log-odds
+    (:func:`log_odds`: for two classes the margin whose sign is the decision) and ``S``:
+    the penalty on ``Z`` spreads its pull over every direction of the features, and where
+    the label depends on ``S`` (UCI Adult: 31% of men and 11% of women earn over 50K) the
+    trace of ``S`` that costs the most task accuracy to remove, and so is removed last,
+    lies along the direction the head reads: the decision then differs between groups
+    (the demographic-parity gap) while readers of ``S`` stay at the majority rate (the
+    label alone does not change the majority group there). This term puts the pull on
+    that one direction and removes what the decision itself says
     about ``S``. Its weight is set by :meth:`set_output_weight`.
     """
 
@@ -208,7 +225,7 @@ class MethodModel(nn.Module):
     def forward(self, inputs: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         logits, term = self._logits_and_term(inputs, s)
         if self.output_penalty is not None and self.training and torch.is_grad_enabled():
-            term = term + self.output_penalty(x=logits.float(), y=s)
+            term = term + self.output_penalty(x=log_odds(logits.float()), y=s)
         return logits, term
 
     def _logits_and_term(self, inputs: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
