@@ -106,20 +106,22 @@ def _parameters(fit: GaussianMixtureFit, x_dim: int) -> dict[str, Tensor]:
     }
 
 
+def _squared_norm(v: Tensor, factor: Tensor) -> Tensor:
+    r"""``|v W|^2`` per row, for ``v: [K, N, d]`` and ``W: [K, d, d]``: a quadratic form ``v^T W W^T v``."""
+    return (v @ factor).square().sum(-1)
+
+
 def _sides(x: Tensor, y: Tensor, p: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     r"""Per component: the joint terms of ``x`` ``[K, N]`` and of ``y`` ``[K, M]``, the
     cross features ``u = a^T L_xy`` ``[K, N, dy]`` and ``b`` ``[K, M, dy]``; and the mixture
     marginals ``log q(x)`` ``[N]``, ``log q(y)`` ``[M]`` (the ``2 pi`` constants cancel)."""
     a = x[None] - p["means_x"][:, None]  # [K, N, dx]
     b = y[None] - p["means_y"][:, None]  # [K, M, dy]
-    x_joint = p["log_weights"][:, None] - 0.5 * p["joint_log_det"][:, None] - 0.5 * (a @ p["joint_x"]).square().sum(-1)
-    y_joint = -0.5 * (b @ p["joint_y"]).square().sum(-1)
-    log_qx = (p["log_weights"][:, None] - 0.5 * p["marginal_log_det_x"][:, None]) - 0.5 * (
-        a @ p["marginal_x"]
-    ).square().sum(-1)
-    log_qy = (p["log_weights"][:, None] - 0.5 * p["marginal_log_det_y"][:, None]) - 0.5 * (
-        b @ p["marginal_y"]
-    ).square().sum(-1)
+    weights = p["log_weights"][:, None]
+    x_joint = weights - 0.5 * (p["joint_log_det"][:, None] + _squared_norm(a, p["joint_x"]))
+    y_joint = -0.5 * _squared_norm(b, p["joint_y"])
+    log_qx = weights - 0.5 * (p["marginal_log_det_x"][:, None] + _squared_norm(a, p["marginal_x"]))
+    log_qy = weights - 0.5 * (p["marginal_log_det_y"][:, None] + _squared_norm(b, p["marginal_y"]))
     return x_joint, y_joint, a @ p["cross"], b, torch.logsumexp(log_qx, 0), torch.logsumexp(log_qy, 0)
 
 
