@@ -189,7 +189,7 @@ def test_estimate_mi_on_gaussian_data_is_the_gaussian_start_exactly():
 
 def test_the_t_start_is_not_taken_when_the_trained_gaussian_start_is_better():
     # the t reference fits the data better than the Gaussian one, but a longer-trained
-    # Gaussian start beats the untrained t model on validation: the Gaussian start is kept
+    # Gaussian start beats the untrained t model on validation: the t start is not trained
     x, y = get_task("spiral-5x5").sample(3000, seed=0)
     settings = FitSettings(max_iterations=600, seed=0)
     g = MarginalGaussianizer().fit(torch.cat([x, y], 1))
@@ -199,5 +199,6 @@ def test_the_t_start_is_not_taken_when_the_trained_gaussian_start_is_better():
     student = StudentTLogRatio(5, 5)
     student.fit_data(z[:, :5], z[:, 5:])
     assert not math.isinf(student.df_value)  # a finite df is the better closed form here
-    assert fitted is estimator and math.isinf(fitted.critic.reference.df_value)
+    # the t start is not taken (another challenger, the Gaussian mixture, may be)
+    assert not isinstance(fitted.critic.reference, StudentTLogRatio) or math.isinf(fitted.critic.reference.df_value)
     assert log.best_valid_mi > float(student(z[:, :5], z[:, 5:]).mean()) - 0.05

@@ -30,6 +30,7 @@ from mist_reg.estimators.registry import (
 )
 from mist_reg.nn.critic import Critic, joint_critic, separable_critic
 from mist_reg.nn.references.gaussian import GaussianLogRatio, ResidualCritic
+from mist_reg.nn.references.mixture import MixtureLogRatio
 from mist_reg.nn.references.student_t import StudentTLogRatio
 
 __all__ = [
@@ -56,7 +57,8 @@ ESTIMATION_CRITIC_DEFAULTS: dict[str, Any] = {
 }
 r"""The critic :func:`mist_reg.estimate_mi` gives every estimator registered with a critic
 unless told otherwise (the ``estimate_defaults`` of their registry entries): a closed-form
-log-ratio, Gaussian or Student-t copula as :mod:`mist_reg.estimation.reference_choice` decides,
+log-ratio, Gaussian, Student-t copula or Gaussian mixture as
+:mod:`mist_reg.estimation.reference_choice` decides,
 corrected by a separable network with marginal terms (see
 ``docs/benchmarks.md`` for how it compares with joint critics and why three hidden layers
 of 128)."""
@@ -83,7 +85,7 @@ def make_critic(
     normalize: bool = False,
     temperature: float = 1.0,
     marginal_terms: bool = False,
-    reference: Literal["gaussian", "student_t"] | None = None,
+    reference: Literal["gaussian", "student_t", "mixture"] | None = None,
     reference_offset: float = 0.0,
 ) -> Critic:
     r"""A joint or separable MLP critic, optionally the correction of a closed-form
@@ -100,8 +102,9 @@ def make_critic(
         normalize: Whether ``g(x)`` and ``h(y)`` are normalised to unit length (separable only).
         temperature: The divisor of separable scores.
         marginal_terms: Whether a separable critic adds terms ``u(x) + w(y)``.
-        reference: ``"gaussian"`` or ``"student_t"``: the MLP becomes a zero-initialised
-            correction of that closed-form log-ratio
+        reference: ``"gaussian"``, ``"student_t"`` or ``"mixture"`` (a Gaussian mixture of
+            ``(x, y)``, :class:`~mist_reg.nn.references.mixture.MixtureLogRatio`): the MLP
+            becomes a zero-initialised correction of that closed-form log-ratio
             (:class:`~mist_reg.nn.references.gaussian.ResidualCritic`), fitted to the
             training data before training; ``None``: the MLP alone.
         reference_offset: Added to the reference, where a bound's optimal critic is the
@@ -131,4 +134,6 @@ def make_critic(
         return ResidualCritic(GaussianLogRatio(x_dim, y_dim), critic, reference_offset)
     if reference == "student_t":
         return ResidualCritic(StudentTLogRatio(x_dim, y_dim), critic, reference_offset)
-    raise ValueError(f"unknown reference {reference!r}; valid references: gaussian, student_t, None")
+    if reference == "mixture":
+        return ResidualCritic(MixtureLogRatio(x_dim, y_dim), critic, reference_offset)
+    raise ValueError(f"unknown reference {reference!r}; valid references: gaussian, student_t, mixture, None")

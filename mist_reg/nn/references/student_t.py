@@ -50,6 +50,7 @@ from torch import Tensor
 
 from mist_reg.nn.critic import Critic
 from mist_reg.nn.references.gaussian import GaussianLogRatio
+from mist_reg.nn.references.held_out import shifted_dv_bound, two_fold_halves
 
 __all__ = ["StudentTLogRatio", "DF_CANDIDATES", "student_t_scores"]
 
@@ -61,7 +62,6 @@ exponent by no more than about half."""
 _TABLE_RANGE = 7.0  # standard normal scores beyond +-7 have probability < 1e-11
 _TABLE_SIZE = 4097
 _EM_ITERATIONS = 30
-_NEGATIVE_SHIFTS = 64  # negative pairs per sample in the held-out DV bound of the df choice
 
 
 def student_t_scores(df: float, grid: Tensor) -> Tensor:
@@ -197,14 +197,9 @@ class StudentTLogRatio(Critic):
         }
 
     def _held_out_bound(self, params: dict[str, Tensor], df: float, sx: Tensor, sy: Tensor) -> float:
-        r"""The DV bound of the model on ``(sx, sy)``: positives, and ``_NEGATIVE_SHIFTS``
-        shifted pairings as negatives."""
-        positive = self._scores_of(sx, sy, params, df, None).mean()
-        n = len(sx)
-        shifts = torch.arange(1, min(_NEGATIVE_SHIFTS, n - 1) + 1, device=sx.device)
-        index = (torch.arange(n, device=sx.device)[:, None] + shifts[None, :]) % n
-        negative = self._scores_of(sx, sy, params, df, index).flatten()
-        return float(positive - (torch.logsumexp(negative, 0) - math.log(len(negative))))
+        r"""The DV bound of the model on ``(sx, sy)``
+        (:func:`~mist_reg.nn.references.held_out.shifted_dv_bound`)."""
+        return shifted_dv_bound(lambda a, b, index: self._scores_of(a, b, params, df, index), sx, sy)
 
     @torch.no_grad()
     def fit_data(self, x: Tensor, y: Tensor) -> None:
@@ -227,8 +222,7 @@ class StudentTLogRatio(Critic):
         if len(candidates) == 1:
             chosen = candidates[0]
         else:
-            order = torch.randperm(len(z), generator=torch.Generator().manual_seed(0)).to(z.device)
-            folds = order[: len(z) // 2], order[len(z) // 2 :]
+            folds = two_fold_halves(len(z), z.device)
             bounds = {
                 df: self._two_fold_bound(self._map(z, table), df, rank, shrinkage, folds)
                 for df, table in tables.items()
@@ -243,6 +237,15 @@ class StudentTLogRatio(Critic):
         for name, value in params.items():
             setattr(self, name, value.float())
         self.mean, self.std = mean.float(), std.float()
+
+    @property
+    def is_gaussian(self) -> bool:
+        r"""Whether the fitted model is the Gaussian one (``df = inf``)."""
+        return math.isinf(self.df_value)
+
+    def freeze_choice(self) -> None:
+        r"""Keeps the degrees of freedom chosen by the last :meth:`fit_data` for later fits."""
+        self.fixed_df = self.df_value
 
     def _two_fold_bound(self, s: Tensor, df: float, rank: int, shrinkage: float, folds: tuple[Tensor, Tensor]) -> float:
         r"""The held-out DV bound of the model fitted on one fold and scored on the other,
