@@ -49,10 +49,9 @@ def exit_on_interrupt(active: bool = True) -> Iterator[None]:
     ``active`` is false.
 
     Why: while torch and numpy load, a ``KeyboardInterrupt`` lands in import code that is not
-    written for it. Measured on this command (``python -m mist_reg tasks`` interrupted at
-    delays from 0.25 to 0.65 s): torch's C extension, importing numpy, swallows it (the command
-    then runs to the end and exits 0), and once the process aborted (status -6). No file has
-    been written while the libraries load, so ending the process loses nothing.
+    written for it: torch's C extension, importing numpy, can swallow it (the command then
+    runs to the end and exits 0) or abort the process. No file has been written while the
+    libraries load, so ending the process loses nothing.
 
     Arguments:
         active: Whether to take over SIGINT.

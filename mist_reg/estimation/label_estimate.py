@@ -23,8 +23,8 @@ by its model's excess risk (a KL divergence, never negative):
 
 Where the classes are many and the features wide (100 classes, 256 dimensions, 40 rows per
 class), a classifier fitted on a few thousand rows is far from the posterior ``p(y | x)``,
-whatever the family: its held-out value is 0.75x the truth, and the learning curve is what
-reaches it.
+whatever the family: its held-out value falls well short of the truth (figures in
+docs/benchmarks.md, "Class labels"), and the learning curve is what reaches it.
 
 Example:
     >>> import torch
