@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_LABEL",
     "column_name",
     "timed",
+    "warm_up",
     "run_benchmark",
     "summarise",
     "markdown_table",
@@ -55,6 +56,24 @@ def column_name(estimator: str) -> str:
         'mist_reg:smile'
     """
     return f"mist_reg:{estimator}"
+
+
+def warm_up() -> None:
+    r"""One short untimed :func:`~mist_reg.estimate_mi` call, so that timed calls after it
+    pay no one-off process costs (the first optimiser a process builds imports
+    ``torch._dynamo``, about 0.7 s). The torch_mist side of the benchmarks warms up the same
+    way in its child process, so that both sides are timed warm.
+
+    Example:
+        >>> warm_up()
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 2, generator=generator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimate_mi(x, x + torch.randn(256, 2, generator=generator), estimator="mine", max_iterations=5)
 
 
 def timed(fn: Callable[[], T]) -> tuple[T, float]:
