@@ -1,7 +1,8 @@
 r"""What every classifier of a class label shares: the :class:`LabelClassifier` contract (fit with
 hyperparameters chosen on a validation part, optional refit on more rows, calibrated
-``log q(y | x)``), the smoothed class frequencies :func:`class_log_frequencies`, the
-per-column :class:`Standardiser` and the temperature calibration :func:`fit_inverse_temperature`.
+``log q(y | x)``), the smoothed class frequencies :func:`class_log_frequencies` and the
+temperature calibration :func:`fit_inverse_temperature`. Features are standardised by
+:class:`mist_reg.estimation.preprocessing.Standardizer`.
 
 Example:
     >>> import torch
@@ -23,7 +24,6 @@ from torch.nn.functional import cross_entropy
 
 __all__ = [
     "LabelClassifier",
-    "Standardiser",
     "class_log_frequencies",
     "fit_inverse_temperature",
     "fit_floor",
@@ -142,25 +142,6 @@ def fit_floor(log_probs: Tensor, labels: Tensor, log_prior: Tensor) -> float:
         if best is None or score < best[0]:
             best = (score, floor)
     return best[1]
-
-
-class Standardiser:
-    r"""Centres and scales every column by the mean and standard deviation of the rows it was
-    built on (constant columns are left unscaled).
-
-    Example:
-        >>> s = Standardiser(torch.tensor([[0.0, 5.0], [2.0, 5.0]]))
-        >>> s(torch.tensor([[1.0, 6.0]]))
-        tensor([[0., 1.]])
-    """
-
-    def __init__(self, x: Tensor) -> None:
-        self.mean = x.mean(0)
-        std = x.std(0) if len(x) > 1 else torch.ones_like(self.mean)
-        self.scale = torch.where(std > 0, std, torch.ones_like(std))
-
-    def __call__(self, x: Tensor) -> Tensor:
-        return (x - self.mean) / self.scale
 
 
 class LabelClassifier:

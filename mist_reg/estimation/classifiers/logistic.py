@@ -22,10 +22,10 @@ from torch.nn.functional import cross_entropy
 
 from mist_reg.estimation.classifiers.base import (
     LabelClassifier,
-    Standardiser,
     fit_inverse_temperature,
     mean_cross_entropy,
 )
+from mist_reg.estimation.preprocessing import Standardizer
 
 __all__ = ["LogisticRegression"]
 
@@ -78,7 +78,7 @@ class LogisticRegression(LabelClassifier):
         optimiser.step(closure)
 
     def _start(self, x: Tensor) -> Tensor:
-        self.standardise = Standardiser(x.float())
+        self.standardise = Standardizer().fit(x.float())
         self.weight = torch.zeros(x.shape[1], self.n_classes, device=x.device, requires_grad=True)
         self.bias = torch.zeros(self.n_classes, device=x.device, requires_grad=True)
         return self.standardise(x.float())

@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 from torch.nn.functional import cross_entropy
 
-from mist_reg.estimation.classifiers.base import LabelClassifier, Standardiser
+from mist_reg.estimation.classifiers.base import LabelClassifier
+from mist_reg.estimation.preprocessing import Standardizer
 from mist_reg.nn.mlp import mlp
 
 __all__ = ["MLPClassifier"]
@@ -68,7 +69,7 @@ class MLPClassifier(LabelClassifier):
         self.best_epoch = 0
 
     def _fit(self, x: Tensor, y: Tensor, x_valid: Tensor, y_valid: Tensor) -> Tensor:
-        self.standardise = Standardiser(x.float())
+        self.standardise = Standardizer().fit(x.float())
         z, z_valid = self.standardise(x.float()), self.standardise(x_valid.float())
         generator = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
         with torch.random.fork_rng(devices=[]):

@@ -28,10 +28,10 @@ from torch import Tensor
 
 from mist_reg.estimation.classifiers.base import (
     LabelClassifier,
-    Standardiser,
     fit_inverse_temperature,
     mean_cross_entropy,
 )
+from mist_reg.estimation.preprocessing import Standardizer
 
 __all__ = ["ClassCovarianceGaussian", "quadratic_fits"]
 
@@ -81,7 +81,7 @@ class ClassCovarianceGaussian(LabelClassifier):
 
     def _moments(self, x: Tensor, y: Tensor) -> None:
         x = x.double()
-        self.standardise = Standardiser(x)
+        self.standardise = Standardizer().fit(x)
         z = self.standardise(x)
         counts = torch.bincount(y, minlength=self.n_classes).to(torch.float64)
         self.means = torch.zeros(self.n_classes, z.shape[1], dtype=torch.float64, device=z.device).index_add_(0, y, z)
