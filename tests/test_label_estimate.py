@@ -65,6 +65,19 @@ def test_xor_classes_choose_a_nonlinear_family_and_find_the_information():
     assert float(mi) > 0.75 * math.log(2)
 
 
+def test_a_ring_boundary_is_resolved_by_the_neighbour_family():
+    # the label is the side of a circle of radius r (the median radius), flipped with
+    # probability 0.2: p(y | x) is a step in |x|, I = log 2 - H(0.9, 0.1) = 0.368 nats
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4000, 2, generator=g)
+    side = (x.norm(dim=1) > math.sqrt(2 * math.log(2))).long()
+    y = torch.where(torch.rand(4000, generator=g) < 0.2, torch.randint(2, (4000,), generator=g), side)
+    truth = math.log(2) + 0.9 * math.log(0.9) + 0.1 * math.log(0.1)
+    mi = label_mi(x, y, 2, seed=0)
+    assert "knn" in mi.estimator_name
+    assert abs(float(mi) - truth) <= 0.1 * truth  # the smooth families alone give about 0.8x
+
+
 def test_explicit_test_rows_are_the_ones_tested():
     task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=2.0)
     x, y = task.sample(1500, seed=0)

@@ -17,7 +17,9 @@ Tasks: the label family of :mod:`mist_reg.tasks.families` (``--split``), and wit
 cases no default was chosen on: two where the classes are not Gaussian with one covariance
 (:class:`ClusteredLabelTask`): class-specific diagonal covariances (a quadratic boundary) and
 classes made of several clusters (XOR-like); a label independent of the features (truth 0);
-two nearly separable classes in 2 dimensions (a learning curve that is flat at once).
+two nearly separable classes in 2 dimensions (a learning curve that is flat at once); and
+labels that are shells of the radius (:class:`ShellLabelTask`), a sharp boundary that no
+smooth family draws.
 
 Usage::
 
@@ -111,11 +113,52 @@ class IndependentLabelTask(Task):
         return x, torch.randint(self.n_classes, (n, 1), generator=generator)
 
 
+class ShellLabelTask(Task):
+    r"""``x ~ N(0, I_d)``; the label is the shell of ``|x|`` among ``n_classes`` equally likely
+    ones, replaced by a uniform class with probability ``flip``. The posterior is a step in the
+    radius, ``p(k | x) = (1 - flip) [k = shell(x)] + flip / K``, so the truth is closed-form:
+    ``log K - H(1 - flip + flip / K, flip / K, ...)`` (the shells' radii are quantiles of 10^6
+    fixed draws, which makes the labels uniform to within 0.001 and the truth exact to 1e-6).
+
+    Example:
+        >>> task = ShellLabelTask(2, 2, flip=0.2)
+        >>> round(task.mutual_information, 4)
+        0.3681
+        >>> x, y = task.sample(4000, seed=0)
+        >>> abs(float(y.float().mean()) - 0.5) < 0.03
+        True
+    """
+
+    def __init__(self, n_classes: int, dim: int, flip: float) -> None:
+        self.n_classes, self.flip = n_classes, flip
+        radii = torch.randn(10**6, dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64).norm(dim=1)
+        self.edges = radii.quantile(torch.arange(1, n_classes, dtype=torch.float64) / n_classes)
+        kept, other = 1 - flip + flip / n_classes, flip / n_classes
+        conditional = -(kept * math.log(kept) + (n_classes - 1) * other * math.log(other)) if flip > 0 else 0.0
+        name = f"shells-k{n_classes}-d{dim}-f{flip:g}"
+        super().__init__(name, dim, 1, math.log(n_classes) - conditional, "the shell of the radius, some flipped", 0.0)
+
+    def log_ratio(self, x: Tensor, y: Tensor) -> Tensor:
+        r"""The exact ``log p(y | x) - log p(y)`` of every row (``y`` of shape [n])."""
+        shell = torch.bucketize(x.double().norm(dim=1), self.edges)
+        p = torch.where(y == shell, 1 - self.flip + self.flip / self.n_classes, self.flip / self.n_classes)
+        return p.log() + math.log(self.n_classes)
+
+    def _sample(self, n: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        x = torch.randn(n, self.dim_x, generator=generator, dtype=torch.float64)
+        shell = torch.bucketize(x.norm(dim=1), self.edges)
+        flipped = torch.rand(n, generator=generator, dtype=torch.float64) < self.flip
+        y = torch.where(flipped, torch.randint(self.n_classes, (n,), generator=generator), shell)
+        return x.float(), y.unsqueeze(1)
+
+
 EXTRA_TASKS = {
     "quadratic": lambda: ClusteredLabelTask(5, 16, clusters=1, separation=2.0, spread=3.0),
     "xor": lambda: ClusteredLabelTask(4, 8, clusters=3, separation=6.0, spread=1.0),
     "independent": lambda: IndependentLabelTask(5, 16),
     "separable": lambda: GaussianMixtureLabelTask(2, 2, 8.0),
+    "ring": lambda: ShellLabelTask(2, 2, flip=0.2),
+    "shells": lambda: ShellLabelTask(4, 4, flip=0.1),
 }
 
 METHODS = {

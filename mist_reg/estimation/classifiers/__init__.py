@@ -2,7 +2,8 @@ r"""Classifiers ``q(y | x)`` of a class label for :func:`mist_reg.estimation.lab
 cheap models written in torch, each choosing its hyperparameters and one temperature on
 validation rows (:mod:`.base`): a shared-covariance Gaussian (:mod:`.gaussian`), one covariance
 per class (:mod:`.quadratic`, where every class has more rows than features), multinomial
-logistic regression (:mod:`.logistic`) and a small MLP (:mod:`.mlp`).
+logistic regression (:mod:`.logistic`), a small MLP (:mod:`.mlp`) and, for few features, the
+k-nearest-neighbour classifier (:mod:`.neighbours`).
 
 Example:
     >>> import torch
@@ -19,6 +20,7 @@ from mist_reg.estimation.classifiers.base import LabelClassifier, class_log_freq
 from mist_reg.estimation.classifiers.gaussian import SharedCovarianceGaussian
 from mist_reg.estimation.classifiers.logistic import LogisticRegression
 from mist_reg.estimation.classifiers.mlp import MLPClassifier
+from mist_reg.estimation.classifiers.neighbours import MAX_FEATURES, NearestNeighbourClassifier
 from mist_reg.estimation.classifiers.quadratic import ClassCovarianceGaussian, quadratic_fits
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "ClassCovarianceGaussian",
     "LogisticRegression",
     "MLPClassifier",
+    "NearestNeighbourClassifier",
     "class_log_frequencies",
     "fit_inverse_temperature",
     "default_classifiers",
@@ -45,12 +48,14 @@ def default_classifiers(labels: Tensor, n_features: int, n_classes: int, seed: i
     Returns:
         The shared-covariance Gaussian, the per-class-covariance Gaussian when every class has
         more rows than features (:func:`~mist_reg.estimation.classifiers.quadratic.quadratic_fits`),
-        logistic regression and the MLP.
+        logistic regression, the MLP, and the nearest-neighbour classifier for at most
+        :data:`~mist_reg.estimation.classifiers.neighbours.MAX_FEATURES` features.
 
     Example:
         >>> import torch
         >>> [c.name for c in default_classifiers(torch.arange(40) % 2, n_features=3, n_classes=2)]
-        ['lda', 'qda', 'logistic', 'mlp']
+        ['lda', 'qda', 'logistic', 'mlp', 'knn']
     """
     quadratic = [ClassCovarianceGaussian()] if quadratic_fits(labels, n_features, n_classes) else []
-    return [SharedCovarianceGaussian(), *quadratic, LogisticRegression(), MLPClassifier(seed=seed)]
+    neighbours = [NearestNeighbourClassifier()] if n_features <= MAX_FEATURES else []
+    return [SharedCovarianceGaussian(), *quadratic, LogisticRegression(), MLPClassifier(seed=seed), *neighbours]
