@@ -61,8 +61,11 @@ from mist_reg.nn.references.mixture_em import (
 
 __all__ = ["MixtureLogRatio", "COMPONENT_CANDIDATES", "MAX_FIT_COST", "max_components"]
 
-COMPONENT_CANDIDATES: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16)
-r"""The numbers of components :class:`MixtureLogRatio` chooses among (``1``: the Gaussian)."""
+COMPONENT_CANDIDATES: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+r"""The numbers of components :class:`MixtureLogRatio` chooses among (``1``: the Gaussian),
+those above :func:`max_components` dropped: the held-out bound and that cap choose ``K``, and
+the list only spaces the candidates (a shared cluster label of 20 values in 2 + 2 dimensions
+needs more than 16)."""
 
 MAX_FIT_COST = 0.1
 r"""The most held-out log-likelihood, in nats per sample, that estimating the mixture's
@@ -229,6 +232,8 @@ class MixtureLogRatio(Critic):
         Example:
             >>> MixtureLogRatio(3, 3).candidates_for(3000)
             (1, 2, 3, 4, 6, 8, 12, 16)
+            >>> MixtureLogRatio(1, 1).candidates_for(3000)
+            (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
             >>> MixtureLogRatio(25, 25).candidates_for(3000)
             (1,)
         """
