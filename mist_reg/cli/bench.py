@@ -24,7 +24,7 @@ from mist_reg.cli.common import (
     finite,
     positive_int,
 )
-from mist_reg.estimation.fitting import DEFAULT_BATCH_SIZE
+from mist_reg.estimation.training_defaults import ESTIMATE_BATCH_SIZE
 from mist_reg.tasks import BENCHMARK_SUITE, get_task
 from mist_reg.tasks.benchmark import (
     DEFAULT_LABEL,
@@ -73,7 +73,7 @@ def add_bench_parser(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--n-folds", type=int, metavar="K", help="cross-fit over K folds")
     bench.add_argument("--max-iterations", type=positive_int, metavar="N", help="training steps at most")
-    bench.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, metavar="B")
+    bench.add_argument("--batch-size", type=positive_int, default=ESTIMATE_BATCH_SIZE, metavar="B")
     bench.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument(

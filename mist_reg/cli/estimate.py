@@ -27,7 +27,8 @@ from mist_reg.cli.common import (
 from mist_reg.cli.io import load_pair
 from mist_reg.cli.tables import SUPPORTED_EXTENSIONS
 from mist_reg.estimation.estimate import DEFAULT_ESTIMATOR, KSG, estimate_mi
-from mist_reg.estimation.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_MAX_ITERATIONS
+from mist_reg.estimation.fitting import DEFAULT_MAX_ITERATIONS
+from mist_reg.estimation.training_defaults import ESTIMATE_BATCH_SIZE, ESTIMATE_LR
 from mist_reg.tasks.benchmark import timed
 
 __all__ = ["add_estimate_parser", "run_estimate", "BOUND_NOTES"]
@@ -114,11 +115,11 @@ def add_estimate_parser(commands: argparse._SubParsersAction) -> None:
     est.add_argument(
         "--batch-size",
         type=positive_int,
-        default=DEFAULT_BATCH_SIZE,
+        default=ESTIMATE_BATCH_SIZE,
         metavar="B",
-        help=f"training batch size (default {DEFAULT_BATCH_SIZE})",
+        help=f"training batch size (default {ESTIMATE_BATCH_SIZE})",
     )
-    est.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"learning rate (default {DEFAULT_LR})")
+    est.add_argument("--lr", type=float, default=ESTIMATE_LR, help=f"learning rate (default {ESTIMATE_LR})")
     est.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     est.add_argument("--seed", type=int, default=0, help="seed of splits, initialisation and batches (default 0)")
     est.add_argument("--json", action="store_true", help="print one JSON object instead of text")

@@ -29,12 +29,13 @@ from typing import Any
 import torch
 
 from mist_reg.checks import check_positive_int
+from mist_reg.estimation import training_defaults as defaults
 from mist_reg.estimation.column_types import Declared
 from mist_reg.estimation.combine import FoldFit, combine_fits
 from mist_reg.estimation.data import first_batch, is_data_loader, split_indices
 from mist_reg.estimation.diagnostics import exact_dependence, is_continuous, largest_tie, tie_warnings
 from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_terms
-from mist_reg.estimation.fitting import DEFAULT_BATCH_SIZE, DEFAULT_LR, FitSettings, cpu_threads_for, resolve_device
+from mist_reg.estimation.fitting import FitSettings, cpu_threads_for, resolve_device
 from mist_reg.estimation.knn_estimate import DEFAULT_K, ksg_with_error_bar
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
@@ -46,7 +47,13 @@ from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.registry import normalize_name
 from mist_reg.functional.bounds import RunningBound
 
-__all__ = ["estimate_mi", "DEFAULT_ESTIMATOR", "TRAINED_DEFAULT", "KSG", "ESTIMATE_NAMES"]
+__all__ = [
+    "estimate_mi",
+    "DEFAULT_ESTIMATOR",
+    "TRAINED_DEFAULT",
+    "KSG",
+    "ESTIMATE_NAMES",
+]
 
 DEFAULT_ESTIMATOR = "default"
 """The default of :func:`estimate_mi`: :data:`KSG` for one-dimensional continuous ``x`` and
@@ -80,15 +87,15 @@ def estimate_mi(
     valid_loader: Iterable | None = None,
     test_loader: Iterable | None = None,
     preprocessing: Preprocessing = "gaussianize",
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = defaults.ESTIMATE_BATCH_SIZE,
     eval_batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
     max_iterations: int | None = None,
     max_epochs: int | None = None,
-    lr: float = DEFAULT_LR,
+    lr: float = defaults.ESTIMATE_LR,
     valid_percentage: float = 0.1,
     early_stopping: bool = True,
-    patience: int = 5,
-    eval_every: int = 50,
+    patience: int = defaults.ESTIMATE_PATIENCE,
+    eval_every: int = defaults.ESTIMATE_EVAL_EVERY,
     device: str | torch.device | None = None,
     seed: int | None = 0,
     verbose: bool = False,
@@ -261,6 +268,7 @@ def estimate_mi(
         valid_batch_size=eval_batch_size,
         verbose=verbose,
         seed=seed,
+        shrink_batch=batch_size is _SIGNATURE_DEFAULTS.get("batch_size"),
     )
     held_out = _HeldOut(x_test, y_test, test_loader, test_percentage, n_folds, eval_batch_size, confidence)
     with (

@@ -1,0 +1,30 @@
+r"""How :func:`mist_reg.estimate_mi` trains a critic by default: batch size, learning rate,
+validation spacing and early-stopping patience (the CLI's ``estimate`` and ``bench`` commands
+share them). :func:`mist_reg.train_mi_estimator` keeps the torch_mist 0.1.5 API's own
+defaults (:class:`mist_reg.estimation.fitting.FitSettings`).
+
+Example:
+    >>> ESTIMATE_BATCH_SIZE * ESTIMATE_EVAL_EVERY  # samples between validations
+    3200
+"""
+
+from __future__ import annotations
+
+__all__ = ["ESTIMATE_BATCH_SIZE", "ESTIMATE_LR", "ESTIMATE_EVAL_EVERY", "ESTIMATE_PATIENCE"]
+
+ESTIMATE_BATCH_SIZE = 128
+"""The training batch size of :func:`estimate_mi`. A step of its critics is a few hundred
+small operations whose cost barely grows with the batch on a CPU, so 128 rows see nearly
+twice the samples per second of 64 (measured in ``docs/benchmarks.md``)."""
+
+ESTIMATE_LR = 2e-3
+"""The learning rate of :func:`estimate_mi`: doubled with the batch from 64 rows at 1e-3, so
+that a sample moves the critic as far as before (the linear-scaling rule)."""
+
+ESTIMATE_EVAL_EVERY = 25
+"""Steps between validations in :func:`estimate_mi` (3,200 samples)."""
+
+ESTIMATE_PATIENCE = 7
+"""Validations without improvement before :func:`estimate_mi` stops training (175 steps). A
+critic can sit on a plateau for a number of *updates* before it learns a structure (a
+spiral's), so patience is not halved with the steps per epoch."""
