@@ -154,6 +154,9 @@ def run_torch_mist(
                 text=True,
                 timeout=timeout,
                 cwd=tmp,
+                # torch_mist keeps its best weights in tempfile.gettempdir() under a name that
+                # is the same in every process: a private TMPDIR lets two benchmarks run at once
+                env={**os.environ, "TMPDIR": tmp},
             )
         except subprocess.TimeoutExpired as exc:
             raise RuntimeError(f"torch_mist ({estimator}) did not finish within {timeout} s") from exc
