@@ -20,7 +20,7 @@ from mist_reg.estimation.classifiers.base import LabelClassifier, class_log_freq
 from mist_reg.estimation.classifiers.gaussian import SharedCovarianceGaussian
 from mist_reg.estimation.classifiers.logistic import LogisticRegression
 from mist_reg.estimation.classifiers.mlp import MLPClassifier
-from mist_reg.estimation.classifiers.neighbours import MAX_FEATURES, NearestNeighbourClassifier
+from mist_reg.estimation.classifiers.neighbours import NearestNeighbourClassifier, offered
 from mist_reg.estimation.classifiers.quadratic import ClassCovarianceGaussian, quadratic_fits
 
 __all__ = [
@@ -48,8 +48,8 @@ def default_classifiers(labels: Tensor, n_features: int, n_classes: int, seed: i
     Returns:
         The shared-covariance Gaussian, the per-class-covariance Gaussian when every class has
         more rows than features (:func:`~mist_reg.estimation.classifiers.quadratic.quadratic_fits`),
-        logistic regression, the MLP, and the nearest-neighbour classifier for at most
-        :data:`~mist_reg.estimation.classifiers.neighbours.MAX_FEATURES` features.
+        logistic regression, the MLP, and the nearest-neighbour classifier for few features
+        and rows (:func:`~mist_reg.estimation.classifiers.neighbours.offered`).
 
     Example:
         >>> import torch
@@ -57,5 +57,5 @@ def default_classifiers(labels: Tensor, n_features: int, n_classes: int, seed: i
         ['lda', 'qda', 'logistic', 'mlp', 'knn']
     """
     quadratic = [ClassCovarianceGaussian()] if quadratic_fits(labels, n_features, n_classes) else []
-    neighbours = [NearestNeighbourClassifier()] if n_features <= MAX_FEATURES else []
+    neighbours = [NearestNeighbourClassifier()] if offered(len(labels), n_features) else []
     return [SharedCovarianceGaussian(), *quadratic, LogisticRegression(), MLPClassifier(seed=seed), *neighbours]

@@ -7,7 +7,7 @@ It is the family that resolves a class boundary of any shape at the spacing of t
 small-MLP families smooth it; its variance grows with the dimension, as the distance to the
 ``k``-th neighbour shrinks only like ``N^(-1/d)``, so
 :func:`~mist_reg.estimation.classifiers.default_classifiers` offers it for few features
-(:data:`MAX_FEATURES`). ``k`` is chosen on the validation rows by calibrated cross-entropy.
+(:func:`offered`). ``k`` is chosen on the validation rows by calibrated cross-entropy.
 
 Example:
     >>> import torch
@@ -28,12 +28,28 @@ from torch import Tensor
 from mist_reg.estimation.classifiers.base import LabelClassifier, fit_inverse_temperature, mean_cross_entropy
 from mist_reg.estimation.preprocessing import Standardizer
 
-__all__ = ["NearestNeighbourClassifier", "MAX_FEATURES"]
+__all__ = ["NearestNeighbourClassifier", "MAX_FEATURES", "MAX_ROWS", "offered"]
 
 MAX_FEATURES = 8
 r"""The most feature columns for which :func:`~mist_reg.estimation.classifiers.default_classifiers`
 offers the neighbour classifier: beyond, a few thousand rows leave neighbourhoods too wide to
 beat the smooth families, and the distances cost time for nothing."""
+
+MAX_ROWS = 50_000
+r"""The most training rows for which it is offered: its distances cost ``N^2``, and with that
+many rows the MLP draws a sharp boundary too."""
+
+
+def offered(n_rows: int, n_features: int) -> bool:
+    r"""Whether :func:`~mist_reg.estimation.classifiers.default_classifiers` offers the
+    neighbour classifier for ``n_rows`` training rows of ``n_features`` features.
+
+    Example:
+        >>> offered(4000, 2), offered(4000, 64), offered(10**6, 2)
+        (True, False, False)
+    """
+    return n_features <= MAX_FEATURES and n_rows <= MAX_ROWS
+
 
 _KS = (5, 10, 20, 40, 80)
 _PSEUDO_COUNT = 0.5
