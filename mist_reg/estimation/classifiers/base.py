@@ -16,7 +16,8 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -29,6 +30,8 @@ __all__ = [
     "fit_floor",
     "mixed_with_prior",
     "mean_cross_entropy",
+    "calibrated_cross_entropy",
+    "best_calibrated",
 ]
 
 
@@ -142,6 +145,38 @@ def fit_floor(log_probs: Tensor, labels: Tensor, log_prior: Tensor) -> float:
         if best is None or score < best[0]:
             best = (score, floor)
     return best[1]
+
+
+def calibrated_cross_entropy(logits: Tensor, labels: Tensor) -> float:
+    r"""The cross-entropy of ``softmax(beta * logits)`` at the best temperature
+    (:func:`fit_inverse_temperature`): how a hyperparameter's validation logits are scored.
+
+    Example:
+        >>> logits = torch.tensor([[4.0, 0.0], [0.0, 4.0]])
+        >>> calibrated_cross_entropy(logits, torch.tensor([0, 1])) < 0.01
+        True
+    """
+    return mean_cross_entropy(fit_inverse_temperature(logits, labels) * logits.double(), labels)
+
+
+def best_calibrated(options: Iterable[tuple[Any, Tensor]], labels: Tensor) -> tuple[Any, Tensor]:
+    r"""Of ``(option, validation logits)`` pairs, the one of least
+    :func:`calibrated_cross_entropy` on ``labels`` (the first on ties).
+
+    Example:
+        >>> labels = torch.tensor([0, 1])
+        >>> good, bad = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+        >>> best_calibrated([("bad", bad), ("good", good)], labels)[0]
+        'good'
+    """
+    best = None
+    for option, logits in options:
+        score = calibrated_cross_entropy(logits, labels)
+        if best is None or score < best[0]:
+            best = (score, option, logits)
+    if best is None:
+        raise ValueError("best_calibrated needs at least one option")
+    return best[1], best[2]
 
 
 class LabelClassifier:

@@ -30,8 +30,7 @@ from torch import Tensor
 
 from mist_reg.estimation.classifiers.base import (
     LabelClassifier,
-    fit_inverse_temperature,
-    mean_cross_entropy,
+    best_calibrated,
 )
 from mist_reg.estimation.preprocessing import Standardizer
 
@@ -99,13 +98,8 @@ class SharedCovarianceGaussian(LabelClassifier):
 
     def _fit(self, x: Tensor, y: Tensor, x_valid: Tensor, y_valid: Tensor) -> Tensor:
         self._moments(x, y)
-        best = None
-        for shrinkage in self.shrinkages:
-            logits = self._logits_with(x_valid, shrinkage)
-            score = mean_cross_entropy(fit_inverse_temperature(logits, y_valid) * logits, y_valid)
-            if best is None or score < best[0]:
-                best = (score, shrinkage, logits)
-        _, self.shrinkage, logits = best
+        options = ((shrinkage, self._logits_with(x_valid, shrinkage)) for shrinkage in self.shrinkages)
+        self.shrinkage, logits = best_calibrated(options, y_valid)
         return logits
 
     def _refit(self, x: Tensor, y: Tensor) -> None:

@@ -22,8 +22,7 @@ from torch.nn.functional import cross_entropy
 
 from mist_reg.estimation.classifiers.base import (
     LabelClassifier,
-    fit_inverse_temperature,
-    mean_cross_entropy,
+    calibrated_cross_entropy,
 )
 from mist_reg.estimation.preprocessing import Standardizer
 
@@ -89,7 +88,7 @@ class LogisticRegression(LabelClassifier):
         for strength in self.strengths:
             self._train(z, y, strength)
             logits = self._logits(x_valid)
-            score = mean_cross_entropy(fit_inverse_temperature(logits, y_valid) * logits.double(), y_valid)
+            score = calibrated_cross_entropy(logits, y_valid)
             if best is not None and score >= best[0]:
                 break  # weaker penalties fit the training rows ever closer: past the best, they get worse
             best = (score, strength, logits, self.weight.detach().clone(), self.bias.detach().clone())

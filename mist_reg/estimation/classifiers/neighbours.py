@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mist_reg.estimation.classifiers.base import LabelClassifier, fit_inverse_temperature, mean_cross_entropy
+from mist_reg.estimation.classifiers.base import LabelClassifier, best_calibrated
 from mist_reg.estimation.preprocessing import Standardizer
 
 __all__ = ["NearestNeighbourClassifier", "MAX_FEATURES", "MAX_ROWS", "offered"]
@@ -104,13 +104,7 @@ class NearestNeighbourClassifier(LabelClassifier):
         self._store(x, y)
         ks = [k for k in self.ks if k <= len(x)] or [len(x)]
         labels = self._neighbour_labels(x_valid, ks[-1])
-        best = None
-        for k in ks:
-            logits = self._counts_logits(labels, k)
-            score = mean_cross_entropy(fit_inverse_temperature(logits, y_valid) * logits, y_valid)
-            if best is None or score < best[0]:
-                best = (score, k, logits)
-        _, self.k, logits = best
+        self.k, logits = best_calibrated(((k, self._counts_logits(labels, k)) for k in ks), y_valid)
         return logits
 
     def _refit(self, x: Tensor, y: Tensor) -> None:

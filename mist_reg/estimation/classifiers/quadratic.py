@@ -28,8 +28,7 @@ from torch import Tensor
 
 from mist_reg.estimation.classifiers.base import (
     LabelClassifier,
-    fit_inverse_temperature,
-    mean_cross_entropy,
+    best_calibrated,
 )
 from mist_reg.estimation.preprocessing import Standardizer
 
@@ -107,14 +106,12 @@ class ClassCovarianceGaussian(LabelClassifier):
 
     def _fit(self, x: Tensor, y: Tensor, x_valid: Tensor, y_valid: Tensor) -> Tensor:
         self._moments(x, y)
-        best = None
-        for pooling in self.poolings:
-            for shrinkage in self.shrinkages:
-                logits = self._logits_with(x_valid, pooling, shrinkage)
-                score = mean_cross_entropy(fit_inverse_temperature(logits, y_valid) * logits, y_valid)
-                if best is None or score < best[0]:
-                    best = (score, pooling, shrinkage, logits)
-        _, self.pooling, self.shrinkage, logits = best
+        options = (
+            ((pooling, shrinkage), self._logits_with(x_valid, pooling, shrinkage))
+            for pooling in self.poolings
+            for shrinkage in self.shrinkages
+        )
+        (self.pooling, self.shrinkage), logits = best_calibrated(options, y_valid)
         return logits
 
     def _refit(self, x: Tensor, y: Tensor) -> None:
