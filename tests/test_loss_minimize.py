@@ -15,7 +15,7 @@ from penalty_training import judge as judge_features
 from penalty_training import train_with_penalty
 from torch import nn
 
-from mist_reg import LeakageReport, MILoss
+from mist_reg import LeakageReport, MILoss, attribute_leakage
 from mist_reg.distributions import BatchByType, BatchGaussian, ConditionalCategorical
 from mist_reg.estimators import CLUB, L1OUT, GaussianMI, KernelMI
 
@@ -154,3 +154,40 @@ def test_gaussian_models_name_bad_settings_and_class_indices():
         BatchGaussian().fit(x, torch.arange(16) % 2 - 1)
     with pytest.raises(ValueError, match=r"\[N\] or \[N, 1\]"):
         BatchGaussian().fit(x, torch.zeros(16, 2, dtype=torch.long))
+
+
+def _sign_hidden_task(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs ``u``; a target that needs ``|s|`` (no linear correlation with ``s``); ``s = u_3``."""
+    u = torch.randn(n, 3, generator=generator)
+    s = u[:, 2]
+    return u, u[:, 0] + 0.5 * u[:, 1] + 0.8 * (s.abs() - 0.8), s
+
+
+def _train_regressor(estimator: str, weight: float) -> tuple[float, LeakageReport]:
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    encoder, head = nn.Sequential(nn.Linear(3, 32), nn.ReLU(), nn.Linear(32, 4)), nn.Linear(4, 1)
+    penalty = MILoss(estimator, direction="minimize", weight=weight)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=3e-3)
+    for _ in range(400):
+        u, target, s = _sign_hidden_task(256, generator)
+        z = encoder(u)
+        loss = nn.functional.mse_loss(head(z)[:, 0], target) + penalty(z, s[:, None])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    u, target, s = _sign_hidden_task(4000, torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        z = encoder(u)
+        task_error = float(nn.functional.mse_loss(head(z)[:, 0], target))
+    return task_error, attribute_leakage(z, s)
+
+
+def test_a_continuous_attribute_read_non_linearly_is_removed_by_the_kernel_not_the_gaussian_model():
+    # the task needs |s|, not its sign: the Gaussian model removes the linear trace of s and the
+    # encoder keeps its sign where only a non-linear reader sees it (Adult's age in miniature);
+    # the kernel model sees every moment, and a fresh MLP regressor finds nothing
+    task_error, leak = _train_regressor("kernel", 1.0)
+    assert task_error < 0.05 and leak.r2 < 0.05, (task_error, leak.readers)
+    _, leak = _train_regressor("gaussian", 10.0)
+    assert leak.readers["linear"]["r2"] < 0.05 and leak.readers["mlp"]["r2"] > 0.2, leak.readers
