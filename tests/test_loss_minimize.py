@@ -7,8 +7,6 @@ information of held-out features is computed in closed form.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from penalty_training import judge as judge_features
@@ -95,28 +93,30 @@ def test_the_adversarial_game_of_a_learned_q_is_still_available_by_name():
     assert sum(p.numel() for p in q.parameters()) == 58  # 4 features -> 8 -> 2 classes: 40 + 18
 
 
-@pytest.mark.parametrize("estimator, weight", [("gaussian", 0.1), ("l1out", 0.1)])
-def test_a_continuous_nuisance_is_removed_by_the_linear_gaussian_fit(estimator, weight):
+@pytest.mark.parametrize("estimator, expected", [("gaussian", GaussianMI), ("l1out", L1OUT), ("kernel", KernelMI)])
+def test_a_linear_copy_of_a_continuous_nuisance_is_removed_for_a_fresh_probe(estimator, expected):
+    # a linear encoder of (u1, u2, u3) must keep u1, u2 and may keep u3, the nuisance; its
+    # features carry a little noise (0.01), as every trained network's do, so that a copy of u3
+    # scaled down to nothing is gone (without it, an invertible map keeps u3 at any scale,
+    # and a standardised linear probe reads it exactly)
     torch.manual_seed(0)
     encoder = nn.Linear(3, 3)
-    penalty = MILoss(estimator, direction="minimize", weight=weight)
+    penalty = MILoss(estimator, direction="minimize", weight=0.1)
     optimizer = torch.optim.Adam(encoder.parameters(), lr=1e-2)
     for _ in range(300):
         u = torch.randn(128, 3)
-        z = encoder(u)
+        z = encoder(u) + 0.01 * torch.randn(128, 3)
         loss = nn.functional.mse_loss(z[:, :2], u[:, :2]) + penalty(x=z, y=u[:, 2:])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert isinstance(penalty.estimator, GaussianMI if estimator == "gaussian" else L1OUT)
-    u = torch.randn(4000, 3, generator=torch.Generator().manual_seed(5))
+    assert isinstance(penalty.estimator, expected)
+    generator = torch.Generator().manual_seed(5)
+    u = torch.randn(4000, 3, generator=generator)
     with torch.no_grad():
-        z = encoder(u)
-    # Gaussian MI between the features and the nuisance from the R^2 of least squares
-    design = torch.cat([z, torch.ones(4000, 1)], 1)
-    residual = u[:, 2:] - design @ torch.linalg.lstsq(design, u[:, 2:]).solution
-    information = -0.5 * math.log(float(residual.var() / u[:, 2].var()))
-    assert information < 0.02, information
+        z = encoder(u) + 0.01 * torch.randn(4000, 3, generator=generator)
+    leak = attribute_leakage(z, u[:, 2])  # without the penalty: R^2 0.96
+    assert leak.r2 < 0.05, leak.readers
     assert float(nn.functional.mse_loss(z[:, :2], u[:, :2])) < 0.05
 
 
