@@ -6,11 +6,12 @@ family chosen by what ``y`` holds.
   covariances, and an encoder under its penalty moves the attribute into higher moments;
   the kernel classifier reads every moment.
 * **Continuous values** (a floating-point ``y``): the linear-Gaussian regression of
-  :class:`BatchGaussian`. A kernel density in whitened coordinates has a resolution set by
-  its narrowest bandwidth and is invariant to the scale of a linear dependence, so a
-  feature equal to ``c * y`` looks the same to it for every ``c != 0`` and its gradient
-  cannot shrink ``c``; the Gaussian information ``-0.5 log(1 - R^2)`` grows without bound
-  as such a feature becomes exact, and its gradient removes it.
+  :class:`BatchGaussian`, for its cost: a kernel conditional density of continuous values
+  (``BatchByType(values=BatchKernel())``) evaluates every pair of the batch against every
+  row, tens of times the cost per step. The linear model removes every *linear* reader of
+  ``y`` but not what only a non-linear reader sees (``tests/test_loss_minimize.py``), so
+  for a continuous attribute :class:`mist_reg.estimators.KernelMI`
+  (``MILoss("kernel")``, pairs only) is the safer penalty (``docs/miloss.md``).
 
 Example:
     >>> import torch
