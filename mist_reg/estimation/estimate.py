@@ -47,13 +47,7 @@ from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.registry import normalize_name
 from mist_reg.functional.bounds import RunningBound
 
-__all__ = [
-    "estimate_mi",
-    "DEFAULT_ESTIMATOR",
-    "TRAINED_DEFAULT",
-    "KSG",
-    "ESTIMATE_NAMES",
-]
+__all__ = ["estimate_mi", "DEFAULT_ESTIMATOR", "TRAINED_DEFAULT", "KSG", "ESTIMATE_NAMES"]
 
 DEFAULT_ESTIMATOR = "default"
 """The default of :func:`estimate_mi`: :data:`KSG` for one-dimensional continuous ``x`` and
@@ -268,7 +262,7 @@ def estimate_mi(
         valid_batch_size=eval_batch_size,
         verbose=verbose,
         seed=seed,
-        shrink_batch=batch_size is _SIGNATURE_DEFAULTS.get("batch_size"),
+        shrink_batch="batch_size" not in configured,
     )
     held_out = _HeldOut(x_test, y_test, test_loader, test_percentage, n_folds, eval_batch_size, confidence)
     with (

@@ -61,7 +61,7 @@ def column_name(estimator: str) -> str:
 def warm_up() -> None:
     r"""One short untimed :func:`~mist_reg.estimate_mi` call, so that timed calls after it
     pay no one-off process costs (the first optimiser a process builds imports
-    ``torch._dynamo``, about 0.7 s). The torch_mist side of the benchmarks warms up the same
+    ``torch._dynamo``). The torch_mist side of the benchmarks warms up the same
     way in its child process, so that both sides are timed warm.
 
     Example:

@@ -22,7 +22,7 @@ summary) is sent to stderr, so stdout carries exactly one JSON line::
 ``seconds`` is the wall time of the whole ``estimate_mi`` call (fit and
 evaluation), measured with :func:`time.perf_counter`, after an untimed warm-up call on
 the first 256 rows (5 iterations): the first optimiser a process builds imports
-``torch._dynamo`` (about 0.7 s), a one-off cost that mist_reg's side of a benchmark pays
+``torch._dynamo``, a one-off cost that mist_reg's side of a benchmark pays
 once per run, so without the warm-up each torch_mist task would pay it and the other
 side only the first.
 """
