@@ -18,6 +18,7 @@ Conventions shared by the recipes:
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 
@@ -67,8 +68,14 @@ def setup(device: str = "auto", timeout_minutes: float = 30.0) -> DistributedCon
 
 
 def teardown() -> None:
-    r"""Destroys the default process group if one is initialised."""
+    r"""Destroys the default process group if one is initialised.
+
+    Garbage is collected first: a DDP wrapper sits in reference cycles (its hooks refer to
+    it), so without a collection its reducer, which holds the group and its last pending
+    work, would be freed only at interpreter exit, after the group is gone, where gloo's
+    worker threads can abort the process."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
