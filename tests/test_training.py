@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mist_reg import MIEstimate, SampleDataset, TrainingLog, estimate_mi, evaluate_mi, train_mi_estimator
 from mist_reg.estimation.data import TensorBatches
+from mist_reg.estimation.weight_selection import BestWeights
 from mist_reg.estimators import MINE, NWJ, MIEstimator, instantiate_estimator, list_estimators
 from mist_reg.functional.bounds import BoundTerms
 from mist_reg.nn.critic import SeparableCritic
@@ -340,6 +341,37 @@ def test_early_stopping_restores_the_best_weights():
     best_index = [r["iteration"] for r in log.records].index(log.best_iteration)
     assert states_equal(estimator.state_dict(), valid.snapshots[best_index])
     assert not estimator.training
+
+
+def test_rises_below_min_delta_keep_their_weights_but_do_not_restart_patience():
+    module = nn.Linear(1, 1)
+    log = TrainingLog()
+    monitor = BestWeights(module, smoothing=0.0, min_delta=0.1)
+    counts = []
+    for score in [0.0, 1.0, 1.04, 1.08, 1.12, 1.0]:  # the last three rises add up to 0.12
+        with torch.no_grad():
+            module.bias.fill_(score)
+        log.iterations += 1
+        monitor.update(score, score, log, {})
+        counts.append(monitor.bad_evaluations)
+    assert counts == [0, 0, 1, 2, 0, 1]
+    assert log.best_valid_mi == pytest.approx(1.12)  # the best weights are kept whatever the rise
+    monitor.restore()
+    assert float(module.bias.detach()) == pytest.approx(1.12)
+
+
+def test_min_delta_zero_counts_every_rise_and_no_tie():
+    monitor = BestWeights(nn.Linear(1, 1), smoothing=0.0)
+    counts = []
+    for score in [1.0, 1.0, 1.0 + 1e-9, 0.5]:
+        monitor.update(score, score, TrainingLog(), {})
+        counts.append(monitor.bad_evaluations)
+    assert counts == [0, 1, 0, 1]
+
+
+def test_a_negative_min_delta_is_refused():
+    with pytest.raises(ValueError, match="min_delta must be a finite number >= 0"):
+        train_mi_estimator(small_nwj(), x=torch.randn(64, 1), y=torch.randn(64, 1), min_delta=-0.1)
 
 
 def smoothed_column(log: TrainingLog) -> list[float]:

@@ -89,6 +89,7 @@ def estimate_mi(
     valid_percentage: float = 0.1,
     early_stopping: bool = True,
     patience: int = defaults.ESTIMATE_PATIENCE,
+    min_delta: float = defaults.ESTIMATE_MIN_DELTA,
     eval_every: int = defaults.ESTIMATE_EVAL_EVERY,
     device: str | torch.device | None = None,
     seed: int | None = 0,
@@ -164,6 +165,8 @@ def estimate_mi(
         valid_percentage: The fraction of the training part kept for validation.
         early_stopping: As in :func:`~mist_reg.estimation.fitting.train_mi_estimator`.
         patience: As in :func:`~mist_reg.estimation.fitting.train_mi_estimator`.
+        min_delta: The least rise of the smoothed validation estimate (nats) that resets
+            ``patience`` (:data:`~mist_reg.estimation.training_defaults.ESTIMATE_MIN_DELTA`).
         eval_every: Steps between validations.
         device: By default CUDA when available, else the CPU.
         seed: Makes the splits, the initialisation and the batches reproducible without
@@ -228,6 +231,7 @@ def estimate_mi(
             valid_percentage=valid_percentage,
             early_stopping=early_stopping,
             patience=patience,
+            min_delta=min_delta,
             eval_every=eval_every,
         ),
         estimator_params,
@@ -258,6 +262,7 @@ def estimate_mi(
         device=device,
         early_stopping=early_stopping,
         patience=patience,
+        min_delta=min_delta,
         eval_every=eval_every,
         valid_batch_size=eval_batch_size,
         verbose=verbose,

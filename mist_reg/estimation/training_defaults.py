@@ -1,5 +1,5 @@
 r"""How :func:`mist_reg.estimate_mi` trains a critic by default: batch size, learning rate,
-validation spacing and early-stopping patience (the CLI's ``estimate`` and ``bench`` commands
+validation spacing, early-stopping patience and the least improvement that counts (the CLI's ``estimate`` and ``bench`` commands
 share them). :func:`mist_reg.train_mi_estimator` keeps the torch_mist 0.1.5 API's own
 defaults (:class:`mist_reg.estimation.fitting.FitSettings`).
 
@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["ESTIMATE_BATCH_SIZE", "ESTIMATE_LR", "ESTIMATE_EVAL_EVERY", "ESTIMATE_PATIENCE"]
+__all__ = ["ESTIMATE_BATCH_SIZE", "ESTIMATE_LR", "ESTIMATE_EVAL_EVERY", "ESTIMATE_PATIENCE", "ESTIMATE_MIN_DELTA"]
 
 ESTIMATE_BATCH_SIZE = 128
 """The training batch size of :func:`estimate_mi`. A step of its critics is a few hundred
@@ -28,3 +28,11 @@ ESTIMATE_PATIENCE = 7
 """Validations without improvement before :func:`estimate_mi` stops training (175 steps). A
 critic can sit on a plateau for a number of *updates* before it learns a structure (a
 spiral's), so patience is not halved with the steps per epoch."""
+
+ESTIMATE_MIN_DELTA = 0.01
+"""The least rise of the smoothed validation estimate, in nats, that resets the patience of
+:func:`estimate_mi`. The estimate is smoothed (:class:`~mist_reg.estimation.fitting.FitSettings`'s
+``smoothing`` 0.6), so after the critic has stopped learning it still rises towards the
+plateau for several validations, each rise 0.6 times the last; without a floor, each of
+those restarts the 175 steps of patience. A rise below 0.01 nats is a quarter or less of
+the error bar of the held-out estimate, and its weights are kept all the same."""

@@ -44,12 +44,15 @@ def validate(estimator: MIEstimator, valid_loader: Iterable, device: torch.devic
 
 class BestWeights:
     """Keeps the weights of the best smoothed validation score (or the last finite
-    weights without validation) and counts validations without improvement."""
+    weights without validation) and counts the validations since the smoothed score last
+    rose by at least ``min_delta`` (a slow climb restarts the count once its rises add up
+    to ``min_delta``)."""
 
-    def __init__(self, estimator: MIEstimator, smoothing: float) -> None:
-        self.estimator, self.smoothing = estimator, smoothing
+    def __init__(self, estimator: MIEstimator, smoothing: float, min_delta: float = 0.0) -> None:
+        self.estimator, self.smoothing, self.min_delta = estimator, smoothing, min_delta
         self.state = copy.deepcopy(estimator.state_dict())
         self.best, self.smoothed, self.bad_evaluations = -math.inf, None, 0
+        self.anchor = -math.inf  # the smoothed score when patience last restarted
 
     def keep(self, log: TrainingLog, record: dict) -> None:
         self.state = copy.deepcopy(self.estimator.state_dict())
@@ -61,12 +64,18 @@ class BestWeights:
         log.records.append(
             {"iteration": log.iterations, **record, "valid_mi": valid_mi, "valid_score_smoothed": self.smoothed}
         )
-        if math.isfinite(self.smoothed) and self.smoothed > self.best:
-            self.best, self.bad_evaluations = self.smoothed, 0
-            self.state = copy.deepcopy(self.estimator.state_dict())
-            log.best_iteration, log.best_valid_mi = log.iterations, valid_mi
+        if (
+            math.isfinite(self.smoothed)
+            and self.smoothed > self.anchor
+            and self.smoothed >= self.anchor + self.min_delta
+        ):
+            self.anchor, self.bad_evaluations = self.smoothed, 0
         else:
             self.bad_evaluations += 1
+        if math.isfinite(self.smoothed) and self.smoothed > self.best:
+            self.best = self.smoothed
+            self.state = copy.deepcopy(self.estimator.state_dict())
+            log.best_iteration, log.best_valid_mi = log.iterations, valid_mi
 
     def restore(self) -> None:
         self.estimator.load_state_dict(self.state)

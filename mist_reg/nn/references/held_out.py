@@ -22,15 +22,28 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
 from torch import Tensor
 
-__all__ = ["shifted_dv_bound", "shifted_index", "two_fold_halves", "NEGATIVE_SHIFTS"]
+T = TypeVar("T")
+
+__all__ = [
+    "shifted_dv_bound",
+    "shifted_index",
+    "two_fold_halves",
+    "best_in_order",
+    "NEGATIVE_SHIFTS",
+    "SEARCH_PATIENCE",
+]
 
 NEGATIVE_SHIFTS = 64
 r"""Negative pairs per sample in the held-out DV bound of a reference's choices."""
+
+SEARCH_PATIENCE = 2
+r"""Candidates in a row without a better held-out bound after which :func:`best_in_order` stops."""
 
 PairScores = Callable[[Tensor, Tensor, Tensor | None], Tensor]
 
@@ -82,3 +95,31 @@ def two_fold_halves(n: int, device: torch.device | None = None, seed: int = 0) -
     """
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(device)
     return order[: n // 2], order[n // 2 :]
+
+
+def best_in_order(candidates: Sequence[T], bound: Callable[[T], float], patience: int = SEARCH_PATIENCE) -> T:
+    r"""The candidate with the highest ``bound``, trying them in the order given (simplest
+    model first) and stopping after ``patience`` in a row that do not beat the best so far.
+
+    A held-out bound along a family ordered from the simplest model rises while the models
+    come closer to the data and falls once they fit noise (or move away from it), so the
+    first fall that lasts ``patience`` candidates ends the search; the candidates after it
+    would cost fits and, being further along, are not expected to win.
+
+    Example:
+        >>> tried = []
+        >>> best_in_order([1, 2, 3, 4, 5, 6], lambda k: tried.append(k) or -abs(k - 2))
+        2
+        >>> tried  # 3 and 4 did not beat 2: 5 and 6 were not fitted
+        [1, 2, 3, 4]
+    """
+    best, best_bound, worse = candidates[0], -math.inf, 0
+    for candidate in candidates:
+        value = bound(candidate)
+        if value > best_bound:
+            best, best_bound, worse = candidate, value, 0
+        else:
+            worse += 1
+            if worse >= patience:
+                break
+    return best

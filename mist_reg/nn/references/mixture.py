@@ -52,7 +52,7 @@ import torch
 from torch import Tensor
 
 from mist_reg.nn.critic import Critic
-from mist_reg.nn.references.held_out import shifted_dv_bound, two_fold_halves
+from mist_reg.nn.references.held_out import best_in_order, shifted_dv_bound, two_fold_halves
 from mist_reg.nn.references.mixture_em import (
     GaussianMixtureFit,
     fit_gaussian_mixture,
@@ -72,7 +72,6 @@ r"""The most held-out log-likelihood, in nats per sample, that estimating the mi
 parameters may cost (``K p / (2 N)``): it caps ``K`` (see the module documentation)."""
 
 _MIN_SAMPLES = 40  # below this, two halves cannot compare candidates: the Gaussian
-_PATIENCE = 2  # candidates in a row without a better held-out bound before the search stops
 
 
 def max_components(dim: int, n_samples: int, max_cost: float = MAX_FIT_COST) -> int:
@@ -211,19 +210,10 @@ class MixtureLogRatio(Critic):
 
     def _choose(self, z: Tensor, candidates: tuple[int, ...]) -> int:
         r"""The candidate with the best two-fold held-out DV bound, trying them in increasing
-        order and stopping after :data:`_PATIENCE` in a row that do not improve on the best
-        (a larger ``K`` costs more and overfits more)."""
+        order (:func:`~mist_reg.nn.references.held_out.best_in_order`: a larger ``K`` costs
+        more and overfits more)."""
         folds = two_fold_halves(len(z), z.device)
-        best, best_bound, worse = candidates[0], -math.inf, 0
-        for k in candidates:
-            bound = self._held_out_bound(z, k, folds)
-            if bound > best_bound:
-                best, best_bound, worse = k, bound, 0
-            else:
-                worse += 1
-                if worse >= _PATIENCE:
-                    break
-        return best
+        return best_in_order(candidates, lambda k: self._held_out_bound(z, k, folds))
 
     def candidates_for(self, n_samples: int) -> tuple[int, ...]:
         r"""The candidate ``K`` for ``n_samples`` training samples: those within

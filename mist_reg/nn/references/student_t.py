@@ -22,7 +22,9 @@ pairs from one matrix product. :meth:`StudentTLogRatio.fit_data` fits ``R`` for 
 candidate ``df`` by EM (the Student-t's iteratively reweighted covariance, whose weights
 ``(df + d) / (df + Q)`` shrink the pull of the tails), keeps the canonical rank and
 shrinkage that the Gaussian reference chooses by cross-validation, and chooses ``df``
-(``inf`` included) by the Donsker-Varadhan bound on held-out halves of the data. A
+(``inf`` included) by the Donsker-Varadhan bound on held-out halves of the data, walking
+from the Gaussian towards heavier tails and stopping after two candidates in a row that do
+not improve (:func:`~mist_reg.nn.references.held_out.best_in_order`). A
 critic's DV bound is below the MI whatever the model, so choosing among candidates by it
 cannot invent dependence: on Gaussian-copula data ``df = inf`` wins and the reference is
 the Gaussian one.
@@ -50,7 +52,7 @@ from torch import Tensor
 
 from mist_reg.nn.critic import Critic
 from mist_reg.nn.references.gaussian import GaussianLogRatio
-from mist_reg.nn.references.held_out import shifted_dv_bound, two_fold_halves
+from mist_reg.nn.references.held_out import best_in_order, shifted_dv_bound, two_fold_halves
 
 __all__ = ["StudentTLogRatio", "DF_CANDIDATES", "student_t_scores"]
 
@@ -223,11 +225,10 @@ class StudentTLogRatio(Critic):
             chosen = candidates[0]
         else:
             folds = two_fold_halves(len(z), z.device)
-            bounds = {
-                df: self._two_fold_bound(self._map(z, table), df, rank, shrinkage, folds)
-                for df, table in tables.items()
-            }
-            chosen = max(bounds, key=bounds.get)
+            chosen = best_in_order(
+                sorted(candidates, reverse=True),  # from the Gaussian towards heavier tails
+                lambda df: self._two_fold_bound(self._map(z, tables[df]), df, rank, shrinkage, folds),
+            )
         self.df, self.df_value = torch.tensor(chosen, device=self.df.device), float(chosen)
         if math.isinf(chosen):
             self.scores = torch.zeros(0, device=self.scores.device)

@@ -1,0 +1,153 @@
+r"""The settings a fit runs with, :class:`FitSettings`, and what it reports,
+:class:`TrainingLog` (:mod:`mist_reg.estimation.fitting` runs the fit).
+
+Example:
+    >>> FitSettings(min_delta=0.01).resolved().min_delta
+    0.01
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from mist_reg.checks import check_positive_int
+from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE
+
+__all__ = [
+    "FitSettings",
+    "TrainingLog",
+    "resolve_device",
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MAX_ITERATIONS",
+    "DEFAULT_LR",
+    "DEFAULT_EVAL_EVERY",
+]
+
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_MAX_ITERATIONS = 3000
+DEFAULT_LR = 1e-3
+DEFAULT_EVAL_EVERY = 100
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    r"""``device`` as a :class:`torch.device`; by default CUDA when available, else the CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    r"""How :func:`fit_estimator` (and :func:`train_mi_estimator`) fits an estimator.
+
+    Attributes:
+        batch_size: The training batch size for in-memory samples.
+        valid_percentage: The fraction of in-memory samples held out for validation (0
+            disables it).
+        max_epochs: The number of passes over the training data after which to stop.
+        max_iterations: The number of steps after which to stop (the first of the two
+            reached ends training); without either, ``3000`` iterations.
+        lr: The learning rate.
+        optimizer_class: The optimiser (Adam by default).
+        optimizer_params: Extra keyword arguments of the optimiser.
+        device: By default CUDA when available, else the CPU.
+        early_stopping: Stop after ``patience`` validations without improvement of the
+            smoothed validation score, then restore the best weights.
+        patience: Validations without improvement before stopping.
+        min_delta: An improvement of the smoothed validation score by less than this does
+            not reset ``patience`` (its weights are still kept). The smoothed score of a
+            critic that has stopped learning still creeps up towards its plateau for a few
+            validations, each step a fraction of the last; a floor stops those steps from
+            prolonging training.
+        eval_every: Steps between validations (``None``: 100).
+        valid_batch_size: The batch size of validation.
+        smoothing: Weight of the past in the exponential smoothing of validation scores.
+        verbose: Show a progress bar.
+        seed: Seeds the shuffling of batches and the validation split.
+        shrink_batch: Lower a ``batch_size`` above the in-memory training rows to them, not refuse it.
+
+    Example:
+        >>> settings = FitSettings(max_epochs=2).resolved()
+        >>> settings.max_iterations, settings.eval_every, settings.device.type in ("cpu", "cuda")
+        (None, 100, True)
+        >>> FitSettings(lr=0).resolved()
+        Traceback (most recent call last):
+        ...
+        ValueError: lr must be positive, got 0
+    """
+
+    batch_size: int = DEFAULT_BATCH_SIZE
+    valid_percentage: float = 0.1
+    max_epochs: int | None = None
+    max_iterations: int | None = None
+    lr: float = DEFAULT_LR
+    optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam
+    optimizer_params: Mapping[str, Any] | None = None
+    device: str | torch.device | None = None
+    early_stopping: bool = True
+    patience: int = 5
+    min_delta: float = 0.0
+    eval_every: int | None = None
+    valid_batch_size: int = DEFAULT_EVAL_BATCH_SIZE
+    smoothing: float = 0.6
+    verbose: bool = False
+    seed: int | None = None
+    shrink_batch: bool = False
+
+    def resolved(self) -> FitSettings:
+        r"""These settings checked (a ``ValueError`` names a bad one), with the defaults
+        that depend on others filled in: ``max_iterations`` (3000 without a limit),
+        ``eval_every`` (100) and ``device``."""
+        if self.max_iterations is not None and self.max_iterations < 1:
+            raise ValueError(f"max_iterations must be positive, got {self.max_iterations}")
+        if self.max_epochs is not None and self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be positive, got {self.max_epochs}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        check_positive_int(self.patience, "patience")
+        if not (isinstance(self.min_delta, (int, float)) and 0.0 <= self.min_delta < math.inf):
+            raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
+        if self.eval_every is not None:
+            check_positive_int(self.eval_every, "eval_every")
+        no_limit = self.max_epochs is None and self.max_iterations is None
+        return dataclasses.replace(
+            self,
+            max_iterations=DEFAULT_MAX_ITERATIONS if no_limit else self.max_iterations,
+            eval_every=DEFAULT_EVAL_EVERY if self.eval_every is None else self.eval_every,
+            device=resolve_device(self.device),
+        )
+
+
+@dataclass
+class TrainingLog:
+    r"""What :func:`train_mi_estimator` did.
+
+    Attributes:
+        records: One dictionary per validation (``iteration``, ``epoch``, ``train_loss``,
+            ``valid_mi`` and the smoothed selection score ``valid_score_smoothed``: the
+            estimate, or minus the validation loss, as the estimator selects weights).
+        best_iteration: The iteration whose weights were restored (``None`` without validation).
+        best_valid_mi: The validation estimate at ``best_iteration``.
+        iterations: The number of optimiser steps taken.
+        stop_reason: Why training ended: ``"max_iterations"``, ``"max_epochs"``,
+            ``"early_stopping"``, ``"non_finite_loss"`` or ``"no_parameters"``.
+    """
+
+    records: list[dict[str, float]] = field(default_factory=list)
+    best_iteration: int | None = None
+    best_valid_mi: float | None = None
+    iterations: int = 0
+    stop_reason: str = ""
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def column(self, name: str) -> list[float]:
+        r"""The values of one field over the records."""
+        return [r[name] for r in self.records]
