@@ -58,6 +58,7 @@ from recipes.common.fairness_eval import (
     monitor_figure,
     monitor_reading,
     rank_correlation,
+    shuffled_reader,
 )
 from recipes.common.fairness_model import METHODS, MI_METHODS, MethodModel, Task, applicable
 from recipes.common.loop import fit
@@ -149,6 +150,10 @@ class FairnessConfig(BaseConfig):
     )
     readers: tuple[str, ...] = option(
         ("linear", "mlp", "boosted"), "fresh readers of S after training (boosted needs scikit-learn)"
+    )
+    shuffled_readers: bool = option(
+        False,
+        "also score the readers with S shuffled over the rows: the floor the strongest reader reaches by chance",
     )
 
 
@@ -251,6 +256,11 @@ def train_method(
             "weight": weight,
             "seed": config.seed,
             **evaluate_method(model, task, config.readers),
+            **(
+                {"shuffled_reader": shuffled_reader(model, task, config.readers, config.seed)}
+                if config.shuffled_readers
+                else {}
+            ),
             "final_mi_estimate": sum(tail) / len(tail) if tail else math.nan,
             **monitor_reading(model, task, check_rows, monitor),
             "checks": [
@@ -379,15 +389,17 @@ def report_methods(root: Run, config: FairnessConfig, task: Task, results: list[
         return f"{row[name]:.3f} ± {row[name + '_se']:.3f}"
 
     reader = "strongest reader R^2" if task.continuous else "strongest reader acc."
+    floor = f" {reader}, S shuffled |" if config.shuffled_readers else ""
     lines = [
-        f"| method | weight | task acc. | {reader} | S-probe acc. linear / MLP | DP gap | I(Z;S) >= (nats) | {reader} from the logits |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| method | weight | task acc. | {reader} | S-probe acc. linear / MLP | DP gap | I(Z;S) >= (nats) | {reader} from the logits |{floor}",
+        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if floor else ""),
     ]
     for method, rows in table.items():
         for r in rows:
             lines.append(
                 f"| {method} | {r['weight']:g} | {cell(r, 'task_accuracy')} | {cell(r, 'reader')} | "
                 f"{cell(r, 'linear_accuracy')} / {cell(r, 'mlp_accuracy')} | {cell(r, 'dp_gap')} | {cell(r, 'mi_lower_bound')} | {cell(r, 'output_reader')} |"
+                + (f" {cell(r, 'shuffled_reader')} |" if floor else "")
             )
     tracking = {
         method: rank_correlation(

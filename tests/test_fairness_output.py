@@ -101,3 +101,18 @@ def test_the_output_penalty_reads_the_log_odds_that_fix_the_decision():
     # and they give back the probabilities
     probabilities = torch.softmax(torch.cat([torch.zeros(2, 1), odds], 1), 1)
     assert torch.allclose(probabilities, torch.softmax(logits, 1))
+
+
+def test_the_shuffled_reader_is_the_chance_floor_of_the_strongest_reader(tmp_path, monkeypatch):
+    monkeypatch.setattr(fairness, "load_task", lambda config, is_main=True: synthetic_task())
+    monkeypatch.setattr(fairness, "plot_training", lambda *args, **kwargs: None)
+    monkeypatch.setattr(fairness, "plot_method_curves", lambda *args, **kwargs: None)
+    argv = ["--data", "adult", "--methods", "none", "--seeds", "0", "--steps", "20", "--leakage-every", "0"]
+    argv += ["--readers", "linear", "--no-progress", "--threads", "1", "--shuffled-readers"]
+    summary = fairness.main([*argv, "--out", str(tmp_path / "out")])
+    result = summary["runs"][0]
+    # the features hold S almost exactly; with S shuffled over the rows no reader finds it
+    assert result["reader"] > 0.9
+    chance = result["s_chance"]
+    assert chance - 0.02 <= result["shuffled_reader"] < chance + 0.08
+    assert "S shuffled" in (tmp_path / "out" / "summary.md").read_text()

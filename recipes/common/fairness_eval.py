@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -33,6 +34,7 @@ __all__ = [
     "monitor_figure",
     "monitor_reading",
     "rank_correlation",
+    "shuffled_reader",
     "s_from_label",
 ]
 
@@ -138,6 +140,25 @@ def evaluate_method(
     }
 
 
+def shuffled_reader(
+    model: MethodModel, task: Task, readers: Sequence[str] = ("linear", "mlp", "boosted"), seed: int = 0
+) -> float:
+    r"""The strongest reader's figure (``reader`` of :func:`evaluate_method`) with ``S``
+    shuffled over the rows of each split: the features and ``S`` keep their distributions
+    and no reader can learn one from the other, so this is what the best of the readers
+    reaches by chance on these splits, the floor of ``reader``. For classes it lies above
+    the majority rate of the test split: the readers of
+    :func:`mist_reg.attribute_leakage` score a part of it whose majority rate differs, and
+    the best of several noisy accuracies is higher than any one of them."""
+    g = torch.Generator().manual_seed(seed)
+    shuffled = replace(
+        task,
+        s_train=task.s_train[torch.randperm(len(task.s_train), generator=g)],
+        s_test=task.s_test[torch.randperm(len(task.s_test), generator=g)],
+    )
+    return evaluate_method(model, shuffled, readers)["reader"]
+
+
 def leakage_check(
     run: Run, model: MethodModel, task: Task, rows: Tensor, step: int, monitor: LeakageMonitor | None = None
 ) -> None:
@@ -198,6 +219,7 @@ METRICS: dict[str, Callable[[dict[str, Any]], float]] = {
     "mlp_auc": _probe("mlp", "auc"),
     "dp_gap": lambda r: r["dp_gap"],
     "output_reader": lambda r: r.get("output_reader", math.nan),
+    "shuffled_reader": lambda r: r.get("shuffled_reader", math.nan),
     "mi_lower_bound": lambda r: r["mi_lower_bound"],
 }
 r"""The figures aggregated over seeds (mean and standard error) for each method and weight."""
