@@ -27,6 +27,7 @@ from recipes.common.run import Run
 
 __all__ = [
     "METRICS",
+    "OPTIONAL_METRICS",
     "aggregate",
     "demographic_parity_gap",
     "evaluate_method",
@@ -219,21 +220,25 @@ METRICS: dict[str, Callable[[dict[str, Any]], float]] = {
     "mlp_auc": _probe("mlp", "auc"),
     "dp_gap": lambda r: r["dp_gap"],
     "output_reader": lambda r: r.get("output_reader", math.nan),
-    "shuffled_reader": lambda r: r.get("shuffled_reader", math.nan),
     "mi_lower_bound": lambda r: r["mi_lower_bound"],
 }
 r"""The figures aggregated over seeds (mean and standard error) for each method and weight."""
 
+OPTIONAL_METRICS: dict[str, Callable[[dict[str, Any]], float]] = {"shuffled_reader": lambda r: r["shuffled_reader"]}
+r"""Figures aggregated only where every run of the group has them (``--shuffled-readers``)."""
+
 
 def aggregate(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    r"""Mean and standard error over seeds of :data:`METRICS`, per method and weight."""
+    r"""Mean and standard error over seeds of :data:`METRICS` (and of the
+    :data:`OPTIONAL_METRICS` every run of a group has), per method and weight."""
     table: dict[str, list[dict[str, Any]]] = {}
     for method in dict.fromkeys(r["method"] for r in results):
         rows = []
         for weight in dict.fromkeys(r["weight"] for r in results if r["method"] == method):
             group = [r for r in results if r["method"] == method and r["weight"] == weight]
             row: dict[str, Any] = {"weight": weight, "seeds": [r["seed"] for r in group]}
-            for name, get in METRICS.items():
+            optional = {k: get for k, get in OPTIONAL_METRICS.items() if all(k in r for r in group)}
+            for name, get in {**METRICS, **optional}.items():
                 values = torch.tensor([float(get(r)) for r in group], dtype=torch.float64)
                 row[name] = float(values.mean())
                 row[f"{name}_se"] = float(values.std() / math.sqrt(len(values))) if len(values) > 1 else 0.0
