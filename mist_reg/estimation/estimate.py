@@ -11,7 +11,9 @@ The models, by the data (the reasons, and how well each does: ``docs/choosing-an
 * anything else: MINE with a critic made of a closed-form reference log-ratio plus a
   trained correction, after a per-coordinate Gaussianisation of continuous columns
   (discrete columns enter as indicators), trained with early stopping
-  (:mod:`mist_reg.estimation.fitting`, :mod:`mist_reg.estimation.reference_choice`),
+  (:mod:`mist_reg.estimation.fitting`, :mod:`mist_reg.estimation.reference_choice`;
+  clustered data, where the mixture start wins, once more on standardised columns:
+  :mod:`mist_reg.estimation.coordinates`),
   evaluated on held-out samples (:mod:`mist_reg.estimation.evaluation`) and pooled over folds
   with its Donsker-Varadhan term certified against InfoNCE (:mod:`mist_reg.estimation.combine`).
 """
@@ -32,13 +34,14 @@ from mist_reg.checks import check_positive_int
 from mist_reg.estimation import training_defaults as defaults
 from mist_reg.estimation.column_types import Declared
 from mist_reg.estimation.combine import FoldFit, combine_fits
+from mist_reg.estimation.coordinates import fit_in_coordinates
 from mist_reg.estimation.data import first_batch, is_data_loader, split_indices
 from mist_reg.estimation.diagnostics import exact_dependence, is_continuous, largest_tie, tie_warnings
 from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_terms
 from mist_reg.estimation.fitting import FitSettings, cpu_threads_for, resolve_device
 from mist_reg.estimation.knn_estimate import DEFAULT_K, ksg_with_error_bar
 from mist_reg.estimation.model_spec import ModelSpec
-from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
+from mist_reg.estimation.preprocessing import Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimation.typed_pair import TypedPair, read_pair
@@ -462,12 +465,9 @@ def _estimate_from_samples(
     def fit(x, y, x_test, y_test, fold_seed, fresh) -> FoldFit:
         if x_test.shape[0] < 2:
             raise ValueError(f"at least 2 held-out samples are needed, got {x_test.shape[0]}")
-        x_map = ColumnPreprocessor(preprocessing, c_x).fit(x)
-        y_map = ColumnPreprocessor(preprocessing, c_y).fit(y)
-        x, y, x_test, y_test = x_map(x), y_map(y), x_map(x_test), y_map(y_test)
-        estimator = model.build(x.shape[1], y.shape[1], fresh)
         fold_settings = dataclasses.replace(settings, seed=fold_seed)
-        estimator, log = fit_with_reference_choice(estimator, fold_settings, x, y, reference_model=model.by_default)
+        fitted = fit_in_coordinates(model, preprocessing, (c_x, c_y), x, y, fold_settings, fresh)
+        estimator, log, x_test, y_test = fitted.estimator, fitted.log, fitted.x_map(x_test), fitted.y_map(y_test)
         eval_batch = min(held_out.eval_batch_size, x_test.shape[0])
         certificate = RunningBound()
         running = evaluate_terms(estimator, x_test, y_test, eval_batch, device=settings.device, certificate=certificate)
