@@ -86,7 +86,13 @@ def _monotone_copy(x: Tensor, y: Tensor) -> str | None:
     """A column of ``y`` whose ranks equal (or reverse) those of a column of ``x``."""
 
     def orders(z: Tensor) -> list[Tensor | None]:
-        return [torch.argsort(z[:, j], stable=True) if is_continuous(z[:, j]) else None for j in range(z.shape[1])]
+        """Each column's stable sorting order, or ``None`` for a column that is not
+        continuous (as :func:`is_continuous` says), all columns sorted at once."""
+        order = torch.argsort(z, dim=0, stable=True)
+        ranked = z.gather(0, order)
+        distinct = 1 + (ranked[1:] != ranked[:-1]).sum(0) if len(z) else torch.zeros(z.shape[1])
+        continuous = (distinct >= 0.99 * z.shape[0]).tolist()
+        return [order[:, j] if continuous[j] else None for j in range(z.shape[1])]
 
     x_orders = orders(x)
     index: dict[tuple, list[int]] = {}
