@@ -45,6 +45,7 @@ from mist_reg.estimation.evaluation import evaluate_mi
 from mist_reg.estimation.fitting import FitSettings, TrainingLog, fit_data_dependent, fit_estimator, sample_loaders
 from mist_reg.estimation.reference_model_choice import reference_model_if_unresolved
 from mist_reg.estimators.base import MIEstimator
+from mist_reg.nn.references.gaussian import shared_regularisation
 from mist_reg.nn.references.mixture import MixtureLogRatio
 from mist_reg.nn.references.student_t import StudentTLogRatio
 
@@ -135,6 +136,19 @@ def fit_with_reference_choice(
         >>> fitted.critic.reference.df_value  # the closed-form t model won on validation
         2.0
     """
+    with shared_regularisation():  # one choice of the Gaussian model's regularisation per training set
+        return _fit_with_reference_choice(estimator, settings, x, y, train_loader, valid_loader, reference_model)
+
+
+def _fit_with_reference_choice(
+    estimator: MIEstimator,
+    settings: FitSettings,
+    x: Any,
+    y: Any,
+    train_loader: Iterable | None,
+    valid_loader: Iterable | None,
+    reference_model: bool,
+) -> tuple[MIEstimator, TrainingLog]:
     if reference_model:
         unresolved = reference_model_if_unresolved(estimator, settings, x, y, train_loader, valid_loader)
         if unresolved is not None:
