@@ -418,7 +418,8 @@ def report_methods(root: Run, config: FairnessConfig, task: Task, results: list[
         f"- final models of every method and weight, against the strongest test reader: {monitoring['final']:.3f} "
         f"({monitoring['final_mi']:.3f} with its MI in nats)",
         f"- every leakage check of every run, against attribute_leakage at that check: {monitoring['checks']:.3f} "
-        f"({monitoring['checks_mi']:.3f} with its MI in nats)",
+        f"({monitoring['checks_mi']:.3f} with its MI in nats; {monitoring['checks_information']:.3f} with its MI "
+        "against the readers' held-out information, I(Z;S) >=)",
     ]
     summary = {
         "data": config.data,
@@ -459,7 +460,10 @@ def monitor_tracking(results: list[dict[str, Any]], continuous: bool) -> dict[st
     readers: over the final models of every run (against the strongest reader on the test
     split) and over every leakage check of every run (against
     :func:`~mist_reg.attribute_leakage` on the same rows at the same step), with the
-    monitor's reader figure (accuracy or ``R^2``) and with its MI."""
+    monitor's reader figure (accuracy or ``R^2``) and with its MI; and at the checks, its MI
+    against the readers' own held-out information (``I(Z;S) >=``: the entropy of ``S`` less
+    their held-out cross-entropy), which moves continuously where their accuracy sits on the
+    majority rate and moves in steps of one row (``nan`` for a continuous ``S``)."""
     checks = [c for r in results for c in r.get("checks", [])]
     reference = "leakage_r2" if continuous else "leakage_accuracy"
     return {
@@ -467,6 +471,11 @@ def monitor_tracking(results: list[dict[str, Any]], continuous: bool) -> dict[st
         "final_mi": rank_correlation([r.get("monitor_mi", math.nan) for r in results], [r["reader"] for r in results]),
         "checks": rank_correlation([monitor_figure(c, continuous) for c in checks], [c[reference] for c in checks]),
         "checks_mi": rank_correlation([c.get("monitor_mi", math.nan) for c in checks], [c[reference] for c in checks]),
+        "checks_information": math.nan
+        if continuous
+        else rank_correlation(
+            [c.get("monitor_mi", math.nan) for c in checks], [c.get("leakage_mi_lower_bound", math.nan) for c in checks]
+        ),
     }
 
 

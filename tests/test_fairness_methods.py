@@ -251,7 +251,7 @@ def test_adult_comparison_end_to_end(tmp_path):
     # the LeakageMonitor is read at every check and at the end, and ranked against the readers
     assert all(0 <= r["monitor_accuracy"] <= 1 and math.isfinite(r["monitor_mi"]) for r in checks)
     assert all(len(r["checks"]) == 2 and 0 <= r["monitor_accuracy"] <= 1 for r in summary["runs"])
-    assert set(summary["monitor_tracking"]) == {"final", "final_mi", "checks", "checks_mi"}
+    assert set(summary["monitor_tracking"]) == {"final", "final_mi", "checks", "checks_mi", "checks_information"}
     assert all(-1 <= v <= 1 for v in summary["monitor_tracking"].values())
     assert "LeakageMonitor" in table
     assert [r["step"] for r in records if "loss" in r] == [10, 20, 30]
