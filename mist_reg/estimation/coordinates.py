@@ -24,6 +24,7 @@ win, or whose columns the user preprocesses otherwise, are fitted once, as befor
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
@@ -79,6 +80,11 @@ def fit_in_coordinates(
     alternative = model.build(xs.shape[1], ys.shape[1], fresh=True)
     alternative.critic.reference = MixtureLogRatio(xs.shape[1], ys.shape[1])
     alternative_log = fit_estimator(alternative, settings, xs, ys)
-    if (alternative_log.best_valid_mi or float("-inf")) > (log.best_valid_mi or float("-inf")):
+    if _validation(alternative_log) > _validation(log):
         return FoldModel(alternative, alternative_log, x_map, y_map)
     return first
+
+
+def _validation(log: TrainingLog) -> float:
+    """The best validation estimate of a fit (``-inf`` without validation)."""
+    return -math.inf if log.best_valid_mi is None else log.best_valid_mi

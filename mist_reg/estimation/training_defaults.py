@@ -1,7 +1,7 @@
 r"""How :func:`mist_reg.estimate_mi` trains a critic by default: batch size, learning rate,
-validation spacing, early-stopping patience and the least improvement that counts (the CLI's ``estimate`` and ``bench`` commands
-share them). :func:`mist_reg.train_mi_estimator` keeps the torch_mist 0.1.5 API's own
-defaults (:class:`mist_reg.estimation.fitting.FitSettings`).
+validation spacing, early-stopping patience and the least improvement that counts (the
+CLI's ``estimate`` and ``bench`` commands share them). :func:`mist_reg.train_mi_estimator`
+keeps the torch_mist 0.1.5 API's own defaults (:class:`mist_reg.estimation.fitting.FitSettings`).
 
 Example:
     >>> ESTIMATE_BATCH_SIZE * ESTIMATE_EVAL_EVERY  # samples between validations

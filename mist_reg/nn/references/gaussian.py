@@ -165,17 +165,17 @@ class GaussianLogRatio(Critic):
             raise ValueError(
                 f"GaussianLogRatio was built for dims ({self.x_dim}, {self.y_dim}), got ({x.shape[1]}, {y.shape[1]})"
             )
-        memo = _CHOICES.get()
-        key = (_digest(x), _digest(y), self.ridge) if memo is not None and self.rank is None else None
+        memo = _CHOICES.get() if self.rank is None else None
+        key = (_digest(x), _digest(y), self.ridge) if memo is not None else None
         x, y = x.double(), y.double()
-        if key is not None and key in memo:
-            rank, shrinkage, to_identity = memo[key]
-        elif self.rank is None:
-            rank, shrinkage, to_identity = self._choose_regularisation(x, y)
-            if key is not None:
-                memo[key] = (rank, shrinkage, to_identity)
-        else:
+        if self.rank is not None:
             rank, shrinkage, to_identity = self.rank, 1.0, 0.0
+        elif key in (memo or {}):
+            rank, shrinkage, to_identity = memo[key]
+        else:
+            rank, shrinkage, to_identity = self._choose_regularisation(x, y)
+            if memo is not None:
+                memo[key] = (rank, shrinkage, to_identity)
         mean_x, mean_y, proj_x, proj_y, rho = self._canonical(x, y, to_identity)
         rho = rho * shrinkage
         self.shrinkage, self.covariance_shrinkage = shrinkage, to_identity
