@@ -8,6 +8,8 @@ The models, by the data (the reasons, and how well each does: ``docs/choosing-an
   of the counts; one side class labels: ``H(Y)`` minus a classifier's held-out cross-entropy
   (:mod:`mist_reg.estimation.typed_routes`);
 * one continuous column on each side: KSG on every sample (:mod:`mist_reg.estimation.knn_estimate`);
+* continuous columns in independent groups: the sum over the groups, each estimated by these
+  rules (:mod:`mist_reg.estimation.independent_blocks`);
 * anything else: MINE with a critic made of a closed-form reference log-ratio plus a
   trained correction, after a per-coordinate Gaussianisation of continuous columns
   (discrete columns enter as indicators), trained with early stopping
@@ -36,36 +38,31 @@ from mist_reg.estimation.column_types import Declared
 from mist_reg.estimation.combine import FoldFit, combine_fits
 from mist_reg.estimation.coordinates import fit_in_coordinates
 from mist_reg.estimation.data import first_batch, is_data_loader, split_indices
-from mist_reg.estimation.diagnostics import exact_dependence, is_continuous, largest_tie, tie_warnings
+from mist_reg.estimation.default_choice import (
+    DEFAULT_ESTIMATOR,
+    ESTIMATE_NAMES,
+    KSG,
+    TRAINED_DEFAULT,
+    KsgChoice,
+    choose_estimator,
+    discrete_for_ksg,
+)
+from mist_reg.estimation.diagnostics import exact_dependence, tie_warnings
 from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_terms
 from mist_reg.estimation.fitting import FitSettings, cpu_threads_for, resolve_device
-from mist_reg.estimation.knn_estimate import DEFAULT_K, ksg_with_error_bar
+from mist_reg.estimation.independent_blocks import estimate_by_blocks, independent_blocks
+from mist_reg.estimation.knn_estimate import ksg_with_error_bar
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimation.result import MIEstimate
-from mist_reg.estimation.typed_pair import TypedPair, read_pair
+from mist_reg.estimation.typed_pair import read_pair
 from mist_reg.estimation.typed_routes import discrete_route
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.estimators.registry import normalize_name
 from mist_reg.functional.bounds import RunningBound
 
 __all__ = ["estimate_mi", "DEFAULT_ESTIMATOR", "TRAINED_DEFAULT", "KSG", "ESTIMATE_NAMES"]
-
-DEFAULT_ESTIMATOR = "default"
-"""The default of :func:`estimate_mi`: :data:`KSG` for one-dimensional continuous ``x`` and
-``y`` given as samples with no training arguments, :data:`TRAINED_DEFAULT` otherwise."""
-
-TRAINED_DEFAULT = "mine"
-"""The registered estimator that the default trains (MINE with a closed-form reference critic,
-Gaussian or Student-t copula: :mod:`mist_reg.estimation.reference_choice`)."""
-
-KSG = "ksg"
-"""The name that selects KSG (:mod:`mist_reg.estimation.knn_estimate`) in :func:`estimate_mi`; not a
-registered (trainable) estimator."""
-
-ESTIMATE_NAMES = (DEFAULT_ESTIMATOR, KSG)
-"""The names :func:`estimate_mi` takes besides the registered estimators."""
 
 
 def estimate_mi(
@@ -120,10 +117,15 @@ def estimate_mi(
        and no argument that configures training: KSG on every sample, test data included
        (k-NN distances resolve a sharp one-dimensional density at the sample spacing, with
        nothing to train; their bias grows with the dimension, so only here).
-    5. **Otherwise**: MINE (``estimator_name="mine"``, as ``estimator="mine"`` always gives),
+    5. **Continuous columns that fall into independent groups** (tested pairwise, then
+       jointly; :mod:`mist_reg.estimation.independent_blocks`), no argument that configures
+       training: the sum of the groups' estimates, each group estimated by these rules
+       (``estimator_name="blocks(ksg, mine, ...)"``, the parts in ``parts``); columns
+       independent of everything drop out.
+    6. **Otherwise**: MINE (``estimator_name="mine"``, as ``estimator="mine"`` always gives),
        discrete columns entering as indicator columns (never ranked as numbers).
 
-    A registered name or an instance is trained as in step 5; a categorical ``y`` reaches
+    A registered name or an instance is trained as in step 6; a categorical ``y`` reaches
     it as class indices when it models labels itself (``"gaussian"``, ``"kernel"``), else as
     indicator columns. ``estimator="ksg"`` gives KSG always, with a warning naming tied
     columns.
@@ -239,7 +241,7 @@ def estimate_mi(
         ),
         estimator_params,
     )
-    estimator, ksg = _choose(estimator, configured, estimator_params, is_data_loader(x))
+    estimator, ksg = choose_estimator(estimator, configured, estimator_params, is_data_loader(x))
     check_positive_int(patience, "patience")
     check_positive_int(eval_every, "eval_every")
     if not 0.0 < confidence < 1.0:
@@ -305,58 +307,6 @@ def _equal(a: Any, b: Any) -> bool:
         return False
 
 
-def _discrete_for_ksg(pair: TypedPair) -> list[str]:
-    """Messages naming the discrete columns that KSG, asked for by name, reads as indicators."""
-    messages = []
-    for name, types in (("x", pair.x_types), ("y", pair.y_types)):
-        for j, levels in zip(types.discrete, types.levels):
-            messages.append(
-                f"column {j} of {name} is read as discrete ({levels} values): KSG measures its "
-                f"{levels - 1} indicator columns as coordinates, and their ties make the neighbour counts "
-                "coarse; estimator='default' estimates discrete columns by counts and classifiers"
-            )
-    return messages
-
-
-@dataclass(frozen=True)
-class _KsgChoice:
-    """KSG with ``k`` neighbours, on one-dimensional continuous samples only (the
-    default) or on any samples (``estimator="ksg"``)."""
-
-    k: int
-    only_one_dimensional: bool
-
-    def applies(self, x: torch.Tensor, y: torch.Tensor) -> bool:
-        """Whether KSG estimates this pair: always when asked by name; by default, one
-        continuous column on each side in which no value repeats more than ``k`` times
-        (a value shared by more rows than ``k`` makes the k-th neighbour distance zero, and
-        the neighbour counts then measure the tie, not the density)."""
-        if not self.only_one_dimensional:
-            return True
-        return all(z.shape[1] == 1 and is_continuous(z[:, 0]) and largest_tie(z[:, 0]) <= self.k for z in (x, y))
-
-
-def _choose(
-    estimator: MIEstimator | str, configured: list[str], estimator_params: dict[str, Any], loader: bool
-) -> tuple[MIEstimator | str, _KsgChoice | None]:
-    """The estimator to train when KSG is not used, and when KSG is used."""
-    name = normalize_name(estimator) if isinstance(estimator, str) else None
-    if name == KSG:
-        extra = [p for p in configured if p != "k"]
-        if extra:
-            raise TypeError(
-                f"estimator='ksg' trains nothing and holds nothing out, so {', '.join(extra)} do not apply; "
-                "it takes k (the number of neighbours) and the arguments preprocessing, confidence, seed, device"
-            )
-        if loader:
-            raise ValueError("estimator='ksg' needs in-memory samples x and y, not a data loader")
-        k = estimator_params.get("k", DEFAULT_K)
-        return TRAINED_DEFAULT, _KsgChoice(k, only_one_dimensional=False)
-    if name == DEFAULT_ESTIMATOR:
-        return TRAINED_DEFAULT, None if configured or loader else _KsgChoice(DEFAULT_K, only_one_dimensional=True)
-    return estimator, None
-
-
 @dataclass(frozen=True)
 class _Types:
     """The column-type overrides, and whether the type routes apply (the default estimator)."""
@@ -415,8 +365,9 @@ def _estimate_from_samples(
     held_out: _HeldOut,
     settings: FitSettings,
     generator: torch.Generator | None,
-    ksg: _KsgChoice | None = None,
+    ksg: KsgChoice | None = None,
     types: _Types | None = None,
+    split: bool = True,
 ) -> MIEstimate:
     if x is None or y is None:
         raise ValueError("estimate_mi needs x and y (or a data loader as x)")
@@ -446,14 +397,28 @@ def _estimate_from_samples(
     if ksg is not None and ksg.applies(pair.x, pair.y) and (untyped or not ksg.only_one_dimensional):
         # KSG fits nothing: every sample given, held-out ones included, enters the estimate
         result = ksg_with_error_bar(
-            pair.x, pair.y, ksg.k, preprocessing, held_out.confidence, settings.seed, settings.device
+            pair.x, pair.y, ksg.k, preprocessing, held_out.confidence, settings.seed, settings.device, ksg.shared_by
         )
         c_x, c_y = pair.n_continuous_x, pair.n_continuous_y
         columns = (pair.x_types.continuous, pair.y_types.continuous)
         ties = tie_warnings(pair.x[:, :c_x], pair.y[:, :c_y], ksg.k, columns)
-        for message in ties + _discrete_for_ksg(pair) + result.warnings:
+        for message in ties + discrete_for_ksg(pair) + result.warnings:
             warnings.warn(message, RuntimeWarning, stacklevel=4)
         return result
+    if split and untyped and ksg is not None and ksg.only_one_dimensional:
+        blocks = independent_blocks(pair.x, pair.y, generator)
+        if blocks is not None:
+            shared = dataclasses.replace(ksg, shared_by=len(blocks))
+
+            def estimate_block(x: torch.Tensor, y: torch.Tensor) -> MIEstimate:
+                held, n = held_out, pair.n_train
+                if pair.has_test:  # the given held-out rows stay held out
+                    held, x, y = dataclasses.replace(held_out, x_test=x[n:], y_test=y[n:]), x[:n], y[:n]
+                return _estimate_from_samples(
+                    x, y, preprocessing, model, held, settings, generator, shared, types, False
+                )
+
+            return estimate_by_blocks(pair.x, pair.y, blocks, estimate_block, held_out.confidence)
     x, y = pair.x, pair.y
     if pair.y_types.categorical and model.accepts_class_labels():
         y, c_y = pair.y_types.joint[:, None].to(x.device), 0  # the label as a label: class indices

@@ -75,7 +75,7 @@ MIN_BLOCKS_IN_ALL = 100  # with fewer blocks per partition (fewer samples), more
 
 
 def subsampling_standard_error(
-    x: Tensor, y: Tensor, k: int = DEFAULT_K, generator: torch.Generator | None = None
+    x: Tensor, y: Tensor, k: int = DEFAULT_K, generator: torch.Generator | None = None, shared_by: int = 1
 ) -> float:
     r"""The standard error of ``ksg_mi(x, y, k)`` from KSG on disjoint random blocks.
 
@@ -84,6 +84,11 @@ def subsampling_standard_error(
     variance of the block estimates over ``B`` (blocks are independent, and KSG's variance
     falls as ``1 / n``), averaged over the partitions. ``nan`` when a block would hold no
     more than ``k`` samples.
+
+    ``shared_by``: the number of independent estimates whose standard errors are added in
+    quadrature (:mod:`mist_reg.estimation.independent_blocks`); each then gets that share of
+    the partitions (at least 2), which leaves the summed variance as precise as one
+    estimate's.
 
     Example:
         >>> from mist_reg.tasks import dense_gaussian
@@ -96,7 +101,8 @@ def subsampling_standard_error(
     if n // blocks <= k:
         return math.nan
     variances = []
-    for _ in range(max(PARTITIONS, math.ceil(MIN_BLOCKS_IN_ALL / blocks))):
+    partitions = max(PARTITIONS, math.ceil(MIN_BLOCKS_IN_ALL / blocks))
+    for _ in range(max(2, math.ceil(partitions / shared_by))):
         order = torch.randperm(n, generator=generator).to(x.device)
         values = [float(ksg_terms(x[block], y[block], k=k).mean()) for block in torch.tensor_split(order, blocks)]
         variances.append(statistics.variance(values) / blocks)
@@ -156,15 +162,17 @@ def ksg_with_error_bar(
     confidence: float,
     seed: int | None,
     device: str | torch.device | None,
+    shared_by: int = 1,
 ) -> MIEstimate:
     r""":func:`ksg_estimate` on checked samples ``[N, d]``, its warnings kept in
-    ``warnings`` but not issued (the caller issues them)."""
+    ``warnings`` but not issued (the caller issues them); ``shared_by`` as in
+    :func:`subsampling_standard_error`."""
     x = x.double() if device is None else x.to(device=device, dtype=torch.float64)
     y = y.to(device=x.device, dtype=torch.float64)
     x, y = make_preprocessor(preprocessing).fit(x)(x), make_preprocessor(preprocessing).fit(y)(y)
     value = float(ksg_terms(x, y, k=k).mean())
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    standard_error = subsampling_standard_error(x, y, k=k, generator=generator)
+    standard_error = subsampling_standard_error(x, y, k=k, generator=generator, shared_by=shared_by)
     n = x.shape[0]
     messages = []
     if math.isnan(standard_error):

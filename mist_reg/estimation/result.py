@@ -61,6 +61,10 @@ class MIEstimate(float):
         fold_estimators: With cross-fitting, the estimator of every fold; empty otherwise.
         fold_logs: With cross-fitting, the training log of every fold; empty otherwise.
         warnings: Messages about the reliability of the number (e.g. saturation).
+        parts: Where the columns split into independent groups
+            (:mod:`mist_reg.estimation.independent_blocks`), ``(x columns, y columns,
+            estimate)`` for each group with columns of both; the estimate is their sum.
+            Empty otherwise.
 
     Example:
         >>> mi = MIEstimate(0.5, standard_error=0.05, confidence=0.95)
@@ -84,6 +88,7 @@ class MIEstimate(float):
     fold_estimators: list[MIEstimator]
     fold_logs: list[TrainingLog]
     warnings: list[str]
+    parts: list[tuple[tuple[int, ...], tuple[int, ...], MIEstimate]]
 
     def __new__(cls, value: float, **attributes: Any) -> MIEstimate:
         result = super().__new__(cls, value)
@@ -101,6 +106,7 @@ class MIEstimate(float):
             "fold_estimators": [],
             "fold_logs": [],
             "warnings": [],
+            "parts": [],
         }
         for name, attribute in {**defaults, **attributes}.items():
             setattr(result, name, attribute)
@@ -135,6 +141,7 @@ class MIEstimate(float):
             "fold_estimates": list(self.fold_estimates),
             "fold_standard_errors": list(self.fold_standard_errors),
             "warnings": list(self.warnings),
+            "parts": [{"x_columns": list(xs), "y_columns": list(ys), **part.to_dict()} for xs, ys, part in self.parts],
         }
 
 
