@@ -23,16 +23,18 @@ not matter), at most :data:`SCREEN_ROWS` rows:
    ``B x B`` equal-count bins (``B`` up to 8), which sees non-monotone and scale
    dependence (a periodic link, a shared Student-t scale); for at most
    :data:`MAX_BINNED_COLUMNS` columns;
-3. the groups so found are confirmed jointly: each two-sided group, the columns of ``x``
-   in no two-sided group, and those of ``y`` likewise, are each tested against all other
-   columns with HSIC (Gaussian kernels, gamma approximation of the null, on at most
+3. the groups so found are confirmed jointly: every two of them (the two-sided groups, the
+   columns of ``x`` in none of them, those of ``y`` likewise) are tested against each
+   other with HSIC (Gaussian kernels, gamma approximation of the null, on at most
    :data:`HSIC_ROWS` rows). Dependence that no pair of columns shows (``y`` the sign of
    ``x_1 x_2``) is caught here; where it is, nothing is split.
 
-Each stage holds its family-wise false-alarm rate at :data:`ALPHA` (Bonferroni). A false
-alarm only joins groups, which costs time, not accuracy; a dependence too weak for all
-three tests at this sample size is left out of the sum, which is why the tests are
-generous. Where no two groups remain, or no group has columns of both ``x`` and ``y``,
+Each stage holds its family-wise false-alarm rate at :data:`ALPHA` (Bonferroni). The two
+errors cost differently: a dependence missed is left out of the sum, and a dependence the
+tests miss at this sample size is small (a correlation of 0.06 at 5,000 rows, 0.002
+nats); a false alarm joins two groups and gives back, for them, the joint estimate the
+split avoids (a 2x2 periodic group trained as one: 0.5 nats low). Hence a small rate.
+Where no two groups remain, or no group has columns of both ``x`` and ``y``,
 nothing is split.
 
 Example:
@@ -79,7 +81,7 @@ MAX_BINNED_COLUMNS = 128
 """The most columns for the pairwise binned test (its cost grows as ``(columns * B)^2``); wider
 data is split only where correlations alone join every column into one group."""
 
-ALPHA = 0.01
+ALPHA = 0.001
 """The family-wise false-alarm rate of each stage of tests."""
 
 MIN_ROWS = 200
