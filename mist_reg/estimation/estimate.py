@@ -406,7 +406,8 @@ def _estimate_from_samples(
             warnings.warn(message, RuntimeWarning, stacklevel=4)
         return result
     if split and untyped and ksg is not None and ksg.only_one_dimensional:
-        blocks = independent_blocks(pair.x, pair.y, generator)
+        screen = torch.Generator().manual_seed(settings.seed) if settings.seed is not None else None
+        blocks = independent_blocks(pair.x, pair.y, screen)  # its own stream: fits draw as without it
         if blocks is not None:
             shared = dataclasses.replace(ksg, shared_by=len(blocks))
 

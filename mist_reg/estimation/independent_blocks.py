@@ -99,15 +99,14 @@ class Block:
 def independent_blocks(x: Tensor, y: Tensor, generator: torch.Generator | None = None) -> list[Block] | None:
     r"""The independent groups of the columns of continuous samples ``x [N, dx]`` and
     ``y [N, dy]`` that hold columns of both, or ``None`` where the columns do not split (see
-    the module documentation)."""
+    the module documentation); ``generator`` draws the rows the tests read."""
     n, dx = x.shape
     d = dx + y.shape[1]
     if d < 3 or n < MIN_ROWS:
         return None
     z = torch.cat([x, y], dim=1).detach().to("cpu", torch.float64)
     rows = SCREEN_ROWS if d <= MAX_BINNED_COLUMNS else WIDE_SCREEN_ROWS
-    if n > rows:
-        z = z[torch.randperm(n, generator=generator)[:rows]]
+    z = z[torch.randperm(n, generator=generator)[:rows]]  # in random order: HSIC reads the first rows
     ranks = _mid_ranks(z)
     scores = torch.special.ndtri((ranks + 0.5) / z.shape[0])
     linked = _correlated(scores)
