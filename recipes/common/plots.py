@@ -3,6 +3,7 @@ r"""PNG plots of a run: training curves from the metrics log, and trade-off curv
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,12 @@ def plot_training(
 
 
 def _save(plt: Any, fig: Any, path: str | Path, title: str) -> Path:
-    """Titles, lays out, writes and closes a figure."""
+    """Titles (wrapped to the figure's width), lays out, writes (nothing cut at the edges) and
+    closes a figure."""
     if title:
-        fig.suptitle(title)
+        fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 12)))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return Path(path)
 
