@@ -17,6 +17,7 @@ from mist_reg.cli.app import main
 from mist_reg.cli.io import DataError, load_pair, parse_columns, read_table
 from mist_reg.estimators import list_estimators
 from mist_reg.tasks import get_task, list_tasks
+from mist_reg.tasks.structured import PeriodicTask
 
 ROOT = Path(__file__).resolve().parents[1]
 RHO, N = 0.8, 1200
@@ -115,6 +116,20 @@ def test_estimate_text_output(tmp_path, pair, capsys):
     assert "array 'x' of d.npz" in out and "held out        360 samples" in out
     estimate = float(out.splitlines()[0].split()[1])
     assert abs(estimate - TRUTH) < 0.15
+
+
+def test_estimate_text_output_names_independent_groups(tmp_path, capsys):
+    task = PeriodicTask(2, 3.0, 0.3)  # two independent coordinate pairs
+    x, y = task.sample(1000, seed=0)
+    np.savez(tmp_path / "d.npz", x=x.numpy(), y=y.numpy())
+    code, out, err = run(capsys, "estimate", str(tmp_path / "d.npz"))
+    assert code == 0, err
+    assert "2 independent groups of columns" in out and "samples used    1000 samples" in out
+    groups = [line for line in out.splitlines() if line.startswith("group")]
+    assert [line.split(":")[0].split()[1:] for line in groups] == [["x[0]", "~", "y[0]"], ["x[1]", "~", "y[1]"]]
+    assert all(line.endswith("(ksg)") for line in groups)
+    estimate = float(out.splitlines()[0].split()[1])
+    assert abs(estimate - task.mutual_information) < 0.15
 
 
 def test_estimate_with_cross_fitting_and_options(tmp_path, pair, capsys):

@@ -174,8 +174,13 @@ def run_estimate(args: argparse.Namespace, out: TextIO) -> int:
         dump(record, out)
         return 0
     low, high = result.interval
+    every_sample = result.estimator_name == KSG or (
+        bool(result.parts) and all(part.estimator_name == KSG for _, _, part in result.parts)
+    )
     if result.estimator_name == KSG:
         scheme = "every sample, standard error by subsampling"
+    elif result.parts:
+        scheme = f"{len(result.parts)} independent groups of columns, each estimated alone, added"
     elif result.n_folds:
         folds = ", ".join(f"{v:.4f}" for v in result.fold_estimates)
         scheme = f"{result.n_folds}-fold cross-fitting (fold estimates {folds})"
@@ -188,8 +193,13 @@ def run_estimate(args: argparse.Namespace, out: TextIO) -> int:
         f"bound           {BOUND_NOTES.get(result.bound, str(result.bound))}",
         f"estimator       {record['estimator']}, {scheme}",
         f"data            {n} samples; x: {data.x.shape[1]} dim ({data.x_source}); y: {data.y.shape[1]} dim ({data.y_source})",
-        f"{'samples used' if result.estimator_name == KSG else 'held out':16s}{result.n_test} samples",
+        f"{'samples used' if every_sample else 'held out':16s}{result.n_test} samples",
         f"time            {seconds:.1f} s",
+    ]
+    lines += [
+        f"group           x{list(xs)} ~ y{list(ys)}: {float(part):.4f} +- {part.standard_error:.4f} nats "
+        f"({part.estimator_name})"
+        for xs, ys, part in result.parts
     ]
     lines += [f"warning: {m}" for m in messages]
     out.write("\n".join(lines) + "\n")
