@@ -81,6 +81,19 @@ def test_dependence_no_pair_of_columns_shows_stops_the_split():
     assert independent_blocks(x, y) is None
 
 
+def test_many_weak_correlations_together_stop_the_split():
+    # 25 cross-correlations of 0.05 (0.03 nats in all): most pairs escape the pairwise test,
+    # and the few it finds would leave the rest out of the sum; Bartlett's test adds them up
+    task = dense_gaussian(5, 5, 0.05)
+    for seed in range(4):
+        x, y = task.sample(5000, seed=seed)
+        assert independent_blocks(x.double(), y.double(), torch.Generator().manual_seed(seed)) is None
+        scores = torch.special.ndtri((blocks._mid_ranks(torch.cat([x, y], 1).double()) + 0.5) / 5000)
+        assert blocks._canonical_p_value(torch.corrcoef(scores.T), [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], 5000) < 1e-6
+    noise = torch.randn(5000, 10, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    assert blocks._canonical_p_value(torch.corrcoef(noise.T), [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], 5000) > 1e-3
+
+
 def test_too_few_rows_or_columns_are_never_split():
     x, y = dense_gaussian(2, 2, 0.3).sample(100, seed=0)
     assert independent_blocks(x.double(), y.double()) is None
