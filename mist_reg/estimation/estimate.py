@@ -416,7 +416,7 @@ def _estimate_from_samples(
                 if pair.has_test:  # the given held-out rows stay held out
                     held, x, y = dataclasses.replace(held_out, x_test=x[n:], y_test=y[n:]), x[:n], y[:n]
                 return _estimate_from_samples(
-                    x, y, preprocessing, model, held, settings, generator, shared, types, False
+                    x, y, preprocessing, model, held, settings, generator, shared, types, split=False
                 )
 
             return estimate_by_blocks(pair.x, pair.y, blocks, estimate_block, held_out.confidence)
