@@ -94,6 +94,12 @@ def test_many_weak_correlations_together_stop_the_split():
     assert blocks._canonical_p_value(torch.corrcoef(noise.T), [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], 5000) > 1e-3
 
 
+def test_a_constant_column_is_left_out():
+    x, y = PeriodicTask(2, 3.0, 0.3).sample(1000, seed=0)
+    found = independent_blocks(torch.cat([x, torch.ones(1000, 1)], 1).double(), y.double())
+    assert _pairs(found) == [((0,), (0,)), ((1,), (1,))]
+
+
 def test_too_few_rows_or_columns_are_never_split():
     x, y = dense_gaussian(2, 2, 0.3).sample(100, seed=0)
     assert independent_blocks(x.double(), y.double()) is None

@@ -216,7 +216,7 @@ def _jointly_independent(scores: Tensor, two_sided: list[list[int]], one_sided: 
     kernels = [_CentredKernel(scores[:HSIC_ROWS, group]) for group in groups]
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))]
     level = ALPHA / (2 * len(pairs))
-    correlation = torch.corrcoef(scores.T)
+    correlation = torch.corrcoef(scores.T).nan_to_num(0.0).fill_diagonal_(1.0)  # constant columns: no correlation
     return all(
         _canonical_p_value(correlation, groups[i], groups[j], scores.shape[0]) >= level
         and _hsic_p_value(kernels[i], kernels[j]) >= level
