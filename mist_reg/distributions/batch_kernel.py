@@ -270,7 +270,12 @@ class KernelFit:
             y_sigmas = widths * dy**0.5
             normalisers = -dy * y_sigmas.log() - 0.5 * dy * math.log(2.0 * math.pi)
             normalisers = normalisers + self.y_whitening.log_abs_det().detach()
-            y_kernels = torch.exp(-_scaled(y_squared.detach(), y_sigmas))
+            with torch.no_grad():  # the same widths as on x: squarings instead of exps
+                y_kernels = (
+                    _kernels_by_width(y_squared.detach(), listed, dy)
+                    if listed is not None
+                    else torch.exp(-_scaled(y_squared.detach(), y_sigmas))
+                )
         with torch.no_grad():  # every width, without a graph: choose one
             if listed is not None:
                 kernels = _kernels_by_width(squared.detach(), listed, d)
