@@ -153,3 +153,10 @@ def test_a_shared_standard_error_keeps_its_scale():
     whole = subsampling_standard_error(x.double(), y.double(), generator=torch.Generator().manual_seed(0))
     shared = subsampling_standard_error(x.double(), y.double(), generator=torch.Generator().manual_seed(0), shared_by=5)
     assert 0.5 < shared / whole < 2.0
+
+
+def test_bad_input_is_refused_with_its_name():
+    with pytest.raises(ValueError, match="same number of samples, got 300 and 299"):
+        independent_blocks(torch.randn(300, 2), torch.randn(299, 2))
+    with pytest.raises(ValueError, match="y contains NaN"):
+        independent_blocks(torch.randn(300, 2), torch.full((300, 2), float("nan")))

@@ -74,7 +74,13 @@ class KsgChoice:
         """Whether KSG estimates this pair: always when asked by name; by default, one
         continuous column on each side in which no value repeats more than ``k`` times
         (a value shared by more rows than ``k`` makes the k-th neighbour distance zero, and
-        the neighbour counts then measure the tie, not the density)."""
+        the neighbour counts then measure the tie, not the density).
+
+        Example:
+            >>> choice = KsgChoice(5, only_one_dimensional=True)
+            >>> choice.applies(torch.randn(100, 1), torch.randn(100, 1)), choice.applies(torch.randn(100, 2), torch.randn(100, 1))
+            (True, False)
+        """
         if not self.only_one_dimensional:
             return True
         return all(z.shape[1] == 1 and is_continuous(z[:, 0]) and largest_tie(z[:, 0]) <= self.k for z in (x, y))

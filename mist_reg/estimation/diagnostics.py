@@ -27,23 +27,25 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["exact_dependence", "is_continuous", "largest_tie", "tie_warnings", "LINEAR_TOLERANCE"]
+__all__ = ["exact_dependence", "is_continuous", "largest_tie", "tie_warnings", "LINEAR_TOLERANCE", "CONTINUOUS_SHARE"]
 
 # The relative residual below which a linear relation counts as exact: rounding to single
 # precision leaves about 6e-8, and a residual of 1e-6 already means more than
 # log(1e6) = 13.8 nats in that direction, beyond what any sample size measures.
 LINEAR_TOLERANCE = 1e-6
+CONTINUOUS_SHARE = 0.99
+"""A column is continuous when it takes distinct values on at least this share of the rows."""
 _MAX_LINEAR_DIM = 256  # the linear check costs O(N (x_dim + y_dim)^2)
 
 
 def is_continuous(values: Tensor) -> bool:
-    """Whether a column takes distinct values on at least 99% of the samples.
+    """Whether a column takes distinct values on at least :data:`CONTINUOUS_SHARE` of the samples.
 
     Example:
         >>> is_continuous(torch.randn(100)), is_continuous(torch.randint(0, 5, (100,)))
         (True, False)
     """
-    return torch.unique(values).numel() >= 0.99 * values.numel()
+    return torch.unique(values).numel() >= CONTINUOUS_SHARE * values.numel()
 
 
 def largest_tie(values: Tensor) -> int:
@@ -91,7 +93,7 @@ def _monotone_copy(x: Tensor, y: Tensor) -> str | None:
         order = torch.argsort(z, dim=0, stable=True)
         ranked = z.gather(0, order)
         distinct = 1 + (ranked[1:] != ranked[:-1]).sum(0)  # exact_dependence passes 8 rows or more
-        continuous = (distinct >= 0.99 * z.shape[0]).tolist()
+        continuous = (distinct >= CONTINUOUS_SHARE * z.shape[0]).tolist()
         return [order[:, j] if continuous[j] else None for j in range(z.shape[1])]
 
     x_orders = orders(x)

@@ -32,11 +32,11 @@ not matter), at most :data:`SCREEN_ROWS` rows:
    sign of ``x_1 x_2``). Where either finds dependence, nothing is split.
 
 Each stage holds its family-wise false-alarm rate at :data:`ALPHA` (Bonferroni). The two
-errors cost differently: a dependence the tests miss is left out of the sum, and it is
-small (a correlation of 0.06 at 5,000 rows carries 0.002 nats; many of them together
-are Bartlett's to find); a false alarm joins two groups and gives back, for them, the
-joint estimate the split avoids (a 2x2 periodic group trained as one: 0.5 nats low).
-Hence a small rate.
+errors cost differently: a dependence the tests miss is left out of the sum, and a
+dependence too weak to be found at the sample size carries little information (many weak
+ones together are Bartlett's to find); a false alarm joins two groups and gives back, for
+them, the joint estimate the split exists to avoid. Hence a small rate (what each error
+cost when measured: ``docs/choosing-an-estimator.md``, step 5).
 Where no two groups remain, or no group has columns of both ``x`` and ``y``,
 nothing is split.
 
@@ -58,9 +58,21 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from mist_reg.checks import as_samples, check_pair
 from mist_reg.estimation.result import MIEstimate
 
-__all__ = ["Block", "independent_blocks", "estimate_by_blocks", "SCREEN_ROWS", "MAX_BINNED_COLUMNS", "ALPHA"]
+__all__ = [
+    "Block",
+    "independent_blocks",
+    "estimate_by_blocks",
+    "SCREEN_ROWS",
+    "WIDE_SCREEN_ROWS",
+    "HSIC_ROWS",
+    "HSIC_WIDTH",
+    "MAX_BINNED_COLUMNS",
+    "ALPHA",
+    "MIN_ROWS",
+]
 
 SCREEN_ROWS = 5000
 """Rows (drawn at random) on which the pairwise tests run; more change nothing that this many
@@ -102,7 +114,14 @@ class Block:
 def independent_blocks(x: Tensor, y: Tensor, generator: torch.Generator | None = None) -> list[Block] | None:
     r"""The independent groups of the columns of continuous samples ``x [N, dx]`` and
     ``y [N, dy]`` that hold columns of both, or ``None`` where the columns do not split (see
-    the module documentation); ``generator`` draws the rows the tests read."""
+    the module documentation); ``generator`` draws the rows the tests read.
+
+    Raises:
+        ValueError: When ``x`` or ``y`` is not numeric, empty or non-finite (naming which), or
+            their numbers of samples differ.
+    """
+    x, y = as_samples(x, "x", dtype=torch.float64), as_samples(y, "y", dtype=torch.float64)
+    check_pair(x, y)
     n, dx = x.shape
     d = dx + y.shape[1]
     if d < 3 or n < MIN_ROWS:
@@ -134,7 +153,16 @@ def estimate_by_blocks(
 ) -> MIEstimate:
     r"""The sum of ``estimate`` over the blocks, with the blocks' standard errors added in
     quadrature (their samples are independent groups of columns); the parts are kept in
-    ``parts``, and the result is a lower bound only where every part is one."""
+    ``parts``, and the result is a lower bound only where every part is one.
+
+    Example:
+        >>> x, y = torch.zeros(10, 2), torch.zeros(10, 2)
+        >>> parts = [Block((0,), (0,)), Block((1,), (1,))]
+        >>> part = MIEstimate(0.5, standard_error=0.03, estimator_name="ksg")  # what each group gives
+        >>> mi = estimate_by_blocks(x, y, parts, lambda a, b: part, confidence=0.95)
+        >>> float(mi), round(mi.standard_error, 4), mi.bound, mi.estimator_name
+        (1.0, 0.0424, None, 'blocks(ksg, ksg)')
+    """
     parts = [(block, estimate(x[:, list(block.x_columns)], y[:, list(block.y_columns)])) for block in blocks]
     bounds = {part.bound for _, part in parts}
     names = ", ".join(f"{part.estimator_name}" for _, part in parts)
