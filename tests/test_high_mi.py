@@ -134,13 +134,14 @@ def test_high_mi_on_few_samples_is_never_a_large_negative_number():
     assert mi.interval[0] > 5.0
 
 
-def test_the_default_reports_the_reference_model_where_the_partition_term_is_unresolved():
+def test_the_default_reports_the_unbiased_gaussian_mi_where_the_partition_term_is_unresolved():
     # the same 11.54 nats: the Gaussian reference's partition term on 140 validation rows rests on
-    # a handful of pairs, so the default reports the held-out mean of its log-ratio, untrained
+    # a handful of pairs, so nothing is trained and the Gaussian MI of all 2,000 rows is reported,
+    # its log-determinants corrected for the bias of the sample covariance
     x, _ = get_task("gaussian-5x5").sample(2000, seed=0)
     y = x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     truth = 2.5 * math.log(101)
     mi = estimate_mi(x, y, max_iterations=400, seed=0)
-    assert mi.estimator_name == "reference_model" and mi.bound is None and mi.log.iterations == 0
-    assert abs(mi - truth) < 0.1 * truth
-    assert mi.interval[0] < truth + 0.3
+    assert mi.estimator_name == "gaussian_unbiased" and mi.bound is None and mi.n_test == 2000
+    assert abs(mi - truth) < 0.15 and 0.01 < mi.standard_error < 0.1
+    assert mi.interval[0] < truth < mi.interval[1] + 0.05

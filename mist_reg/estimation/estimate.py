@@ -50,6 +50,7 @@ from mist_reg.estimation.default_choice import (
 from mist_reg.estimation.diagnostics import exact_dependence, tie_warnings
 from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_terms
 from mist_reg.estimation.fitting import FitSettings, cpu_threads_for, resolve_device
+from mist_reg.estimation.gaussian_estimate import gaussian_on_all_rows
 from mist_reg.estimation.independent_blocks import estimate_by_blocks, independent_blocks
 from mist_reg.estimation.knn_estimate import ksg_with_error_bar
 from mist_reg.estimation.model_spec import ModelSpec
@@ -123,7 +124,10 @@ def estimate_mi(
        (``estimator_name="blocks(ksg, mine, ...)"``, the parts in ``parts``); columns
        independent of everything drop out.
     6. **Otherwise**: MINE (``estimator_name="mine"``, as ``estimator="mine"`` always gives),
-       discrete columns entering as indicator columns (never ranked as numbers).
+       discrete columns entering as indicator columns (never ranked as numbers). Where the
+       MI is too high for the rows to judge a trained critic, nothing is trained: the
+       Gaussian MI of every row, the sample covariance's bias removed
+       (``estimator_name="gaussian_unbiased"``, :mod:`mist_reg.estimation.gaussian_estimate`).
 
     A registered name or an instance is trained as in step 6; a categorical ``y`` reaches
     it as class indices when it models labels itself (``"gaussian"``, ``"kernel"``), else as
@@ -449,14 +453,16 @@ def _estimate_from_samples(
             train_idx = torch.cat([fold for j, fold in enumerate(folds) if j != k])
             fold_seed = None if seed is None else seed + k
             fits.append(fit(x[train_idx], y[train_idx], x[test_idx], y[test_idx], fold_seed, fresh=True))
-        return combine_fits(fits, held_out.confidence, cross_fitted=True, estimator_name=model.name)
+        result = combine_fits(fits, held_out.confidence, cross_fitted=True, estimator_name=model.name)
+        return gaussian_on_all_rows(result, pair.x, pair.y, preprocessing, (c_x, c_y))
 
     if x_test is None:
         train_idx, test_idx = split_indices(x.shape[0], held_out.test_percentage, generator)
         x, y, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
-    return combine_fits(
+    result = combine_fits(
         [fit(x, y, x_test, y_test, seed, fresh=False)],
         held_out.confidence,
         cross_fitted=False,
         estimator_name=model.name,
     )
+    return gaussian_on_all_rows(result, pair.x, pair.y, preprocessing, (c_x, c_y))
