@@ -60,6 +60,6 @@ def test_only_a_held_out_reference_model_of_continuous_columns_is_replaced():
     assert gaussian_on_all_rows(trained, x, y, "gaussianize", (32, 32)) is trained
     reference = MIEstimate(5.0, standard_error=0.1, estimator_name=REFERENCE_MODEL_NAME)
     assert gaussian_on_all_rows(reference, x, y, "gaussianize", (31, 32)) is reference  # a discrete column
-    assert gaussian_on_all_rows(reference, x[:60], y[:60], "gaussianize", (32, 32)) is reference  # too few rows
+    assert gaussian_on_all_rows(reference, x[:120], y[:120], "gaussianize", (32, 32)) is reference  # too few rows
     replaced = gaussian_on_all_rows(reference, x, y, "gaussianize", (32, 32))
     assert replaced.estimator_name == "gaussian_unbiased" and replaced.n_test == 2000

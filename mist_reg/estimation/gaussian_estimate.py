@@ -10,9 +10,9 @@ a rank and shrinkages whose errors do not cancel between the joint and the margi
 (figures in docs/choosing-an-estimator.md, step 7). The covariance's
 log-determinants have an exactly known bias under Gaussianity
 (:func:`~mist_reg.functional.gaussian.gaussian_mutual_information`), so with that bias
-removed every row enters and no regulariser is chosen. Sides with discrete columns keep
-the held-out reference model (indicator columns are far from Gaussian, and the bias is
-then not the Wishart one).
+removed every row enters and no regulariser is chosen. Sides with discrete columns
+(indicators are far from Gaussian, and their bias is not the Wishart one) and data with
+fewer than :data:`ROWS_PER_COLUMN` rows per column keep the held-out reference model.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.functional.gaussian import gaussian_mutual_information
 
-__all__ = ["gaussian_on_all_rows", "GAUSSIAN_ALL_ROWS_NAME"]
+__all__ = ["gaussian_on_all_rows", "GAUSSIAN_ALL_ROWS_NAME", "ROWS_PER_COLUMN"]
+
+ROWS_PER_COLUMN = 2
+"""The fewest rows per column of ``(x, y)`` for the all-rows estimate. The variance of an
+unbiased log-determinant, ``sum_{i<d} trigamma((n - 1 - i) / 2)``, is about
+``2 log(n / (n - d))`` and grows without bound as the rows ``n`` approach the columns ``d``;
+from twice as many rows as columns the all-rows estimate was the more accurate of the two
+wherever it was measured (docs/choosing-an-estimator.md, step 7)."""
 
 GAUSSIAN_ALL_ROWS_NAME = "gaussian_unbiased"
 """The ``estimator_name`` of an estimate from :func:`gaussian_on_all_rows`."""
@@ -47,6 +54,8 @@ def gaussian_on_all_rows(
     """
     c_x, c_y = continuous
     if result.estimator_name != REFERENCE_MODEL_NAME or (c_x, c_y) != (x.shape[1], y.shape[1]):
+        return result
+    if x.shape[0] < ROWS_PER_COLUMN * (c_x + c_y):
         return result
     try:
         xg = ColumnPreprocessor(preprocessing, c_x).fit(x)(x)
