@@ -155,3 +155,50 @@ def test_clustered_data_are_refitted_on_standardised_columns_where_the_mixture_i
     gx, gy = get_task("gaussian-5x5").sample(2000, seed=0)
     once = fit_in_coordinates(model, "gaussianize", (gx.shape[1], gy.shape[1]), gx, gy, settings, fresh=True)
     assert isinstance(once.x_map.inner, MarginalGaussianizer)
+
+
+def test_em_restarts_escape_a_start_that_merges_two_clusters():
+    # from k-means++ seed 1, EM on five clusters merges two of them into one component; the
+    # most likely of four starts does not, and its held-out log-ratio reaches the truth
+    task = get_task("clusters-3x3-c5-s2-e4")
+    x, y = task.sample(5000, seed=0)
+    z = torch.cat([x[:3500], y[:3500]], 1).double()
+    z = (z - z.mean(0)) / z.std(0)
+    single = fit_gaussian_mixture(z, 5, seed=1)
+    best = fit_gaussian_mixture(z, 5, seed=1, restarts=4)
+    assert best.log_likelihood > single.log_likelihood + 0.02
+    mixture = MixtureLogRatio(3, 3, n_components=5, restarts=4)
+    mixture.fit_data(x[:3500].float(), y[:3500].float())
+    with torch.no_grad():
+        held_out = float(mixture(x[3500:].float(), y[3500:].float()).mean())
+    assert abs(held_out - task.mutual_information) < 0.05
+    with pytest.raises(ValueError, match="restarts"):
+        fit_gaussian_mixture(z, 2, restarts=0)
+    with pytest.raises(ValueError, match="restarts"):
+        MixtureLogRatio(3, 3, restarts=0)
+
+
+def test_the_coordinates_of_a_clustered_pair_are_chosen_by_the_mixtures_held_out_bounds():
+    # the search over K leaves each mixture's two-fold held-out bound; on clusters the
+    # standardised columns' mixture is the better one (a mixture stays one under affine maps),
+    # on clusters seen through a cube of every column the Gaussianised one is
+    task = get_task("clusters-3x3-c5-s2-e4")
+    x, y = task.sample(3000, seed=0)
+    bounds = {}
+    for name, f in [("clusters", lambda v: v), ("cubed", lambda v: v**3)]:
+        for kind, preprocessor in [("gaussianized", MarginalGaussianizer), ("standardized", Standardizer)]:
+            u, v = f(x).float(), f(y).float()
+            pu, pv = preprocessor().fit(u), preprocessor().fit(v)
+            mixture = MixtureLogRatio(3, 3)
+            mixture.fit_data(pu(u), pv(v))
+            bounds[name, kind] = mixture.held_out_bound
+    assert bounds["clusters", "standardized"] > bounds["clusters", "gaussianized"] + 0.05
+    assert bounds["cubed", "gaussianized"] > bounds["cubed", "standardized"] + 0.5
+    assert abs(bounds["clusters", "standardized"] - task.mutual_information) < 0.15
+    frozen = MixtureLogRatio(3, 3)
+    frozen.fit_data(x.float(), y.float())
+    chosen = frozen.held_out_bound
+    frozen.freeze_choice()
+    frozen.fit_data(x.float(), y.float())  # a refit with the K chosen keeps the bound of its search
+    assert frozen.held_out_bound == chosen
+    assert MixtureLogRatio(3, 3, n_components=4).held_out_bound is None

@@ -13,12 +13,17 @@ allows. The log-ratio ``log p(x, y) - log p(x) - log p(y)`` does not depend on t
 coordinates of either side, so the mixture may as well be fitted where it is exact.
 
 So when the Gaussian-mixture challenger has won on the Gaussianised columns (the dependence
-is clustered: :mod:`~mist_reg.estimation.reference_choice`), the estimator is built again on
-standardised columns, started from a mixture fitted there (``K`` chosen as before, on
-halves of the training rows) and trained; the fit with the higher best validation estimate
-is kept with its maps. Both are judged on the same validation rows, which the test rows
-never enter, so the reported estimate stays a held-out bound. Data whose mixture did not
-win, or whose columns the user preprocesses otherwise, are fitted once, as before.
+is clustered: :mod:`~mist_reg.estimation.reference_choice`), a mixture is fitted again on
+standardised columns (``K`` chosen as before, on halves of the training rows). The two
+mixtures are compared by the same two-fold held-out bound that chose their ``K``, on the
+same training rows: the log-ratio does not depend on the coordinates, so the bounds are
+comparable, and they rest on every training row where the validation estimates of two
+trained critics rest on a tenth of them (which picked the wrong coordinates by 0.001 nats
+on a task where the right ones are 0.09 nats better). Where the standardised mixture wins, an
+estimator is trained from it and kept with its maps; otherwise the first fit stands and
+nothing more is trained. The test rows enter neither comparison, so the reported estimate
+stays a held-out bound. Data whose mixture did not win, or whose columns the user
+preprocesses otherwise, are fitted once, as before.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import math
 from typing import Any
 
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
-from mist_reg.estimation.fitting import fit_estimator
+from mist_reg.estimation.fitting import fit_estimator, sample_loaders
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
@@ -77,12 +82,27 @@ def fit_in_coordinates(
     if not (model.by_default and preprocessing == "gaussianize" and (c_x or c_y) and _mixture_won(estimator)):
         return first
     x_map, y_map, xs, ys = fitted("standardize")
+    mixture = MixtureLogRatio(xs.shape[1], ys.shape[1])
+    training, _ = sample_loaders(xs, ys, settings)  # the rows fit_estimator trains on
+    mixture.fit_data(training.x, training.y)
+    by_mixtures = _compared_on_training_rows(mixture, estimator.critic.reference)
+    if by_mixtures is False:
+        return first
+    mixture.freeze_choice()  # fit_estimator refits it on the same rows, without the search
     alternative = model.build(xs.shape[1], ys.shape[1], fresh=True)
-    alternative.critic.reference = MixtureLogRatio(xs.shape[1], ys.shape[1])
+    alternative.critic.reference = mixture
     alternative_log = fit_estimator(alternative, settings, xs, ys)
-    if _validation(alternative_log) > _validation(log):
+    if by_mixtures or _validation(alternative_log) > _validation(log):
         return FoldModel(alternative, alternative_log, x_map, y_map)
     return first
+
+
+def _compared_on_training_rows(standardised: MixtureLogRatio, gaussianised: MixtureLogRatio) -> bool | None:
+    """Whether the standardised mixture's two-fold held-out bound beats the Gaussianised
+    one's; ``None`` when either has none (a single candidate ``K``)."""
+    if standardised.held_out_bound is None or gaussianised.held_out_bound is None:
+        return None
+    return standardised.held_out_bound > gaussianised.held_out_bound
 
 
 def _validation(log: TrainingLog) -> float:

@@ -93,9 +93,11 @@ def fit_gaussian_mixture(
     max_iterations: int = 100,
     tolerance: float = 1e-4,
     seed: int = 0,
+    restarts: int = 1,
 ) -> GaussianMixtureFit:
     r"""Fits a ``n_components``-component full-covariance Gaussian mixture to ``z: [N, d]``
-    by EM (see the module documentation).
+    by EM (see the module documentation); with ``restarts > 1``, from that many k-means++
+    starts (seeds ``seed, seed + 1, ...``), keeping the fit of highest likelihood.
 
     Arguments:
         z: The samples (float64 recommended).
@@ -105,16 +107,34 @@ def fit_gaussian_mixture(
         max_iterations: The most EM iterations.
         tolerance: Stop when the mean log-likelihood improves by less than this.
         seed: Seeds the k-means++ start.
+        restarts: The number of starts (at least 1). EM climbs to the nearest local
+            maximum of the likelihood; from an unlucky start two clusters share one
+            component while another splits one cluster, and the starts that avoid it
+            reach a higher likelihood.
 
     Returns:
         The :class:`GaussianMixtureFit`.
 
     Raises:
-        ValueError: When ``n_components`` is not positive or exceeds the number of samples.
+        ValueError: When ``n_components`` is not positive or exceeds the number of samples,
+            or ``restarts`` is not positive.
     """
     n = z.shape[0]
     if not 1 <= n_components <= n:
         raise ValueError(f"n_components must lie in [1, {n}] (the number of samples), got {n_components}")
+    if not restarts >= 1:
+        raise ValueError(f"restarts must be a positive integer, got {restarts}")
+    if n_components == 1:
+        restarts = 1  # one component has one maximum: the sample moments
+    fits = [
+        _fit_from_start(z, n_components, covariance_floor, max_iterations, tolerance, seed + r) for r in range(restarts)
+    ]
+    return max(fits, key=lambda fit: fit.log_likelihood)
+
+
+def _fit_from_start(
+    z: Tensor, n_components: int, covariance_floor: float, max_iterations: int, tolerance: float, seed: int
+) -> GaussianMixtureFit:
     generator = torch.Generator().manual_seed(seed)
     seeds = _kmeans_plus_plus(z, n_components, generator)
     nearest = torch.cdist(z, seeds).argmin(1)
