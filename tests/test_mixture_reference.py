@@ -202,3 +202,23 @@ def test_the_coordinates_of_a_clustered_pair_are_chosen_by_the_mixtures_held_out
     frozen.fit_data(x.float(), y.float())  # a refit with the K chosen keeps the bound of its search
     assert frozen.held_out_bound == chosen
     assert MixtureLogRatio(3, 3, n_components=4).held_out_bound is None
+
+
+def test_mixed_columns_are_fitted_in_the_coordinates_where_the_gaussian_bound_is_higher():
+    # y = sum of per-code effects + linear in z + noise: linear-Gaussian given the codes in
+    # standardised columns, bent by Gaussianising y's multimodal marginals; exp(y) reverses that
+    task = get_task("mixed-3d4-2c-y3-s1")
+    x, y = task.sample(2000, seed=0)
+    codes = torch.nn.functional.one_hot(x[:, :3].long(), 4)[:, :, 1:].reshape(len(x), -1).float()
+    features = torch.cat([x[:, 3:], codes], 1)  # continuous columns first, then indicators
+    model = ModelSpec("mine", {}, by_default=True)
+    settings = FitSettings(batch_size=128, max_iterations=100, eval_every=25, patience=2, seed=0)
+    plain = fit_in_coordinates(model, "gaussianize", (2, 3), features, y, settings, fresh=True)
+    assert isinstance(plain.y_map.inner, Standardizer) and isinstance(plain.x_map.inner, Standardizer)
+    bent = fit_in_coordinates(model, "gaussianize", (2, 3), features, y.exp(), settings, fresh=True)
+    assert isinstance(bent.y_map.inner, MarginalGaussianizer)
+    x2, y2 = task.sample(2000, seed=1)
+    codes2 = torch.nn.functional.one_hot(x2[:, :3].long(), 4)[:, :, 1:].reshape(len(x2), -1).float()
+    features2 = torch.cat([x2[:, 3:], codes2], 1)
+    held_out = evaluate_mi(plain.estimator, plain.x_map(features2), plain.y_map(y2))
+    assert abs(held_out - task.mutual_information) < 0.15, held_out

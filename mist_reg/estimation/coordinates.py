@@ -1,29 +1,28 @@
 r"""The coordinates a fold is fitted in: :func:`fit_in_coordinates` maps each side's continuous
-columns (Gaussianised by default), fits the estimator there, and gives clustered data a
-second fit on standardised columns.
+columns (Gaussianised by default) or, where a closed-form reference fits better there,
+standardises them, and fits the estimator.
 
-Why a second fit. :func:`mist_reg.estimate_mi` maps every continuous column through its
-empirical CDF to a normal marginal. For copulas that is what makes the closed-form
-references exact: a monotone distortion of each column leaves a Gaussian or Student-t
-copula as it was. For clusters it is the wrong map: a mixture of Gaussians stays one only
-under affine maps of its columns, and a per-column map whose slope differs from one mode
-of a marginal to the next bends every cluster into a shape that the mixture reference
-needs more components to follow, and fits less well with the components the sample size
-allows. The log-ratio ``log p(x, y) - log p(x) - log p(y)`` does not depend on the
-coordinates of either side, so the mixture may as well be fitted where it is exact.
+:func:`mist_reg.estimate_mi` maps every continuous column through its empirical CDF to a
+normal marginal. For copulas that makes the closed-form references exact (a monotone
+distortion of each column leaves a Gaussian or Student-t copula as it was). Two kinds of
+data are bent by it instead, because a per-column map whose slope differs from one mode of
+a marginal to the next turns what is linear or Gaussian within each mode into a curve:
 
-So when the Gaussian-mixture challenger has won on the Gaussianised columns (the dependence
-is clustered: :mod:`~mist_reg.estimation.reference_choice`), a mixture is fitted again on
-standardised columns (``K`` chosen as before, on halves of the training rows). The two
-mixtures are compared by the same two-fold held-out bound that chose their ``K``, on the
-same training rows: the log-ratio does not depend on the coordinates, so the bounds are
-comparable, and they rest on every training row where the validation estimates of two
-trained critics rest on a tenth of them (which picked the wrong coordinates by 0.001 nats
-on a task where the right ones are 0.09 nats better). Where the standardised mixture wins, an
-estimator is trained from it and kept with its maps; otherwise the first fit stands and
-nothing more is trained. The test rows enter neither comparison, so the reported estimate
-stays a held-out bound. Data whose mixture did not win, or whose columns the user
-preprocesses otherwise, are fitted once, as before.
+* **clusters**: a mixture of Gaussians stays one only under affine maps of its columns;
+* **mixed columns**: beside indicator columns of discrete values, a continuous column is a
+  mixture over those values, and a relation linear-Gaussian given the codes stops being so.
+
+The log-ratio ``log p(x, y) - log p(x) - log p(y)`` does not depend on the coordinates of
+either side, so a model may as well be fitted where it is exact, and two fits of it in two
+coordinates are compared by a held-out DV bound, which is comparable across them. The
+comparisons use two-fold bounds on every training row (the validation estimates of two
+trained critics rest on a tenth of them and chose the wrong coordinates where the right
+ones were 0.09 nats better): for sides with indicator columns, the Gaussian reference's
+bound in the two coordinates, before anything is trained; for clustered data (where the
+Gaussian-mixture challenger has won on Gaussianised columns), the two mixtures' bounds
+from their choice of ``K``, and an estimator is trained from the standardised one only
+where it wins. The test rows enter no comparison, so the reported estimate stays a
+held-out bound. Other data, and columns the user preprocesses otherwise, are fitted once.
 """
 
 from __future__ import annotations
@@ -32,12 +31,16 @@ import dataclasses
 import math
 from typing import Any
 
+from torch import Tensor
+
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
 from mist_reg.estimation.fitting import fit_estimator, sample_loaders
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimators.base import MIEstimator
+from mist_reg.nn.references.gaussian import GaussianLogRatio
+from mist_reg.nn.references.held_out import shifted_dv_bound, two_fold_halves
 from mist_reg.nn.references.mixture import MixtureLogRatio
 
 __all__ = ["FoldModel", "fit_in_coordinates"]
@@ -67,8 +70,8 @@ def fit_in_coordinates(
     fresh: bool,
 ) -> FoldModel:
     r"""Fits ``model`` on ``x, y`` after ``preprocessing`` of the first ``n_continuous``
-    columns of each side, and once more on standardised columns where the module
-    documentation says so; returns the fit with the higher best validation estimate."""
+    columns of each side, or on standardised columns where the module documentation says
+    so, and returns the fit kept with the maps of its coordinates."""
     c_x, c_y = n_continuous
 
     def fitted(kind: Preprocessing) -> tuple[ColumnPreprocessor, ColumnPreprocessor, Any, Any]:
@@ -76,10 +79,18 @@ def fit_in_coordinates(
         return x_map, y_map, x_map(x), y_map(y)
 
     x_map, y_map, xg, yg = fitted(preprocessing)
+    choosing = model.by_default and preprocessing == "gaussianize" and bool(c_x or c_y)
+    if choosing and _has_indicators(x, y, c_x, c_y):
+        x_map, y_map, xs, ys = fitted("standardize")
+        if _gaussian_bound(xs, ys, settings) > _gaussian_bound(xg, yg, settings):
+            estimator = model.build(xs.shape[1], ys.shape[1], fresh)
+            estimator, log = fit_with_reference_choice(estimator, settings, xs, ys, reference_model=True)
+            return FoldModel(estimator, log, x_map, y_map)
+        x_map, y_map, xg, yg = fitted(preprocessing)
     estimator = model.build(xg.shape[1], yg.shape[1], fresh)
     estimator, log = fit_with_reference_choice(estimator, settings, xg, yg, reference_model=model.by_default)
     first = FoldModel(estimator, log, x_map, y_map)
-    if not (model.by_default and preprocessing == "gaussianize" and (c_x or c_y) and _mixture_won(estimator)):
+    if not (choosing and _mixture_won(estimator)):
         return first
     x_map, y_map, xs, ys = fitted("standardize")
     mixture = MixtureLogRatio(xs.shape[1], ys.shape[1])
@@ -95,6 +106,25 @@ def fit_in_coordinates(
     if by_mixtures or _validation(alternative_log) > _validation(log):
         return FoldModel(alternative, alternative_log, x_map, y_map)
     return first
+
+
+def _has_indicators(x: Any, y: Any, c_x: int, c_y: int) -> bool:
+    """Whether a side holds indicator columns of discrete values beside continuous ones."""
+    floats = x.is_floating_point() and y.is_floating_point()
+    return floats and (c_x < x.shape[1] or c_y < y.shape[1])
+
+
+def _gaussian_bound(x: Tensor, y: Tensor, settings: FitSettings) -> float:
+    """The Gaussian reference's two-fold held-out DV bound on the training rows of ``x, y``."""
+    training, _ = sample_loaders(x, y, settings)
+    x, y = training.x, training.y
+    folds = two_fold_halves(len(x), x.device)
+    total = 0.0
+    for train, test in (folds, folds[::-1]):
+        reference = GaussianLogRatio(x.shape[1], y.shape[1])
+        reference.fit_data(x[train], y[train])
+        total += shifted_dv_bound(reference, x[test], y[test])
+    return total / 2
 
 
 def _compared_on_training_rows(standardised: MixtureLogRatio, gaussianised: MixtureLogRatio) -> bool | None:
