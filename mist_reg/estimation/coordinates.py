@@ -28,7 +28,6 @@ held-out bound. Other data, and columns the user preprocesses otherwise, are fit
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from torch import Tensor
@@ -39,6 +38,7 @@ from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimators.base import MIEstimator
+from mist_reg.nn.critic import Critic
 from mist_reg.nn.references.gaussian import GaussianLogRatio
 from mist_reg.nn.references.held_out import shifted_dv_bound, two_fold_halves
 from mist_reg.nn.references.mixture import MixtureLogRatio
@@ -54,10 +54,6 @@ class FoldModel:
     log: TrainingLog
     x_map: ColumnPreprocessor
     y_map: ColumnPreprocessor
-
-
-def _mixture_won(estimator: MIEstimator) -> bool:
-    return isinstance(getattr(getattr(estimator, "critic", None), "reference", None), MixtureLogRatio)
 
 
 def fit_in_coordinates(
@@ -87,25 +83,33 @@ def fit_in_coordinates(
             estimator, log = fit_with_reference_choice(estimator, settings, xs, ys, reference_model=True)
             return FoldModel(estimator, log, x_map, y_map)
         x_map, y_map, xg, yg = fitted(preprocessing)
+    moved: list[FoldModel] = []
+
+    def standardised_mixture(gaussianised: Critic) -> tuple[MIEstimator, TrainingLog] | None:
+        """Trains the mixture challenger in standardised columns instead, where its mixture
+        there has the higher two-fold bound (see the module documentation)."""
+        if not (choosing and isinstance(gaussianised, MixtureLogRatio)):
+            return None
+        x_map, y_map, xs, ys = fitted("standardize")
+        mixture = MixtureLogRatio(xs.shape[1], ys.shape[1])
+        training, _ = sample_loaders(xs, ys, settings)  # the rows fit_estimator trains on
+        mixture.fit_data(training.x, training.y)
+        if not _compared_on_training_rows(mixture, gaussianised):
+            return None
+        mixture.freeze_choice()  # fit_estimator refits it on the same rows, without the search
+        alternative = model.build(xs.shape[1], ys.shape[1], fresh=True)
+        alternative.critic.reference = mixture
+        alternative_log = fit_estimator(alternative, settings, xs, ys)
+        moved.append(FoldModel(alternative, alternative_log, x_map, y_map))
+        return alternative, alternative_log
+
     estimator = model.build(xg.shape[1], yg.shape[1], fresh)
-    estimator, log = fit_with_reference_choice(estimator, settings, xg, yg, reference_model=model.by_default)
-    first = FoldModel(estimator, log, x_map, y_map)
-    if not (choosing and _mixture_won(estimator)):
-        return first
-    x_map, y_map, xs, ys = fitted("standardize")
-    mixture = MixtureLogRatio(xs.shape[1], ys.shape[1])
-    training, _ = sample_loaders(xs, ys, settings)  # the rows fit_estimator trains on
-    mixture.fit_data(training.x, training.y)
-    by_mixtures = _compared_on_training_rows(mixture, estimator.critic.reference)
-    if by_mixtures is False:
-        return first
-    mixture.freeze_choice()  # fit_estimator refits it on the same rows, without the search
-    alternative = model.build(xs.shape[1], ys.shape[1], fresh=True)
-    alternative.critic.reference = mixture
-    alternative_log = fit_estimator(alternative, settings, xs, ys)
-    if by_mixtures or _validation(alternative_log) > _validation(log):
-        return FoldModel(alternative, alternative_log, x_map, y_map)
-    return first
+    estimator, log = fit_with_reference_choice(
+        estimator, settings, xg, yg, reference_model=model.by_default, train_challenger=standardised_mixture
+    )
+    if moved and estimator is moved[0].estimator:
+        return moved[0]
+    return FoldModel(estimator, log, x_map, y_map)
 
 
 def _has_indicators(x: Any, y: Any, c_x: int, c_y: int) -> bool:
@@ -127,14 +131,9 @@ def _gaussian_bound(x: Tensor, y: Tensor, settings: FitSettings) -> float:
     return total / 2
 
 
-def _compared_on_training_rows(standardised: MixtureLogRatio, gaussianised: MixtureLogRatio) -> bool | None:
+def _compared_on_training_rows(standardised: MixtureLogRatio, gaussianised: MixtureLogRatio) -> bool:
     """Whether the standardised mixture's two-fold held-out bound beats the Gaussianised
-    one's; ``None`` when either has none (a single candidate ``K``)."""
+    one's (neither, when either has none: a single candidate ``K``)."""
     if standardised.held_out_bound is None or gaussianised.held_out_bound is None:
-        return None
+        return False
     return standardised.held_out_bound > gaussianised.held_out_bound
-
-
-def _validation(log: TrainingLog) -> float:
-    """The best validation estimate of a fit (``-inf`` without validation)."""
-    return -math.inf if log.best_valid_mi is None else log.best_valid_mi

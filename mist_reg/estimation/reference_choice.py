@@ -45,11 +45,15 @@ from mist_reg.estimation.evaluation import evaluate_mi
 from mist_reg.estimation.fitting import FitSettings, TrainingLog, fit_data_dependent, fit_estimator, sample_loaders
 from mist_reg.estimation.reference_model_choice import reference_model_if_unresolved
 from mist_reg.estimators.base import MIEstimator
+from mist_reg.nn.critic import Critic
 from mist_reg.nn.references.gaussian import shared_regularisation
 from mist_reg.nn.references.mixture import MixtureLogRatio
 from mist_reg.nn.references.student_t import StudentTLogRatio
 
-__all__ = ["fit_with_reference_choice"]
+__all__ = ["fit_with_reference_choice", "ChallengerTraining"]
+
+ChallengerTraining = Callable[[Critic], "tuple[MIEstimator, TrainingLog] | None"]
+"""Trains an estimator from a winning challenger's reference elsewhere, or returns ``None``."""
 
 
 def _open_student_reference(estimator: MIEstimator) -> StudentTLogRatio | None:
@@ -109,6 +113,7 @@ def fit_with_reference_choice(
     train_loader: Iterable | None = None,
     valid_loader: Iterable | None = None,
     reference_model: bool = False,
+    train_challenger: ChallengerTraining | None = None,
 ) -> tuple[MIEstimator, TrainingLog]:
     r"""Fits ``estimator`` like :func:`~mist_reg.estimation.fitting.fit_estimator`, choosing its
     critic's reference as the module documentation describes when the critic has a
@@ -118,6 +123,11 @@ def fit_with_reference_choice(
     partition term the validation samples cannot resolve, nothing is trained and the
     reference model is returned
     (:func:`~mist_reg.estimation.reference_model_choice.reference_model_if_unresolved`).
+
+    ``train_challenger``, given the winning challenger's reference, may train an estimator
+    from it elsewhere (in other coordinates) and return it with its log, or return ``None``
+    to have the challenger trained here; either is kept only if it beats the Gaussian start
+    on validation.
 
     Returns:
         The fitted estimator (``estimator`` itself, a fitted copy that starts from the
@@ -137,7 +147,9 @@ def fit_with_reference_choice(
         2.0
     """
     with shared_regularisation():  # one choice of the Gaussian model's regularisation per training set
-        return _fit_with_reference_choice(estimator, settings, x, y, train_loader, valid_loader, reference_model)
+        return _fit_with_reference_choice(
+            estimator, settings, x, y, train_loader, valid_loader, reference_model, train_challenger
+        )
 
 
 def _fit_with_reference_choice(
@@ -148,6 +160,7 @@ def _fit_with_reference_choice(
     train_loader: Iterable | None,
     valid_loader: Iterable | None,
     reference_model: bool,
+    train_challenger: ChallengerTraining | None = None,
 ) -> tuple[MIEstimator, TrainingLog]:
     if reference_model:
         unresolved = reference_model_if_unresolved(estimator, settings, x, y, train_loader, valid_loader)
@@ -170,8 +183,11 @@ def _fit_with_reference_choice(
     challenger = _best_challenger(challengers, train_batches, valid_batches, settings.device, log.best_valid_mi)
     if challenger is None:
         return estimator, log
-    challenger.critic.reference.freeze_choice()  # train from the model chosen (not chosen again)
-    challenger_log = fit_estimator(challenger, settings, x, y, train_loader, valid_loader)
+    trained = train_challenger(challenger.critic.reference) if train_challenger is not None else None
+    if trained is None:
+        challenger.critic.reference.freeze_choice()  # train from the model chosen (not chosen again)
+        trained = challenger, fit_estimator(challenger, settings, x, y, train_loader, valid_loader)
+    challenger, challenger_log = trained
     if challenger_log.best_valid_mi is not None and challenger_log.best_valid_mi > log.best_valid_mi:
         return challenger, challenger_log
     return estimator, log
