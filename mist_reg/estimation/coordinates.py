@@ -77,12 +77,11 @@ def fit_in_coordinates(
     x_map, y_map, xg, yg = fitted(preprocessing)
     choosing = model.by_default and preprocessing == "gaussianize" and bool(c_x or c_y)
     if choosing and _has_indicators(x, y, c_x, c_y):
-        x_map, y_map, xs, ys = fitted("standardize")
+        xs_map, ys_map, xs, ys = fitted("standardize")
         if _gaussian_bound(xs, ys, settings) > _gaussian_bound(xg, yg, settings):
             estimator = model.build(xs.shape[1], ys.shape[1], fresh)
             estimator, log = fit_with_reference_choice(estimator, settings, xs, ys, reference_model=True)
-            return FoldModel(estimator, log, x_map, y_map)
-        x_map, y_map, xg, yg = fitted(preprocessing)
+            return FoldModel(estimator, log, xs_map, ys_map)
     moved: list[FoldModel] = []
 
     def standardised_mixture(gaussianised: Critic) -> tuple[MIEstimator, TrainingLog] | None:
@@ -90,7 +89,7 @@ def fit_in_coordinates(
         there has the higher two-fold bound (see the module documentation)."""
         if not (choosing and isinstance(gaussianised, MixtureLogRatio)):
             return None
-        x_map, y_map, xs, ys = fitted("standardize")
+        xs_map, ys_map, xs, ys = fitted("standardize")
         mixture = MixtureLogRatio(xs.shape[1], ys.shape[1])
         training, _ = sample_loaders(xs, ys, settings)  # the rows fit_estimator trains on
         mixture.fit_data(training.x, training.y)
@@ -100,7 +99,7 @@ def fit_in_coordinates(
         alternative = model.build(xs.shape[1], ys.shape[1], fresh=True)
         alternative.critic.reference = mixture
         alternative_log = fit_estimator(alternative, settings, xs, ys)
-        moved.append(FoldModel(alternative, alternative_log, x_map, y_map))
+        moved.append(FoldModel(alternative, alternative_log, xs_map, ys_map))
         return alternative, alternative_log
 
     estimator = model.build(xg.shape[1], yg.shape[1], fresh)

@@ -74,8 +74,8 @@ parameters may cost (``K p / (2 N)``): it caps ``K`` (see the module documentati
 FINAL_RESTARTS = 4
 r"""EM starts of the final fit of the chosen ``K``: EM stops at the nearest local maximum of
 the likelihood, and one unlucky start in a few merges two clusters into one component
-(0.2 nats short on a five-cluster task); keeping the most likely of four starts costs
-three more fits of one ``K``, against the two fits per candidate of the search."""
+(docs/benchmarks.md, "mixtures from four starts"); keeping the most likely of four starts
+costs three more fits of one ``K``, against the two fits per candidate of the search."""
 
 _MIN_SAMPLES = 40  # below this, two halves cannot compare candidates: the Gaussian
 
