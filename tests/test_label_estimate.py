@@ -9,6 +9,7 @@ import warnings
 import pytest
 import torch
 
+from mist_reg.estimation.label_curve import curve_weight
 from mist_reg.estimation.label_estimate import label_mi
 from mist_reg.tasks.labels import GaussianMixtureLabelTask
 
@@ -159,3 +160,17 @@ def test_extrapolation_closes_the_gap_of_many_classes_in_many_dimensions():
     assert held_out.bound == "lower" and float(held_out) < truth
     assert mi.bound is None and abs(float(mi) - truth) < abs(float(held_out) - truth)
     assert abs(float(mi) / truth - 1) <= 0.05, (float(mi), float(held_out), truth)
+
+
+def test_the_curvature_is_read_at_its_lower_confidence_limit():
+    # a hyperbola with c = 1000 through sizes 1000, 2000, 4000: exact steps give its weight;
+    # the same steps with standard errors take a smaller curvature (c toward 0, w toward 1),
+    # and steps too noisy to show any curvature give Richardson's w = 1
+    sizes = [1000.0, 2000.0, 4000.0]
+    values = [1.0 - 1000.0 / (m + 1000.0) for m in sizes]
+    exact, c, _ = curve_weight(sizes, values)
+    assert abs(c - 1000.0) < 1e-6 and abs(exact - 1.5) < 1e-9
+    noisy, c_noisy, _ = curve_weight(sizes, values, step_errors=(0.01, 0.01))
+    assert 1.0 < noisy < exact and 0.0 < c_noisy < 1000.0
+    flat, c_flat, _ = curve_weight(sizes, values, step_errors=(0.06, 0.03))
+    assert flat == 1.0 and c_flat == 0.0

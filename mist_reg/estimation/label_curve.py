@@ -26,7 +26,12 @@ gives way to the other, and three sizes determine it:
   extrapolated as a trend: on a nearly separable task with 1,600 training rows, two flat
   steps of noise read as ``r > 2``, the largest ``c``. The standard errors are those of the
   test rows only; the fits' own randomness (a hyperparameter chosen differently at two sizes)
-  is not in them, which is why a curvature is read only from two clearly rising steps.
+  is not in them, which is why a curvature is read only from two clearly rising steps;
+* the curvature ``r`` itself is read at its lower confidence limit, ``_Z`` standard errors
+  below the ratio of the two steps (the delta method on both): ``w`` grows with ``r``
+  faster than linearly, so a ratio of two noisy steps taken as it stands raises the
+  extrapolation on average and, in its tail, far above the truth; where the steps pin the
+  curvature down (many classes, few rows per class) the limit is close to ``r``.
 
 Because the weights are fixed numbers, ``I_inf`` is the mean of the per-sample combination
 ``u_i = (1 + w) v_i(m3) - w v_i(m2)`` over the test rows (the same rows at every size), and
@@ -41,6 +46,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from torch import Tensor
@@ -83,6 +89,9 @@ def curve_weight(
     c, clamped = 0.0, False
     if d1 > _Z * step_errors[0]:
         r = d2 / d1
+        # the curvature at its lower confidence limit: w grows with r, faster than linearly,
+        # so a noisy r read as it stands would push the extrapolation up, and far up in its tail
+        r -= _Z * r * math.hypot(step_errors[1] / d2, step_errors[0] / d1)
         denominator = r * (m2 - m1) - (m3 - m2)
         numerator = (m3 - m2) * m1 - r * (m2 - m1) * m3
         # r grows with c toward (m3 - m2) / (m2 - m1): at or beyond it, c is unbounded
