@@ -15,9 +15,9 @@ a marginal to the next turns what is linear or Gaussian within each mode into a 
 The log-ratio ``log p(x, y) - log p(x) - log p(y)`` does not depend on the coordinates of
 either side, so a model may as well be fitted where it is exact, and two fits of it in two
 coordinates are compared by a held-out DV bound, which is comparable across them. The
-comparisons use two-fold bounds on every training row (the validation estimates of two
-trained critics rest on a tenth of them and chose the wrong coordinates where the right
-ones were 0.09 nats better): for sides with indicator columns, the Gaussian reference's
+comparisons use two-fold bounds on every training row, not the validation estimates of two
+trained critics, which rest on a tenth of them (docs/choosing-an-estimator.md, step 6,
+shows such a choice going wrong): for sides with indicator columns, the Gaussian reference's
 bound in the two coordinates, before anything is trained; for clustered data (where the
 Gaussian-mixture challenger has won on Gaussianised columns), the two mixtures' bounds
 from their choice of ``K``, and an estimator is trained from the standardised one only
@@ -80,7 +80,7 @@ def fit_in_coordinates(
         xs_map, ys_map, xs, ys = fitted("standardize")
         if _gaussian_bound(xs, ys, settings) > _gaussian_bound(xg, yg, settings):
             estimator = model.build(xs.shape[1], ys.shape[1], fresh)
-            estimator, log = fit_with_reference_choice(estimator, settings, xs, ys, reference_model=True)
+            estimator, log = fit_with_reference_choice(estimator, settings, xs, ys, reference_model=model.by_default)
             return FoldModel(estimator, log, xs_map, ys_map)
     moved: list[FoldModel] = []
 
@@ -91,8 +91,7 @@ def fit_in_coordinates(
             return None
         xs_map, ys_map, xs, ys = fitted("standardize")
         mixture = MixtureLogRatio(xs.shape[1], ys.shape[1])
-        training, _ = sample_loaders(xs, ys, settings)  # the rows fit_estimator trains on
-        mixture.fit_data(training.x, training.y)
+        mixture.fit_data(*_training_rows(xs, ys, settings))
         if not _compared_on_training_rows(mixture, gaussianised):
             return None
         mixture.freeze_choice()  # fit_estimator refits it on the same rows, without the search
@@ -117,10 +116,15 @@ def _has_indicators(x: Any, y: Any, c_x: int, c_y: int) -> bool:
     return floats and (c_x < x.shape[1] or c_y < y.shape[1])
 
 
+def _training_rows(x: Tensor, y: Tensor, settings: FitSettings) -> tuple[Tensor, Tensor]:
+    """The rows :func:`~mist_reg.estimation.fitting.fit_estimator` trains on (validation rows left out)."""
+    training, _ = sample_loaders(x, y, settings)
+    return training.x, training.y
+
+
 def _gaussian_bound(x: Tensor, y: Tensor, settings: FitSettings) -> float:
     """The Gaussian reference's two-fold held-out DV bound on the training rows of ``x, y``."""
-    training, _ = sample_loaders(x, y, settings)
-    x, y = training.x, training.y
+    x, y = _training_rows(x, y, settings)
     folds = two_fold_halves(len(x), x.device)
     total = 0.0
     for train, test in (folds, folds[::-1]):

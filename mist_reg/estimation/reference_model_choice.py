@@ -19,9 +19,10 @@ samples) and measures how many effective negative pairs carry its partition term
 than validation samples is the regime in which the partition term is a handful of values
 (the same boundary at which :func:`~mist_reg.estimation.combine.certified` distrusts a
 held-out Donsker-Varadhan estimate); there nothing is trained, and the reference model is
-reported (for continuous columns :func:`~mist_reg.estimation.gaussian_estimate.gaussian_on_all_rows`
-then reports the same Gaussian model's MI from every row instead). On ordinary tasks (below a few nats) the partition rests on tens of thousands of
-effective pairs and the trained critic is fitted and reported as before: the two regimes
+reported (for continuous columns,
+:func:`~mist_reg.estimation.gaussian_estimate.gaussian_on_all_rows` then reports the same
+Gaussian model's MI from every row instead). On ordinary tasks (below a few nats) the
+partition rests on tens of thousands of effective pairs and the trained critic is fitted and reported as before: the two regimes
 lie orders of magnitude apart.
 """
 

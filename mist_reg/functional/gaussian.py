@@ -4,8 +4,8 @@ sample covariance: :func:`gaussian_mutual_information`.
 For jointly Gaussian ``(x, y)``, ``I(X;Y) = 1/2 (log det S_xx + log det S_yy - log det S)``
 with ``S`` the covariance. Plugging in the sample covariance is biased upward, and the bias
 grows with the dimension (nats for two 256-dimensional views at 5,000 rows). The bias is
-known exactly. The scatter matrix of ``n``
-Gaussian rows is Wishart with ``m = n - 1`` degrees of freedom, so
+known exactly. The scatter matrix of ``n`` Gaussian rows is Wishart with ``m = n - 1``
+degrees of freedom, so
 
 ``E[log det scatter] = log det S + d log 2 + sum_{i<d} digamma((m - i) / 2)``
 
@@ -84,9 +84,9 @@ def gaussian_mutual_information(x: Tensor, y: Tensor, groups: int = 20) -> tuple
         ``(estimate, standard_error)`` in nats.
 
     Raises:
-        ValueError: If the shapes do not pair, the values are not finite, or there are not
-            more rows than ``dim_x + dim_y + groups`` (each jackknife replicate must still
-            have more rows than columns).
+        ValueError: If the shapes do not pair, the values are not finite, ``groups`` is below
+            2, or a jackknife replicate (the rows less one group) would not have more rows
+            than ``dim_x + dim_y + 1``; or if some columns are linearly dependent.
     """
     if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must be (n, d) with the same n, got {tuple(x.shape)} and {tuple(y.shape)}")

@@ -269,8 +269,9 @@ class MixtureLogRatio(Critic):
         candidates = self.candidates_for(len(z))
         if len(candidates) == 1:
             chosen = candidates[0]
-            if self.fixed_components is None or self.fixed_components != self.n_components:
-                self.held_out_bound = None  # a frozen choice keeps the bound of the search that made it
+            frozen = self.fixed_components is not None and self.fixed_components == self.n_components
+            if not frozen:  # a frozen choice keeps the bound of the search that made it
+                self.held_out_bound = None
         else:
             chosen, self.held_out_bound = self._choose(z, candidates)
         self.n_components = chosen
