@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mist_reg import MIEstimate, SampleDataset, TrainingLog, estimate_mi, evaluate_mi, train_mi_estimator
 from mist_reg.estimation.data import TensorBatches
+from mist_reg.estimation.fit_settings import FitSettings
 from mist_reg.estimation.weight_selection import BestWeights
 from mist_reg.estimators import MINE, NWJ, MIEstimator, instantiate_estimator, list_estimators
 from mist_reg.functional.bounds import BoundTerms
@@ -341,6 +342,57 @@ def test_early_stopping_restores_the_best_weights():
     best_index = [r["iteration"] for r in log.records].index(log.best_iteration)
     assert states_equal(estimator.state_dict(), valid.snapshots[best_index])
     assert not estimator.training
+
+
+class BouncingEstimator(MIEstimator):
+    """One parameter theta and the loss (theta - 1)^2: SGD with lr 1.0 jumps between 0 and
+    2 forever (the reported estimate -(theta - 1)^2 stays at -1), while a smaller step
+    converges to the optimum theta = 1."""
+
+    bound = "lower"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, y):
+        return (self.theta - 1.0) ** 2 + 0.0 * x.sum()
+
+    def terms(self, x, y):
+        return BoundTerms(-((self.theta.detach() - 1.0) ** 2) * torch.ones(x.shape[0]))
+
+
+def test_a_learning_rate_decay_settles_where_the_first_step_size_bounces():
+    x, y = torch.randn(64, 1), torch.randn(64, 1)
+    settings = dict(optimizer_class=torch.optim.SGD, lr=1.0, eval_every=1, smoothing=0.0, batch_size=8)
+    settings.update(valid_loader=TensorBatches(x[:16], y[:16], 16, shuffle=False), max_iterations=200, patience=3)
+    bouncing = BouncingEstimator()
+    log = train_mi_estimator(bouncing, x=x, y=y, **settings)
+    assert log.stop_reason == "early_stopping" and log.lr_decays == 0
+    assert log.iterations == 3 and log.best_valid_mi == pytest.approx(-1.0)
+
+    settling = BouncingEstimator()
+    log = train_mi_estimator(settling, x=x, y=y, lr_decays=1, **settings)
+    assert log.lr_decays == 1 and log.stop_reason in ("early_stopping", "max_iterations")
+    # from the best weights (theta = 0) at lr 0.3: theta - 1 shrinks by 0.4 per step
+    assert float(settling.theta.detach()) == pytest.approx(1.0, abs=1e-6)
+    assert log.best_valid_mi == pytest.approx(0.0, abs=1e-9)
+    assert [r["iteration"] for r in log.records][:6] == [0, 1, 2, 3, 4, 5]
+    assert log.records[4]["valid_mi"] == pytest.approx(-(0.4**2))  # the first step after the decay
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [(dict(lr_decays=-1), "lr_decays must be an integer >= 0"), (dict(lr_decays=1.5), "lr_decays must be an integer")],
+)
+def test_bad_lr_decays_are_refused(option, message):
+    with pytest.raises(ValueError, match=message):
+        train_mi_estimator(small_nwj(), x=torch.randn(64, 1), y=torch.randn(64, 1), **option)
+
+
+def test_a_decay_factor_outside_zero_and_one_is_refused():
+    with pytest.raises(ValueError, match="lr_decay_factor must lie strictly between 0 and 1"):
+        FitSettings(lr_decay_factor=1.0).resolved()
 
 
 def test_rises_below_min_delta_keep_their_weights_but_do_not_restart_patience():

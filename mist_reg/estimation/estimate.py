@@ -90,6 +90,7 @@ def estimate_mi(
     valid_percentage: float = 0.1,
     early_stopping: bool = True,
     patience: int = defaults.ESTIMATE_PATIENCE,
+    lr_decays: int = defaults.ESTIMATE_LR_DECAYS,
     min_delta: float = defaults.ESTIMATE_MIN_DELTA,
     eval_every: int = defaults.ESTIMATE_EVAL_EVERY,
     device: str | torch.device | None = None,
@@ -174,6 +175,8 @@ def estimate_mi(
         valid_percentage: The fraction of the training part kept for validation.
         early_stopping: As in :func:`~mist_reg.estimation.fitting.train_mi_estimator`.
         patience: As in :func:`~mist_reg.estimation.fitting.train_mi_estimator`.
+        lr_decays: How many times running out of patience lowers the learning rate
+            instead of stopping (:data:`~mist_reg.estimation.training_defaults.ESTIMATE_LR_DECAYS`).
         min_delta: The least rise of the smoothed validation estimate (nats) that resets
             ``patience`` (:data:`~mist_reg.estimation.training_defaults.ESTIMATE_MIN_DELTA`).
         eval_every: Steps between validations.
@@ -240,6 +243,7 @@ def estimate_mi(
             valid_percentage=valid_percentage,
             early_stopping=early_stopping,
             patience=patience,
+            lr_decays=lr_decays,
             min_delta=min_delta,
             eval_every=eval_every,
         ),
@@ -271,6 +275,7 @@ def estimate_mi(
         device=device,
         early_stopping=early_stopping,
         patience=patience,
+        lr_decays=lr_decays,
         min_delta=min_delta,
         eval_every=eval_every,
         valid_batch_size=eval_batch_size,

@@ -59,7 +59,15 @@ class FitSettings:
         device: By default CUDA when available, else the CPU.
         early_stopping: Stop after ``patience`` validations without improvement of the
             smoothed validation score, then restore the best weights.
-        patience: Validations without improvement before stopping.
+        patience: Validations without improvement before stopping (or before the
+            learning rate is lowered, see ``lr_decays``).
+        lr_decays: How many times a stall of ``patience`` validations lowers the learning
+            rate instead of stopping: the best weights are restored, every learning rate
+            is multiplied by ``lr_decay_factor``, and patience starts again. A step size
+            that found the optimum's basin keeps the critic bouncing about it (Adam's
+            steps stay about ``lr`` long whatever the gradient's size); a smaller one
+            settles in it. ``0`` (the default) stops at the first stall.
+        lr_decay_factor: What each decay multiplies the learning rate by.
         min_delta: An improvement of the smoothed validation score by less than this does
             not reset ``patience`` (its weights are still kept). The smoothed score of a
             critic that has stopped learning still creeps up towards its plateau for a few
@@ -92,6 +100,8 @@ class FitSettings:
     device: str | torch.device | None = None
     early_stopping: bool = True
     patience: int = 5
+    lr_decays: int = 0
+    lr_decay_factor: float = 0.3
     min_delta: float = 0.0
     eval_every: int | None = None
     valid_batch_size: int = DEFAULT_EVAL_BATCH_SIZE
@@ -111,6 +121,10 @@ class FitSettings:
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         check_positive_int(self.patience, "patience")
+        if isinstance(self.lr_decays, bool) or not isinstance(self.lr_decays, int) or self.lr_decays < 0:
+            raise ValueError(f"lr_decays must be an integer >= 0, got {self.lr_decays!r}")
+        if not (isinstance(self.lr_decay_factor, (int, float)) and 0.0 < self.lr_decay_factor < 1.0):
+            raise ValueError(f"lr_decay_factor must lie strictly between 0 and 1, got {self.lr_decay_factor!r}")
         if not (isinstance(self.min_delta, (int, float)) and 0.0 <= self.min_delta < math.inf):
             raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
         if self.eval_every is not None:
@@ -135,6 +149,8 @@ class TrainingLog:
         best_iteration: The iteration whose weights were restored (``None`` without validation).
         best_valid_mi: The validation estimate at ``best_iteration``.
         iterations: The number of optimiser steps taken.
+        lr_decays: How many times a stall lowered the learning rate (see
+            :class:`FitSettings`'s ``lr_decays``).
         stop_reason: Why training ended: ``"max_iterations"``, ``"max_epochs"``,
             ``"early_stopping"``, ``"non_finite_loss"`` or ``"no_parameters"``.
     """
@@ -143,6 +159,7 @@ class TrainingLog:
     best_iteration: int | None = None
     best_valid_mi: float | None = None
     iterations: int = 0
+    lr_decays: int = 0
     stop_reason: str = ""
 
     def __len__(self) -> int:

@@ -122,6 +122,7 @@ def train_mi_estimator(
     device: str | torch.device | None = None,
     early_stopping: bool = True,
     patience: int = 5,
+    lr_decays: int = 0,
     min_delta: float = 0.0,
     eval_every: int | None = None,
     valid_batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
@@ -156,6 +157,8 @@ def train_mi_estimator(
             :meth:`~mist_reg.estimators.base.MIEstimator.selects_weights_by`), then restore
             the best weights.
         patience: Validations without improvement before stopping.
+        lr_decays: How many stalls of ``patience`` validations lower the learning rate
+            (from the best weights) instead of stopping (see :class:`FitSettings`).
         min_delta: The least improvement of the smoothed score that resets ``patience``
             (see :class:`FitSettings`).
         eval_every: Steps between validations (default 100).
@@ -186,6 +189,7 @@ def train_mi_estimator(
         device=device,
         early_stopping=early_stopping,
         patience=patience,
+        lr_decays=lr_decays,
         min_delta=min_delta,
         eval_every=eval_every,
         valid_batch_size=valid_batch_size,
@@ -393,5 +397,17 @@ class _TrainingLoop:
             self.monitor.keep(log, record)
             self.progress.set_postfix(loss=f"{train_loss:.3f}")
         if self.settings.early_stopping and self.monitor.bad_evaluations >= self.settings.patience:
+            if log.lr_decays < self.settings.lr_decays and self.valid_loader is not None:
+                self._lower_lr()
+                return ""
             return "early_stopping"
         return ""
+
+    def _lower_lr(self) -> None:
+        """Goes back to the best weights and on from there with a smaller step (the
+        optimiser's moments are kept: they describe the same basin)."""
+        self.monitor.restore()
+        self.monitor.restart_patience()
+        for group in self.optimizer.param_groups:
+            group["lr"] *= self.settings.lr_decay_factor
+        self.log.lr_decays += 1

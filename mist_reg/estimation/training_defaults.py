@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["ESTIMATE_BATCH_SIZE", "ESTIMATE_LR", "ESTIMATE_EVAL_EVERY", "ESTIMATE_PATIENCE", "ESTIMATE_MIN_DELTA"]
+__all__ = ["ESTIMATE_BATCH_SIZE", "ESTIMATE_LR", "ESTIMATE_EVAL_EVERY", "ESTIMATE_PATIENCE", "ESTIMATE_LR_DECAYS", "ESTIMATE_MIN_DELTA"]
 
 ESTIMATE_BATCH_SIZE = 128
 """The training batch size of :func:`estimate_mi`. A step of its critics is a few hundred
@@ -28,6 +28,14 @@ ESTIMATE_PATIENCE = 7
 """Validations without improvement before :func:`estimate_mi` stops training (175 steps). A
 critic can sit on a plateau for a number of *updates* before it learns a structure (a
 spiral's), so patience is not halved with the steps per epoch."""
+
+ESTIMATE_LR_DECAYS = 1
+"""How many times :func:`estimate_mi` lowers the learning rate (to 0.3 of it, from the best
+weights) when patience runs out, before it stops. At ``ESTIMATE_LR`` Adam moves every weight
+by about the learning rate per step whatever the gradient, so a critic that has found the
+optimum's basin bounces about it and its validation estimate with it; a smaller step
+settles in it. Where the first stall is already the optimum (a closed-form reference the
+critic cannot improve on) the extra patience finds nothing and the estimate is unchanged."""
 
 ESTIMATE_MIN_DELTA = 0.01
 """The least rise of the smoothed validation estimate, in nats, that resets the patience of

@@ -77,5 +77,9 @@ class BestWeights:
             self.state = copy.deepcopy(self.estimator.state_dict())
             log.best_iteration, log.best_valid_mi = log.iterations, valid_mi
 
+    def restart_patience(self) -> None:
+        """Counts the validations without improvement afresh, from the best score."""
+        self.anchor, self.bad_evaluations = self.best, 0
+
     def restore(self) -> None:
         self.estimator.load_state_dict(self.state)
