@@ -10,7 +10,14 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["ESTIMATE_BATCH_SIZE", "ESTIMATE_LR", "ESTIMATE_EVAL_EVERY", "ESTIMATE_PATIENCE", "ESTIMATE_LR_DECAYS", "ESTIMATE_MIN_DELTA"]
+__all__ = [
+    "ESTIMATE_BATCH_SIZE",
+    "ESTIMATE_LR",
+    "ESTIMATE_EVAL_EVERY",
+    "ESTIMATE_PATIENCE",
+    "ESTIMATE_LR_DECAYS",
+    "ESTIMATE_MIN_DELTA",
+]
 
 ESTIMATE_BATCH_SIZE = 128
 """The training batch size of :func:`estimate_mi`. A step of its critics is a few hundred
