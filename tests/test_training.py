@@ -345,40 +345,49 @@ def test_early_stopping_restores_the_best_weights():
 
 
 class BouncingEstimator(MIEstimator):
-    """One parameter theta and the loss (theta - 1)^2: SGD with lr 1.0 jumps between 0 and
-    2 forever (the reported estimate -(theta - 1)^2 stays at -1), while a smaller step
-    converges to the optimum theta = 1."""
+    """One parameter theta and the loss |theta - 1|: SGD moves theta by exactly lr per step
+    towards 1, so from theta0 = 0 with lr 0.3 it reaches 0.9 and then jumps between 1.2 and
+    0.9 for ever (the reported estimate is -(theta - 1)^2), while a step ten times smaller
+    gets ten times closer."""
 
     bound = "lower"
 
-    def __init__(self) -> None:
+    def __init__(self, theta0: float = 0.0) -> None:
         super().__init__()
-        self.theta = nn.Parameter(torch.zeros(()))
+        self.theta = nn.Parameter(torch.tensor(theta0))
 
     def forward(self, x, y):
-        return (self.theta - 1.0) ** 2 + 0.0 * x.sum()
+        return (self.theta - 1.0).abs() + 0.0 * x.sum()
 
     def terms(self, x, y):
         return BoundTerms(-((self.theta.detach() - 1.0) ** 2) * torch.ones(x.shape[0]))
 
 
-def test_a_learning_rate_decay_settles_where_the_first_step_size_bounces():
+def bouncing_settings() -> dict:
     x, y = torch.randn(64, 1), torch.randn(64, 1)
-    settings = dict(optimizer_class=torch.optim.SGD, lr=1.0, eval_every=1, smoothing=0.0, batch_size=8)
-    settings.update(valid_loader=TensorBatches(x[:16], y[:16], 16, shuffle=False), max_iterations=200, patience=3)
+    valid = TensorBatches(x[:16], y[:16], 16, shuffle=False)
+    return dict(x=x, y=y, valid_loader=valid, optimizer_class=torch.optim.SGD, lr=0.3, eval_every=1, smoothing=0.0)
+
+
+def test_a_learning_rate_decay_settles_where_the_first_step_size_bounces():
+    settings = dict(bouncing_settings(), batch_size=8, max_iterations=200, patience=3)
     bouncing = BouncingEstimator()
-    log = train_mi_estimator(bouncing, x=x, y=y, **settings)
+    log = train_mi_estimator(bouncing, **settings)
     assert log.stop_reason == "early_stopping" and log.lr_decays == 0
-    assert log.iterations == 3 and log.best_valid_mi == pytest.approx(-1.0)
+    assert float(bouncing.theta.detach()) == pytest.approx(0.9, abs=1e-6)
 
     settling = BouncingEstimator()
-    log = train_mi_estimator(settling, x=x, y=y, lr_decays=1, **settings)
-    assert log.lr_decays == 1 and log.stop_reason in ("early_stopping", "max_iterations")
-    # from the best weights (theta = 0) at lr 0.3: theta - 1 shrinks by 0.4 per step
-    assert float(settling.theta.detach()) == pytest.approx(1.0, abs=1e-6)
-    assert log.best_valid_mi == pytest.approx(0.0, abs=1e-9)
-    assert [r["iteration"] for r in log.records][:6] == [0, 1, 2, 3, 4, 5]
-    assert log.records[4]["valid_mi"] == pytest.approx(-(0.4**2))  # the first step after the decay
+    log = train_mi_estimator(settling, lr_decays=1, **settings)
+    assert log.stop_reason == "early_stopping" and log.lr_decays == 1
+    assert float(settling.theta.detach()) == pytest.approx(0.99, abs=1e-6)  # steps of 0.09 from 0.9
+    assert log.best_valid_mi == pytest.approx(-(0.01**2), abs=1e-9)
+
+
+def test_no_decay_where_training_never_beat_its_start():
+    settings = dict(bouncing_settings(), batch_size=8, max_iterations=200, patience=3)
+    at_the_optimum = BouncingEstimator(theta0=1.0)
+    log = train_mi_estimator(at_the_optimum, lr_decays=2, **settings)
+    assert log.stop_reason == "early_stopping" and log.lr_decays == 0 and log.iterations == 3
 
 
 @pytest.mark.parametrize(

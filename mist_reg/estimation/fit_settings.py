@@ -66,7 +66,9 @@ class FitSettings:
             is multiplied by ``lr_decay_factor``, and patience starts again. A step size
             that found the optimum's basin keeps the critic bouncing about it (Adam's
             steps stay about ``lr`` long whatever the gradient's size); a smaller one
-            settles in it. ``0`` (the default) stops at the first stall.
+            settles in it. Only a fit whose best smoothed score has beaten its first
+            validation by ``min_delta`` decays; one that never did stops. ``0`` (the
+            default) stops at the first stall.
         lr_decay_factor: What each decay multiplies the learning rate by.
         min_delta: An improvement of the smoothed validation score by less than this does
             not reset ``patience`` (its weights are still kept). The smoothed score of a

@@ -397,7 +397,7 @@ class _TrainingLoop:
             self.monitor.keep(log, record)
             self.progress.set_postfix(loss=f"{train_loss:.3f}")
         if self.settings.early_stopping and self.monitor.bad_evaluations >= self.settings.patience:
-            if log.lr_decays < self.settings.lr_decays and self.valid_loader is not None:
+            if log.lr_decays < self.settings.lr_decays and self.monitor.learned():
                 self._lower_lr()
                 return ""
             return "early_stopping"
@@ -405,7 +405,8 @@ class _TrainingLoop:
 
     def _lower_lr(self) -> None:
         """Goes back to the best weights and on from there with a smaller step (the
-        optimiser's moments are kept: they describe the same basin)."""
+        optimiser's moments are kept: they describe the same basin). Only after training
+        has beaten its first validation: a fit that never did has no basin to settle in."""
         self.monitor.restore()
         self.monitor.restart_patience()
         for group in self.optimizer.param_groups:

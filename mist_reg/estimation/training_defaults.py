@@ -41,8 +41,9 @@ ESTIMATE_LR_DECAYS = 1
 weights) when patience runs out, before it stops. At ``ESTIMATE_LR`` Adam moves every weight
 by about the learning rate per step whatever the gradient, so a critic that has found the
 optimum's basin bounces about it and its validation estimate with it; a smaller step
-settles in it. Where the first stall is already the optimum (a closed-form reference the
-critic cannot improve on) the extra patience finds nothing and the estimate is unchanged."""
+settles in it. A fit that has not beaten its start (the closed-form reference) by
+``ESTIMATE_MIN_DELTA`` has no basin to settle in and stops at its first stall, so where the
+reference is already right the decay costs nothing."""
 
 ESTIMATE_MIN_DELTA = 0.01
 """The least rise of the smoothed validation estimate, in nats, that resets the patience of

@@ -53,6 +53,7 @@ class BestWeights:
         self.state = copy.deepcopy(estimator.state_dict())
         self.best, self.smoothed, self.bad_evaluations = -math.inf, None, 0
         self.anchor = -math.inf  # the smoothed score when patience last restarted
+        self.first = math.nan  # the first score (of the untrained estimator when validated before training)
 
     def keep(self, log: TrainingLog, record: dict) -> None:
         self.state = copy.deepcopy(self.estimator.state_dict())
@@ -60,6 +61,8 @@ class BestWeights:
 
     def update(self, valid_mi: float, score: float, log: TrainingLog, record: dict) -> None:
         s = self.smoothing
+        if self.smoothed is None:
+            self.first = score
         self.smoothed = score if self.smoothed is None else s * self.smoothed + (1 - s) * score
         log.records.append(
             {"iteration": log.iterations, **record, "valid_mi": valid_mi, "valid_score_smoothed": self.smoothed}
@@ -76,6 +79,11 @@ class BestWeights:
             self.best = self.smoothed
             self.state = copy.deepcopy(self.estimator.state_dict())
             log.best_iteration, log.best_valid_mi = log.iterations, valid_mi
+
+    def learned(self) -> bool:
+        """Whether the best smoothed score rose above the first score by ``min_delta`` (and
+        by anything at all when ``min_delta`` is 0)."""
+        return self.best > self.first and self.best >= self.first + self.min_delta
 
     def restart_patience(self) -> None:
         """Counts the validations without improvement afresh, from the best score."""
