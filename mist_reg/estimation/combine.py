@@ -100,8 +100,15 @@ def certified(fit: FoldFit, where: str = "") -> tuple[FoldFit, list[str]]:
 
 def _reported_name(fits: list[FoldFit], estimator_name: str | None) -> str | None:
     """``estimator_name``, or :data:`REFERENCE_MODEL_NAME` for folds that report the closed-form
-    reference model instead of a trained critic (both, joined by ``+``, when folds differ)."""
-    names = [REFERENCE_MODEL_NAME if isinstance(f.model, ReferenceModelMI) else estimator_name for f in fits]
+    reference model instead of a trained critic, or the ``reported_name`` of a fold's
+    estimator that has one (a challenger of the default); all of them, joined by ``+``, when
+    folds differ."""
+    names = [
+        REFERENCE_MODEL_NAME
+        if isinstance(f.model, ReferenceModelMI)
+        else getattr(f.model, "reported_name", None) or estimator_name
+        for f in fits
+    ]
     unique = list(dict.fromkeys(names))
     if len(unique) == 1:
         return unique[0]

@@ -57,6 +57,7 @@ from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimation.result import MIEstimate
+from mist_reg.estimation.single_column import with_single_column_challenger
 from mist_reg.estimation.typed_pair import read_pair
 from mist_reg.estimation.typed_routes import discrete_route
 from mist_reg.estimators.base import MIEstimator
@@ -442,6 +443,7 @@ def _estimate_from_samples(
             raise ValueError(f"at least 2 held-out samples are needed, got {x_test.shape[0]}")
         fold_settings = dataclasses.replace(settings, seed=fold_seed)
         fitted = fit_in_coordinates(model, preprocessing, (c_x, c_y), x, y, fold_settings, fresh)
+        fitted = with_single_column_challenger(fitted, model, preprocessing, (c_x, c_y), x, y, fold_settings)
         estimator, log, x_test, y_test = fitted.estimator, fitted.log, fitted.x_map(x_test), fitted.y_map(y_test)
         eval_batch = min(held_out.eval_batch_size, x_test.shape[0])
         certificate = RunningBound()
