@@ -121,7 +121,7 @@ def test_given_held_out_rows_stay_held_out_in_every_block():
         mi = estimate_mi(x[:1500], y[:1500], x_test=x[1500:], y_test=y[1500:])
     (cols_a, _, trained), (cols_b, _, ksg) = sorted(mi.parts, key=lambda part: len(part[0]), reverse=True)
     assert cols_a == (0, 1) and cols_b == (2,)
-    assert trained.estimator_name == "mine" and trained.n_test == 500  # the rows given as test data
+    assert trained.estimator_name in ("mine", "ba") and trained.n_test == 500  # the rows given as test data
     assert ksg.estimator_name == "ksg" and ksg.n_test == 2000  # KSG fits nothing: every row
     truth = 0.5 * math.log(1 + 2 / 0.49)
     assert abs(float(trained) - truth) < 0.12, (float(trained), truth)

@@ -126,7 +126,9 @@ def estimate_mi(
        (``estimator_name="blocks(ksg, mine, ...)"``, the parts in ``parts``); columns
        independent of everything drop out.
     6. **Otherwise**: MINE (``estimator_name="mine"``, as ``estimator="mine"`` always gives),
-       discrete columns entering as indicator columns (never ranked as numbers). Where the
+       discrete columns entering as indicator columns (never ranked as numbers); where a side
+       is one continuous column, the Barber-Agakov bound with its exact entropy challenges
+       the critic (``estimator_name="ba"``, :mod:`mist_reg.estimation.single_column`). Where the
        MI is too high for the rows to judge a trained critic, nothing is trained: the
        Gaussian MI of every row, the sample covariance's bias removed
        (``estimator_name="gaussian_unbiased"``, :mod:`mist_reg.estimation.gaussian_estimate`).

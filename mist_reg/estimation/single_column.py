@@ -17,9 +17,9 @@ regression-like dependence (``y = f(x) + noise`` with ``x`` of several columns) 
 Neither wins everywhere (a conditional Gaussian misses a multimodal or sharply bounded
 ``z | x``), and both are lower bounds on the same MI, so :func:`with_single_column_challenger`
 fits ``q`` (a Gaussian whose mean and log-variance an MLP reads from the other side) on
-the training rows and keeps it only when, row by row on the validation rows, it beats the
-critic by more than :data:`MARGIN` standard errors of the difference (the critic's
-partition term taken as fixed); the test rows enter neither fit nor choice. Where ``x`` is the single column,
+the training rows and keeps it where its estimate on the validation rows is the higher, the
+rule by which every challenger of the default is kept
+(:mod:`~mist_reg.estimation.reference_choice`); the test rows enter neither fit nor choice. Where ``x`` is the single column,
 the roles swap (``q(x | y)``); where both are, ``y`` is modelled.
 
 A column with a value repeated on more than :data:`~mist_reg.estimation.knn_estimate.DEFAULT_K`
@@ -31,19 +31,19 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Literal
 
-import torch
 from torch import Tensor
 
 from mist_reg.distributions import ConditionalGaussian
 from mist_reg.estimation.coordinates import FoldModel
 from mist_reg.estimation.diagnostics import is_continuous, largest_tie
+from mist_reg.estimation.evaluation import evaluate_mi
 from mist_reg.estimation.fit_settings import FitSettings
 from mist_reg.estimation.fitting import fit_estimator, sample_loaders
 from mist_reg.estimation.knn_estimate import DEFAULT_K
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
 from mist_reg.estimators.generative import BA
-from mist_reg.functional.bounds import BoundTerms, logmeanexp
+from mist_reg.functional.bounds import BoundTerms
 
 __all__ = [
     "SingleColumnBA",
@@ -51,16 +51,10 @@ __all__ = [
     "with_single_column_challenger",
     "NORMAL_ENTROPY",
     "HIDDEN_DIMS",
-    "MARGIN",
 ]
 
 NORMAL_ENTROPY = 0.5 * math.log(2 * math.pi * math.e)
 """The entropy of ``N(0, 1)`` in nats: that of a single Gaussianised column."""
-
-MARGIN = 2.0
-"""How many standard errors of the row-by-row difference on the validation rows the
-bound's gain over the default critic must exceed: the default stays unless the validation
-rows show the bound is better, not only by the luck of which rows they are."""
 
 HIDDEN_DIMS = (128, 128)
 """Hidden widths of the MLP of ``q`` (the width of one head of the default critic)."""
@@ -137,7 +131,8 @@ def with_single_column_challenger(
     if not (model.by_default and preprocessing == "gaussianize"):
         return fitted
     target = single_column_side(x, y, n_continuous)
-    if target is None:
+    to_beat = _validation_estimate(fitted, x, y, settings) if target is not None else None
+    if to_beat is None:
         return fitted
     x_map = ColumnPreprocessor(preprocessing, n_continuous[0]).fit(x)
     y_map = ColumnPreprocessor(preprocessing, n_continuous[1]).fit(y)
@@ -145,39 +140,18 @@ def with_single_column_challenger(
     given_dim = yg.shape[1] if target == "x" else xg.shape[1]
     challenger = SingleColumnBA(ConditionalGaussian(given_dim, 1, HIDDEN_DIMS), target)
     log = fit_estimator(challenger, settings, xg, yg)
-    candidate = FoldModel(challenger, log, x_map, y_map)
-    gain = _paired_gain(candidate, fitted, x, y, settings)
-    if gain is None or gain[0] <= MARGIN * gain[1]:
+    if log.best_valid_mi is None or not log.best_valid_mi > to_beat:
         return fitted
-    return candidate
+    return FoldModel(challenger, log, x_map, y_map)
 
 
-def _validation_terms(fit: FoldModel, x: Tensor, y: Tensor, settings: FitSettings) -> Tensor | None:
-    """Each validation row's term of ``fit``'s estimate (a Donsker-Varadhan partition, whose
-    noise is shared by every row, subtracted from each), or ``None`` without validation rows."""
-    _, valid = sample_loaders(fit.x_map(x), fit.y_map(y), settings)
+def _validation_estimate(fitted: FoldModel, x: Tensor, y: Tensor, settings: FitSettings) -> float | None:
+    """The kept fit's estimate on the validation rows: the one training kept, or, for a
+    closed-form model kept untrained, its mean there; ``None`` without validation rows."""
+    if fitted.log.best_valid_mi is not None:
+        return fitted.log.best_valid_mi
+    settings = settings.resolved()
+    _, valid = sample_loaders(fitted.x_map(x), fitted.y_map(y), settings)
     if valid is None:
         return None
-    xv, yv = (torch.cat(part) for part in zip(*valid))
-    fit.estimator.eval()
-    with torch.no_grad():
-        terms = fit.estimator.terms(xv.to(settings.device), yv.to(settings.device))
-    per_row = terms.per_sample
-    if terms.log_partition is not None:
-        per_row = per_row - logmeanexp(terms.log_partition)
-    return per_row.double().cpu()
-
-
-def _paired_gain(
-    challenger: FoldModel, kept: FoldModel, x: Tensor, y: Tensor, settings: FitSettings
-) -> tuple[float, float] | None:
-    """The challenger's mean gain over ``kept`` on the validation rows, row by row, and its
-    standard error; ``None`` without validation rows."""
-    settings = settings.resolved()
-    ours, theirs = _validation_terms(challenger, x, y, settings), _validation_terms(kept, x, y, settings)
-    if ours is None or theirs is None or ours.numel() != theirs.numel() or ours.numel() < 2:
-        return None
-    differences = ours - theirs
-    if not bool(torch.isfinite(differences).all()):
-        return None
-    return float(differences.mean()), float(differences.std() / math.sqrt(differences.numel()))
+    return evaluate_mi(fitted.estimator, data_loader=valid, device=settings.device)

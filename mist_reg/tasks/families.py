@@ -4,8 +4,8 @@ and parameters to report on (``"reporting"``).
 ``FAMILY_TASKS[family][split]`` lists task names; every name is registered in
 :data:`mist_reg.tasks.TASKS`, so :func:`mist_reg.tasks.get_task` builds it. Families: class
 labels from Gaussian-mixture features, discrete pairs, mixed columns, periodic dependence,
-additive uniform noise, a sparse signal among outliers, rotated clustered mixtures, two wide
-views of a latent, and high MI (2-20 nats, from several of these families).
+additive uniform noise, a sparse signal among outliers, rotated clustered mixtures, one
+column regressed on several (``y = f(x) + noise``), two wide views of a latent, and high MI (2-20 nats, from several of these families).
 
 :func:`compute_truth_table` recomputes the stored Monte Carlo truths of
 :mod:`mist_reg.tasks.truth_table` (``python -m recipes.benchmarks.family_truths`` prints them).
@@ -28,6 +28,7 @@ from mist_reg.tasks.labels import GaussianMixtureLabelTask
 from mist_reg.tasks.mixed import MixedColumnsTask
 from mist_reg.tasks.mixtures import ClusteredMixtureTask
 from mist_reg.tasks.monte_carlo import _computed
+from mist_reg.tasks.regression import RegressionTask
 from mist_reg.tasks.structured import AdditiveUniformTask, PeriodicTask, SparseSignalTask, two_views
 from mist_reg.tasks.truth_table import TRUTH_TABLE
 
@@ -118,6 +119,21 @@ _FAMILIES: dict[str, tuple[dict[str, _Factory], dict[str, _Factory]]] = {
             "clusters-3x3-c5-s2-e4": _P(ClusteredMixtureTask, 3, 3, 5, 2.0, 4.0),
             "clusters-5x5-c4-s1-e4": _P(ClusteredMixtureTask, 5, 5, 4, 1.0, 4.0),
             "clusters-2x2-c8-s3-e4": _P(ClusteredMixtureTask, 2, 2, 8, 3.0, 4.0),
+        },
+    ),
+    "regression": (
+        {
+            "regression-relu-8-n0.3": _P(RegressionTask, "relu", 8, 0.3),
+            "regression-norm-5-n0.3": _P(RegressionTask, "norm", 5, 0.3),
+            "regression-product-2-n0.3": _P(RegressionTask, "product", 2, 0.3),
+            "regression-sincos-3-n0.2": _P(RegressionTask, "sincos", 3, 0.2),
+        },
+        {
+            "regression-relu-16-n0.5": _P(RegressionTask, "relu", 16, 0.5),
+            "regression-norm-3-n0.2": _P(RegressionTask, "norm", 3, 0.2),
+            "regression-tanh-16-n0.2": _P(RegressionTask, "tanh", 16, 0.2),
+            "regression-cubic-4-n0.5": _P(RegressionTask, "cubic", 4, 0.5),
+            "regression-product-3-n0.2": _P(RegressionTask, "product", 3, 0.2),
         },
     ),
     "views": (
