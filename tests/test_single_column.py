@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mist_reg import estimate_mi
-from mist_reg.distributions import ConditionalGaussian
+from mist_reg.distributions import ConditionalEnsemble, ConditionalGaussian, log_prob
 from mist_reg.estimation.single_column import NORMAL_ENTROPY, SingleColumnBA, single_column_side
 from mist_reg.tasks.regression import RegressionTask, _output_entropy
 
@@ -70,3 +70,20 @@ def test_the_regression_truth_matches_the_gaussian_channel_in_closed_form():
         RegressionTask("sine", 3, 0.2)
     with pytest.raises(ValueError, match="product needs x of at least 2 dimensions"):
         RegressionTask("product", 1, 0.2)
+
+
+def test_an_ensemble_is_a_mixture_at_least_as_likely_as_its_members_on_average():
+    torch.manual_seed(0)
+    members = [ConditionalGaussian(2, 1, [8]) for _ in range(3)]
+    q = ConditionalEnsemble(members)
+    x, y = torch.randn(50, 2), torch.randn(50, 1)
+    mixture = log_prob(q, x, y)
+    each = torch.stack([log_prob(m, x, y) for m in members])
+    assert torch.allclose(mixture, torch.logsumexp(each, 0) - math.log(3), atol=1e-5)
+    grid = torch.linspace(-12, 12, 4001)[:, None]  # a density: integrates to one at any x
+    density = log_prob(q, x[:1].expand(4001, 2), grid).exp()
+    assert float(torch.trapezoid(density, grid[:, 0])) == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(ValueError, match="at least one member"):
+        ConditionalEnsemble([])
+    with pytest.raises(ValueError, match="share x_dim, y_dim and a diagonal covariance"):
+        ConditionalEnsemble([ConditionalGaussian(2, 1, [8]), ConditionalGaussian(3, 1, [8])])

@@ -23,6 +23,7 @@ from mist_reg.distributions.batch_gaussian import BatchGaussian
 from mist_reg.distributions.batch_kernel import BatchKernel
 from mist_reg.distributions.conditional_categorical import ConditionalCategorical
 from mist_reg.distributions.conditional_gaussian import COVARIANCES, ConditionalGaussian
+from mist_reg.distributions.ensemble import ConditionalEnsemble
 from mist_reg.distributions.factory import (
     CONDITIONAL_DENSITIES,
     MARGINAL_DENSITIES,
@@ -44,6 +45,7 @@ from mist_reg.distributions.parametrization import bounded_log_variance
 
 __all__ = [
     "ConditionalGaussian",
+    "ConditionalEnsemble",
     "ConditionalCategorical",
     "LearnedGaussian",
     "BatchGaussian",

@@ -15,12 +15,14 @@ where ``q`` is the data's conditional. The default critic must learn the same lo
 through a partition term estimated from negative pairs, which is where smooth
 regression-like dependence (``y = f(x) + noise`` with ``x`` of several columns) is lost.
 Neither wins everywhere (a conditional Gaussian misses a multimodal or sharply bounded
-``z | x``), and both are lower bounds on the same MI, so :func:`with_single_column_challenger`
-fits ``q`` (a Gaussian whose mean and log-variance an MLP reads from the other side) on
-the training rows and keeps it where its estimate on the validation rows is the higher, the
-rule by which every challenger of the default is kept
-(:mod:`~mist_reg.estimation.reference_choice`); the test rows enter neither fit nor choice. Where ``x`` is the single column,
-the roles swap (``q(x | y)``); where both are, ``y`` is modelled.
+``z | x``), and both are lower bounds on the same MI, so
+:func:`with_single_column_challenger` fits ``q`` on the training rows (the mixture of
+:data:`ENSEMBLE_SIZE` Gaussians whose means and log-variances MLPs read from the other
+side, each fitted from its own initialisation) and keeps it where its estimate on the
+validation rows is the higher, the rule by which every challenger of the default is kept
+(:mod:`~mist_reg.estimation.reference_choice`); the test rows enter neither fit nor
+choice. Where ``x`` is the single column, the roles swap (``q(x | y)``); where both are,
+``y`` is modelled.
 
 A column with a value repeated on more than :data:`~mist_reg.estimation.knn_estimate.DEFAULT_K`
 rows is left alone: its mapped values have atoms, whose entropy is not that of ``N(0, 1)``.
@@ -33,7 +35,7 @@ from typing import Any, ClassVar, Literal
 
 from torch import Tensor
 
-from mist_reg.distributions import ConditionalGaussian
+from mist_reg.distributions import ConditionalEnsemble, ConditionalGaussian
 from mist_reg.estimation.coordinates import FoldModel
 from mist_reg.estimation.diagnostics import is_continuous, largest_tie
 from mist_reg.estimation.evaluation import evaluate_mi
@@ -57,7 +59,12 @@ NORMAL_ENTROPY = 0.5 * math.log(2 * math.pi * math.e)
 """The entropy of ``N(0, 1)`` in nats: that of a single Gaussianised column."""
 
 HIDDEN_DIMS = (128, 128)
-"""Hidden widths of the MLP of ``q`` (the width of one head of the default critic)."""
+"""Hidden widths of the MLP of each member of ``q`` (the width of one head of the default critic)."""
+
+ENSEMBLE_SIZE = 4
+"""Members of ``q``, the equal-weight mixture of conditional Gaussians fitted from as many
+initialisations (:class:`~mist_reg.distributions.ConditionalEnsemble`): on a few thousand
+rows each member overfits in its own way, and the mixture averages those errors."""
 
 
 class SingleColumnBA(BA):
@@ -138,17 +145,27 @@ def with_single_column_challenger(
     y_map = ColumnPreprocessor(preprocessing, n_continuous[1]).fit(y)
     xg, yg = x_map(x), y_map(y)
     given_dim = yg.shape[1] if target == "x" else xg.shape[1]
-    challenger = SingleColumnBA(ConditionalGaussian(given_dim, 1, HIDDEN_DIMS), target)
-    log = fit_estimator(challenger, settings, xg, yg)
-    if log.best_valid_mi is None or not log.best_valid_mi > to_beat:
+    members = []
+    for _ in range(ENSEMBLE_SIZE):  # the same rows, split and batches; another initialisation each
+        member = SingleColumnBA(ConditionalGaussian(given_dim, 1, HIDDEN_DIMS), target)
+        log = fit_estimator(member, settings, xg, yg)
+        members.append(member.q_y_given_x)
+    challenger = SingleColumnBA(ConditionalEnsemble(members), target).eval()
+    challenger_fit = FoldModel(challenger, log, x_map, y_map)
+    value = _validation_estimate(challenger_fit, x, y, settings, trained=False)
+    if value is None or not value > to_beat:
         return fitted
-    return FoldModel(challenger, log, x_map, y_map)
+    log.best_valid_mi = value  # the ensemble's, on the validation rows its members stopped on
+    return challenger_fit
 
 
-def _validation_estimate(fitted: FoldModel, x: Tensor, y: Tensor, settings: FitSettings) -> float | None:
-    """The kept fit's estimate on the validation rows: the one training kept, or, for a
-    closed-form model kept untrained, its mean there; ``None`` without validation rows."""
-    if fitted.log.best_valid_mi is not None:
+def _validation_estimate(
+    fitted: FoldModel, x: Tensor, y: Tensor, settings: FitSettings, trained: bool = True
+) -> float | None:
+    """The fit's estimate on the validation rows: the one training kept (``trained``), or
+    its mean there (a closed-form model kept untrained, an ensemble of fits); ``None``
+    without validation rows."""
+    if trained and fitted.log.best_valid_mi is not None:
         return fitted.log.best_valid_mi
     settings = settings.resolved()
     _, valid = sample_loaders(fitted.x_map(x), fitted.y_map(y), settings)
