@@ -53,6 +53,7 @@ __all__ = [
     "with_single_column_challenger",
     "NORMAL_ENTROPY",
     "HIDDEN_DIMS",
+    "ENSEMBLE_SIZE",
 ]
 
 NORMAL_ENTROPY = 0.5 * math.log(2 * math.pi * math.e)
@@ -155,7 +156,7 @@ def with_single_column_challenger(
     value = _validation_estimate(challenger_fit, x, y, settings, trained=False)
     if value is None or not value > to_beat:
         return fitted
-    log.best_valid_mi = value  # the ensemble's, on the validation rows its members stopped on
+    log.best_valid_mi = value  # the last member's log, with the ensemble's validation estimate
     return challenger_fit
 
 
