@@ -146,7 +146,9 @@ class FairnessConfig(BaseConfig):
     leakage_every: int = option(100, "steps between held-out leakage checks logged to metrics.jsonl (0: none)")
     leakage_rows: int = option(4000, "training rows the leakage checks read (a fixed random subset)")
     monitor_rows: int = option(
-        2048, "rows of the LeakageMonitor's buffer (the first of the leakage rows), read at every leakage check"
+        4096,
+        "rows of the LeakageMonitor's buffer (the first of the leakage rows, all 4,000 by default: the rows "
+        "the fresh readers are compared on), read at every leakage check",
     )
     readers: tuple[str, ...] = option(
         ("linear", "mlp", "boosted"), "fresh readers of S after training (boosted needs scikit-learn)"
