@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mist_reg import estimate_mi
-from mist_reg.distributions import ConditionalEnsemble, ConditionalGaussian, log_prob
+from mist_reg.distributions import ConditionalEnsemble, ConditionalGaussian, log_prob, pairwise_log_prob
 from mist_reg.estimation.single_column import NORMAL_ENTROPY, SingleColumnBA, single_column_side
 from mist_reg.tasks.regression import RegressionTask, _output_entropy
 
@@ -74,16 +74,38 @@ def test_the_regression_truth_matches_the_gaussian_channel_in_closed_form():
 
 def test_an_ensemble_is_a_mixture_at_least_as_likely_as_its_members_on_average():
     torch.manual_seed(0)
-    members = [ConditionalGaussian(2, 1, [8]) for _ in range(3)]
-    q = ConditionalEnsemble(members)
+    q = ConditionalEnsemble(2, 1, [8], members=3)
     x, y = torch.randn(50, 2), torch.randn(50, 1)
-    mixture = log_prob(q, x, y)
-    each = torch.stack([log_prob(m, x, y) for m in members])
-    assert torch.allclose(mixture, torch.logsumexp(each, 0) - math.log(3), atol=1e-5)
+    mixture, each = log_prob(q, x, y), q.member_log_prob(x, y)
+    assert torch.allclose(mixture, torch.logsumexp(each, 1) - math.log(3), atol=1e-5)
+    assert bool((mixture >= each.mean(1) - 1e-6).all())
     grid = torch.linspace(-12, 12, 4001)[:, None]  # a density: integrates to one at any x
     density = log_prob(q, x[:1].expand(4001, 2), grid).exp()
     assert float(torch.trapezoid(density, grid[:, 0])) == pytest.approx(1.0, abs=1e-3)
+    pairs = pairwise_log_prob(q, x[:4], y[:5])  # broadcast contexts: every pair (x_i, y_j)
+    assert pairs.shape == (4, 5) and torch.allclose(pairs[2, 2], mixture[2])
     with pytest.raises(ValueError, match="at least one member"):
-        ConditionalEnsemble([])
-    with pytest.raises(ValueError, match="share x_dim, y_dim and a diagonal covariance"):
-        ConditionalEnsemble([ConditionalGaussian(2, 1, [8]), ConditionalGaussian(3, 1, [8])])
+        ConditionalEnsemble(2, 1, [8], members=0)
+    with pytest.raises(ValueError, match="a context of 2 features"):
+        log_prob(q, torch.randn(5, 3), y[:5])
+
+
+def test_the_members_of_an_ensemble_are_fitted_each_on_its_own():
+    torch.manual_seed(0)
+    q = ConditionalEnsemble(2, 1, [8], members=3)
+    x, y = torch.randn(64, 2), torch.randn(64, 1)
+    q.fitting_nll(x, y).backward()
+    first_layer = q.net[0]
+    grads = first_layer.weight.grad.clone()
+    for k in range(3):  # member k's gradient is that of its own negative log-likelihood alone
+        first_layer.weight.grad = None
+        (-q.member_log_prob(x, y)[:, k].mean()).backward()
+        assert torch.allclose(first_layer.weight.grad[k], grads[k], atol=1e-6)
+        assert float(first_layer.weight.grad[torch.arange(3) != k].abs().max()) == 0.0
+    mean, log_var = q.parameters_of(x)  # member k is the MLP of its own weights
+    single = [
+        torch.relu(x @ q.net[0].weight[k] + q.net[0].bias[k]) @ q.net[2].weight[k] + q.net[2].bias[k] for k in range(3)
+    ]
+    assert torch.allclose(mean, torch.stack([s[:, :1] for s in single], 1), atol=1e-5)
+    bound = SingleColumnBA(q, target="y")  # BA trains q through fitting_nll
+    assert float(bound(x, y)) == pytest.approx(float(q.fitting_nll(x, y)), abs=1e-6)

@@ -18,7 +18,8 @@ Neither wins everywhere (a conditional Gaussian misses a multimodal or sharply b
 ``z | x``), and both are lower bounds on the same MI, so
 :func:`with_single_column_challenger` fits ``q`` on the training rows (the mixture of
 :data:`ENSEMBLE_SIZE` Gaussians whose means and log-variances MLPs read from the other
-side, each fitted from its own initialisation) and keeps it where its estimate on the
+side, each fitted on its own from its own initialisation, trained as one network and
+stopped where the mixture's validation estimate is best) and keeps it where its estimate on the
 validation rows is the higher, the rule by which every challenger of the default is kept
 (:mod:`~mist_reg.estimation.reference_choice`); the test rows enter neither fit nor
 choice. Where ``x`` is the single column, the roles swap (``q(x | y)``); where both are,
@@ -65,7 +66,8 @@ HIDDEN_DIMS = (128, 128)
 ENSEMBLE_SIZE = 4
 """Members of ``q``, the equal-weight mixture of conditional Gaussians fitted from as many
 initialisations (:class:`~mist_reg.distributions.ConditionalEnsemble`): on a few thousand
-rows each member overfits in its own way, and the mixture averages those errors."""
+rows each member overfits in its own way, and the mixture averages those errors. The
+members run as one batched network (:mod:`mist_reg.nn.ensemble_mlp`)."""
 
 
 class SingleColumnBA(BA):
@@ -87,7 +89,7 @@ class SingleColumnBA(BA):
     reported_name: ClassVar[str] = "ba"
     """The name :func:`mist_reg.estimate_mi` reports for it."""
 
-    def __init__(self, q: ConditionalGaussian, target: Literal["x", "y"]) -> None:
+    def __init__(self, q: ConditionalGaussian | ConditionalEnsemble, target: Literal["x", "y"]) -> None:
         super().__init__(q, NORMAL_ENTROPY)
         if target not in ("x", "y"):
             raise ValueError(f"target must be 'x' or 'y', got {target!r}")
@@ -146,27 +148,19 @@ def with_single_column_challenger(
     y_map = ColumnPreprocessor(preprocessing, n_continuous[1]).fit(y)
     xg, yg = x_map(x), y_map(y)
     given_dim = yg.shape[1] if target == "x" else xg.shape[1]
-    members = []
-    for _ in range(ENSEMBLE_SIZE):  # the same rows, split and batches; another initialisation each
-        member = SingleColumnBA(ConditionalGaussian(given_dim, 1, HIDDEN_DIMS), target)
-        log = fit_estimator(member, settings, xg, yg)
-        members.append(member.q_y_given_x)
-    challenger = SingleColumnBA(ConditionalEnsemble(members), target).eval()
-    challenger_fit = FoldModel(challenger, log, x_map, y_map)
-    value = _validation_estimate(challenger_fit, x, y, settings, trained=False)
+    q = ConditionalEnsemble(given_dim, 1, HIDDEN_DIMS, members=ENSEMBLE_SIZE)
+    challenger = SingleColumnBA(q, target)
+    challenger_fit = FoldModel(challenger, fit_estimator(challenger, settings, xg, yg), x_map, y_map)
+    value = _validation_estimate(challenger_fit, x, y, settings)
     if value is None or not value > to_beat:
         return fitted
-    log.best_valid_mi = value  # the last member's log, with the ensemble's validation estimate
     return challenger_fit
 
 
-def _validation_estimate(
-    fitted: FoldModel, x: Tensor, y: Tensor, settings: FitSettings, trained: bool = True
-) -> float | None:
-    """The fit's estimate on the validation rows: the one training kept (``trained``), or
-    its mean there (a closed-form model kept untrained, an ensemble of fits); ``None``
-    without validation rows."""
-    if trained and fitted.log.best_valid_mi is not None:
+def _validation_estimate(fitted: FoldModel, x: Tensor, y: Tensor, settings: FitSettings) -> float | None:
+    """The fit's estimate on the validation rows: the one training kept, or its mean there
+    (a closed-form model kept untrained); ``None`` without validation rows."""
+    if fitted.log.best_valid_mi is not None:
         return fitted.log.best_valid_mi
     settings = settings.resolved()
     _, valid = sample_loaders(fitted.x_map(x), fitted.y_map(y), settings)

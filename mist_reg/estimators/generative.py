@@ -130,10 +130,16 @@ class GenerativeEstimator(MIEstimator):
 
     def conditional_nll(self, x: Tensor, y: Tensor) -> Tensor:
         r"""``-mean log q(y_i | x_i)``, the loss that fits ``q(y | x)``; zero (with nothing
-        to train) when ``q`` is refitted in closed form on every batch."""
-        if getattr(self.q_y_given_x, "fits_batch", False):
+        to train) when ``q`` is refitted in closed form on every batch; a ``q`` fitted by
+        another objective than its own likelihood provides it as ``fitting_nll(x, y)`` (a
+        :class:`~mist_reg.distributions.ConditionalEnsemble` fits its members each on its own)."""
+        q = self.q_y_given_x
+        if getattr(q, "fits_batch", False):
             return x.new_zeros(())
-        return -log_prob(self.q_y_given_x, x, y).mean()
+        fitting_nll = getattr(q, "fitting_nll", None)
+        if callable(fitting_nll):
+            return fitting_nll(x, y)
+        return -log_prob(q, x, y).mean()
 
     def estimate_terms(self, x: Tensor, y: Tensor) -> BoundTerms:
         r"""The estimate on a checked float32 batch."""
