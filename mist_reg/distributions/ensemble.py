@@ -2,7 +2,10 @@ r"""The equal-weight mixture of independently fitted conditional Gaussians:
 :class:`ConditionalEnsemble`.
 
 ``q(y | x) = (1 / K) sum_k N(y; mu_k(x), diag sigma_k(x)^2)``, each member with its own MLP
-(:func:`mist_reg.nn.ensemble_mlp.ensemble_mlp`: the ``K`` networks run as one). The members
+(:func:`mist_reg.nn.ensemble_mlp.ensemble_mlp`: the ``K`` networks run as one) and, with
+``column_hidden``, its own sum of one-column networks added to the MLP's output
+(:class:`~mist_reg.nn.ensemble_mlp.EnsembleColumnwise`: a generalised additive model with
+the MLP for what is not additive). The members
 are fitted each on its own, by :meth:`ConditionalEnsemble.fitting_nll` (the sum of their own
 negative log-likelihoods), not as a mixture: on a small training set each overfits in its
 own way, and the mixture averages those errors. Because the logarithm is concave, the
@@ -34,7 +37,7 @@ from mist_reg.distributions.parametrization import (
     bounded_log_variance,
     check_log_var_range,
 )
-from mist_reg.nn.ensemble_mlp import ensemble_mlp
+from mist_reg.nn.ensemble_mlp import EnsembleColumnwise, ensemble_mlp
 
 __all__ = ["ConditionalEnsemble"]
 
@@ -48,6 +51,8 @@ class ConditionalEnsemble(nn.Module):
         y_dim: The size of ``y``.
         hidden_dims: The hidden widths of each member's MLP.
         members: The number of members.
+        column_hidden: The hidden units of each member's network per column of ``x``
+            (``None``: no additive part).
         min_log_var: The lower end of the range of every log-variance.
         max_log_var: The upper end of that range.
     """
@@ -61,6 +66,7 @@ class ConditionalEnsemble(nn.Module):
         y_dim: int,
         hidden_dims: Sequence[int] = (64, 64),
         members: int = 4,
+        column_hidden: int | None = None,
         min_log_var: float = DEFAULT_MIN_LOG_VAR,
         max_log_var: float = DEFAULT_MAX_LOG_VAR,
     ) -> None:
@@ -71,12 +77,16 @@ class ConditionalEnsemble(nn.Module):
         self.x_dim, self.y_dim, self.members = x_dim, y_dim, members
         self.min_log_var, self.max_log_var = float(min_log_var), float(max_log_var)
         self.net = ensemble_mlp(members, x_dim, hidden_dims, 2 * y_dim)
+        self.columns = None if column_hidden is None else EnsembleColumnwise(members, x_dim, column_hidden, 2 * y_dim)
 
     def parameters_of(self, x: Tensor) -> tuple[Tensor, Tensor]:
         r"""Every member's mean and bounded log-variance, ``[..., K, y_dim]`` each."""
         if x.shape[-1] != self.x_dim:
             raise ValueError(f"expected a context of {self.x_dim} features, got {list(x.shape)}")
-        out = self.net(x.reshape(-1, self.x_dim))  # [K, N, 2 y_dim]
+        flat = x.reshape(-1, self.x_dim)
+        out = self.net(flat)  # [K, N, 2 y_dim]
+        if self.columns is not None:
+            out = out + self.columns(flat)
         out = out.transpose(0, 1).reshape(*x.shape[:-1], self.members, 2 * self.y_dim)
         d = self.y_dim
         return out[..., :d], bounded_log_variance(out[..., d:], self.min_log_var, self.max_log_var)
@@ -101,4 +111,4 @@ class ConditionalEnsemble(nn.Module):
         return -self.member_log_prob(x, y).mean(0).sum()
 
     def extra_repr(self) -> str:
-        return f"members={self.members}, x_dim={self.x_dim}, y_dim={self.y_dim}"
+        return f"members={self.members}, x_dim={self.x_dim}, y_dim={self.y_dim}, additive={self.columns is not None}"

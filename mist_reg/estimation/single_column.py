@@ -17,8 +17,8 @@ regression-like dependence (``y = f(x) + noise`` with ``x`` of several columns) 
 Neither wins everywhere (a conditional Gaussian misses a multimodal or sharply bounded
 ``z | x``), and both are lower bounds on the same MI, so
 :func:`with_single_column_challenger` fits ``q`` on the training rows (the mixture of
-:data:`ENSEMBLE_SIZE` Gaussians whose means and log-variances MLPs read from the other
-side, each fitted on its own from its own initialisation, trained as one network and
+:data:`ENSEMBLE_SIZE` Gaussians whose means and log-variances an MLP plus a sum of
+one-column networks read from the other side, each fitted on its own from its own initialisation, trained as one network and
 stopped where the mixture's validation estimate is best) and keeps it where its estimate on the
 validation rows is the higher, the rule by which every challenger of the default is kept
 (:mod:`~mist_reg.estimation.reference_choice`); the test rows enter neither fit nor
@@ -55,6 +55,7 @@ __all__ = [
     "NORMAL_ENTROPY",
     "HIDDEN_DIMS",
     "ENSEMBLE_SIZE",
+    "COLUMN_HIDDEN",
 ]
 
 NORMAL_ENTROPY = 0.5 * math.log(2 * math.pi * math.e)
@@ -62,6 +63,13 @@ NORMAL_ENTROPY = 0.5 * math.log(2 * math.pi * math.e)
 
 HIDDEN_DIMS = (128, 128)
 """Hidden widths of the MLP of each member of ``q`` (the width of one head of the default critic)."""
+
+COLUMN_HIDDEN = 16
+"""Hidden units of each member's network per column of the other side, whose outputs add
+to the MLP's (:class:`~mist_reg.nn.ensemble_mlp.EnsembleColumnwise`). A regression on a few
+thousand rows is often a sum of one-column effects in good part; an MLP spreads such a sum
+over all its units and learns it slowly, a network per column learns each effect from its
+own column, and the MLP beside them learns the rest."""
 
 ENSEMBLE_SIZE = 4
 """Members of ``q``, the equal-weight mixture of conditional Gaussians fitted from as many
@@ -148,7 +156,7 @@ def with_single_column_challenger(
     y_map = ColumnPreprocessor(preprocessing, n_continuous[1]).fit(y)
     xg, yg = x_map(x), y_map(y)
     given_dim = yg.shape[1] if target == "x" else xg.shape[1]
-    q = ConditionalEnsemble(given_dim, 1, HIDDEN_DIMS, members=ENSEMBLE_SIZE)
+    q = ConditionalEnsemble(given_dim, 1, HIDDEN_DIMS, members=ENSEMBLE_SIZE, column_hidden=COLUMN_HIDDEN)
     challenger = SingleColumnBA(q, target)
     challenger_fit = FoldModel(challenger, fit_estimator(challenger, settings, xg, yg), x_map, y_map)
     value = _validation_estimate(challenger_fit, x, y, settings)

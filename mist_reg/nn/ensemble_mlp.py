@@ -1,5 +1,5 @@
-r"""``K`` independent MLPs of one shape run as one network: :class:`EnsembleLinear` and
-:func:`ensemble_mlp`.
+r"""``K`` independent MLPs of one shape run as one network (:class:`EnsembleLinear`,
+:func:`ensemble_mlp`), and ``K`` sums of one-column networks (:class:`EnsembleColumnwise`).
 
 Every layer holds the weights of all ``K`` members, ``[K, in, out]``, and applies them with
 one batched matrix product, so a step of ``K`` small networks launches one kernel per layer
@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["EnsembleLinear", "ensemble_mlp"]
+__all__ = ["EnsembleLinear", "EnsembleColumnwise", "ensemble_mlp"]
 
 
 class EnsembleLinear(nn.Module):
@@ -72,6 +72,69 @@ class EnsembleLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"members={self.members}, in_features={self.in_dim}, out_features={self.out_dim}"
+
+
+class EnsembleColumnwise(nn.Module):
+    r"""For each of ``K`` members, a sum of one-column networks: ``sum_d g_{k,d}(x_d)`` with
+    ``g_{k,d}: R -> R^out_dim`` one hidden layer of ``hidden`` units (the additive part of
+    a generalised additive model).
+
+    An MLP spreads a sum of one-column effects over all its hidden units; a network per
+    column learns each effect from its own column. The second layer is that of a linear map
+    of the ``in_dim * hidden`` features together, initialised as such, and there is no
+    output bias (an MLP beside it has one).
+
+    Arguments:
+        members: The number ``K`` of members.
+        in_dim: The number ``D`` of input columns.
+        hidden: The hidden units of each column's network.
+        out_dim: The number of output features.
+
+    Input ``[N, in_dim]`` or ``[K, N, in_dim]``; output ``[K, N, out_dim]``. Its
+    intermediate features are ``[K, N, in_dim, hidden]``.
+
+    Example:
+        >>> import torch
+        >>> g = EnsembleColumnwise(2, 3, 4, 1)
+        >>> x, other = torch.randn(5, 3), torch.randn(5, 3)
+        >>> other[:, 0] = x[:, 0]  # the same first column, the others changed
+        >>> first_zeroed = lambda z: torch.cat([torch.zeros(5, 1), z[:, 1:]], 1)
+        >>> torch.allclose(g(x) - g(first_zeroed(x)), g(other) - g(first_zeroed(other)), atol=1e-6)
+        True
+    """
+
+    def __init__(self, members: int, in_dim: int, hidden: int, out_dim: int) -> None:
+        super().__init__()
+        for name, value in (("members", members), ("in_dim", in_dim), ("hidden", hidden), ("out_dim", out_dim)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.members, self.in_dim, self.hidden, self.out_dim = members, in_dim, hidden, out_dim
+        self.weight1 = nn.Parameter(torch.empty(members, in_dim, hidden))
+        self.bias1 = nn.Parameter(torch.empty(members, in_dim, hidden))
+        self.weight2 = nn.Parameter(torch.empty(members, in_dim * hidden, out_dim))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        r"""The first layer as a :class:`torch.nn.Linear` of one input, the second as one of
+        ``in_dim * hidden`` inputs."""
+        self.weight1.uniform_(-1.0, 1.0)
+        self.bias1.uniform_(-1.0, 1.0)
+        bound = 1.0 / math.sqrt(self.in_dim * self.hidden)
+        self.weight2.uniform_(-bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.in_dim or x.dim() not in (2, 3) or (x.dim() == 3 and x.shape[0] != self.members):
+            raise ValueError(
+                f"expected inputs [N, {self.in_dim}] or [{self.members}, N, {self.in_dim}], got {list(x.shape)}"
+            )
+        n = x.shape[-2]
+        columns = x.unsqueeze(-1).unsqueeze(-4) if x.dim() == 2 else x.unsqueeze(-1)  # [1 or K, N, D, 1]
+        features = torch.relu(columns * self.weight1.unsqueeze(1) + self.bias1.unsqueeze(1))  # [K, N, D, H]
+        return torch.bmm(features.reshape(self.members, n, -1), self.weight2)
+
+    def extra_repr(self) -> str:
+        return f"members={self.members}, in_features={self.in_dim}, hidden={self.hidden}, out_features={self.out_dim}"
 
 
 def ensemble_mlp(
