@@ -9,7 +9,13 @@ import torch
 
 from mist_reg import estimate_mi
 from mist_reg.distributions import ConditionalEnsemble, ConditionalGaussian, log_prob, pairwise_log_prob
-from mist_reg.estimation.single_column import NORMAL_ENTROPY, SingleColumnBA, single_column_side
+from mist_reg.estimation.single_column import (
+    MAX_ADDITIVE_COLUMNS,
+    NORMAL_ENTROPY,
+    SingleColumnBA,
+    one_column_density,
+    single_column_side,
+)
 from mist_reg.tasks.regression import RegressionTask, _output_entropy
 
 
@@ -109,3 +115,11 @@ def test_the_members_of_an_ensemble_are_fitted_each_on_its_own():
     assert torch.allclose(mean, torch.stack([s[:, :1] for s in single], 1), atol=1e-5)
     bound = SingleColumnBA(q, target="y")  # BA trains q through fitting_nll
     assert float(bound(x, y)) == pytest.approx(float(q.fitting_nll(x, y)), abs=1e-6)
+
+
+def test_one_column_networks_are_added_up_to_the_widest_side_they_serve():
+    narrow, wide = one_column_density(MAX_ADDITIVE_COLUMNS), one_column_density(MAX_ADDITIVE_COLUMNS + 1)
+    assert narrow.columns is not None and narrow.columns.in_dim == MAX_ADDITIVE_COLUMNS
+    assert wide.columns is None and wide.x_dim == MAX_ADDITIVE_COLUMNS + 1
+    x, y = torch.randn(7, MAX_ADDITIVE_COLUMNS + 1), torch.randn(7, 1)
+    assert log_prob(wide, x, y).shape == (7,) and narrow.member_log_prob(x[:, 1:], y).shape == (7, 4)

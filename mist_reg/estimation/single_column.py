@@ -51,11 +51,13 @@ from mist_reg.functional.bounds import BoundTerms
 __all__ = [
     "SingleColumnBA",
     "single_column_side",
+    "one_column_density",
     "with_single_column_challenger",
     "NORMAL_ENTROPY",
     "HIDDEN_DIMS",
     "ENSEMBLE_SIZE",
     "COLUMN_HIDDEN",
+    "MAX_ADDITIVE_COLUMNS",
 ]
 
 NORMAL_ENTROPY = 0.5 * math.log(2 * math.pi * math.e)
@@ -69,7 +71,14 @@ COLUMN_HIDDEN = 16
 to the MLP's (:class:`~mist_reg.nn.ensemble_mlp.EnsembleColumnwise`). A regression on a few
 thousand rows is often a sum of one-column effects in good part; an MLP spreads such a sum
 over all its units and learns it slowly, a network per column learns each effect from its
-own column, and the MLP beside them learns the rest."""
+own column, and the MLP beside them learns the rest. Only where the other side has at most
+:data:`MAX_ADDITIVE_COLUMNS` columns."""
+
+MAX_ADDITIVE_COLUMNS = 32
+"""The widest other side that gets one-column networks. Their features grow as columns times
+:data:`COLUMN_HIDDEN` per row, so past a few dozen columns they cost more than the MLP
+(``recipes/benchmarks/ensemble_step.py``), and a wide side (an embedding) is seldom a sum of
+effects of its coordinates, which are as arbitrary as any rotation of them."""
 
 ENSEMBLE_SIZE = 4
 """Members of ``q``, the equal-weight mixture of conditional Gaussians fitted from as many
@@ -134,6 +143,20 @@ def single_column_side(x: Tensor, y: Tensor, n_continuous: tuple[int, int]) -> L
     return None
 
 
+def one_column_density(given_dim: int) -> ConditionalEnsemble:
+    r"""The untrained ``q`` of the bound for a single column given ``given_dim`` columns:
+    :data:`ENSEMBLE_SIZE` members, each an MLP of :data:`HIDDEN_DIMS` plus, up to
+    :data:`MAX_ADDITIVE_COLUMNS` columns, networks of :data:`COLUMN_HIDDEN` units per column.
+
+    Example:
+        >>> q = one_column_density(5)
+        >>> q.members, q.columns is not None, one_column_density(64).columns is None
+        (4, True, True)
+    """
+    column_hidden = COLUMN_HIDDEN if given_dim <= MAX_ADDITIVE_COLUMNS else None
+    return ConditionalEnsemble(given_dim, 1, HIDDEN_DIMS, members=ENSEMBLE_SIZE, column_hidden=column_hidden)
+
+
 def with_single_column_challenger(
     fitted: FoldModel,
     model: ModelSpec,
@@ -156,8 +179,7 @@ def with_single_column_challenger(
     y_map = ColumnPreprocessor(preprocessing, n_continuous[1]).fit(y)
     xg, yg = x_map(x), y_map(y)
     given_dim = yg.shape[1] if target == "x" else xg.shape[1]
-    q = ConditionalEnsemble(given_dim, 1, HIDDEN_DIMS, members=ENSEMBLE_SIZE, column_hidden=COLUMN_HIDDEN)
-    challenger = SingleColumnBA(q, target)
+    challenger = SingleColumnBA(one_column_density(given_dim), target)
     challenger_fit = FoldModel(challenger, fit_estimator(challenger, settings, xg, yg), x_map, y_map)
     value = _validation_estimate(challenger_fit, x, y, settings)
     if value is None or not value > to_beat:
