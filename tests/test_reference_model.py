@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from mist_reg.estimation.fitting import FitSettings
@@ -32,3 +33,38 @@ def test_the_reference_model_of_wide_views_is_within_ten_percent():
     value = float(model.mutual_information(x_test, y_test))
     assert log.iterations == 0 and model.bound is None
     assert abs(value - task.mutual_information) < 0.1 * task.mutual_information
+
+
+def _held_out_scores_directly(x, y, ridge=1e-3):
+    """The two-fold held-out log-ratio of every (shrinkage to identity, factor, rank), each
+    Gaussian fitted from scratch: what the regularisation choice must maximise."""
+    from mist_reg.nn.references.gaussian import COVARIANCE_SHRINKAGES
+
+    n = x.shape[0]
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    folds = order[: n // 2], order[n // 2 :]
+    factors = torch.linspace(0.5, 1.0, 11, dtype=x.dtype)
+    rank = min(x.shape[1], y.shape[1])
+    scores = torch.zeros(len(COVARIANCE_SHRINKAGES), len(factors), rank + 1, dtype=x.dtype)
+    model = GaussianLogRatio(x.shape[1], y.shape[1], ridge=ridge)
+    for j, lam in enumerate(COVARIANCE_SHRINKAGES):
+        for train, test in (folds, folds[::-1]):
+            mean_x, mean_y, proj_x, proj_y, rho = model._canonical(x[train], y[train], lam)
+            a, b = (x[test] - mean_x) @ proj_x, (y[test] - mean_y) @ proj_y
+            for i, factor in enumerate(factors):
+                scores[j, i, 1:] += model._log_ratio_terms(a, b, rho * factor).mean(0).cumsum(0)
+    j, i, r = (int(v) for v in torch.unravel_index(scores.argmax(), scores.shape))
+    return r, float(factors[i]), COVARIANCE_SHRINKAGES[j]
+
+
+def test_the_regularisation_choice_is_the_best_held_out_fit_of_the_grid():
+    # one eigendecomposition per side and fold serves every shrinkage toward the identity
+    for task, n in (
+        (two_views(24, 3, 1.0), 300),
+        (get_task("gaussian-sparse-25x25"), 1500),
+        (get_task("gaussian-5x5"), 800),
+    ):
+        x, y = (z.double() for z in task.sample(n, seed=0))
+        chosen = GaussianLogRatio(x.shape[1], y.shape[1])._choose_regularisation(x, y)
+        rank, factor, to_identity = _held_out_scores_directly(x, y)
+        assert chosen[0] == rank and chosen[1] == pytest.approx(factor) and chosen[2] == pytest.approx(to_identity)

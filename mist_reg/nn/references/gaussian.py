@@ -148,15 +148,35 @@ class GaussianLogRatio(Critic):
         shrinkages = torch.linspace(0.5, 1.0, 11, dtype=x.dtype, device=x.device)
         to_identity = COVARIANCE_SHRINKAGES if max(x.shape[1], y.shape[1]) > 1 else (0.0,)
         scores = torch.zeros(len(to_identity), len(shrinkages), max_rank + 1, dtype=x.dtype, device=x.device)
-        for j, lam in enumerate(to_identity):
-            for train, test in (folds, folds[::-1]):
-                mean_x, mean_y, proj_x, proj_y, rho = self._canonical(x[train], y[train], lam)
-                a, b = (x[test] - mean_x) @ proj_x, (y[test] - mean_y) @ proj_y
+        for train, test in (folds, folds[::-1]):
+            # ((1 - lam) R + (lam + ridge) I) has the eigenvectors of the correlation R for every
+            # lam, and eigenvalues (1 - lam) e + lam + ridge: one decomposition per side and fold
+            (train_x, test_x, values_x), (train_y, test_y, values_y) = (
+                self._rotated(z[train], z[test]) for z in (x, y)
+            )
+            cross = train_x.T @ train_y / (len(train) - 1)
+            for j, lam in enumerate(to_identity):
+                root_x = ((1 - lam) * values_x + lam + self.ridge).clamp_min(1e-12).sqrt()
+                root_y = ((1 - lam) * values_y + lam + self.ridge).clamp_min(1e-12).sqrt()
+                u, rho, vh = torch.linalg.svd(cross / root_x[:, None] / root_y[None, :], full_matrices=False)
+                a, b = (test_x / root_x) @ u, (test_y / root_y) @ vh.T
+                rho = rho.clamp(0, 1 - 1e-6)
                 for i, shrink in enumerate(shrinkages):
                     terms = self._log_ratio_terms(a, b, rho * shrink)  # [N, max_rank]
                     scores[j, i, 1:] += terms.mean(0).cumsum(0)
         j, i, rank = (int(v) for v in torch.unravel_index(scores.argmax(), scores.shape))
         return rank, float(shrinkages[i]), float(to_identity[j])
+
+    @staticmethod
+    def _rotated(train: Tensor, test: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Both parts standardised by the training part and rotated onto the eigenvectors of
+        its correlation matrix, with their eigenvalues."""
+        mean = train.mean(0)
+        cov = torch.cov(train.T).reshape(train.shape[1], train.shape[1])
+        scale = cov.diagonal().clamp_min(1e-12).sqrt()
+        values, vectors = torch.linalg.eigh(cov / scale[:, None] / scale[None, :])
+        rotate = vectors / scale[:, None]
+        return (train - mean) @ rotate, (test - mean) @ rotate, values
 
     @torch.no_grad()
     def fit_data(self, x: Tensor, y: Tensor) -> None:
