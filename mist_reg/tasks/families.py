@@ -127,6 +127,10 @@ _FAMILIES: dict[str, tuple[dict[str, _Factory], dict[str, _Factory]]] = {
             "regression-norm-5-n0.3": _P(RegressionTask, "norm", 5, 0.3),
             "regression-product-2-n0.3": _P(RegressionTask, "product", 2, 0.3),
             "regression-sincos-3-n0.2": _P(RegressionTask, "sincos", 3, 0.2),
+            "regression-relu-64-n0.5": _P(RegressionTask, "relu", 64, 0.5),
+            "regression-norm-64-n0.3": _P(RegressionTask, "norm", 64, 0.3),
+            "regression-tanh-64-n0.2": _P(RegressionTask, "tanh", 64, 0.2),
+            "regression-cubic-128-n0.5": _P(RegressionTask, "cubic", 128, 0.5),
         },
         {
             "regression-relu-16-n0.5": _P(RegressionTask, "relu", 16, 0.5),
