@@ -15,7 +15,7 @@ def test_it_times_every_variant_against_the_one_by_one_reference(capsys):
     assert [(r["dim"], r["variant"]) for r in rows][:3] == [
         (2, "2 networks, one by one"),
         (2, "one batched network"),
-        (2, "batched, with one-column networks"),
+        (2, "batched, with one-column networks of 16 units"),
     ]
     assert len(rows) == 6 and all(math.isfinite(r["ms"]) and r["ms"] > 0 for r in rows)
     for reference, *others in (rows[:3], rows[3:]):

@@ -57,7 +57,7 @@ __all__ = [
     "HIDDEN_DIMS",
     "ENSEMBLE_SIZE",
     "COLUMN_HIDDEN",
-    "MAX_ADDITIVE_COLUMNS",
+    "COLUMN_WIDTH",
 ]
 
 NORMAL_ENTROPY = 0.5 * math.log(2 * math.pi * math.e)
@@ -68,17 +68,19 @@ HIDDEN_DIMS = (128, 128)
 
 COLUMN_HIDDEN = 16
 """Hidden units of each member's network per column of the other side, whose outputs add
-to the MLP's (:class:`~mist_reg.nn.ensemble_mlp.EnsembleColumnwise`). A regression on a few
-thousand rows is often a sum of one-column effects in good part; an MLP spreads such a sum
-over all its units and learns it slowly, a network per column learns each effect from its
-own column, and the MLP beside them learns the rest. Only where the other side has at most
-:data:`MAX_ADDITIVE_COLUMNS` columns."""
+to the MLP's (:class:`~mist_reg.nn.ensemble_mlp.EnsembleColumnwise`), up to
+:data:`COLUMN_WIDTH` units in all. A regression on a few thousand rows is often a sum of
+one-column effects in good part (a linear function is one); an MLP spreads such a sum over
+all its units and learns it slowly, a network per column learns each effect from its own
+column, and the MLP beside them learns the rest."""
 
-MAX_ADDITIVE_COLUMNS = 32
-"""The widest other side that gets one-column networks. Their features grow as columns times
-:data:`COLUMN_HIDDEN` per row, so past a few dozen columns they cost more than the MLP
-(``recipes/benchmarks/ensemble_step.py``), and a wide side (an embedding) is seldom a sum of
-effects of its coordinates, which are as arbitrary as any rotation of them."""
+COLUMN_WIDTH = 512
+"""The most hidden units of one member's column networks together: :data:`COLUMN_HIDDEN`
+per column up to 32 columns, fewer per column beyond (``512 // columns``, at least 2). Their
+features grow as the columns times the units per row; held at this width they cost about
+the MLP's step (``recipes/benchmarks/ensemble_step.py``). On a wide side the MLP's first
+layer alone has more weights than a few thousand rows can fit, so the column networks,
+which hold every linear function, matter there the most."""
 
 ENSEMBLE_SIZE = 4
 """Members of ``q``, the equal-weight mixture of conditional Gaussians fitted from as many
@@ -145,15 +147,15 @@ def single_column_side(x: Tensor, y: Tensor, n_continuous: tuple[int, int]) -> L
 
 def one_column_density(given_dim: int) -> ConditionalEnsemble:
     r"""The untrained ``q`` of the bound for a single column given ``given_dim`` columns:
-    :data:`ENSEMBLE_SIZE` members, each an MLP of :data:`HIDDEN_DIMS` plus, up to
-    :data:`MAX_ADDITIVE_COLUMNS` columns, networks of :data:`COLUMN_HIDDEN` units per column.
+    :data:`ENSEMBLE_SIZE` members, each an MLP of :data:`HIDDEN_DIMS` plus a network per
+    column of :data:`COLUMN_HIDDEN` units, fewer on a side wider than :data:`COLUMN_WIDTH`
+    allows.
 
     Example:
-        >>> q = one_column_density(5)
-        >>> q.members, q.columns is not None, one_column_density(64).columns is None
-        (4, True, True)
+        >>> [one_column_density(d).columns.hidden for d in (5, 32, 64, 256, 1000)]
+        [16, 16, 8, 2, 2]
     """
-    column_hidden = COLUMN_HIDDEN if given_dim <= MAX_ADDITIVE_COLUMNS else None
+    column_hidden = max(2, min(COLUMN_HIDDEN, COLUMN_WIDTH // given_dim))
     return ConditionalEnsemble(given_dim, 1, HIDDEN_DIMS, members=ENSEMBLE_SIZE, column_hidden=column_hidden)
 
 

@@ -1,7 +1,8 @@
 r"""Cost of one training step of the one-column bound's ``q`` (:mod:`mist_reg.estimation.single_column`):
 ``K`` conditional Gaussians fitted one after another (the reference: ``K`` networks, ``K``
 optimisers), against :class:`mist_reg.distributions.ConditionalEnsemble` with the same ``K``
-MLPs run as one batched network, without and with its sum of one-column networks.
+MLPs run as one batched network, without and with the one-column networks that
+:func:`~mist_reg.estimation.single_column.one_column_density` gives a side of that width.
 
 A step is the negative log-likelihood of a batch, its backward pass and a fused Adam step.
 The variants take turns call by call in one process, so that a slow spell of a shared
@@ -24,7 +25,7 @@ from collections.abc import Callable
 import torch
 
 from mist_reg.distributions import ConditionalEnsemble, ConditionalGaussian, log_prob
-from mist_reg.estimation.single_column import COLUMN_HIDDEN, HIDDEN_DIMS
+from mist_reg.estimation.single_column import ENSEMBLE_SIZE, HIDDEN_DIMS, one_column_density
 from mist_reg.estimation.training_defaults import ESTIMATE_BATCH_SIZE, ESTIMATE_LR
 
 
@@ -35,6 +36,7 @@ def _adam(module: torch.nn.Module) -> torch.optim.Optimizer:
 def step_functions(x_dim: int, members: int, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Callable[[], None]]:
     r"""One training step of each variant on ``batch``, by name (the reference first)."""
     x, y = batch
+    units = one_column_density(x_dim).columns.hidden
     separate = [ConditionalGaussian(x_dim, 1, HIDDEN_DIMS) for _ in range(members)]
     separate_optimisers = [_adam(q) for q in separate]
 
@@ -59,8 +61,8 @@ def step_functions(x_dim: int, members: int, batch: tuple[torch.Tensor, torch.Te
     return {
         f"{members} networks, one by one": one_by_one,
         "one batched network": batched(ConditionalEnsemble(x_dim, 1, HIDDEN_DIMS, members=members)),
-        "batched, with one-column networks": batched(
-            ConditionalEnsemble(x_dim, 1, HIDDEN_DIMS, members=members, column_hidden=COLUMN_HIDDEN)
+        f"batched, with one-column networks of {units} units": batched(
+            ConditionalEnsemble(x_dim, 1, HIDDEN_DIMS, members=members, column_hidden=units)
         ),
     }
 
@@ -82,7 +84,7 @@ def median_milliseconds(steps: dict[str, Callable[[], None]], repeats: int) -> d
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dims", type=int, nargs="+", default=[3, 16, 32, 64], help="dimensions of the other side")
-    parser.add_argument("--members", type=int, default=4, help="members of the ensemble")
+    parser.add_argument("--members", type=int, default=ENSEMBLE_SIZE, help="members of the ensemble")
     parser.add_argument("--repeats", type=int, default=200, help="timed steps per variant")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
