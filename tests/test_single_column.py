@@ -131,4 +131,4 @@ def test_a_wide_side_summing_one_column_effects_is_read_by_the_column_networks()
     task = RegressionTask("norm", 64, 0.3)
     x, y = task.sample(5000, seed=0)
     mi = estimate_mi(x, y)
-    assert mi.estimator_name == "ba" and 0.4 * task.mutual_information < mi < 1.02 * task.mutual_information
+    assert mi.estimator_name == "ba" and 0.35 * task.mutual_information < mi < 1.02 * task.mutual_information

@@ -18,9 +18,8 @@ Neither wins everywhere (a conditional Gaussian misses a multimodal or sharply b
 ``z | x``), and both are lower bounds on the same MI, so
 :func:`with_single_column_challenger` fits ``q`` on the training rows (the mixture of
 :data:`ENSEMBLE_SIZE` Gaussians whose means and log-variances an MLP plus a sum of
-one-column networks read from the other side, each fitted on its own from its own initialisation, trained as one network and
-stopped where the mixture's validation estimate is best) and keeps it where its estimate on the
-validation rows is the higher, the rule by which every challenger of the default is kept
+one-column networks read from the other side: :func:`one_column_density`) and keeps it
+where its estimate on the validation rows is the higher, the rule by which every challenger of the default is kept
 (:mod:`~mist_reg.estimation.reference_choice`); the test rows enter neither fit nor
 choice. Where ``x`` is the single column, the roles swap (``q(x | y)``); where both are,
 ``y`` is modelled.
@@ -149,7 +148,8 @@ def one_column_density(given_dim: int) -> ConditionalEnsemble:
     r"""The untrained ``q`` of the bound for a single column given ``given_dim`` columns:
     :data:`ENSEMBLE_SIZE` members, each an MLP of :data:`HIDDEN_DIMS` plus a network per
     column of :data:`COLUMN_HIDDEN` units, fewer on a side wider than :data:`COLUMN_WIDTH`
-    allows.
+    allows. The members are fitted each on its own loss, from their own initialisations,
+    as one batched network stopped where the mixture's validation estimate is best.
 
     Example:
         >>> [one_column_density(d).columns.hidden for d in (5, 32, 64, 256, 1000)]
