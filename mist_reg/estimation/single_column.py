@@ -62,8 +62,10 @@ __all__ = [
 NORMAL_ENTROPY = 0.5 * math.log(2 * math.pi * math.e)
 """The entropy of ``N(0, 1)`` in nats: that of a single Gaussianised column."""
 
-HIDDEN_DIMS = (128, 128)
-"""Hidden widths of the MLP of each member of ``q`` (the width of one head of the default critic)."""
+HIDDEN_DIMS = (64, 64)
+"""Hidden widths of the MLP of each member of ``q``. The one-column networks beside it carry
+every effect of a single column, so the MLP carries only what is left (interactions), and
+on a few thousand rows a smaller one overfits that less (``docs/benchmarks.md``)."""
 
 COLUMN_HIDDEN = 16
 """Hidden units of each member's network per column of the other side, whose outputs add
