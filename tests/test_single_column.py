@@ -127,7 +127,7 @@ def test_the_column_networks_keep_their_width_on_wide_sides():
 
 def test_a_wide_side_summing_one_column_effects_is_read_by_the_column_networks():
     # y = |x| + noise over 64 columns (0.94 nats): a sum of squares under a monotone map; an
-    # MLP alone on 3,150 rows of 64 columns found about a sixth of it (docs/benchmarks.md)
+    # MLP alone on 3,150 rows of 64 columns found far less (docs/benchmarks.md)
     task = RegressionTask("norm", 64, 0.3)
     x, y = task.sample(5000, seed=0)
     mi = estimate_mi(x, y)

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from mist_reg.nn.mlp import check_hidden_dims
+
 __all__ = ["EnsembleLinear", "EnsembleColumnwise", "ensemble_mlp"]
 
 
@@ -155,10 +157,7 @@ def ensemble_mlp(
           (2): EnsembleLinear(members=3, in_features=8, out_features=1)
         )
     """
-    hidden = list(hidden_dims)
-    if any(not isinstance(h, int) or h < 1 for h in hidden):
-        raise ValueError(f"hidden_dims must be positive integers, got {hidden_dims!r}")
-    widths = [in_dim, *hidden]
+    widths = [in_dim, *check_hidden_dims(hidden_dims)]
     layers: list[nn.Module] = []
     for a, b in zip(widths[:-1], widths[1:]):
         layers += [EnsembleLinear(members, a, b), activation()]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
-__all__ = ["mlp"]
+__all__ = ["mlp", "check_hidden_dims"]
 
 
 def mlp(
@@ -37,12 +37,23 @@ def mlp(
     for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    hidden = list(hidden_dims)
-    if any(not isinstance(h, int) or h < 1 for h in hidden):
-        raise ValueError(f"hidden_dims must be positive integers, got {hidden_dims!r}")
+    hidden = check_hidden_dims(hidden_dims)
     layers: list[nn.Module] = []
     widths = [in_dim, *hidden]
     for a, b in zip(widths[:-1], widths[1:]):
         layers += [nn.Linear(a, b), activation()]
     layers.append(nn.Linear(widths[-1], out_dim))
     return nn.Sequential(*layers)
+
+
+def check_hidden_dims(hidden_dims: Sequence[int]) -> list[int]:
+    r"""``hidden_dims`` as a list, or ``ValueError`` where a width is not a positive integer.
+
+    Example:
+        >>> check_hidden_dims((16, 8))
+        [16, 8]
+    """
+    hidden = list(hidden_dims)
+    if any(not isinstance(h, int) or h < 1 for h in hidden):
+        raise ValueError(f"hidden_dims must be positive integers, got {hidden_dims!r}")
+    return hidden

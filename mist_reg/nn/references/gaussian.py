@@ -113,12 +113,18 @@ class GaussianLogRatio(Critic):
         self.covariance_shrinkage = 0.0  # the shrinkage of the correlations toward the identity
 
     @staticmethod
-    def _whitener(z: Tensor, ridge: float, shrink_to_identity: float = 0.0) -> tuple[Tensor, Tensor]:
+    def _correlation(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The mean, the standard deviation and the correlation matrix of the columns of ``z``."""
         mean = z.mean(0)
         cov = torch.cov(z.T).reshape(z.shape[1], z.shape[1])
         scale = cov.diagonal().clamp_min(1e-12).sqrt()
-        eye = torch.eye(len(cov), dtype=z.dtype, device=z.device)
-        corr = (1 - shrink_to_identity) * (cov / scale[:, None] / scale[None, :]) + (shrink_to_identity + ridge) * eye
+        return mean, scale, cov / scale[:, None] / scale[None, :]
+
+    @classmethod
+    def _whitener(cls, z: Tensor, ridge: float, shrink_to_identity: float = 0.0) -> tuple[Tensor, Tensor]:
+        mean, scale, corr = cls._correlation(z)
+        eye = torch.eye(len(corr), dtype=z.dtype, device=z.device)
+        corr = (1 - shrink_to_identity) * corr + (shrink_to_identity + ridge) * eye
         values, vectors = torch.linalg.eigh(corr)
         return mean, (vectors / values.clamp_min(1e-12).sqrt()) / scale[:, None]
 
@@ -167,14 +173,12 @@ class GaussianLogRatio(Critic):
         j, i, rank = (int(v) for v in torch.unravel_index(scores.argmax(), scores.shape))
         return rank, float(shrinkages[i]), float(to_identity[j])
 
-    @staticmethod
-    def _rotated(train: Tensor, test: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    @classmethod
+    def _rotated(cls, train: Tensor, test: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Both parts standardised by the training part and rotated onto the eigenvectors of
         its correlation matrix, with their eigenvalues."""
-        mean = train.mean(0)
-        cov = torch.cov(train.T).reshape(train.shape[1], train.shape[1])
-        scale = cov.diagonal().clamp_min(1e-12).sqrt()
-        values, vectors = torch.linalg.eigh(cov / scale[:, None] / scale[None, :])
+        mean, scale, corr = cls._correlation(train)
+        values, vectors = torch.linalg.eigh(corr)
         rotate = vectors / scale[:, None]
         return (train - mean) @ rotate, (test - mean) @ rotate, values
 
