@@ -179,6 +179,19 @@ def test_preprocessing_maps_do_not_depend_on_the_scale(dtype, scale):
         assert torch.allclose(mapped, reference, atol=1e-4), kind
 
 
+@pytest.mark.parametrize("n", [7, 2048, 3001])
+def test_gaussianizer_knots_are_the_linear_quantiles_of_its_columns(n):
+    # the knots come from one sort of the columns; they must be torch.quantile's, bit for bit
+    from mist_reg.estimation.preprocessing import MarginalGaussianizer
+
+    x = torch.randn(n, 3, generator=torch.Generator().manual_seed(n)).exp()
+    x[: n // 3, 1] = 0.5  # ties
+    fitted = MarginalGaussianizer().fit(x)
+    levels = (torch.arange(min(n, 2048), dtype=torch.float64) + 0.5) / min(n, 2048)
+    assert torch.equal(fitted.knots, torch.quantile(x.double().T, levels, dim=1).T.float())
+    assert torch.equal(MarginalGaussianizer().fit(x.double()).knots, torch.quantile(x.double().T, levels, dim=1).T)
+
+
 def test_power_of_two_scale_is_exact_and_finite():
     x = torch.tensor([[1.7e308, 4.9e-324, 0.0, -3.0]], dtype=torch.float64)
     unit = power_of_two_scale(x)

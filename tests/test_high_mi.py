@@ -53,6 +53,24 @@ def test_what_is_not_an_exact_copy(x):
     assert exact_dependence(x[:12], x[:12, :1] + torch.randn(12, 1)) is None  # too few samples for the linear check
 
 
+def test_monotone_copies_with_tied_ends_are_found():
+    # the check sorts only columns whose first minimum and last maximum rows match; ties at
+    # both ends (and in the middle, under 1% of rows) must not hide a copy or invent one
+    from mist_reg.estimation.diagnostics import _monotone_copy
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(600, 3, generator=g, dtype=torch.float64)
+    x[:3, 0], x[3:5, 0] = x[:, 0].min() - 1, x[:, 0].max() + 1  # tied minimum and maximum
+    x[10, 1] = x[11, 1]
+    decreasing = torch.cat([torch.randn(600, 1, generator=g, dtype=torch.float64), -2 * x[:, :1] ** 3], 1)
+    increasing = torch.cat([x[:, 1:2].exp(), torch.randn(600, 1, generator=g, dtype=torch.float64)], 1)
+    assert _monotone_copy(x, decreasing) == "column 2 of y is a strictly decreasing function of column 1 of x"
+    assert _monotone_copy(x, increasing) == "column 1 of y is a strictly increasing function of column 2 of x"
+    swapped = x[:, :1].clone()
+    swapped[[0, 5]] = swapped[[5, 0]]  # same ends, one pair of rows out of order
+    assert _monotone_copy(x, swapped + 1) is None
+
+
 def test_estimate_mi_reports_an_exact_copy_as_infinite(x):
     with pytest.warns(RuntimeWarning, match="the mutual information is infinite: column 1 of y"):
         mi = estimate_mi(x, x.clone())

@@ -52,7 +52,9 @@ def _held_out_scores_directly(x, y, ridge=1e-3):
             mean_x, mean_y, proj_x, proj_y, rho = model._canonical(x[train], y[train], lam)
             a, b = (x[test] - mean_x) @ proj_x, (y[test] - mean_y) @ proj_y
             for i, factor in enumerate(factors):
-                scores[j, i, 1:] += model._log_ratio_terms(a, b, rho * factor).mean(0).cumsum(0)
+                r = rho * factor
+                terms = -0.5 * torch.log1p(-(r**2)) - r**2 * (a**2 + b**2) / (2 * (1 - r**2)) + r * a * b / (1 - r**2)
+                scores[j, i, 1:] += terms.mean(0).cumsum(0)
     j, i, r = (int(v) for v in torch.unravel_index(scores.argmax(), scores.shape))
     return r, float(factors[i]), COVARIANCE_SHRINKAGES[j]
 

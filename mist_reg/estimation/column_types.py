@@ -139,6 +139,16 @@ def _is_discrete(column: np.ndarray, n_levels: int, n: int) -> bool:
     return n_levels <= MAX_FLOAT_LEVELS and n_levels * MIN_SAMPLES_PER_LEVEL <= n
 
 
+def _distinct_counts(array: np.ndarray) -> np.ndarray | None:
+    """Each column's number of distinct values, every column sorted at once; ``None`` where
+    the array is not numeric, is empty or holds NaN (the column-by-column path reads those,
+    and names the column and row of a NaN)."""
+    if array.dtype.kind not in "biuf" or array.shape[0] == 0 or (array.dtype.kind == "f" and np.isnan(array).any()):
+        return None
+    ranked = np.sort(array, axis=0)
+    return 1 + (ranked[1:] != ranked[:-1]).sum(0)
+
+
 def _unique_codes(column: np.ndarray, name: str, j: int) -> tuple[np.ndarray, int]:
     if column.dtype.kind == "f" and np.isnan(column).any():
         row = int(np.flatnonzero(np.isnan(column))[0])
@@ -183,6 +193,7 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
     n, d = array.shape
     forced = _declared_columns(declared, d, name)
     discrete, codes, levels = [], [], []
+    counts = _distinct_counts(array)
     for j in range(d):
         column = array[:, j]
         numeric = column.dtype.kind in "biuf"
@@ -195,7 +206,9 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
             continue
         if not numeric and column.dtype.kind not in "OUS":
             raise TypeError(f"column {j} of {name} has dtype {column.dtype}, neither numbers nor codes")
-        column_codes, n_levels = _unique_codes(column, name, j)
+        column_codes, n_levels = None, (int(counts[j]) if counts is not None else 0)
+        if counts is None:
+            column_codes, n_levels = _unique_codes(column, name, j)
         if forced is None and not _is_discrete(column, n_levels, n):
             if column.dtype.kind in "iu":
                 warnings.warn(
@@ -206,6 +219,8 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
                     stacklevel=3,
                 )
             continue
+        if column_codes is None:
+            column_codes, _ = _unique_codes(column, name, j)
         discrete.append(j)
         codes.append(column_codes)
         levels.append(n_levels)

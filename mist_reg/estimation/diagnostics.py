@@ -86,27 +86,40 @@ def tie_warnings(
 
 def _monotone_copy(x: Tensor, y: Tensor) -> str | None:
     """A column of ``y`` whose ranks equal (or reverse) those of a column of ``x``."""
+    n = x.shape[0]
 
-    def orders(z: Tensor) -> list[Tensor | None]:
-        """Each column's stable sorting order, or ``None`` for a column that is not
-        continuous (as :func:`is_continuous` says), all columns sorted at once."""
-        order = torch.argsort(z, dim=0, stable=True)
-        ranked = z.gather(0, order)
-        distinct = 1 + (ranked[1:] != ranked[:-1]).sum(0)  # exact_dependence passes 8 rows or more
-        continuous = (distinct >= CONTINUOUS_SHARE * z.shape[0]).tolist()
-        return [order[:, j] if continuous[j] else None for j in range(z.shape[1])]
+    def ends(z: Tensor, sign: int) -> list[tuple[int, int]]:
+        """The first and the last entry of the stable sorting order of each column of
+        ``sign * z``: the first row of its minimum and the last row of its maximum."""
+        first, last = (z.argmin(0), z.flip(0).argmax(0)) if sign > 0 else (z.argmax(0), z.flip(0).argmin(0))
+        return list(zip(first.tolist(), (n - 1 - last).tolist(), strict=True))
 
-    x_orders = orders(x)
-    index: dict[tuple, list[int]] = {}
-    for i, order in enumerate(x_orders):
-        if order is not None:
-            index.setdefault(tuple(order[:16].tolist()), []).append(i)
-    for j, order in enumerate(orders(y)):
-        if order is None:
-            continue
-        for direction, candidate in (("increasing", order), ("decreasing", order.flip(0))):
-            for i in index.get(tuple(candidate[:16].tolist()), []):
-                if torch.equal(x_orders[i], candidate):
+    def order(column: Tensor) -> Tensor | None:
+        """The column's stable sorting order, or ``None`` for a column that is not
+        continuous (as :func:`is_continuous` says)."""
+        rows = torch.argsort(column, stable=True)
+        ranked = column[rows]
+        distinct = 1 + int((ranked[1:] != ranked[:-1]).sum())  # exact_dependence passes 8 rows or more
+        return rows if distinct >= CONTINUOUS_SHARE * n else None
+
+    # a strictly increasing copy has the same stable order, so the same ends: only columns
+    # whose ends match are sorted (a decreasing copy is an increasing copy of -y)
+    index: dict[tuple[int, int], list[int]] = {}
+    for i, key in enumerate(ends(x, 1)):
+        index.setdefault(key, []).append(i)
+    orders: dict[tuple[str, int], Tensor | None] = {}
+
+    def cached(name: str, column: Tensor, j: int) -> Tensor | None:
+        if (name, j) not in orders:
+            orders[name, j] = order(column)
+        return orders[name, j]
+
+    directions = (("increasing", 1, ends(y, 1)), ("decreasing", -1, ends(y, -1)))
+    for j in range(y.shape[1]):
+        for direction, sign, y_ends in directions:
+            for i in index.get(y_ends[j], []):
+                x_order, y_order = cached("x", x[:, i], i), cached(direction, sign * y[:, j], j)
+                if x_order is not None and y_order is not None and torch.equal(x_order, y_order):
                     return f"column {j + 1} of y is a strictly {direction} function of column {i + 1} of x"
     return None
 

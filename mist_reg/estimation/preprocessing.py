@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -80,7 +81,12 @@ class MarginalGaussianizer(nn.Module):
         n = x.shape[0]
         k = min(self.n_knots, n)
         levels = (torch.arange(k, dtype=torch.float64, device=x.device) + 0.5) / k
-        self.knots = torch.quantile(x.double().T, levels, dim=1).T.contiguous().to(x.dtype)  # [d, k]
+        # torch.quantile's linear interpolation, on columns sorted once (the sort is the cost)
+        ranked = _sorted_columns(x.detach()).double()  # [d, n]
+        position = levels * (n - 1)
+        below, above = position.long(), position.ceil().long()
+        knots = ranked[:, below].lerp(ranked[:, above], position - below)
+        self.knots = knots.to(x.dtype)  # [d, k]
         self.levels = levels.to(x.dtype)
         return self
 
@@ -101,6 +107,14 @@ class MarginalGaussianizer(nn.Module):
         weight = weight.clamp(0, 1)
         prob = levels[left] + weight * (levels[right] - levels[left])
         return torch.special.ndtri(prob).T.contiguous()
+
+
+def _sorted_columns(x: Tensor) -> Tensor:
+    """The values of each column of ``x: [N, d]`` in increasing order, as rows ``[d, N]``
+    (numpy's vectorised sort on the CPU, about three times torch's there)."""
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not torch.isnan(x).any():
+        return torch.from_numpy(np.sort(x.T.numpy(), axis=1))
+    return x.T.sort(dim=1).values
 
 
 def make_preprocessor(kind: Preprocessing) -> nn.Module:

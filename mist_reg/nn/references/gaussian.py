@@ -138,9 +138,11 @@ class GaussianLogRatio(Critic):
         return mean_x, mean_y, white_x @ u, white_y @ vh.T, rho.clamp(0, 1 - 1e-6)
 
     @staticmethod
-    def _log_ratio_terms(a: Tensor, b: Tensor, rho: Tensor) -> Tensor:
+    def _mean_log_ratio_terms(squares: Tensor, products: Tensor, rho: Tensor) -> Tensor:
+        """The mean over rows of each component's term of the log-ratio (the class
+        docstring's sum), from the means of ``a^2 + b^2`` and of ``a b`` per component."""
         r2 = rho.square()
-        return -0.5 * torch.log1p(-r2) - r2 * (a.square() + b.square()) / (2 * (1 - r2)) + rho * a * b / (1 - r2)
+        return -0.5 * torch.log1p(-r2) - r2 * squares / (2 * (1 - r2)) + rho * products / (1 - r2)
 
     def _choose_regularisation(self, x: Tensor, y: Tensor) -> tuple[int, float, float]:
         """The rank, the factor of the canonical correlations and the shrinkage of the
@@ -167,9 +169,11 @@ class GaussianLogRatio(Critic):
                 u, rho, vh = torch.linalg.svd(cross / root_x[:, None] / root_y[None, :], full_matrices=False)
                 a, b = (test_x / root_x) @ u, (test_y / root_y) @ vh.T
                 rho = rho.clamp(0, 1 - 1e-6)
-                for i, shrink in enumerate(shrinkages):
-                    terms = self._log_ratio_terms(a, b, rho * shrink)  # [N, max_rank]
-                    scores[j, i, 1:] += terms.mean(0).cumsum(0)
+                # the mean log-ratio is linear in the test rows' second moments of (a, b):
+                # every shrinkage is scored from three vectors, not from the rows again
+                moments = (a.square() + b.square()).mean(0), (a * b).mean(0)
+                terms = self._mean_log_ratio_terms(*moments, rho * shrinkages[:, None])  # [shrinkages, max_rank]
+                scores[j, :, 1:] += terms.cumsum(1)
         j, i, rank = (int(v) for v in torch.unravel_index(scores.argmax(), scores.shape))
         return rank, float(shrinkages[i]), float(to_identity[j])
 
