@@ -25,10 +25,11 @@ def test_a_regression_of_one_column_on_eight_is_estimated_by_the_conditional_bou
     assert truth == pytest.approx(1.722, abs=0.005)
     x, y = task.sample(5000, seed=0)
     mi = estimate_mi(x, y)
-    assert mi.estimator_name == "ba" and mi.bound == "lower"
-    assert 0.82 * truth < mi < 1.02 * truth  # below this range the critic alone lands (docs/benchmarks.md)
+    # the bound, or its learning curve's extrapolation (an estimate: no bound direction)
+    assert (mi.estimator_name, mi.bound) in (("ba", "lower"), ("ba (extrapolated)", None))
+    assert 0.82 * truth < mi < 1.06 * truth  # below this range the critic alone lands (docs/benchmarks.md)
     swapped = estimate_mi(y, x)  # the single column on the other side: q(x | y)
-    assert swapped.estimator_name == "ba" and 0.82 * truth < swapped < 1.02 * truth
+    assert swapped.estimator_name.startswith("ba") and 0.82 * truth < swapped < 1.06 * truth
 
 
 def test_where_both_models_are_exact_either_choice_is_right():
@@ -36,7 +37,7 @@ def test_where_both_models_are_exact_either_choice_is_right():
     x = torch.randn(3000, 4, generator=g)
     y = 0.4 * x.sum(1, keepdim=True) + 0.6 * torch.randn(3000, 1, generator=g)  # linear-Gaussian
     mi = estimate_mi(x, y)
-    assert mi.estimator_name in ("mine", "ba")  # the Gaussian reference and q are both exact here
+    assert mi.estimator_name in ("mine", "ba", "ba (extrapolated)")  # the Gaussian reference and q are both exact here
     assert mi == pytest.approx(-0.5 * math.log(1 - 0.64), abs=0.05)
 
 

@@ -58,6 +58,7 @@ from mist_reg.estimation.preprocessing import Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimation.single_column import with_single_column_challenger
+from mist_reg.estimation.single_column_curve import along_learning_curve
 from mist_reg.estimation.typed_pair import read_pair
 from mist_reg.estimation.typed_routes import discrete_route
 from mist_reg.estimators.base import MIEstimator
@@ -128,7 +129,9 @@ def estimate_mi(
     6. **Otherwise**: MINE (``estimator_name="mine"``, as ``estimator="mine"`` always gives),
        discrete columns entering as indicator columns (never ranked as numbers); where a side
        is one continuous column, the Barber-Agakov bound with its exact entropy challenges
-       the critic (``estimator_name="ba"``, :mod:`mist_reg.estimation.single_column`). Where the
+       the critic (``estimator_name="ba"``, :mod:`mist_reg.estimation.single_column`), or its
+       learning curve's extrapolation (``"ba (extrapolated)"``,
+       :mod:`mist_reg.estimation.single_column_curve`). Where the
        MI is too high for the rows to judge a trained critic, nothing is trained: the
        Gaussian MI of every row, the sample covariance's bias removed
        (``estimator_name="gaussian_unbiased"``, :mod:`mist_reg.estimation.gaussian_estimate`).
@@ -446,6 +449,7 @@ def _estimate_from_samples(
         fold_settings = dataclasses.replace(settings, seed=fold_seed)
         fitted = fit_in_coordinates(model, preprocessing, (c_x, c_y), x, y, fold_settings, fresh)
         fitted = with_single_column_challenger(fitted, model, preprocessing, (c_x, c_y), x, y, fold_settings)
+        fitted = along_learning_curve(fitted, fold_settings, x, y, x_test, y_test)
         estimator, log, x_test, y_test = fitted.estimator, fitted.log, fitted.x_map(x_test), fitted.y_map(y_test)
         eval_batch = min(held_out.eval_batch_size, x_test.shape[0])
         certificate = RunningBound()

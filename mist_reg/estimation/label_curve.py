@@ -27,7 +27,7 @@ gives way to the other, and three sizes determine it:
   steps of noise read as ``r > 2``, the largest ``c``. The standard errors are those of the
   test rows only; the fits' own randomness (a hyperparameter chosen differently at two sizes)
   is not in them, which is why a curvature is read only from two clearly rising steps;
-* the curvature ``r`` itself is read at its lower confidence limit, ``_Z`` standard errors
+* the curvature ``r`` itself is read at its lower confidence limit, ``STEP_Z`` standard errors
   below the ratio of the two steps (the delta method on both): ``w`` grows with ``r``
   faster than linearly, so a ratio of two noisy steps taken as it stands raises the
   extrapolation on average and, in its tail, far above the truth; where the steps pin the
@@ -51,14 +51,15 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-__all__ = ["curve_weight", "extrapolate_values", "CURVE_FRACTIONS"]
+__all__ = ["curve_weight", "extrapolate_values", "CURVE_FRACTIONS", "STEP_Z"]
 
 CURVE_FRACTIONS = (0.25, 0.5, 1.0)
 """The training sizes of the curve, as fractions of the training rows: doublings, so that the
 two steps measure how fast the gap closes over a factor of four."""
 
 _MAX_C = 0.5  # c <= _MAX_C * m3
-_Z = 2.0  # a step counts when it is above _Z standard errors
+STEP_Z = 2.0
+"""A step of the curve counts when it is above this many standard errors."""
 
 
 def curve_weight(
@@ -84,14 +85,14 @@ def curve_weight(
     if not m1 < m2 < m3:
         raise ValueError(f"sizes must increase, got {tuple(sizes)}")
     d1, d2 = v2 - v1, v3 - v2
-    if d2 <= max(_Z * step_errors[1], 0.0):
+    if d2 <= max(STEP_Z * step_errors[1], 0.0):
         return 0.0, 0.0, False
     c, clamped = 0.0, False
-    if d1 > _Z * step_errors[0]:
+    if d1 > STEP_Z * step_errors[0]:
         r = d2 / d1
         # the curvature at its lower confidence limit: w grows with r, faster than linearly,
         # so a noisy r read as it stands would push the extrapolation up, and far up in its tail
-        r -= _Z * r * math.hypot(step_errors[1] / d2, step_errors[0] / d1)
+        r -= STEP_Z * r * math.hypot(step_errors[1] / d2, step_errors[0] / d1)
         denominator = r * (m2 - m1) - (m3 - m2)
         numerator = (m3 - m2) * m1 - r * (m2 - m1) * m3
         # r grows with c toward (m3 - m2) / (m2 - m1): at or beyond it, c is unbounded
