@@ -4,9 +4,9 @@ r"""The learning curve of the one-column bound: where
 rows and extrapolates the held-out value to infinitely many rows.
 
 The bound falls short of the MI by ``q``'s excess risk, ``E KL(p(z | x) || q_m(z | x))``,
-which shrinks as the training rows ``m`` grow: with ``y = f(x) + noise`` over 8-64 columns
-and a few thousand rows, the network is still learning ``f``, and the held-out value rises
-by 5-10% of the MI at each doubling of the rows. This is the situation of
+which shrinks as the training rows ``m`` grow: with ``y = f(x) + noise`` over several
+columns and a few thousand rows, the network is still learning ``f``, and the held-out
+value still rises at each doubling of the rows. This is the situation of
 :mod:`~mist_reg.estimation.label_curve` (the same bound, ``H(Z) - CE(q)``, with a class
 label), and its hyperbola ``I(m) = I_inf - a / (m + c)`` through the three held-out values
 gives ``I_inf``; the reported value is the mean over the test rows of
@@ -126,11 +126,21 @@ def along_learning_curve(
         sizes.append(float(len(rows)))
     models.append(bound)
     sizes.append(float(n))
-    with torch.no_grad():
-        values = [model.terms(x_held, y_held).per_sample.double() for model in models]
+    values = [_per_sample(model, x_held, y_held) for model in models]
     means = [float(v.mean()) for v in values]
     step_errors = [float((b - a).std() / len(a) ** 0.5) for a, b in zip(values, values[1:])]
     weight = regression_curve_weight(sizes, means, step_errors)
     if weight == 0.0:
         return fitted
     return FoldModel(ExtrapolatedBound(bound, models[1], weight), fitted.log, fitted.x_map, fitted.y_map)
+
+
+@torch.no_grad()
+def _per_sample(model: SingleColumnBA, x: Tensor, y: Tensor, chunk: int = 4096) -> Tensor:
+    """The model's per-sample values on ``x, y``, on the model's device, in chunks of rows."""
+    device = next(model.parameters()).device
+    parts = [
+        model.terms(x[i : i + chunk].to(device), y[i : i + chunk].to(device)).per_sample.double().cpu()
+        for i in range(0, x.shape[0], chunk)
+    ]
+    return torch.cat(parts)
