@@ -68,3 +68,22 @@ def test_only_bounds_without_a_partition_term_are_combined():
     combined = ExtrapolatedBound(*(WithPartition(one_column_density(1), "y") for _ in range(2)), weight=1.0)
     with pytest.raises(ValueError, match="per-sample bounds only"):
         combined.terms(torch.randn(8, 1), torch.randn(8, 1))
+
+
+def test_too_few_rows_for_a_curve_keep_the_bound():
+    # a quarter of 500 training rows leaves 12 validation rows to the smallest fit
+    task = RegressionTask("relu", 8, 0.3)
+    x, y = task.sample(500, seed=0)
+    x_map, y_map = ColumnPreprocessor("none", 8).fit(x), ColumnPreprocessor("gaussianize", 1).fit(y)
+    bound = SingleColumnBA(one_column_density(8), "y")
+    fitted = FoldModel(
+        bound, fit_estimator(bound, FitSettings(seed=0, max_iterations=20), x_map(x), y_map(y)), x_map, y_map
+    )
+    assert along_learning_curve(fitted, FitSettings(seed=0), x, y, *task.sample(100, seed=1)) is fitted
+
+
+def test_estimate_mi_answers_on_a_few_dozen_rows():
+    from mist_reg import estimate_mi
+
+    x, y = RegressionTask("relu", 8, 0.3).sample(30, seed=0)
+    assert estimate_mi(x, y, seed=0).estimator_name in ("ba", "mine")

@@ -44,7 +44,12 @@ from mist_reg.estimation.single_column import SingleColumnBA, one_column_density
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.functional.bounds import BoundTerms
 
-__all__ = ["ExtrapolatedBound", "along_learning_curve", "regression_curve_weight"]
+__all__ = ["ExtrapolatedBound", "along_learning_curve", "regression_curve_weight", "MIN_VALIDATION_ROWS"]
+
+MIN_VALIDATION_ROWS = 20
+"""The fewest validation rows of the smallest fit of the curve (its share of a quarter of the
+training rows): early stopping follows the validation estimate, and on fewer rows that
+estimate says little about the step to stop at. Below it the bound stands unread."""
 
 
 class ExtrapolatedBound(MIEstimator):
@@ -117,6 +122,9 @@ def along_learning_curve(
     x_held, y_held = fitted.x_map(x_test), fitted.y_map(y_test)
     given_dim = (yg if bound.target == "x" else xg).shape[1]
     n = xg.shape[0]
+    valid_share = settings.resolved().valid_percentage
+    if CURVE_FRACTIONS[0] * n * valid_share < MIN_VALIDATION_ROWS:
+        return fitted
     models: list[SingleColumnBA] = []
     sizes: list[float] = []
     for rows in nested_subsets(torch.zeros(n, dtype=torch.long), CURVE_FRACTIONS[:-1], settings.seed):
