@@ -106,3 +106,27 @@ def test_tree_and_chunked_counts_agree_exactly(kind):
     for k in (1, 5):
         tree, chunked = _tree_counts(x, y, k), _chunked_counts(x, y, k, chunk_size=256)
         assert torch.equal(tree[0], chunked[0]) and torch.equal(tree[1], chunked[1])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(0).normal(size=1500),
+        np.round(np.random.default_rng(1).normal(size=1500), 1),  # large tied groups
+        np.random.default_rng(2).standard_cauchy(size=1500) * 1e6,  # rounding at large magnitudes
+        np.random.default_rng(3).normal(size=1500).astype(np.float32).astype(np.float64) + 1e8,
+    ],
+)
+def test_one_dimensional_counts_equal_the_k_d_trees(values):
+    # the sorted-column count replaces a tree on one-dimensional marginals; it must count
+    # exactly what the tree counts, including values a rounding away from the radius
+    from scipy.spatial import cKDTree
+
+    from mist_reg.functional.knn import _column_counts
+
+    rng = np.random.default_rng(4)
+    centres = values[rng.integers(0, len(values), 1500)]
+    distance = np.abs(values[rng.integers(0, len(values), 1500)] - centres)
+    radius = np.where(rng.random(1500) < 0.5, distance, np.nextafter(distance, 0.0))
+    tree = cKDTree(values[:, None]).query_ball_point(centres[:, None], radius, p=np.inf, return_length=True)
+    assert np.array_equal(_column_counts(values, centres, radius), np.asarray(tree))

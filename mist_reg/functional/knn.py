@@ -3,7 +3,9 @@ information (algorithm 1 of Kraskov, Stögbauer and Grassberger, Phys. Rev. E 69
 2004): :func:`ksg_mi` and its per-sample terms :func:`ksg_terms`. No trainable parameters.
 
 Samples on the CPU go through k-d trees (:class:`scipy.spatial.cKDTree`, max norm,
-``O(N log N)``); samples on a GPU are compared ``chunk_size`` rows at a time in float64.
+``O(N log N)``; a one-dimensional marginal is counted by binary searches of its sorted
+values instead, which count the same points); samples on a GPU are compared
+``chunk_size`` rows at a time in float64.
 Both count the same neighbours, so the result does not depend on the path or the chunk
 size. What KSG assumes (continuous data, comparable scales): ``docs/error_bars.md``.
 
@@ -108,11 +110,51 @@ def _tree_counts(xs: torch.Tensor, ys: torch.Tensor, k: int) -> tuple[torch.Tens
     for values in (x, y):
         inside = np.zeros(len(eps), dtype=np.int64)
         if positive.any():
-            tree = cKDTree(values)
-            found = tree.query_ball_point(values[positive], radius[positive], p=np.inf, return_length=True)
+            if values.shape[1] == 1:
+                found = _column_counts(values[:, 0], values[positive, 0], radius[positive])
+            else:
+                found = cKDTree(values).query_ball_point(
+                    values[positive], radius[positive], p=np.inf, return_length=True
+                )
             inside[positive] = np.asarray(found, dtype=np.int64) - 1  # not the sample itself
         counts.append(torch.from_numpy(inside))
     return counts[0], counts[1]
+
+
+def _column_counts(column: np.ndarray, centres: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    r"""How many values of ``column`` lie within ``radius`` of each centre, ``|v - c| <= r``
+    with the difference rounded as a k-d tree rounds it: two binary searches of the sorted
+    column, their ends then moved (a group of tied values at a time) until the rounded test
+    holds inside and fails outside. The test is monotone in ``v``, so the values that pass
+    are one run of the sorted column, and the counts equal the tree's.
+
+    Example:
+        >>> _column_counts(np.array([0.0, 0.1, 0.2, 0.2, 0.5]), np.array([0.2, 0.0]), np.array([0.1, 0.05]))
+        array([3, 1])
+    """
+    ordered = np.sort(column)
+    n = len(ordered)
+    low = np.searchsorted(ordered, centres - radius, side="left")
+    high = np.searchsorted(ordered, centres + radius, side="right")
+
+    def passes(index: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.abs(ordered[index] - centres[rows]) <= radius[rows]
+
+    while True:
+        rows = np.flatnonzero(low > 0)
+        grow_low = rows[passes(low[rows] - 1, rows)]
+        rows = np.flatnonzero(low < n)
+        shrink_low = rows[~passes(low[rows], rows)]
+        rows = np.flatnonzero(high < n)
+        grow_high = rows[passes(high[rows], rows)]
+        rows = np.flatnonzero(high > 0)
+        shrink_high = rows[~passes(high[rows] - 1, rows)]
+        if not (len(grow_low) or len(shrink_low) or len(grow_high) or len(shrink_high)):
+            return np.maximum(high - low, 0)
+        low[grow_low] = np.searchsorted(ordered, ordered[low[grow_low] - 1], side="left")
+        low[shrink_low] = np.searchsorted(ordered, ordered[low[shrink_low]], side="right")
+        high[grow_high] = np.searchsorted(ordered, ordered[high[grow_high]], side="right")
+        high[shrink_high] = np.searchsorted(ordered, ordered[high[shrink_high] - 1], side="left")
 
 
 def _chunked_counts(xs: torch.Tensor, ys: torch.Tensor, k: int, chunk_size: int) -> tuple[torch.Tensor, torch.Tensor]:
