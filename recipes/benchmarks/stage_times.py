@@ -33,6 +33,7 @@ from mist_reg.estimation.gaussian_estimate import gaussian_on_all_rows
 from mist_reg.estimation.independent_blocks import independent_blocks
 from mist_reg.estimation.preprocessing import MarginalGaussianizer
 from mist_reg.estimation.typed_pair import read_pair
+from mist_reg.functional.knn import ksg_terms
 from mist_reg.nn.references.gaussian import GaussianLogRatio
 from mist_reg.tasks import TASKS, get_task
 
@@ -41,6 +42,7 @@ STAGES: tuple[tuple[str, Callable], ...] = (
     ("column types (read_pair)", read_pair),
     ("exact-copy check", exact_dependence),
     ("independent-blocks screen", independent_blocks),
+    ("KSG (every call of ksg_terms)", ksg_terms),
     ("Gaussianizer fits", MarginalGaussianizer.fit),
     ("Gaussianizer maps", MarginalGaussianizer.forward),
     ("fold fit (fit_in_coordinates)", fit_in_coordinates),
