@@ -54,6 +54,7 @@ class FoldModel:
     log: TrainingLog
     x_map: ColumnPreprocessor
     y_map: ColumnPreprocessor
+    initial_state: dict[str, Any] | None = None  # the weights training started from, for refits on fewer rows
 
 
 def fit_in_coordinates(

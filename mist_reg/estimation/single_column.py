@@ -30,6 +30,7 @@ rows is left alone: its mapped values have atoms, whose entropy is not that of `
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, ClassVar, Literal
 
@@ -184,7 +185,8 @@ def with_single_column_challenger(
     xg, yg = x_map(x), y_map(y)
     given_dim = yg.shape[1] if target == "x" else xg.shape[1]
     challenger = SingleColumnBA(one_column_density(given_dim), target)
-    challenger_fit = FoldModel(challenger, fit_estimator(challenger, settings, xg, yg), x_map, y_map)
+    initial = copy.deepcopy(challenger.state_dict())
+    challenger_fit = FoldModel(challenger, fit_estimator(challenger, settings, xg, yg), x_map, y_map, initial)
     value = _validation_estimate(challenger_fit, x, y, settings)
     if value is None or not value > to_beat:
         return fitted

@@ -1,7 +1,8 @@
 r"""The learning curve of the one-column bound: where
 :func:`~mist_reg.estimation.single_column.with_single_column_challenger` keeps the bound,
 :func:`along_learning_curve` fits its ``q`` again on a quarter and a half of the training
-rows and extrapolates the held-out value to infinitely many rows.
+rows, from the weights the full fit started from (so that the curve's steps measure rows,
+not initialisations), and extrapolates the held-out value to infinitely many rows.
 
 The bound falls short of the MI by ``q``'s excess risk, ``E KL(p(z | x) || q_m(z | x))``,
 which shrinks as the training rows ``m`` grow: with ``y = f(x) + noise`` over several
@@ -129,6 +130,8 @@ def along_learning_curve(
     sizes: list[float] = []
     for rows in nested_subsets(torch.zeros(n, dtype=torch.long), CURVE_FRACTIONS[:-1], settings.seed):
         model = SingleColumnBA(one_column_density(given_dim), bound.target)
+        if fitted.initial_state is not None:  # the full fit's start: the steps then measure rows, not starts
+            model.load_state_dict(fitted.initial_state)
         fit_estimator(model, settings, xg[rows.to(xg.device)], yg[rows.to(yg.device)])
         models.append(model)
         sizes.append(float(len(rows)))
