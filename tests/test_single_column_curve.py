@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -45,9 +47,10 @@ def test_the_extrapolation_closes_most_of_the_gap_on_fresh_rows():
     x_map, y_map = ColumnPreprocessor("none", 8).fit(x), ColumnPreprocessor("gaussianize", 1).fit(y)
     settings = FitSettings(seed=0)
     bound = SingleColumnBA(one_column_density(8), "y")
+    initial = copy.deepcopy(bound.state_dict())
     log = fit_estimator(bound, settings, x_map(x), y_map(y))
     x_test, y_test = task.sample(1500, seed=1)
-    fitted = along_learning_curve(FoldModel(bound, log, x_map, y_map), settings, x, y, x_test, y_test)
+    fitted = along_learning_curve(FoldModel(bound, log, x_map, y_map, initial), settings, x, y, x_test, y_test)
     assert isinstance(fitted.estimator, ExtrapolatedBound) and fitted.estimator.bound is None
     x_fresh, y_fresh = task.sample(20000, seed=2)
     with torch.no_grad():
@@ -76,9 +79,9 @@ def test_too_few_rows_for_a_curve_keep_the_bound():
     x, y = task.sample(500, seed=0)
     x_map, y_map = ColumnPreprocessor("none", 8).fit(x), ColumnPreprocessor("gaussianize", 1).fit(y)
     bound = SingleColumnBA(one_column_density(8), "y")
-    fitted = FoldModel(
-        bound, fit_estimator(bound, FitSettings(seed=0, max_iterations=20), x_map(x), y_map(y)), x_map, y_map
-    )
+    initial = copy.deepcopy(bound.state_dict())
+    log = fit_estimator(bound, FitSettings(seed=0, max_iterations=20), x_map(x), y_map(y))
+    fitted = FoldModel(bound, log, x_map, y_map, initial)
     assert along_learning_curve(fitted, FitSettings(seed=0), x, y, *task.sample(100, seed=1)) is fitted
 
 

@@ -31,6 +31,7 @@ read only where it shows a learning curve's shape, and the bound is kept as it i
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -41,7 +42,7 @@ from mist_reg.estimation.fit_settings import FitSettings
 from mist_reg.estimation.fitting import fit_estimator
 from mist_reg.estimation.label_curve import CURVE_FRACTIONS, STEP_Z, curve_weight, extrapolate_values
 from mist_reg.estimation.label_splits import nested_subsets
-from mist_reg.estimation.single_column import SingleColumnBA, one_column_density
+from mist_reg.estimation.single_column import SingleColumnBA
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.functional.bounds import BoundTerms
 
@@ -59,6 +60,7 @@ class ExtrapolatedBound(MIEstimator):
     ``m2`` rows): the learning curve's extrapolation (see the module documentation).
 
     Example:
+        >>> from mist_reg.estimation.single_column import one_column_density
         >>> x = torch.randn(500, 2); z = x[:, :1] + torch.randn(500, 1)
         >>> larger, smaller = (SingleColumnBA(one_column_density(2), "y") for _ in range(2))
         >>> combined = ExtrapolatedBound(larger, smaller, weight=1.0)
@@ -106,7 +108,9 @@ def along_learning_curve(
     fitted: FoldModel, settings: FitSettings, x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor
 ) -> FoldModel:
     r"""``fitted``, or where it is the one-column bound and its learning curve qualifies, an
-    :class:`ExtrapolatedBound` of it and of the bound fitted on half its training rows.
+    :class:`ExtrapolatedBound` of it and of the bound fitted on half its training rows. The
+    smaller fits are copies of the bound reset to ``fitted.initial_state``; a fit without
+    one is returned as it is.
 
     Arguments:
         fitted: The fold's kept model (its maps apply to every row given here).
@@ -115,13 +119,22 @@ def along_learning_curve(
         y: Paired with ``x``.
         x_test: The fold's test rows, before the maps.
         y_test: Paired with ``x_test``.
+
+    Example:
+        >>> from mist_reg.estimation.preprocessing import ColumnPreprocessor
+        >>> from mist_reg.estimation.single_column import one_column_density
+        >>> x, y = torch.randn(400, 3), torch.randn(400, 1)
+        >>> maps = ColumnPreprocessor("none", 3).fit(x), ColumnPreprocessor("gaussianize", 1).fit(y)
+        >>> bound = SingleColumnBA(one_column_density(3), "y")
+        >>> fitted = FoldModel(bound, None, *maps, initial_state=bound.state_dict())
+        >>> along_learning_curve(fitted, FitSettings(), x, y, x[:50], y[:50]) is fitted  # 400 rows: too few for a curve
+        True
     """
     bound = fitted.estimator
-    if not isinstance(bound, SingleColumnBA):
+    if not isinstance(bound, SingleColumnBA) or fitted.initial_state is None:
         return fitted
     xg, yg = fitted.x_map(x), fitted.y_map(y)
     x_held, y_held = fitted.x_map(x_test), fitted.y_map(y_test)
-    given_dim = (yg if bound.target == "x" else xg).shape[1]
     n = xg.shape[0]
     valid_share = settings.resolved().valid_percentage
     if CURVE_FRACTIONS[0] * n * valid_share < MIN_VALIDATION_ROWS:
@@ -129,9 +142,8 @@ def along_learning_curve(
     models: list[SingleColumnBA] = []
     sizes: list[float] = []
     for rows in nested_subsets(torch.zeros(n, dtype=torch.long), CURVE_FRACTIONS[:-1], settings.seed):
-        model = SingleColumnBA(one_column_density(given_dim), bound.target)
-        if fitted.initial_state is not None:  # the full fit's start: the steps then measure rows, not starts
-            model.load_state_dict(fitted.initial_state)
+        model = copy.deepcopy(bound)
+        model.load_state_dict(fitted.initial_state)  # the full fit's start: the steps measure rows, not starts
         fit_estimator(model, settings, xg[rows.to(xg.device)], yg[rows.to(yg.device)])
         models.append(model)
         sizes.append(float(len(rows)))
