@@ -37,6 +37,7 @@ from mist_reg.estimation import training_defaults as defaults
 from mist_reg.estimation.column_types import Declared
 from mist_reg.estimation.combine import FoldFit, combine_fits
 from mist_reg.estimation.coordinates import fit_in_coordinates
+from mist_reg.estimation.critic_ensemble import with_critic_ensemble
 from mist_reg.estimation.data import first_batch, is_data_loader, split_indices
 from mist_reg.estimation.default_choice import (
     DEFAULT_ESTIMATOR,
@@ -127,7 +128,10 @@ def estimate_mi(
        (``estimator_name="blocks(ksg, mine, ...)"``, the parts in ``parts``); columns
        independent of everything drop out.
     6. **Otherwise**: MINE (``estimator_name="mine"``, as ``estimator="mine"`` always gives),
-       discrete columns entering as indicator columns (never ranked as numbers); where a side
+       discrete columns entering as indicator columns (never ranked as numbers); where its
+       trained correction learned more than the validation noise, the mean of four
+       corrections trained as one network (``"mine (averaged)"``,
+       :mod:`mist_reg.estimation.critic_ensemble`); where a side
        is one continuous column, the Barber-Agakov bound with its exact entropy challenges
        the critic (``estimator_name="ba"``, :mod:`mist_reg.estimation.single_column`), or its
        learning curve's extrapolation (``"ba (extrapolated)"``,
@@ -449,6 +453,7 @@ def _estimate_from_samples(
         fold_settings = dataclasses.replace(settings, seed=fold_seed)
         fitted = fit_in_coordinates(model, preprocessing, (c_x, c_y), x, y, fold_settings, fresh)
         fitted = with_single_column_challenger(fitted, model, preprocessing, (c_x, c_y), x, y, fold_settings)
+        fitted = with_critic_ensemble(fitted, model, x, y, fold_settings)
         fitted = along_learning_curve(fitted, fold_settings, x, y, x_test, y_test)
         estimator, log, x_test, y_test = fitted.estimator, fitted.log, fitted.x_map(x_test), fitted.y_map(y_test)
         eval_batch = min(held_out.eval_batch_size, x_test.shape[0])

@@ -74,9 +74,9 @@ def resolve_neg_samples(neg_samples: int, batch_size: int) -> int:
 
 
 def off_diagonal(matrix: Tensor) -> Tensor:
-    r"""The ``[N, N - 1]`` off-diagonal entries of a square ``[N, N]`` matrix, row by row."""
-    n = matrix.shape[0]
-    return matrix.flatten()[1:].view(n - 1, n + 1)[:, :-1].reshape(n, n - 1)
+    r"""The ``[..., N, N - 1]`` off-diagonal entries of square ``[..., N, N]`` matrices, row by row."""
+    n, lead = matrix.shape[-1], matrix.shape[:-2]
+    return matrix.flatten(-2)[..., 1:].unflatten(-1, (n - 1, n + 1))[..., :-1].reshape(*lead, n, n - 1)
 
 
 class DiscriminativeEstimator(MIEstimator):
@@ -201,15 +201,20 @@ class MINE(DiscriminativeEstimator):
         return self.infonce_cap(batch_size)
 
     def training_objective(self, positive, negative, x, y):
+        return self.corrected_objective(positive, negative, self.log_ema)
+
+    def corrected_objective(self, positive: Tensor, negative: Tensor, log_ema: Tensor) -> Tensor:
+        r"""MINE's objective on scores of a batch, its gradient corrected by the moving
+        average ``log_ema`` (a scalar buffer, or one element of one), which training
+        updates in place with this batch's partition."""
         batch = bounds.logmeanexp(negative.detach())
         if self.training:
             blended = torch.logaddexp(
-                self.log_ema + math.log(self.gamma),
+                log_ema + math.log(self.gamma),
                 batch + (math.log1p(-self.gamma) if self.gamma < 1 else -math.inf),
             )
-            self.log_ema.copy_(torch.where(torch.isnan(self.log_ema), batch, blended))
-        log_ema = torch.where(torch.isnan(self.log_ema), batch, self.log_ema)
-        return bounds.mine_surrogate(positive, negative, log_ema)
+            log_ema.copy_(torch.where(torch.isnan(log_ema), batch, blended))
+        return bounds.mine_surrogate(positive, negative, torch.where(torch.isnan(log_ema), batch, log_ema))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, gamma={self.gamma}"

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mist_reg.nn.ensemble_mlp import EnsembleLinear
 from mist_reg.nn.mlp import mlp
 
 __all__ = ["Critic", "JointCritic", "SeparableCritic", "joint_critic", "separable_critic"]
@@ -183,18 +184,14 @@ class SeparableCritic(Critic):
     def zero_output_(self) -> None:
         r"""Zeroes the last linear layer of ``f_x`` and, with marginal terms, the marginal
         output of ``f_y``: the score is zero, and ``f_x`` still gets gradients through
-        ``h(y)``."""
-        last_x = [m for m in self.f_x.modules() if isinstance(m, nn.Linear)]
-        last_y = [m for m in self.f_y.modules() if isinstance(m, nn.Linear)]
-        if not last_x or (self.marginal_terms and not last_y):
-            raise NotImplementedError("zero_output_ needs heads that end in nn.Linear layers")
-        nn.init.zeros_(last_x[-1].weight)
-        if last_x[-1].bias is not None:
-            nn.init.zeros_(last_x[-1].bias)
+        ``h(y)``. Heads may end in :class:`torch.nn.Linear` or, for ``K`` heads run as one,
+        :class:`~mist_reg.nn.ensemble_mlp.EnsembleLinear`."""
+        last_x, last_y = _last_linear(self.f_x), _last_linear(self.f_y)
+        if last_x is None or (self.marginal_terms and last_y is None):
+            raise NotImplementedError("zero_output_ needs heads that end in nn.Linear or EnsembleLinear layers")
+        _zero_outputs(last_x, slice(None))
         if self.marginal_terms:
-            last_y[-1].weight[-1].zero_()
-            if last_y[-1].bias is not None:
-                last_y[-1].bias[-1].zero_()
+            _zero_outputs(last_y, slice(-1, None))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         hx, hy, ux, uy = self._features(x, y)
@@ -206,9 +203,31 @@ class SeparableCritic(Critic):
         return hx @ hy.transpose(-1, -2) + marginal
 
     def score_pairs(self, x: Tensor, y: Tensor, index: Tensor) -> Tensor:
-        hx, hy, ux, uy = self._features(x, y)
-        marginal = ux.unsqueeze(-1) + uy[index] if self.marginal_terms else 0
-        return torch.einsum("nd,nkd->nk", hx, hy[index]) + marginal
+        hx, hy, ux, uy = self._features(x, y)  # heads run as K members: a leading [K] on each
+        flat = index.reshape(-1)
+        paired_y = hy.index_select(-2, flat).unflatten(-2, tuple(index.shape))
+        marginal = (
+            ux.unsqueeze(-1) + uy.index_select(-1, flat).unflatten(-1, tuple(index.shape)) if self.marginal_terms else 0
+        )
+        return torch.einsum("...nd,...nkd->...nk", hx, paired_y) + marginal
+
+
+def _last_linear(head: nn.Module) -> nn.Linear | EnsembleLinear | None:
+    """The last affine layer of a head, or ``None``."""
+    layers = [m for m in head.modules() if isinstance(m, (nn.Linear, EnsembleLinear))]
+    return layers[-1] if layers else None
+
+
+def _zero_outputs(layer: nn.Linear | EnsembleLinear, outputs: slice) -> None:
+    """Zeroes the weights and bias of some outputs of an affine layer (``nn.Linear`` holds
+    ``[out, in]`` weights, ``EnsembleLinear`` ``[K, in, out]``)."""
+    if isinstance(layer, EnsembleLinear):
+        layer.weight[..., outputs].zero_()
+        layer.bias[..., outputs].zero_()
+        return
+    layer.weight[outputs].zero_()
+    if layer.bias is not None:
+        layer.bias[outputs].zero_()
 
 
 def joint_critic(
