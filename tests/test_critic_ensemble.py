@@ -109,6 +109,10 @@ def test_the_bound_of_the_mean_is_at_least_the_mean_of_the_members_bounds():
     assert together >= sum(alone) / len(alone)
 
 
+DEFAULT = ModelSpec("mine", {}, by_default=True, averaged=True)
+"""What estimate_mi trains when no training option is given."""
+
+
 def _settings() -> FitSettings:
     return FitSettings(
         batch_size=defaults.ESTIMATE_BATCH_SIZE,
@@ -138,10 +142,10 @@ def _fitted(task: str, n: int) -> tuple[FoldModel, torch.Tensor, torch.Tensor, t
 def test_averaging_closes_part_of_a_learned_correction_gap_on_a_product():
     # y = x_1 x_2 x_3 + noise: neither closed-form reference holds it, the correction learns it in part
     fitted, x, y, x_test, y_test, truth = _fitted("regression-product-3-n0.2", 2000)
-    assert learned(fitted, x, y, _settings())
+    assert learned(fitted.log, defaults.ESTIMATE_MIN_DELTA)
     single = evaluate_mi(fitted.estimator, fitted.x_map(x_test), fitted.y_map(y_test))
     torch.manual_seed(1)
-    averaged = with_critic_ensemble(fitted, ModelSpec("mine", {}, by_default=True), x, y, _settings())
+    averaged = with_critic_ensemble(fitted, DEFAULT, x, y, _settings())
     assert isinstance(averaged.estimator, AveragedMINE) and averaged.estimator.critic.n_members == 4
     value = evaluate_mi(averaged.estimator, averaged.x_map(x_test), averaged.y_map(y_test))
     assert value > single + 0.05 and 0.8 * truth < value < truth + 0.05  # truth 1.241
@@ -161,3 +165,23 @@ def test_a_fit_that_did_not_leave_its_reference_is_kept_as_it_is():
     )
     assert with_critic_ensemble(grown, named, x, y, _settings()) is grown
     assert averaged_copy(MINE(separable_critic(5, 5, [8]))) is None  # no closed-form reference to share
+
+
+def test_estimate_mi_averages_only_the_default_whose_training_is_not_configured(monkeypatch):
+    from mist_reg import estimate_mi
+    from mist_reg.estimation import estimate as estimate_module
+
+    seen = []
+
+    def record(fitted, model, *args):
+        seen.append(model.averaged)
+        return fitted
+
+    monkeypatch.setattr(estimate_module, "with_critic_ensemble", record)
+    x, y = get_task("gaussian-5x5").sample(300, seed=0)
+    estimate_mi(x, y, max_iterations=2)
+    estimate_mi(x, y, "mine", max_iterations=2)
+    estimate_mi(x, y, n_folds=2, hidden_dims=[8], max_iterations=2)
+    assert seen == [False, False, False, False]
+    estimate_mi(x, y, n_folds=2)  # which rows are held out is not how the critic is trained
+    assert seen[-2:] == [True, True]

@@ -12,9 +12,9 @@ first fit chose (:mod:`~mist_reg.estimation.reference_choice`), in the same coor
 are trained on the same training rows, split and batches; one training stops them all,
 where their mean's validation estimate is best.
 
-Where the first fit did not rise above its closed-form start by more than the standard error
-of its validation estimate (Gaussian and Student-t copulas, most clusters), the reference is
-the critic, the members would add nothing to average, and nothing more is trained.
+Where the first fit did not rise above its closed-form start by ``ESTIMATE_MIN_DELTA``, the
+rule by which training decides it learned (Student-t copulas, most clusters), the reference
+is the critic, the members would add nothing to average, and nothing more is trained.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ import dataclasses
 from typing import Any
 
 from mist_reg.estimation.coordinates import FoldModel
-from mist_reg.estimation.evaluation import evaluate_mi
-from mist_reg.estimation.fit_settings import FitSettings
-from mist_reg.estimation.fitting import fit_estimator, sample_loaders
+from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
+from mist_reg.estimation.fitting import fit_estimator
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimators.averaged import AveragedMINE
 from mist_reg.estimators.discriminative import MINE
@@ -75,31 +74,23 @@ def _averageable(estimator: Any) -> bool:
     )
 
 
-def learned(fitted: FoldModel, x: Any, y: Any, settings: FitSettings) -> bool:
+def learned(log: TrainingLog, min_delta: float) -> bool:
     r"""Whether the weights kept rose above the first validation estimate (the untrained
-    start) by more than ``settings.min_delta`` and by more than the standard error of the
-    validation estimate: a rise inside that noise is what the best of many noisy
-    validations shows without any structure learned."""
-    log = fitted.log
+    start) by ``min_delta``: the rule by which training lowers its learning rate rather than
+    stop (:class:`~mist_reg.estimation.fit_settings.FitSettings`' ``lr_decays``)."""
     if not log.records or log.best_valid_mi is None or not log.best_iteration or "valid_mi" not in log.records[0]:
         return False
-    gain = log.best_valid_mi - log.records[0]["valid_mi"]
-    if gain < settings.resolved().min_delta:
-        return False
-    _, valid = sample_loaders(fitted.x_map(x), fitted.y_map(y), settings)  # the fit's own split
-    if valid is None:
-        return False
-    _, standard_error = evaluate_mi(fitted.estimator, data_loader=valid, return_standard_error=True)
-    return gain > standard_error
+    return log.best_valid_mi >= log.records[0]["valid_mi"] + min_delta
 
 
 def with_critic_ensemble(fitted: FoldModel, model: ModelSpec, x: Any, y: Any, settings: FitSettings) -> FoldModel:
     r"""``fitted``, or, where the default's trained correction learned (see the module
-    documentation and :func:`learned`), the mean of :data:`ENSEMBLE_MEMBERS` corrections
+    documentation and :func:`learned`) and no training option was configured
+    (``model.averaged``), the mean of :data:`ENSEMBLE_MEMBERS` corrections
     trained on the same rows in the same coordinates."""
-    if not model.by_default:
+    if not model.averaged:
         return fitted
-    if not _averageable(fitted.estimator) or not learned(fitted, x, y, settings):
+    if not _averageable(fitted.estimator) or not learned(fitted.log, settings.resolved().min_delta):
         return fitted
     averaged = averaged_copy(fitted.estimator)
     log = fit_estimator(averaged, settings, fitted.x_map(x), fitted.y_map(y))

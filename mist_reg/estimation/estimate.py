@@ -129,7 +129,7 @@ def estimate_mi(
        independent of everything drop out.
     6. **Otherwise**: MINE (``estimator_name="mine"``, as ``estimator="mine"`` always gives),
        discrete columns entering as indicator columns (never ranked as numbers); where its
-       trained correction learned more than the validation noise, the mean of four
+       trained correction rose above its closed-form start, the mean of four
        corrections trained as one network (``"mine (averaged)"``,
        :mod:`mist_reg.estimation.critic_ensemble`); where a side
        is one continuous column, the Barber-Agakov bound with its exact entropy challenges
@@ -300,13 +300,22 @@ def estimate_mi(
     ):
         if seed is not None:
             torch.manual_seed(seed)
-        model = ModelSpec(estimator, {} if ksg is not None else estimator_params, by_default=_is_default(estimator_arg))
+        training = [name for name in configured if name not in _HOLD_OUT_OPTIONS]
+        model = ModelSpec(
+            estimator,
+            {} if ksg is not None else estimator_params,
+            by_default=_is_default(estimator_arg),
+            averaged=_is_default(estimator_arg) and not training,
+        )
         if is_data_loader(x):
             return _estimate_from_loaders(x, valid_loader, model, held_out, settings)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         types = _Types(discrete_x, discrete_y, by_type=_is_default(estimator_arg))
         return _estimate_from_samples(x, y, preprocessing, model, held_out, settings, generator, ksg, types)
 
+
+_HOLD_OUT_OPTIONS = ("test_percentage", "n_folds", "valid_loader", "test_loader", "eval_batch_size")
+"""Arguments that say which samples are held out, not how the critic is trained."""
 
 _SIGNATURE_DEFAULTS = {name: p.default for name, p in inspect.signature(estimate_mi).parameters.items()}
 

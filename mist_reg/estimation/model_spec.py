@@ -28,6 +28,9 @@ class ModelSpec:
     by_default: bool = False
     """Whether :func:`mist_reg.estimate_mi` chose it as its default (which may then report the
     closed-form reference model instead: :mod:`mist_reg.estimation.reference_model_choice`)."""
+    averaged: bool = False
+    """Whether a trained correction that learned is replaced by the mean of several
+    (:mod:`mist_reg.estimation.critic_ensemble`): the default whose training nobody configured."""
 
     @property
     def name(self) -> str:
