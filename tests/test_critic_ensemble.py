@@ -185,3 +185,32 @@ def test_estimate_mi_averages_only_the_default_whose_training_is_not_configured(
     assert seen == [False, False, False, False]
     estimate_mi(x, y, n_folds=2)  # which rows are held out is not how the critic is trained
     assert seen[-2:] == [True, True]
+
+
+def test_the_averaged_estimator_keeps_the_estimator_contract():
+    from estimator_contract import (
+        check_autocast,
+        check_gradients,
+        check_permutation_invariance,
+        check_state_round_trip,
+        gaussian_pair,
+    )
+
+    pair = gaussian_pair((2, 0.6), n=256, n_test=256)
+
+    def make() -> AveragedMINE:
+        torch.manual_seed(0)
+        return AveragedMINE(AveragedCritic(separable_members(separable_critic(2, 2, [16], marginal_terms=True), 3)))
+
+    estimator = make()
+    estimator.train()
+    for start in range(0, 256, 64):  # a few steps: members away from zero, moving averages set
+        estimator(pair.x[start : start + 64], pair.y[start : start + 64]).backward()
+    with torch.no_grad():
+        for parameter in estimator.parameters():
+            parameter.sub_(0.05 * parameter.grad)
+    check_permutation_invariance(estimator, pair.x_test, pair.y_test)
+    check_autocast(estimator, pair.x_test, pair.y_test)
+    check_gradients(estimator, pair.x_test[:64], pair.y_test[:64])
+    clone = check_state_round_trip(make, estimator, lambda m: m.mutual_information(pair.x_test, pair.y_test))
+    assert torch.equal(clone.log_ema, estimator.log_ema) and bool(torch.isfinite(estimator.log_ema).all())
