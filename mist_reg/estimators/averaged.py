@@ -72,10 +72,7 @@ class AveragedMINE(MINE):
         r"""The sum over members of minus each one's MINE objective (see the module documentation)."""
         positive, negative = self.member_scores(x, y)
         with autocast_disabled(x.device):
-            objectives = [
-                self.corrected_objective(p, n, self.log_ema[k]) for k, (p, n) in enumerate(zip(positive, negative))
-            ]
-            return -torch.stack(objectives).sum()
+            return -self.corrected_objective(positive, negative, self.log_ema).sum()
 
     def training_objective(self, positive: Tensor, negative: Tensor, x: Tensor, y: Tensor) -> Tensor:
         r"""The Donsker-Varadhan bound of the members' mean on these scores: the members

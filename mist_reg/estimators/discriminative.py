@@ -205,9 +205,10 @@ class MINE(DiscriminativeEstimator):
 
     def corrected_objective(self, positive: Tensor, negative: Tensor, log_ema: Tensor) -> Tensor:
         r"""MINE's objective on scores of a batch, its gradient corrected by the moving
-        average ``log_ema`` (a scalar buffer, or one element of one), which training
-        updates in place with this batch's partition."""
-        batch = bounds.logmeanexp(negative.detach())
+        average ``log_ema``, which training updates in place with this batch's partition.
+        Scores with a leading member dimension (``[K, N]`` and ``[K, N, M]``, with ``log_ema``
+        ``[K]``) give one objective per member."""
+        batch = bounds.logmeanexp(negative.detach().flatten(-2), dim=-1)
         if self.training:
             blended = torch.logaddexp(
                 log_ema + math.log(self.gamma),

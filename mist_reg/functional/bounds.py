@@ -304,20 +304,24 @@ def mine_surrogate(positive: Tensor, negative: Tensor, log_ema: Tensor) -> Tenso
     ``exp(log_ema)``, which removes the bias of the minibatch gradient.
 
     Arguments:
-        positive: ``[N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
-        negative: ``[N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
-        log_ema: The log of the moving average of ``E[exp f]`` (no gradient flows into it).
+        positive: ``[..., N]`` critic scores ``f(x_i, y_i)`` of the joint pairs.
+        negative: ``[..., N, M]`` scores ``f(x_i, y_j)`` of ``M`` shuffled pairs per row.
+        log_ema: ``[...]``, the log of the moving average of ``E[exp f]`` (no gradient flows into it).
 
     Returns:
-        A scalar equal to the Donsker-Varadhan bound, with the corrected gradient.
+        ``[...]``: the Donsker-Varadhan bound with the corrected gradient, one per leading
+        index (several critics scored at once), a scalar without leading dimensions.
 
     Example:
         >>> positive, negative = torch.zeros(2), torch.zeros(2, 3)
         >>> float(mine_surrogate(positive, negative, torch.tensor(0.0)))
         0.0
+        >>> mine_surrogate(torch.zeros(4, 2), torch.zeros(4, 2, 3), torch.zeros(4)).shape  # four critics
+        torch.Size([4])
     """
-    value = donsker_varadhan(positive, negative).value()
-    surrogate = positive.mean() - torch.exp(negative - log_ema.detach()).mean()
+    pairs = negative.flatten(-2)
+    value = positive.mean(-1) - logmeanexp(pairs, dim=-1)
+    surrogate = positive.mean(-1) - torch.exp(pairs - log_ema.detach().unsqueeze(-1)).mean(-1)
     return straight_through(value, surrogate)
 
 
