@@ -12,9 +12,10 @@ first fit chose (:mod:`~mist_reg.estimation.reference_choice`), in the same coor
 are trained on the same training rows, split and batches; one training stops them all,
 where their mean's validation estimate is best.
 
-Where the first fit did not rise above its closed-form start by ``ESTIMATE_MIN_DELTA``, the
-rule by which training decides it learned (Student-t copulas, most clusters), the reference
-is the critic, the members would add nothing to average, and nothing more is trained.
+Where the first fit's validation estimate did not rise above its closed-form start by
+``ESTIMATE_MIN_DELTA``, the least rise training counts as learning (Student-t copulas, most
+clusters), the reference is the critic, the members would add nothing to average, and
+nothing more is trained.
 """
 
 from __future__ import annotations
@@ -75,9 +76,10 @@ def _averageable(estimator: Any) -> bool:
 
 
 def learned(log: TrainingLog, min_delta: float) -> bool:
-    r"""Whether the weights kept rose above the first validation estimate (the untrained
-    start) by ``min_delta``: the rule by which training lowers its learning rate rather than
-    stop (:class:`~mist_reg.estimation.fit_settings.FitSettings`' ``lr_decays``)."""
+    r"""Whether the validation estimate of the weights kept rose above the first one (the
+    untrained start) by ``min_delta``, the least rise that training counts as learning
+    (:class:`~mist_reg.estimation.fit_settings.FitSettings`' ``min_delta``; training compares
+    smoothed estimates, this the kept weights' own)."""
     if not log.records or log.best_valid_mi is None or not log.best_iteration or "valid_mi" not in log.records[0]:
         return False
     return log.best_valid_mi >= log.records[0]["valid_mi"] + min_delta
