@@ -6,7 +6,7 @@ loss is the sum of the members' losses, members share no parameter and Adam's up
 elementwise, so training them together is training each on its own. The estimate, on
 validation and test data, is the Donsker-Varadhan bound of the members' mean, which is at
 least the mean of the members' bounds (the bound is concave in the critic). Why and when
-:func:`mist_reg.estimate_mi` uses it: ``docs/choosing-an-estimator.md``, step 6.
+:func:`mist_reg.estimate_mi` uses it: ``docs/choosing-an-estimator.md``, step 9.
 
 Example:
     >>> import torch
