@@ -39,8 +39,8 @@ from mist_reg.estimators import (
     mine,
     register_estimator,
 )
-from mist_reg.estimators.discriminative import resolve_neg_samples
 from mist_reg.estimators.factories import ESTIMATION_CRITIC_DEFAULTS
+from mist_reg.estimators.negatives import resolve_neg_samples
 from mist_reg.estimators.registry import get_entry
 from mist_reg.functional import bounds
 from mist_reg.nn.critic import JointCritic, SeparableCritic

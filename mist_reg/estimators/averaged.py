@@ -27,8 +27,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from mist_reg.estimators.base import autocast_disabled, float32_scores
-from mist_reg.estimators.discriminative import MINE, off_diagonal, resolve_neg_samples
+from mist_reg.estimators.base import autocast_disabled
+from mist_reg.estimators.discriminative import MINE
+from mist_reg.estimators.negatives import batch_scores
 from mist_reg.nn.averaged_critic import AveragedCritic
 
 __all__ = ["AveragedMINE"]
@@ -55,18 +56,13 @@ class AveragedMINE(MINE):
 
     def member_scores(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         r"""Each member's positive ``[K, N]`` and negative ``[K, N, M]`` scores of a batch, in float32."""
+
+        def positive(x: Tensor, y: Tensor) -> Tensor:
+            return self.critic.member_score_pairs(x, y, torch.arange(x.shape[0], device=x.device).unsqueeze(1))[..., 0]
+
         self.check_inputs(x, y, min_samples=2)
-        n = x.shape[0]
-        m = resolve_neg_samples(self.neg_samples, n)
-        if m == n - 1:
-            matrices = self.critic.member_score_matrix(x, y)
-            positive, negative = matrices.diagonal(dim1=-2, dim2=-1), off_diagonal(matrices)
-        else:
-            shifts = torch.randperm(n - 1, device=x.device)[:m] + 1
-            index = (torch.arange(n, device=x.device).unsqueeze(1) + shifts) % n
-            positive = self.critic.member_score_pairs(x, y, torch.arange(n, device=x.device).unsqueeze(1))[..., 0]
-            negative = self.critic.member_score_pairs(x, y, index)
-        return float32_scores(positive, negative)
+        critic = self.critic
+        return batch_scores(x, y, self.neg_samples, critic.member_score_matrix, critic.member_score_pairs, positive)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         r"""The sum over members of minus each one's MINE objective (see the module documentation)."""

@@ -1,13 +1,9 @@
 r"""Discriminative estimators: a critic ``f(x, y)`` tells joint pairs from shuffled ones.
 
 Each class combines a :class:`mist_reg.nn.critic.Critic` with one bound of
-:mod:`mist_reg.functional.bounds`; the sampling of negative pairs lives in
-:class:`DiscriminativeEstimator`, once for all of them.
-
-``neg_samples`` follows the torch_mist 0.1.5 convention: ``M > 0`` uses ``M`` negatives per row,
-``0`` every other sample of the batch (``N - 1``), and ``M < 0`` uses ``N + M``. Negatives
-of row ``i`` are ``y_{(i + s) mod N}`` for ``M`` distinct random shifts ``s``, so no row is
-paired with its own ``y`` and every ``y`` serves as a negative equally often.
+:mod:`mist_reg.functional.bounds`; the sampling of negative pairs
+(:mod:`mist_reg.estimators.negatives`: ``neg_samples`` as in the torch_mist 0.1.5 API) is
+done by :class:`DiscriminativeEstimator`, once for all of them.
 
 Example:
     >>> import torch
@@ -28,8 +24,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mist_reg.estimators.base import MIEstimator, autocast_disabled, float32_scores
+from mist_reg.estimators.base import MIEstimator, autocast_disabled
 from mist_reg.estimators.factories import DEFAULT_HIDDEN_DIMS, ESTIMATION_CRITIC_DEFAULTS, make_critic
+from mist_reg.estimators.negatives import batch_scores, resolve_neg_samples
 from mist_reg.estimators.registry import register_estimator
 from mist_reg.functional import bounds
 from mist_reg.functional.bounds import BoundTerms
@@ -58,27 +55,6 @@ __all__ = [
 ]
 
 
-def resolve_neg_samples(neg_samples: int, batch_size: int) -> int:
-    r"""The number of negatives per row for a batch of ``batch_size`` (see module docs).
-
-    Example:
-        >>> resolve_neg_samples(0, 128), resolve_neg_samples(-28, 128), resolve_neg_samples(16, 128)
-        (127, 100, 16)
-    """
-    if batch_size < 2:
-        raise ValueError(f"discriminative estimators need batches of at least 2 samples, got {batch_size}")
-    m = neg_samples if neg_samples > 0 else batch_size - 1 if neg_samples == 0 else batch_size + neg_samples
-    if m < 1:
-        raise ValueError(f"neg_samples={neg_samples} leaves no negatives in a batch of {batch_size}")
-    return min(m, batch_size - 1)
-
-
-def off_diagonal(matrix: Tensor) -> Tensor:
-    r"""The ``[..., N, N - 1]`` off-diagonal entries of square ``[..., N, N]`` matrices, row by row."""
-    n, lead = matrix.shape[-1], matrix.shape[:-2]
-    return matrix.flatten(-2)[..., 1:].unflatten(-1, (n - 1, n + 1))[..., :-1].reshape(*lead, n, n - 1)
-
-
 class DiscriminativeEstimator(MIEstimator):
     r"""A critic, a way of drawing negatives, and a lower bound (implemented by subclasses
     in :meth:`bound_terms`; :meth:`training_objective` may differ from the bound).
@@ -105,17 +81,8 @@ class DiscriminativeEstimator(MIEstimator):
     def scores(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         r"""Positive ``[N]`` and negative ``[N, M]`` critic scores of a batch, in float32."""
         self.check_inputs(x, y, min_samples=2)
-        n = x.shape[0]
-        m = resolve_neg_samples(self.neg_samples, n)
-        if m == n - 1:
-            matrix = self.critic.score_matrix(x, y)
-            positive, negative = matrix.diagonal(), off_diagonal(matrix)
-        else:
-            shifts = torch.randperm(n - 1, device=x.device)[:m] + 1
-            index = (torch.arange(n, device=x.device).unsqueeze(1) + shifts) % n
-            positive = self.critic(x, y)
-            negative = self.critic.score_pairs(x, y, index)
-        return float32_scores(positive, negative)
+        critic = self.critic
+        return batch_scores(x, y, self.neg_samples, critic.score_matrix, critic.score_pairs, critic)
 
     def bound_terms(self, positive: Tensor, negative: Tensor, x: Tensor, y: Tensor) -> BoundTerms:
         r"""The bound of this estimator on scores of a batch."""

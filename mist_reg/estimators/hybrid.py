@@ -47,9 +47,10 @@ from mist_reg.distributions.log_density import (
     pairwise_log_prob,
 )
 from mist_reg.estimators.base import MIEstimator, autocast_disabled, float32_scores
-from mist_reg.estimators.discriminative import JS, MINE, NWJ, SMILE, DiscriminativeEstimator, InfoNCE, off_diagonal
+from mist_reg.estimators.discriminative import JS, MINE, NWJ, SMILE, DiscriminativeEstimator, InfoNCE
 from mist_reg.estimators.factories import ESTIMATION_CRITIC_DEFAULTS, hidden_or_default, make_critic
 from mist_reg.estimators.generative import MarginalDensity
+from mist_reg.estimators.negatives import off_diagonal
 from mist_reg.estimators.quantized import PQ, pq
 from mist_reg.estimators.registry import register_estimator
 from mist_reg.functional.bounds import BoundTerms, infonce

@@ -26,8 +26,8 @@ from mist_reg.distributions.log_density import (
     log_prob,
     pairwise_log_prob,
 )
-from mist_reg.estimators.discriminative import resolve_neg_samples
 from mist_reg.estimators.generative import ConditionalKind, GenerativeEstimator, conditional
+from mist_reg.estimators.negatives import resolve_neg_samples
 from mist_reg.estimators.registry import register_estimator
 from mist_reg.functional.bounds import BoundTerms
 

@@ -18,7 +18,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 import torch
@@ -27,7 +26,7 @@ from mist_reg.estimation.critic_ensemble import ENSEMBLE_MEMBERS, averaged_copy
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.training_defaults import ESTIMATE_BATCH_SIZE, ESTIMATE_LR
 from mist_reg.estimators.base import MIEstimator
-from recipes.benchmarks.ensemble_step import median_milliseconds
+from recipes.benchmarks.ensemble_step import parse_step_arguments, step_table
 
 
 def _default(dim: int) -> MIEstimator:
@@ -63,26 +62,13 @@ def step_functions(dim: int, members: int, batch: tuple[torch.Tensor, torch.Tens
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dims", type=int, nargs="+", default=[3, 5, 25], help="columns of each side")
-    parser.add_argument("--members", type=int, default=ENSEMBLE_MEMBERS, help="members of the average")
-    parser.add_argument("--repeats", type=int, default=200, help="timed steps per variant")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if min(args.dims) < 1 or args.members < 1 or args.repeats < 1:
-        parser.error("--dims, --members and --repeats must be positive")
-    torch.manual_seed(args.seed)
-    rows = []
-    print("| dims | variant | ms per step | ratio to one critic |")
-    print("|---:|---|---:|---:|")
-    for dim in args.dims:
+    args = parse_step_arguments(__doc__, argv, [3, 5, 25], ENSEMBLE_MEMBERS, "columns of each side")
+
+    def steps_for(dim: int) -> dict[str, Callable[[], None]]:
         x = torch.randn(ESTIMATE_BATCH_SIZE, dim)
-        medians = median_milliseconds(step_functions(dim, args.members, (x, x + torch.randn_like(x))), args.repeats)
-        reference = next(iter(medians.values()))
-        for name, ms in medians.items():
-            rows.append({"dim": dim, "variant": name, "ms": ms, "ratio": ms / reference})
-            print(f"| {dim}x{dim} | {name} | {ms:.2f} | {ms / reference:.2f} |")
-    return rows
+        return step_functions(dim, args.members, (x, x + torch.randn_like(x)))
+
+    return step_table(args.dims, steps_for, args.repeats, lambda dim: f"{dim}x{dim}", ("dims", "one critic"))
 
 
 if __name__ == "__main__":

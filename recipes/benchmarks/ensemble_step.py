@@ -81,27 +81,54 @@ def median_milliseconds(steps: dict[str, Callable[[], None]], repeats: int) -> d
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, object]]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dims", type=int, nargs="+", default=[3, 16, 32, 64], help="dimensions of the other side")
-    parser.add_argument("--members", type=int, default=ENSEMBLE_SIZE, help="members of the ensemble")
+def parse_step_arguments(
+    doc: str, argv: list[str] | None, dims: list[int], members: int, dims_help: str
+) -> argparse.Namespace:
+    r"""The options of a step benchmark (``--dims``, ``--members``, ``--repeats``, ``--seed``),
+    validated; seeds torch."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--dims", type=int, nargs="+", default=dims, help=dims_help)
+    parser.add_argument("--members", type=int, default=members, help="members of the ensemble")
     parser.add_argument("--repeats", type=int, default=200, help="timed steps per variant")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if min(args.dims) < 1 or args.members < 1 or args.repeats < 1:
         parser.error("--dims, --members and --repeats must be positive")
     torch.manual_seed(args.seed)
+    return args
+
+
+def step_table(
+    dims: list[int],
+    steps_for: Callable[[int], dict[str, Callable[[], None]]],
+    repeats: int,
+    dim_label: Callable[[int], str],
+    header: tuple[str, str],
+) -> list[dict[str, object]]:
+    r"""Times the variants of ``steps_for(dim)`` for every ``dim`` (:func:`median_milliseconds`)
+    and prints a table, each variant's ratio to the first; ``header`` names the dimension
+    column and the first variant. Returns one row per dimension and variant."""
     rows = []
-    print(f"| x dim | variant | ms per step | ratio to {args.members} networks, one by one |")
+    print(f"| {header[0]} | variant | ms per step | ratio to {header[1]} |")
     print("|---:|---|---:|---:|")
-    for dim in args.dims:
-        batch = torch.randn(ESTIMATE_BATCH_SIZE, dim), torch.randn(ESTIMATE_BATCH_SIZE, 1)
-        medians = median_milliseconds(step_functions(dim, args.members, batch), args.repeats)
+    for dim in dims:
+        medians = median_milliseconds(steps_for(dim), repeats)
         reference = next(iter(medians.values()))
         for name, ms in medians.items():
             rows.append({"dim": dim, "variant": name, "ms": ms, "ratio": ms / reference})
-            print(f"| {dim} | {name} | {ms:.2f} | {ms / reference:.2f} |")
+            print(f"| {dim_label(dim)} | {name} | {ms:.2f} | {ms / reference:.2f} |")
     return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, object]]:
+    args = parse_step_arguments(__doc__, argv, [3, 16, 32, 64], ENSEMBLE_SIZE, "dimensions of the other side")
+
+    def steps_for(dim: int) -> dict[str, Callable[[], None]]:
+        batch = torch.randn(ESTIMATE_BATCH_SIZE, dim), torch.randn(ESTIMATE_BATCH_SIZE, 1)
+        return step_functions(dim, args.members, batch)
+
+    header = ("x dim", f"{args.members} networks, one by one")
+    return step_table(args.dims, steps_for, args.repeats, str, header)
 
 
 if __name__ == "__main__":
