@@ -116,7 +116,7 @@ def test_the_members_of_an_ensemble_are_fitted_each_on_its_own():
     ]
     assert torch.allclose(mean, torch.stack([s[:, :1] for s in single], 1), atol=1e-5)
     bound = SingleColumnBA(q, target="y")  # BA trains q through fitting_nll
-    assert float(bound(x, y)) == pytest.approx(float(q.fitting_nll(x, y)), abs=1e-6)
+    assert float(bound(x, y).detach()) == pytest.approx(float(q.fitting_nll(x, y).detach()), abs=1e-6)
 
 
 def test_the_column_networks_keep_their_width_on_wide_sides():
