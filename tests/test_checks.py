@@ -215,6 +215,10 @@ def test_estimate_mi_answers_awkward_labels_rightly_or_names_the_argument():
     ids = torch.randperm(10_000, generator=g)[:500]  # 500 distinct integers in 500 samples: a number, and said so
     with pytest.warns(RuntimeWarning, match="discrete_x=True"):
         estimate_mi(ids, ids.float() + torch.randn(500, generator=g), max_iterations=5)
+    with pytest.raises(
+        ValueError, match=r"^column 0 of x is read as classes but 500 of its 500 rows .* discrete_x=False"
+    ):
+        estimate_mi(ids, ids.float(), discrete_x=True)  # identifiers declared classes: refused before any fit
     levels = torch.randint(0, 5, (500,), generator=g).float() / 2  # looks like codes; declared a measurement
     declared = estimate_mi(levels, levels + torch.randn(500, generator=g), discrete_x=False, max_iterations=5)
     assert declared.estimator_name == "mine"

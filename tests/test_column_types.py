@@ -59,8 +59,15 @@ def test_the_rule_reads_codes_as_discrete_and_measurements_as_continuous(values,
 def test_overrides_win_and_are_checked():
     labels_as_floats = torch.tensor([0.0, 1.0, 2.0] * 100)
     assert read_side(labels_as_floats, "y", declared=False).discrete == ()
-    assert read_side(torch.randn(300, 3), "x", declared=[2]).discrete == (2,)
-    assert read_side(torch.randn(300, 3), "x", declared=True).discrete == (0, 1, 2)
+    rounded = torch.randn(300, 3).mul(2).round()  # a few dozen values, each in several rows
+    assert read_side(rounded, "x", declared=[2]).discrete == (2,)
+    assert read_side(rounded, "x", declared=True).discrete == (0, 1, 2)
+    with pytest.raises(
+        ValueError, match=r"column 2 of x is read as classes but 300 of its 300 rows .* discrete_x=False"
+    ):
+        read_side(torch.randn(300, 3), "x", declared=[2])  # a measurement declared discrete: every value once
+    with pytest.raises(ValueError, match=r"column 0 of y is read as classes .* encode it as numbers"):
+        read_side(np.array([f"id{i}" for i in range(40)]), "y")  # identifiers as strings
     with pytest.raises(ValueError, match="discrete_x names column 3, but x has 3 column"):
         read_side(torch.randn(300, 3), "x", declared=[3])
     with pytest.raises(ValueError, match="non-numeric values .* cannot be continuous"):

@@ -110,6 +110,12 @@ def test_absent_classes_are_dropped():
         (torch.randn(4), torch.tensor([0, 1, 0, 1]), 2, r"features must be a float tensor of shape \[N, d\]"),
         (torch.randn(5, 2), torch.tensor([0, 1, 0, 1]), 2, "features has 5 rows but labels has 4"),
         (torch.randn(4, 2), torch.tensor([0, 1, 0, 1]), 0, "n_classes must be a positive integer"),
+        (
+            torch.randn(6, 2),
+            torch.tensor([0, 0, 1, 2, 3, 4]),
+            5,
+            r"labels: 4 of 6 rows are the only row of their class",
+        ),
     ],
 )
 def test_bad_input_is_refused_in_one_line_naming_the_argument(features, labels, n_classes, message):

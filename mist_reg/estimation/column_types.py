@@ -165,6 +165,20 @@ def _unique_codes(column: np.ndarray, name: str, j: int) -> tuple[np.ndarray, in
     return inverse, int(inverse.max()) + 1
 
 
+def _check_repeated(codes: np.ndarray, n_levels: int, name: str, j: int, numeric: bool) -> None:
+    """Refuses a discrete column most of whose rows hold a value seen once (identifiers): as
+    classes, such a value can train a model or test it, never both, and its indicator columns
+    would number about as many as the rows."""
+    single = int((np.bincount(codes, minlength=n_levels) == 1).sum())
+    if 2 * single <= len(codes):
+        return
+    fix = f"pass discrete_{name}=False to read it as a number" if numeric else "encode it as numbers"
+    raise ValueError(
+        f"column {j} of {name} is read as classes but {single} of its {len(codes)} rows hold a value that no "
+        f"other row holds ({n_levels} distinct values); {fix}, or merge rare values"
+    )
+
+
 def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
     r"""Reads which columns of ``values`` are discrete (see the module documentation) and
     codes them.
@@ -181,7 +195,8 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
 
     Raises:
         ValueError: For NaN in a discrete column, an override naming a missing column, a
-            non-numeric column declared continuous, or a shape other than ``[N]`` / ``[N, d]``.
+            non-numeric column declared continuous, a discrete column most of whose rows hold a
+            value no other row holds (identifiers), or a shape other than ``[N]`` / ``[N, d]``.
 
     Example:
         >>> import numpy as np
@@ -221,6 +236,7 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
             continue
         if column_codes is None:
             column_codes, _ = _unique_codes(column, name, j)
+        _check_repeated(column_codes, n_levels, name, j, numeric)
         discrete.append(j)
         codes.append(column_codes)
         levels.append(n_levels)

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from mist_reg.checks import check_finite
 
-__all__ = ["check_label_inputs", "stratified_split", "stratified_folds", "nested_subsets"]
+__all__ = ["singleton_rows_message", "check_label_inputs", "stratified_split", "stratified_folds", "nested_subsets"]
 
 
 def _generator(seed: int | None) -> torch.Generator | None:
@@ -53,6 +53,27 @@ def _check_labels(labels: object, n_classes: int, name: str) -> Tensor:
             "(n_classes); encode the labels with mist_reg.labels.encode_labels or raise n_classes"
         )
     return labels
+
+
+def singleton_rows_message(labels: Tensor, n_classes: int) -> str | None:
+    r"""Why ``labels`` cannot be cross-fitted, or ``None``: more than half of the rows are the only
+    row of their class. Such a row can train a classifier or test it, never both, so the
+    held-out cross-entropy would leave most rows out (and fit thousands of classes to do it).
+
+    Example:
+        >>> singleton_rows_message(torch.arange(10), 10)
+        '10 of 10 rows are the only row of their class (10 classes): a class must occur in at least two rows to be both fitted and tested'
+        >>> singleton_rows_message(torch.tensor([0, 0, 1, 1, 2]), 3) is None
+        True
+    """
+    counts = torch.bincount(labels, minlength=n_classes)
+    single = int((counts == 1).sum())
+    if 2 * single <= len(labels):
+        return None
+    return (
+        f"{single} of {len(labels)} rows are the only row of their class ({int((counts > 0).sum())} classes): "
+        "a class must occur in at least two rows to be both fitted and tested"
+    )
 
 
 def check_label_inputs(
@@ -101,6 +122,9 @@ def check_label_inputs(
                 "cannot be fitted to a class it has not seen: move some of its rows to the training rows"
             )
     else:
+        crowded = singleton_rows_message(labels, n_classes)
+        if crowded:
+            raise ValueError(f"labels: {crowded}; merge rare classes, or pass features_test and labels_test")
         if n_folds is not None and (isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2):
             raise ValueError(f"n_folds must be an integer >= 2 or None, got {n_folds!r}")
         if not 0.0 < test_percentage < 1.0:
