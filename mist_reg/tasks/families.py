@@ -1,5 +1,6 @@
-r"""Task families beyond copulas, each split into parameters to tune defaults on (``"tuning"``)
-and parameters to report on (``"reporting"``).
+r"""Task families beyond copulas, each split into parameters to tune defaults on (``"tuning"``),
+parameters to report on (``"reporting"``) and parameters drawn after the defaults were fixed
+(``"unseen"``: nothing was chosen on them, they show whether the defaults carry over).
 
 ``FAMILY_TASKS[family][split]`` lists task names; every name is registered in
 :data:`mist_reg.tasks.TASKS`, so :func:`mist_reg.tasks.get_task` builds it. Families: class
@@ -12,7 +13,7 @@ column regressed on several (``y = f(x) + noise``), two wide views of a latent, 
 
 Example:
     >>> sorted(FAMILY_TASKS["labels"])
-    ['reporting', 'tuning']
+    ['reporting', 'tuning', 'unseen']
     >>> family_tasks("reporting", ["additive"])
     ['additive-3x3-h0.25', 'additive-2x2-h0.1', 'additive-5x5-h0.5']
 """
@@ -34,8 +35,8 @@ from mist_reg.tasks.truth_table import TRUTH_TABLE
 
 __all__ = ["FAMILY_FACTORIES", "FAMILY_TASKS", "SPLITS", "family_tasks", "family_of", "compute_truth_table"]
 
-SPLITS = ("tuning", "reporting")
-"""The two splits of every family."""
+SPLITS = ("tuning", "reporting", "unseen")
+"""The three splits of every family."""
 
 _Factory = Callable[[], Task]
 _P = partial
@@ -167,20 +168,67 @@ _FAMILIES: dict[str, tuple[dict[str, _Factory], dict[str, _Factory]]] = {
     ),
 }
 
+# Parameters (and seeds of the tasks' own structure) drawn on 2026-12-07, after the defaults were fixed.
+_UNSEEN: dict[str, dict[str, _Factory]] = {
+    "labels": {
+        "label-k7-d64-s1": _P(GaussianMixtureLabelTask, 7, 64, 1.0, seed=1, name="label-k7-d64-s1"),
+        "label-k5-d128-s1": _P(GaussianMixtureLabelTask, 5, 128, 1.0, seed=1, name="label-k5-d128-s1"),
+        "label-k50-d32-s3": _P(GaussianMixtureLabelTask, 50, 32, 3.0, seed=12, name="label-k50-d32-s3"),
+    },
+    "discrete": {
+        "discrete-30x6-b1.5": _P(discrete_pair, 30, 6, 1.5, seed=3),
+        "discrete-8x8-b3": _P(discrete_pair, 8, 8, 3.0, seed=4),
+        "discrete-5.4x6-b1": _P(discrete_pair, (5, 4), 6, 1.0, seed=5),
+    },
+    "mixed": {
+        "mixed-2d6-3c-y2-s1": _P(MixedColumnsTask, 2, 6, 3, dim_y=2, seed=7),
+        "mixed-3d3-1c-c4-s1": _P(MixedColumnsTask, 3, 3, 1, n_classes=4, seed=8),
+        "mixed-1d20-2c-y1-s2": _P(MixedColumnsTask, 1, 20, 2, dim_y=1, signal=2.0, seed=9),
+    },
+    "periodic": {
+        "periodic-2x2-w5-n0.2": _P(PeriodicTask, 2, 5.0, 0.2),
+        "periodic-1x1-w1-n0.5": _P(PeriodicTask, 1, 1.0, 0.5),
+    },
+    "additive": {"additive-2x2-h0.4": _P(AdditiveUniformTask, 2, 0.4)},
+    "sparse-outliers": {
+        "sparse-outliers-40x40-s3-r0.5": _P(SparseSignalTask, 40, 40, 3, 0.5, seed=5),
+        "sparse-outliers-15x30-s2-r0.7": _P(SparseSignalTask, 15, 30, 2, 0.7, seed=6),
+    },
+    "clusters": {
+        "clusters-4x4-c6-s2-e6": _P(ClusteredMixtureTask, 4, 4, 6, 2.0, 6.0, seed=3),
+        "clusters-2x3-c3-s3-e10": _P(ClusteredMixtureTask, 2, 3, 3, 3.0, 10.0, seed=4),
+    },
+    "regression": {
+        "regression-relu-32-n0.4": _P(RegressionTask, "relu", 32, 0.4),
+        "regression-tanh-8-n0.3": _P(RegressionTask, "tanh", 8, 0.3),
+        "regression-sincos-2-n0.3": _P(RegressionTask, "sincos", 2, 0.3),
+        "regression-norm-8-n0.3": _P(RegressionTask, "norm", 8, 0.3),
+    },
+    "views": {"views-96x96-k6-n0.4": _P(two_views, 96, 6, 0.4, seed=3)},
+    "high-mi": {
+        "additive-6x6-h0.3": _P(AdditiveUniformTask, 6, 0.3),
+        "views-192x192-k12-n0.6": _P(two_views, 192, 12, 0.6, seed=4),
+    },
+}
+
 FAMILY_TASKS: dict[str, dict[str, list[str]]] = {
-    family: {"tuning": list(tuning), "reporting": list(reporting)} for family, (tuning, reporting) in _FAMILIES.items()
+    family: {"tuning": list(tuning), "reporting": list(reporting), "unseen": list(_UNSEEN[family])}
+    for family, (tuning, reporting) in _FAMILIES.items()
 }
 """Task names per family and split (``"tuning"`` or ``"reporting"``)."""
 
 FAMILY_FACTORIES: dict[str, _Factory] = {
-    name: factory for tuning, reporting in _FAMILIES.values() for name, factory in {**tuning, **reporting}.items()
+    name: factory
+    for family, (tuning, reporting) in _FAMILIES.items()
+    for name, factory in {**tuning, **reporting, **_UNSEEN[family]}.items()
 }
 """Factories of every family task, by name."""
 
 
 def family_tasks(split: str = "all", families: Sequence[str] | None = None) -> list[str]:
-    r"""Task names of the given families (default: all) in a split (``"tuning"``, ``"reporting"``
-    or ``"all"``), family by family.
+    r"""Task names of the given families (default: all) in a split (``"tuning"``, ``"reporting"``,
+    ``"unseen"``, or ``"all"``: tuning and reporting, the splits every earlier run covered), family
+    by family.
 
     Raises:
         ValueError: On an unknown split or family.
@@ -190,11 +238,11 @@ def family_tasks(split: str = "all", families: Sequence[str] | None = None) -> l
         ['views-32x32-k4-n0.5', 'views-64x64-k4-n0.3']
     """
     if split not in (*SPLITS, "all"):
-        raise ValueError(f"unknown split {split!r}; choose tuning, reporting or all")
+        raise ValueError(f"unknown split {split!r}; choose tuning, reporting, unseen or all")
     unknown = sorted(set(families or ()) - set(FAMILY_TASKS))
     if unknown:
         raise ValueError(f"unknown families {unknown}; valid: {', '.join(FAMILY_TASKS)}")
-    splits = SPLITS if split == "all" else (split,)
+    splits = ("tuning", "reporting") if split == "all" else (split,)
     return [name for f in families or FAMILY_TASKS for s in splits for name in FAMILY_TASKS[f][s]]
 
 

@@ -171,7 +171,7 @@ def report(records: list[dict[str, Any]], out: Path, command: str) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=("tuning", "reporting", "all"), default="reporting")
+    parser.add_argument("--split", choices=("tuning", "reporting", "unseen", "all"), default="reporting")
     parser.add_argument("--families", nargs="+", default=None, choices=list(FAMILY_TASKS))
     parser.add_argument("--tasks", nargs="+", default=None, help="task names (default: the split of the families)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])

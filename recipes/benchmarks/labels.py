@@ -190,7 +190,7 @@ def _baseline(x: Tensor, y: Tensor) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="reporting", choices=("tuning", "reporting", "all", "none"))
+    parser.add_argument("--split", default="reporting", choices=("tuning", "reporting", "unseen", "all", "none"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--n", type=int, default=5000, help="samples per task")
     parser.add_argument("--n-folds", type=int, default=None, help="cross-fit label_mi over this many folds")
