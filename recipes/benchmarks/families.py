@@ -43,6 +43,7 @@ from mist_reg import estimate_mi
 from mist_reg.functional.knn import ksg_mi
 from mist_reg.tasks import FAMILY_TASKS, Task, family_of, family_tasks, get_task
 from mist_reg.tasks.benchmark import summarise, timed, warm_up
+from mist_reg.tasks.families import FAMILY_FACTORIES
 from recipes.benchmarks.baselines import baseline_mi
 
 ESTIMATORS = ("mist_reg", "ksg", "torch_mist", "baseline")
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     if args.n < 10:
         parser.error(f"--n must be at least 10, got {args.n}")
     args.tasks = args.tasks or family_tasks(args.split, args.families)
-    unknown = [t for t in args.tasks if t not in family_tasks("all")]
+    unknown = [t for t in args.tasks if t not in FAMILY_FACTORIES]
     if unknown:
         parser.error(f"not family tasks: {unknown}; see mist_reg.tasks.FAMILY_TASKS")
     if args.no_torch_mist:
