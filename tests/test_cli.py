@@ -335,7 +335,12 @@ def test_help_and_module_entry_point(capsys):
     result = subprocess.run(
         [sys.executable, "-m", "mist_reg", "tasks", "--json"], capture_output=True, text=True, timeout=120
     )
-    assert result.returncode == 0 and json.loads(result.stdout) == json.loads(run(capsys, "tasks", "--json")[1])
+    assert result.returncode == 0
+    listed, in_process_list = json.loads(result.stdout), json.loads(run(capsys, "tasks", "--json")[1])
+    # closed-form truths (eigenvalues of wide covariances) may differ in the last bits between thread counts
+    for entry in in_process_list:
+        entry["mutual_information"] = pytest.approx(entry["mutual_information"], rel=1e-9)
+    assert listed == in_process_list
 
 
 def test_demo_prints_the_estimate_beside_the_truth(capsys):

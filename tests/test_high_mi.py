@@ -51,6 +51,12 @@ def test_what_is_not_an_exact_copy(x):
     rounded = x.round()  # discrete copies have a finite MI (the entropy)
     assert exact_dependence(rounded, rounded.clone()) is None
     assert exact_dependence(x[:12], x[:12, :1] + torch.randn(12, 1)) is None  # too few samples for the linear check
+    g = torch.Generator().manual_seed(0)  # 8 rows whose y shares the order of column 3 of x by chance
+    z = torch.randn(8, 3, generator=g)
+    y = z[:, :1] + torch.randn(8, 1, generator=g)
+    assert torch.equal(torch.argsort(z[:, 2]), torch.argsort(y[:, 0]))
+    assert exact_dependence(z, y) is None  # 6 pairs of columns against 8! orders: not evidence of a copy
+    assert exact_dependence(x[:12, :1], 2 * x[:12, :1]) is not None  # 12 rows of one copied column are
 
 
 def test_monotone_copies_with_tied_ends_are_found():

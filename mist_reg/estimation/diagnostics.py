@@ -24,6 +24,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -36,6 +38,11 @@ LINEAR_TOLERANCE = 1e-6
 CONTINUOUS_SHARE = 0.99
 """A column is continuous when it takes distinct values on at least this share of the rows."""
 _MAX_LINEAR_DIM = 256  # the linear check costs O(N (x_dim + y_dim)^2)
+_FALSE_COPY = 1e-6
+"""The largest chance that independent continuous columns pass the rank check: two columns of
+``N`` distinct values share their order with probability ``1 / N!``, and ``2 x_dim y_dim`` pairs
+are compared, so the check runs only where ``2 x_dim y_dim / N!`` is below this (N >= 12 for
+one column each)."""
 
 
 def is_continuous(values: Tensor) -> bool:
@@ -87,6 +94,8 @@ def tie_warnings(
 def _monotone_copy(x: Tensor, y: Tensor) -> str | None:
     """A column of ``y`` whose ranks equal (or reverse) those of a column of ``x``."""
     n = x.shape[0]
+    if math.lgamma(n + 1) < math.log(2 * x.shape[1] * y.shape[1] / _FALSE_COPY):
+        return None  # so few rows that some pair of columns would share its order by chance
 
     def ends(z: Tensor, sign: int) -> list[tuple[int, int]]:
         """The first and the last entry of the stable sorting order of each column of
@@ -154,7 +163,8 @@ def exact_dependence(x: Tensor, y: Tensor) -> str | None:
 
     Two checks, both cheap: a column of ``y`` whose ranks equal or reverse those of a
     column of ``x`` (identical or duplicated columns, any strictly monotone function of
-    one column), and a direction of ``y`` lying in the span of ``x`` up to a relative
+    one column; checked where chance agreement of independent columns is below one in a
+    million), and a direction of ``y`` lying in the span of ``x`` up to a relative
     residual of :data:`LINEAR_TOLERANCE` (``y`` equal to ``x``, invertible linear maps,
     affine copies of some coordinates; checked when ``x_dim + y_dim <= 256`` and there are
     at least ``2 (x_dim + y_dim) + 10`` samples). Only continuous coordinates count (distinct

@@ -261,6 +261,12 @@ def sample_loaders(
     check_pair(x, y)
     if valid_loader is None and settings.valid_percentage > 0:
         train_idx, valid_idx = split_indices(x.shape[0], settings.valid_percentage, generator)
+        if len(valid_idx) < 2:
+            raise ValueError(
+                f"valid_percentage={settings.valid_percentage} of the {x.shape[0]} training samples holds "
+                f"{len(valid_idx)}, and validation needs at least 2: pass more samples (about "
+                f"{math.ceil(2 / settings.valid_percentage)} training samples) or raise valid_percentage"
+            )
         valid_batch = min(settings.valid_batch_size, len(valid_idx))
         valid_loader = TensorBatches(x[valid_idx], y[valid_idx], valid_batch, shuffle=False)
         x, y = x[train_idx], y[train_idx]
