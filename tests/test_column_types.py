@@ -14,7 +14,7 @@ from mist_reg import estimate_mi
 from mist_reg.estimation.column_types import read_side
 from mist_reg.estimation.discrete_estimate import plugin_mi
 from mist_reg.estimation.typed_pair import read_pair
-from mist_reg.tasks import dense_gaussian
+from mist_reg.tasks import GaussianMixtureLabelTask, dense_gaussian
 
 
 def _generator(seed: int = 0) -> torch.Generator:
@@ -218,3 +218,14 @@ def test_the_cli_refuses_an_unknown_type_option(tmp_path, capsys):
     np.savez(path, x=np.zeros(10), y=np.zeros(10))
     assert main(["estimate", str(path), "--discrete-y", "maybe"]) == 2
     assert "expected auto, yes, no or column positions" in capsys.readouterr().err
+
+
+def test_a_declared_label_column_with_few_rows_per_class_reaches_the_classifier():
+    # 150 classes of about four rows each: too few rows per class for class probabilities,
+    # enough for a classifier, whose held-out value is a lower bound on the truth
+    task = GaussianMixtureLabelTask(150, 4, 4.0, seed=1)
+    x, y = task.sample(600, seed=2)
+    mi = estimate_mi(x, y.float(), discrete_y=True)
+    assert mi.estimator_name.startswith("classifier:") and mi.bound == "lower"
+    assert 0.3 * task.mutual_information < float(mi) < task.mutual_information + 3 * mi.standard_error
+    assert read_pair(y.float(), x, discrete_x=True).x_types.label_column

@@ -89,6 +89,13 @@ class SideTypes:
         n = self.joint.shape[0]
         return len(self.discrete) == self.n_columns and self.n_joint * MIN_SAMPLES_PER_LEVEL <= n
 
+    @property
+    def label_column(self) -> bool:
+        r"""Whether the side is one discrete column with at least two rows per value on average:
+        too few rows per value for class probabilities, enough for a classifier, which needs
+        a class in two rows to fit and test it (e.g. 1,000 classes of five rows each)."""
+        return self.n_columns == 1 and len(self.discrete) == 1 and 2 * self.n_joint <= self.joint.shape[0]
+
 
 def _as_array(values: Any, name: str) -> np.ndarray:
     if isinstance(values, Tensor):

@@ -5,7 +5,9 @@ before any critic is trained:
   :attr:`~mist_reg.estimation.column_types.SideTypes.categorical`): the Miller-Madow-corrected
   plug-in of the counts (:func:`~mist_reg.estimation.discrete_estimate.plugin_mi`), on every
   sample: nothing is trained, and the counts are the exact model of a discrete pair;
-* **one side categorical** (class labels, the other side features): ``H(Y) - H(Y | X)`` with
+* **one side categorical** (class labels, the other side features; also a single discrete
+  column with 2-10 rows per class against a side with continuous columns, e.g. 1,000 classes
+  of five rows, :attr:`~mist_reg.estimation.column_types.SideTypes.label_column`): ``H(Y) - H(Y | X)`` with
   ``H(Y | X)`` the held-out cross-entropy of a classifier chosen on validation
   (:func:`~mist_reg.estimation.label_estimate.label_mi`); when ``x`` is the categorical side
   the roles swap (MI is symmetric). A classifier is the exact-type model of a label: it
@@ -60,9 +62,12 @@ def discrete_route(
     x_types, y_types = pair.x_types, pair.y_types
     if x_types.categorical and y_types.categorical:
         return plugin_mi(x_types.joint, y_types.joint, confidence)
-    if not (x_types.categorical or y_types.categorical):
+    if y_types.categorical or (y_types.label_column and x_types.continuous):
+        features, labels = pair.x, y_types
+    elif x_types.categorical or (x_types.label_column and y_types.continuous):
+        features, labels = pair.y, x_types
+    else:
         return None
-    features, labels = (pair.x, y_types) if y_types.categorical else (pair.y, x_types)
     n = pair.n_train
     train_features, test_features = features[:n], (features[n:] if pair.has_test else None)
     train_labels = labels.joint[:n].to(features.device)
