@@ -41,9 +41,11 @@ def _shifted_pair(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         (torch.tensor([0.0, 1.0] * 100), (0,)),  # a float label
         (torch.randn(200), ()),  # a measurement
         (torch.arange(200) % 25 * 0.5, ()),  # 25 float values: more than 20, a quantised measurement
+        (torch.arange(1000) % 50 * 0.5, ()),  # 50 values a half apart, 20 rows each: quantised too
+        (torch.arange(1000) % 50 * 1.0, (0,)),  # 50 whole numbers as floats, 20 rows each: labels
         (torch.arange(200), ()),  # 200 distinct integers in 200 samples: a number (with a warning)
     ],
-    ids=["int", "bool", "str", "float-label", "float", "quantised", "identifier"],
+    ids=["int", "bool", "str", "float-label", "float", "quantised", "quantised-50", "float-codes", "identifier"],
 )
 def test_the_rule_reads_codes_as_discrete_and_measurements_as_continuous(values, discrete):
     with warnings.catch_warnings(record=True) as caught:
@@ -54,6 +56,13 @@ def test_the_rule_reads_codes_as_discrete_and_measurements_as_continuous(values,
         assert side.levels[0] == len(np.unique(np.asarray(values)))
     if isinstance(values, torch.Tensor) and values.dtype == torch.int64 and not discrete:
         assert any("discrete_x=True" in str(w.message) for w in caught)
+
+
+def test_whole_numbers_stored_as_floats_are_codes_only_in_a_lone_column():
+    pixels = torch.randint(0, 256, (5000, 3)).float()  # 256 whole numbers per column, 20 rows each
+    assert read_side(pixels, "x").discrete == ()  # a wide side of intensities: measurements
+    assert read_side(pixels[:, :1], "y").discrete == (0,)  # one column of 256 whole numbers: codes
+    assert read_side(pixels[:, :1] + 0.5, "y").discrete == ()  # not whole numbers: a measurement
 
 
 def test_overrides_win_and_are_checked():

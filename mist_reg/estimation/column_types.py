@@ -12,8 +12,12 @@ The rule, per column (``discrete_x=`` / ``discrete_y=`` override it):
   values**, and at most ``N / 10``: codes stored as floats (``0.``/``1.`` labels, one-hot
   columns, Likert scales). A float measurement with so few values has been quantised so
   coarsely that its atoms dominate: a density model of it is wrong (each atom has infinite
-  density), while a categorical model is exact. Pass ``discrete_x=False`` for a float column
-  that only looks discrete.
+  density), while a categorical model is exact. **A side of one float column whose values
+  are all whole numbers** is read as an integer column would be (discrete with at most
+  ``N / 10`` distinct values): 50 class labels loaded as ``float64`` are codes whatever their
+  dtype. (Only a lone column: a wide side of whole numbers, such as pixel intensities stored
+  as floats, stays a measurement rather than hundreds of indicator columns per column.) Pass
+  ``discrete_x=False`` for a float column that only looks discrete.
 
 A *side* (all of ``x`` or all of ``y``) is **categorical** when every column is discrete and
 the joint values of its columns number at most ``N / 10``: it can then be modelled by class
@@ -137,13 +141,16 @@ def _declared_columns(declared: Declared, n_columns: int, name: str) -> set[int]
     return {j % n_columns for j in columns}
 
 
-def _is_discrete(column: np.ndarray, n_levels: int, n: int) -> bool:
+def _is_discrete(column: np.ndarray, n_levels: int, n: int, alone: bool) -> bool:
     kind = column.dtype.kind
     if kind == "b" or kind in "OUS":
         return True
     if kind in "iu":
         return n_levels * MIN_SAMPLES_PER_LEVEL <= n
-    return n_levels <= MAX_FLOAT_LEVELS and n_levels * MIN_SAMPLES_PER_LEVEL <= n
+    if n_levels * MIN_SAMPLES_PER_LEVEL > n:
+        return False
+    # a lone column of whole numbers (labels read from a CSV file) is read as its integer dtype is
+    return n_levels <= MAX_FLOAT_LEVELS or (alone and bool(np.all(column == np.round(column))))
 
 
 def _distinct_counts(array: np.ndarray) -> np.ndarray | None:
@@ -231,7 +238,7 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
         column_codes, n_levels = None, (int(counts[j]) if counts is not None else 0)
         if counts is None:
             column_codes, n_levels = _unique_codes(column, name, j)
-        if forced is None and not _is_discrete(column, n_levels, n):
+        if forced is None and not _is_discrete(column, n_levels, n, d == 1):
             if column.dtype.kind in "iu":
                 warnings.warn(
                     f"column {j} of {name} holds {n_levels} distinct integers in {n} samples (fewer than "
