@@ -58,11 +58,16 @@ def test_the_rule_reads_codes_as_discrete_and_measurements_as_continuous(values,
         assert any("discrete_x=True" in str(w.message) for w in caught)
 
 
-def test_whole_numbers_stored_as_floats_are_codes_only_in_a_lone_column():
-    pixels = torch.randint(0, 256, (5000, 3)).float()  # 256 whole numbers per column, 20 rows each
-    assert read_side(pixels, "x").discrete == ()  # a wide side of intensities: measurements
-    assert read_side(pixels[:, :1], "y").discrete == (0,)  # one column of 256 whole numbers: codes
-    assert read_side(pixels[:, :1] + 0.5, "y").discrete == ()  # not whole numbers: a measurement
+def test_many_valued_whole_numbers_are_codes_only_in_a_lone_column():
+    pixels = torch.randint(0, 256, (5000, 3), dtype=torch.uint8)  # 256 values per column, 20 rows each
+    with pytest.warns(RuntimeWarning, match=r"3 integer column\(s\) of x \(0, 1, 2\) take more than 20 values"):
+        assert read_side(pixels, "x").discrete == ()  # a wide side of intensities: measurements
+    assert read_side(pixels.float(), "x").discrete == ()  # stored as floats too
+    assert read_side(torch.cat([pixels[:, :1], pixels[:, :1] % 4], 1), "x").discrete == (1,)  # few values: codes
+    assert read_side(pixels[:, :1], "y").discrete == (0,)  # one column of 256 values: labels
+    assert read_side(pixels[:, :1].float(), "y").discrete == (0,)  # whatever its dtype
+    assert read_side(pixels[:, :1].float() + 0.5, "y").discrete == ()  # not whole numbers: a measurement
+    assert read_side(pixels, "x", declared=[0]).discrete == (0,)  # the override still wins
 
 
 def test_overrides_win_and_are_checked():

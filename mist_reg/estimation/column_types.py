@@ -7,7 +7,10 @@ The rule, per column (``discrete_x=`` / ``discrete_y=`` override it):
   categories, counts), unless an integer column takes more than ``N / 10`` distinct values:
   fewer than :data:`MIN_SAMPLES_PER_LEVEL` samples per value leave each value's probability
   unestimable, so such a column (an identifier, a large count) is read as a number, with a
-  warning that names the override.
+  warning that names the override. Beside other columns, an integer column with more than
+  :data:`MAX_FLOAT_LEVELS` values is read as a number too (one warning per side): a wide side
+  of such columns is a measurement (pixel intensities), and as codes each column would
+  become hundreds of indicator columns.
 * **A float column is discrete when it takes at most** :data:`MAX_FLOAT_LEVELS` **distinct
   values**, and at most ``N / 10``: codes stored as floats (``0.``/``1.`` labels, one-hot
   columns, Likert scales). A float measurement with so few values has been quantised so
@@ -15,9 +18,7 @@ The rule, per column (``discrete_x=`` / ``discrete_y=`` override it):
   density), while a categorical model is exact. **A side of one float column whose values
   are all whole numbers** is read as an integer column would be (discrete with at most
   ``N / 10`` distinct values): 50 class labels loaded as ``float64`` are codes whatever their
-  dtype. (Only a lone column: a wide side of whole numbers, such as pixel intensities stored
-  as floats, stays a measurement rather than hundreds of indicator columns per column.) Pass
-  ``discrete_x=False`` for a float column that only looks discrete.
+  dtype. Pass ``discrete_x=False`` for a float column that only looks discrete.
 
 A *side* (all of ``x`` or all of ``y``) is **categorical** when every column is discrete and
 the joint values of its columns number at most ``N / 10``: it can then be modelled by class
@@ -145,12 +146,13 @@ def _is_discrete(column: np.ndarray, n_levels: int, n: int, alone: bool) -> bool
     kind = column.dtype.kind
     if kind == "b" or kind in "OUS":
         return True
-    if kind in "iu":
-        return n_levels * MIN_SAMPLES_PER_LEVEL <= n
     if n_levels * MIN_SAMPLES_PER_LEVEL > n:
         return False
-    # a lone column of whole numbers (labels read from a CSV file) is read as its integer dtype is
-    return n_levels <= MAX_FLOAT_LEVELS or (alone and bool(np.all(column == np.round(column))))
+    if n_levels <= MAX_FLOAT_LEVELS:
+        return True
+    # many values: a lone column of whole numbers, whatever its dtype, is a label (labels read from
+    # a CSV file as floats); in a wider side it is an ordered measurement (pixel intensities)
+    return alone and (kind in "iu" or bool(np.all(column == np.round(column))))
 
 
 def _distinct_counts(array: np.ndarray) -> np.ndarray | None:
@@ -223,6 +225,7 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
     forced = _declared_columns(declared, d, name)
     discrete, codes, levels = [], [], []
     counts = _distinct_counts(array)
+    many_valued: list[int] = []  # integer columns of a wide side with more than MAX_FLOAT_LEVELS values
     for j in range(d):
         column = array[:, j]
         numeric = column.dtype.kind in "biuf"
@@ -239,7 +242,9 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
         if counts is None:
             column_codes, n_levels = _unique_codes(column, name, j)
         if forced is None and not _is_discrete(column, n_levels, n, d == 1):
-            if column.dtype.kind in "iu":
+            if column.dtype.kind in "iu" and n_levels * MIN_SAMPLES_PER_LEVEL <= n:
+                many_valued.append(j)
+            elif column.dtype.kind in "iu":
                 warnings.warn(
                     f"column {j} of {name} holds {n_levels} distinct integers in {n} samples (fewer than "
                     f"{MIN_SAMPLES_PER_LEVEL} samples per value): it is read as a number, not as classes; pass "
@@ -254,6 +259,15 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
         discrete.append(j)
         codes.append(column_codes)
         levels.append(n_levels)
+    if many_valued:
+        shown = ", ".join(map(str, many_valued[:5])) + (", ..." if len(many_valued) > 5 else "")
+        warnings.warn(
+            f"{len(many_valued)} integer column(s) of {name} ({shown}) take more than {MAX_FLOAT_LEVELS} values "
+            f"beside other columns: they are read as numbers (ordered measurements), not as classes; pass "
+            f"discrete_{name}=[column indices] to read them as classes",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     if discrete:
         stacked = np.stack(codes, axis=1)
         _, joint = np.unique(stacked, axis=0, return_inverse=True)
