@@ -58,12 +58,17 @@ def test_the_rule_reads_codes_as_discrete_and_measurements_as_continuous(values,
         assert any("discrete_x=True" in str(w.message) for w in caught)
 
 
-def test_many_valued_whole_numbers_are_codes_only_in_a_lone_column():
+def test_many_valued_integer_columns_are_codes_while_the_rows_can_fit_their_indicators():
     pixels = torch.randint(0, 256, (5000, 3), dtype=torch.uint8)  # 256 values per column, 20 rows each
     with pytest.warns(RuntimeWarning, match=r"3 integer column\(s\) of x \(0, 1, 2\) take more than 20 values"):
-        assert read_side(pixels, "x").discrete == ()  # a wide side of intensities: measurements
+        assert read_side(pixels, "x").discrete == ()  # 768 values in all, one per 6.5 rows: measurements
+    category = torch.randint(0, 30, (5000, 1))  # an integer side: a category of 30 values, a count, a flag
+    side = read_side(torch.cat([torch.randint(0, 60, (5000, 1)), category, pixels[:, :1].long() % 4], 1), "x")
+    assert side.discrete == (0, 1, 2) and side.levels == (60, 30, 4)  # 90 values in all: codes
+    assert torch.equal(side.codes[:, 1], category[:, 0])
     assert read_side(pixels.float(), "x").discrete == ()  # stored as floats too
-    assert read_side(torch.cat([pixels[:, :1], pixels[:, :1] % 4], 1), "x").discrete == (1,)  # few values: codes
+    with pytest.warns(RuntimeWarning, match="512 in all"):  # two of 256 values: numbers; 4 values: a code
+        assert read_side(torch.cat([pixels[:, :2], pixels[:, :1] % 4], 1), "x").discrete == (2,)
     assert read_side(pixels[:, :1], "y").discrete == (0,)  # one column of 256 values: labels
     assert read_side(pixels[:, :1].float(), "y").discrete == (0,)  # whatever its dtype
     assert read_side(pixels[:, :1].float() + 0.5, "y").discrete == ()  # not whole numbers: a measurement

@@ -7,10 +7,11 @@ The rule, per column (``discrete_x=`` / ``discrete_y=`` override it):
   categories, counts), unless an integer column takes more than ``N / 10`` distinct values:
   fewer than :data:`MIN_SAMPLES_PER_LEVEL` samples per value leave each value's probability
   unestimable, so such a column (an identifier, a large count) is read as a number, with a
-  warning that names the override. Beside other columns, an integer column with more than
-  :data:`MAX_FLOAT_LEVELS` values is read as a number too (one warning per side): a wide side
-  of such columns is a measurement (pixel intensities), and as codes each column would
-  become hundreds of indicator columns.
+  warning that names the override. Beside other columns, integer columns with more than
+  :data:`MAX_FLOAT_LEVELS` values are read as numbers too (one warning per side) when their
+  values number more than ``N / 10`` together: a wide side of such columns is a measurement
+  (pixel intensities), and as codes each column would become hundreds of indicator columns,
+  more than the rows can fit; one category of 30 values beside measurements stays a code.
 * **A float column is discrete when it takes at most** :data:`MAX_FLOAT_LEVELS` **distinct
   values**, and at most ``N / 10``: codes stored as floats (``0.``/``1.`` labels, one-hot
   columns, Likert scales). A float measurement with so few values has been quantised so
@@ -225,7 +226,7 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
     forced = _declared_columns(declared, d, name)
     discrete, codes, levels = [], [], []
     counts = _distinct_counts(array)
-    many_valued: list[int] = []  # integer columns of a wide side with more than MAX_FLOAT_LEVELS values
+    many_valued: list[tuple[int, int]] = []  # (column, values): integers of a wide side, > MAX_FLOAT_LEVELS values
     for j in range(d):
         column = array[:, j]
         numeric = column.dtype.kind in "biuf"
@@ -243,7 +244,7 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
             column_codes, n_levels = _unique_codes(column, name, j)
         if forced is None and not _is_discrete(column, n_levels, n, d == 1):
             if column.dtype.kind in "iu" and n_levels * MIN_SAMPLES_PER_LEVEL <= n:
-                many_valued.append(j)
+                many_valued.append((j, n_levels))
             elif column.dtype.kind in "iu":
                 warnings.warn(
                     f"column {j} of {name} holds {n_levels} distinct integers in {n} samples (fewer than "
@@ -259,12 +260,23 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
         discrete.append(j)
         codes.append(column_codes)
         levels.append(n_levels)
-    if many_valued:
-        shown = ", ".join(map(str, many_valued[:5])) + (", ..." if len(many_valued) > 5 else "")
+    if many_valued and sum(k for _, k in many_valued) * MIN_SAMPLES_PER_LEVEL <= n:
+        # few enough indicator columns to learn from the rows: codes, as a lone column would be
+        for j, n_levels in many_valued:
+            column_codes, _ = _unique_codes(array[:, j], name, j)
+            discrete.append(j)
+            codes.append(column_codes)
+            levels.append(n_levels)
+        order = sorted(range(len(discrete)), key=discrete.__getitem__)
+        discrete, codes, levels = ([v[i] for i in order] for v in (discrete, codes, levels))
+    elif many_valued:
+        columns = [j for j, _ in many_valued]
+        shown = ", ".join(map(str, columns[:5])) + (", ..." if len(columns) > 5 else "")
         warnings.warn(
-            f"{len(many_valued)} integer column(s) of {name} ({shown}) take more than {MAX_FLOAT_LEVELS} values "
-            f"beside other columns: they are read as numbers (ordered measurements), not as classes; pass "
-            f"discrete_{name}=[column indices] to read them as classes",
+            f"{len(columns)} integer column(s) of {name} ({shown}) take more than {MAX_FLOAT_LEVELS} values "
+            f"beside other columns, {sum(k for _, k in many_valued)} in all, more than one per "
+            f"{MIN_SAMPLES_PER_LEVEL} samples: they are read as numbers (ordered measurements), not as classes; "
+            f"pass discrete_{name}=[column indices] to read them as classes",
             RuntimeWarning,
             stacklevel=3,
         )
