@@ -48,6 +48,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mist_reg.estimation.label_splits import single_row_count
+
 __all__ = ["SideTypes", "read_side", "Declared", "MAX_FLOAT_LEVELS", "MIN_SAMPLES_PER_LEVEL"]
 
 Declared = bool | Sequence[int] | None
@@ -186,7 +188,7 @@ def _check_repeated(codes: np.ndarray, n_levels: int, name: str, j: int, numeric
     """Refuses a discrete column most of whose rows hold a value seen once (identifiers): as
     classes, such a value can train a model or test it, never both, and its indicator columns
     would number about as many as the rows."""
-    single = int((np.bincount(codes, minlength=n_levels) == 1).sum())
+    single = single_row_count(torch.from_numpy(codes), n_levels)
     if 2 * single <= len(codes):
         return
     fix = f"pass discrete_{name}=False to read it as a number" if numeric else "encode it as numbers"

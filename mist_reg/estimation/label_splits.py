@@ -21,7 +21,14 @@ from torch import Tensor
 
 from mist_reg.checks import check_finite
 
-__all__ = ["singleton_rows_message", "check_label_inputs", "stratified_split", "stratified_folds", "nested_subsets"]
+__all__ = [
+    "single_row_count",
+    "singleton_rows_message",
+    "check_label_inputs",
+    "stratified_split",
+    "stratified_folds",
+    "nested_subsets",
+]
 
 
 def _generator(seed: int | None) -> torch.Generator | None:
@@ -55,6 +62,16 @@ def _check_labels(labels: object, n_classes: int, name: str) -> Tensor:
     return labels
 
 
+def single_row_count(labels: Tensor, n_classes: int) -> int:
+    r"""The number of rows that are the only row of their class.
+
+    Example:
+        >>> single_row_count(torch.tensor([0, 0, 1, 2]), 3)
+        2
+    """
+    return int((torch.bincount(labels, minlength=n_classes) == 1).sum())
+
+
 def singleton_rows_message(labels: Tensor, n_classes: int) -> str | None:
     r"""Why ``labels`` cannot be cross-fitted, or ``None``: more than half of the rows are the only
     row of their class. Such a row can train a classifier or test it, never both, so the
@@ -66,12 +83,12 @@ def singleton_rows_message(labels: Tensor, n_classes: int) -> str | None:
         >>> singleton_rows_message(torch.tensor([0, 0, 1, 1, 2]), 3) is None
         True
     """
-    counts = torch.bincount(labels, minlength=n_classes)
-    single = int((counts == 1).sum())
+    single = single_row_count(labels, n_classes)
     if 2 * single <= len(labels):
         return None
     return (
-        f"{single} of {len(labels)} rows are the only row of their class ({int((counts > 0).sum())} classes): "
+        f"{single} of {len(labels)} rows are the only row of their class "
+        f"({int((torch.bincount(labels, minlength=n_classes) > 0).sum())} classes): "
         "a class must occur in at least two rows to be both fitted and tested"
     )
 

@@ -59,7 +59,8 @@ def batch_scores(
     r"""Positive ``[..., N]`` and negative ``[..., N, M]`` scores of a batch, in float32, from
     scoring functions of a critic (or of several at once, with a leading dimension):
     ``score_matrix(x, y)`` of every pair when ``M = N - 1``, else ``score_positive(x, y)``
-    and ``score_pairs(x, y, index)`` of the drawn negatives."""
+    and ``score_pairs(x, y, index)`` of the drawn negatives (these two may be ``None`` when
+    ``neg_samples`` resolves to every other sample)."""
     n = x.shape[0]
     m = resolve_neg_samples(neg_samples, n)
     if m == n - 1:

@@ -168,7 +168,8 @@ _FAMILIES: dict[str, tuple[dict[str, _Factory], dict[str, _Factory]]] = {
     ),
 }
 
-# Parameters (and seeds of the tasks' own structure) drawn on 2026-12-07, after the defaults were fixed.
+# Parameters (and seeds of the tasks' own structure) drawn after the defaults were fixed; results in
+# docs/benchmarks.md, "Unseen parameters".
 _UNSEEN: dict[str, dict[str, _Factory]] = {
     "labels": {
         "label-k7-d64-s1": _P(GaussianMixtureLabelTask, 7, 64, 1.0, seed=1, name="label-k7-d64-s1"),
@@ -215,7 +216,7 @@ FAMILY_TASKS: dict[str, dict[str, list[str]]] = {
     family: {"tuning": list(tuning), "reporting": list(reporting), "unseen": list(_UNSEEN[family])}
     for family, (tuning, reporting) in _FAMILIES.items()
 }
-"""Task names per family and split (``"tuning"`` or ``"reporting"``)."""
+"""Task names per family and split (``"tuning"``, ``"reporting"`` or ``"unseen"``)."""
 
 FAMILY_FACTORIES: dict[str, _Factory] = {
     name: factory
