@@ -9,6 +9,7 @@ import warnings
 import pytest
 import torch
 
+from mist_reg.estimation.classifiers import LabelClassifier
 from mist_reg.estimation.label_curve import curve_weight
 from mist_reg.estimation.label_estimate import label_mi
 from mist_reg.tasks.labels import GaussianMixtureLabelTask
@@ -53,6 +54,24 @@ def test_shared_covariance_gaussian_classes_choose_lda():
     mi = label_mi(x, y, 10, seed=0)
     assert mi.estimator_name == "classifier:lda (extrapolated)" and mi.bound is None
     assert abs(float(mi) - task.mutual_information) <= 3 * mi.standard_error + 0.05
+
+
+def test_a_family_clearly_behind_on_the_first_fold_is_not_fitted_on_the_others(monkeypatch):
+    fitted = []
+    fit = LabelClassifier.fit
+
+    def counting_fit(self, *args, **kwargs):
+        fitted.append(self.name)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LabelClassifier, "fit", counting_fit)
+    task = GaussianMixtureLabelTask(
+        n_classes=10, dim=20, separation=3.0
+    )  # QDA: 10 covariances of 20x20 on 160 rows each
+    x, y = task.sample(2000, seed=0)
+    mi = label_mi(x, y, 10, seed=0, extrapolate=False)
+    assert mi.estimator_name == "classifier:lda" and fitted.count("lda") == 5
+    assert fitted.count("qda") == 1  # tried on the first fold, many standard errors behind there
 
 
 def test_xor_classes_choose_a_nonlinear_family_and_find_the_information():

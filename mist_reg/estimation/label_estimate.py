@@ -38,8 +38,10 @@ Example:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import Counter
+from collections.abc import Collection
 
 import torch
 from torch import Tensor
@@ -55,25 +57,38 @@ __all__ = ["label_mi"]
 _VALIDATION_FRACTION = 0.2
 _NO_GAIN = 1e-3  # nats: a validation gain below this is no gain
 _FOLDS = 5  # every row tested once, each classifier trained on 80% of the rows
+_CONTENDER_ERRORS = 3.0  # a family this many standard errors behind the first fold's choice is not tried again
 
 
 def _choose_and_fit(
-    x: Tensor, y: Tensor, n_classes: int, seed: int | None, family: str | None = None
-) -> tuple[LabelClassifier, float, float, list[str]]:
-    """Fits every candidate family (only ``family`` when it is one of them) on a validation
-    split of ``(x, y)``, refits the one of least validation cross-entropy on all the rows, and
-    returns it, its validation gain over the class frequencies with its standard error, and
-    the names of the candidates."""
+    x: Tensor, y: Tensor, n_classes: int, seed: int | None, families: Collection[str] | None = None
+) -> tuple[LabelClassifier, float, float, list[str], list[str]]:
+    """Fits every candidate family (only those in ``families``, when any of them is a candidate)
+    on a validation split of ``(x, y)``, refits the one of least validation cross-entropy on all
+    the rows, and returns it, its validation gain over the class frequencies with its standard
+    error, the names of the candidates, and the contenders: the candidates whose validation
+    cross-entropy exceeds the chosen one's by at most ``_CONTENDER_ERRORS`` standard errors of
+    their paired per-row difference (the chosen one included)."""
     fit, valid = stratified_split(y, _VALIDATION_FRACTION, seed)
     candidates = default_classifiers(y[fit], x.shape[1], n_classes, seed)
-    candidates = [c for c in candidates if c.name == family] or candidates
+    candidates = [c for c in candidates if families is None or c.name in families] or candidates
     scores = [c.fit(x[fit], y[fit], n_classes, x[valid], y[valid]) for c in candidates]
-    chosen = candidates[min(range(len(scores)), key=scores.__getitem__)]
-    gains = chosen.log_probs(x[valid]).gather(1, y[valid, None])[:, 0]
-    gains = gains - class_log_frequencies(y[fit], n_classes).to(gains.device)[y[valid]]
+    best = min(range(len(scores)), key=scores.__getitem__)
+    losses = [-c.log_probs(x[valid]).gather(1, y[valid, None])[:, 0] for c in candidates]
+    contenders = [c.name for c, loss in zip(candidates, losses) if _within_noise(loss, losses[best])]
+    chosen = candidates[best]
+    gains = -losses[best] - class_log_frequencies(y[fit], n_classes).to(losses[best].device)[y[valid]]
     gain, gain_error = float(gains.mean()), float(gains.std() / len(gains) ** 0.5) if len(gains) > 1 else 0.0
     chosen.refit(x, y)
-    return chosen, gain, gain_error, [c.name for c in candidates]
+    return chosen, gain, gain_error, [c.name for c in candidates], contenders
+
+
+def _within_noise(loss: Tensor, best: Tensor) -> bool:
+    """Whether per-row validation losses ``loss`` are worse than ``best`` on the same rows by at
+    most ``_CONTENDER_ERRORS`` standard errors of the paired difference."""
+    difference = (loss - best).double()
+    error = float(difference.std() / len(difference) ** 0.5) if len(difference) > 1 else math.inf
+    return float(difference.mean()) <= _CONTENDER_ERRORS * error
 
 
 def _test_values(classifier: LabelClassifier, x_test: Tensor, y_test: Tensor, log_prior: Tensor) -> Tensor:
@@ -87,11 +102,16 @@ class _SplitCurve:
     every size of the learning curve (the largest last) and the training sizes."""
 
     def __init__(
-        self, split: tuple[Tensor, Tensor, Tensor, Tensor], n_classes: int, seed: int | None, curve: bool
+        self,
+        split: tuple[Tensor, Tensor, Tensor, Tensor],
+        n_classes: int,
+        seed: int | None,
+        curve: bool,
+        families: Collection[str] | None = None,
     ) -> None:
         x, y, x_test, y_test = split
         log_prior = class_log_frequencies(y, n_classes)  # H(Y)'s term: all training rows at every size
-        classifier, gain, gain_error, names = _choose_and_fit(x, y, n_classes, seed)
+        classifier, gain, gain_error, names, self.contenders = _choose_and_fit(x, y, n_classes, seed, families)
         self.family, self.values, self.sizes = classifier.name, [], []
         self.informative = gain > max(2 * gain_error, _NO_GAIN)
         self.message = (
@@ -103,7 +123,7 @@ class _SplitCurve:
         )
         if curve:
             for rows in nested_subsets(y, CURVE_FRACTIONS[:-1], seed):
-                smaller = _choose_and_fit(x[rows], y[rows], n_classes, seed, family=classifier.name)[0]
+                smaller = _choose_and_fit(x[rows], y[rows], n_classes, seed, [classifier.name])[0]
                 self.values.append(_test_values(smaller, x_test, y_test, log_prior))
                 self.sizes.append(float(len(rows)))
         self.values.append(_test_values(classifier, x_test, y_test, log_prior))
@@ -158,7 +178,9 @@ def label_mi(
     of :func:`~mist_reg.estimation.classifiers.default_classifiers` (shrunk LDA, QDA, logistic
     regression, a small MLP) chooses its hyperparameters, a temperature and a floor of class
     frequencies there, and the family of least calibrated validation cross-entropy is refitted
-    on all training rows (the MLP keeps its early-stopped weights) and tested. With
+    on all training rows (the MLP keeps its early-stopped weights) and tested. A family whose
+    validation cross-entropy on the first fold exceeds that fold's choice by more than three
+    standard errors of the paired per-row difference is not fitted on the other folds. With
     ``extrapolate``, that family is fitted again (hyperparameters chosen afresh) on a quarter
     and a half of every class's training rows and tested on the same rows, and the three held-out
     values are extrapolated to infinitely many training rows by the hyperbola of
@@ -258,9 +280,10 @@ def label_mi(
         else:
             train, test = stratified_split(y, test_percentage, seed)
             splits = [(x[train], y[train], x[test], y[test])]
-    curves = [
-        _SplitCurve(split, k_present, None if seed is None else seed + k, extrapolate) for k, split in enumerate(splits)
-    ]
+    curves: list[_SplitCurve] = []
+    for k, split in enumerate(splits):  # the first fold's clear losers are not fitted again
+        families = curves[0].contenders if curves else None
+        curves.append(_SplitCurve(split, k_present, None if seed is None else seed + k, extrapolate, families))
     for k, curve in enumerate(curves):
         if curve.message:
             messages.append(f"(fold {k + 1}) {curve.message}" if len(curves) > 1 else curve.message)
