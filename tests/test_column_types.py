@@ -248,3 +248,25 @@ def test_a_declared_label_column_with_few_rows_per_class_reaches_the_classifier(
     assert mi.estimator_name.startswith("classifier:") and mi.bound == "lower"
     assert 0.3 * task.mutual_information < float(mi) < task.mutual_information + 3 * mi.standard_error
     assert read_pair(y.float(), x, discrete_x=True).x_types.label_column
+
+
+def test_a_table_mixing_strings_and_numbers_reads_each_column_by_its_values():
+    # x: a measurement independent of y beside a string category; y copies the category with
+    # probability 0.8 + 0.2 / 3, else one of the two others: I = log 3 - H(0.8 + 0.2/3, 0.2/3, 0.2/3)
+    g = np.random.default_rng(0)
+    n = 4000
+    category = g.integers(0, 3, n)
+    y = np.where(g.random(n) < 0.2, g.integers(0, 3, n), category)
+    q = 0.2 / 3
+    truth = math.log(3) + (1 - 2 * q) * math.log(1 - 2 * q) + 2 * q * math.log(q)
+    table = np.empty((n, 2), dtype=object)
+    table[:, 0], table[:, 1] = g.normal(size=n), np.array(["a", "b", "c"])[category]
+    side = read_side(table, "x")
+    assert side.discrete == (1,) and side.levels == (3,)
+    rows = [(float(v), s) for v, s in table]  # a list of rows: numpy would turn the numbers into strings
+    codes = np.stack([table[:, 0].astype(float), category], 1)
+    estimates = [estimate_mi(v, y) for v in (table, rows, codes)]
+    assert float(estimates[0]) == float(estimates[1]) == float(estimates[2])
+    assert abs(float(estimates[0]) - truth) <= 0.05 * truth, (float(estimates[0]), truth)
+    with pytest.raises(ValueError, match="column 1 of x holds non-numeric values"):
+        estimate_mi(table, y, discrete_x=False)

@@ -21,6 +21,9 @@ The rule, per column (``discrete_x=`` / ``discrete_y=`` override it):
   ``N / 10`` distinct values): 50 class labels loaded as ``float64`` are codes whatever their
   dtype. Pass ``discrete_x=False`` for a float column that only looks discrete.
 
+A table whose rows mix strings and numbers (an object array, or a list of rows) is read
+column by column, each by its values: a column of numbers only follows the rules above.
+
 A *side* (all of ``x`` or all of ``y``) is **categorical** when every column is discrete and
 the joint values of its columns number at most ``N / 10``: it can then be modelled by class
 probabilities (:attr:`SideTypes.categorical`).
@@ -39,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,7 +54,7 @@ from torch import Tensor
 
 from mist_reg.estimation.label_splits import single_row_count
 
-__all__ = ["SideTypes", "read_side", "Declared", "MAX_FLOAT_LEVELS", "MIN_SAMPLES_PER_LEVEL"]
+__all__ = ["SideTypes", "read_side", "numeric_columns", "Declared", "MAX_FLOAT_LEVELS", "MIN_SAMPLES_PER_LEVEL"]
 
 Declared = bool | Sequence[int] | None
 """``None``: read the types from the data; ``True`` / ``False``: every column discrete /
@@ -115,6 +119,8 @@ def _as_array(values: Any, name: str) -> np.ndarray:
     elif isinstance(values, (list, tuple)):
         try:
             array = np.asarray(values)
+            if array.dtype.kind in "US":  # rows mixing strings and numbers: keep each value's type
+                array = np.asarray(values, dtype=object)
         except ValueError as error:
             raise ValueError(f"{name} is a ragged sequence and cannot form an array: {error}") from None
     else:
@@ -126,6 +132,39 @@ def _as_array(values: Any, name: str) -> np.ndarray:
     if array.shape[0] == 0:
         raise ValueError(f"{name} is empty; at least 2 samples are needed")
     return array
+
+
+def _typed_column(column: np.ndarray) -> np.ndarray:
+    """An object column (a table whose rows mix strings and numbers) as the array its values
+    make: all booleans -> bool, all other real numbers -> int64 or float64; else unchanged."""
+    if column.dtype.kind != "O":
+        return column
+    values = column.tolist()
+    if all(isinstance(v, (bool, np.bool_)) for v in values):
+        return np.asarray(values, dtype=bool)
+    if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values):
+        return np.asarray(values)
+    return column
+
+
+def numeric_columns(values: Any, name: str, columns: Sequence[int]) -> np.ndarray:
+    r"""The ``columns`` of ``values`` (any input :func:`read_side` accepts) as one ``[N, len(columns)]``
+    numeric array: how the continuous columns of a side that also holds strings are taken out.
+
+    Raises:
+        ValueError: Where one of the columns holds values other than numbers.
+
+    Example:
+        >>> table = [(1.5, "cat"), (2.5, "dog"), (0.5, "cat")]
+        >>> numeric_columns(table, "x", [0]).ravel().tolist()
+        [1.5, 2.5, 0.5]
+    """
+    array = _as_array(values, name)
+    typed = [_typed_column(array[:, j]) for j in columns]
+    for j, column in zip(columns, typed):
+        if column.dtype.kind not in "biuf":
+            raise ValueError(f"column {j} of {name} holds values other than numbers and cannot be continuous")
+    return np.stack(typed, axis=1) if typed else np.zeros((array.shape[0], 0))
 
 
 def _declared_columns(declared: Declared, n_columns: int, name: str) -> set[int] | None:
@@ -230,7 +269,7 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
     counts = _distinct_counts(array)
     many_valued: list[tuple[int, int]] = []  # (column, values): integers of a wide side, > MAX_FLOAT_LEVELS values
     for j in range(d):
-        column = array[:, j]
+        column = _typed_column(array[:, j])
         numeric = column.dtype.kind in "biuf"
         if forced is not None and j not in forced:
             if not numeric:
@@ -265,7 +304,7 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
     if many_valued and sum(k for _, k in many_valued) * MIN_SAMPLES_PER_LEVEL <= n:
         # few enough indicator columns to learn from the rows: codes, as a lone column would be
         for j, n_levels in many_valued:
-            column_codes, _ = _unique_codes(array[:, j], name, j)
+            column_codes, _ = _unique_codes(_typed_column(array[:, j]), name, j)
             discrete.append(j)
             codes.append(column_codes)
             levels.append(n_levels)

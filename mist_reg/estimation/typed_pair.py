@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from mist_reg.checks import WideCentring, as_samples, check_pair
-from mist_reg.estimation.column_types import Declared, SideTypes, read_side
+from mist_reg.estimation.column_types import Declared, SideTypes, numeric_columns, read_side
 
 __all__ = ["TypedPair", "read_pair", "indicators"]
 
@@ -89,18 +89,18 @@ def _numeric(values: Any) -> bool:
 def _side(train: Any, test: Any, name: str, declared: Declared) -> tuple[Tensor, SideTypes, int, int]:
     """Features, types, the number of continuous columns and of training rows of one side."""
     centring = WideCentring()
-    numeric = [
-        as_samples(v, label, centring) if _numeric(v) else None
-        for v, label in ((train, name), (test, f"{name}_test"))
-        if v is not None
-    ]
+    parts = [(v, label) for v, label in ((train, name), (test, f"{name}_test")) if v is not None]
+    numeric = [as_samples(v, label, centring) if _numeric(v) else None for v, label in parts]
     raw = train if test is None else _stack(train, test, name)
     types = read_side(raw, name, declared)
     n_train = len(train) if not isinstance(train, Tensor) else train.shape[0]
     continuous = list(types.continuous)
-    if continuous and any(v is None for v in numeric):
-        raise ValueError(f"{name} holds non-numeric values in a column read as continuous")
-    values = torch.cat(numeric, 0)[:, continuous] if continuous else None
+    values = None
+    if continuous and all(v is not None for v in numeric):
+        values = torch.cat(numeric, 0)[:, continuous]
+    elif continuous:  # a table mixing strings and numbers: its numeric columns, taken out one by one
+        centring = WideCentring()
+        values = torch.cat([as_samples(numeric_columns(v, label, continuous), label, centring) for v, label in parts])
     device = values.device if values is not None else (train.device if isinstance(train, Tensor) else None)
     coded = indicators(types).to(device) if device is not None else indicators(types)
     features = coded if values is None else torch.cat([values, coded.to(values.device)], 1)
@@ -113,6 +113,8 @@ def _stack(train: Any, test: Any, name: str) -> Any:
         if isinstance(array, Tensor) and array.dtype in (torch.float16, torch.bfloat16):
             array = array.float()
         array = np.asarray(array)
+        if array.dtype.kind in "US" and isinstance(v, (list, tuple)):  # rows mixing strings and numbers
+            array = np.asarray(v, dtype=object)
         return array[:, None] if array.ndim == 1 else array
 
     a, b = as_array(train), as_array(test)
