@@ -112,7 +112,8 @@ def as_samples(
             raise TypeError(f"{name} must hold numbers, got a numpy array of dtype {values.dtype}")
         if values.ndim == 0:
             raise ValueError(f"{name} must have shape [N] or [N, d], got a scalar")
-        tensor = torch.from_numpy(np.ascontiguousarray(values))
+        values = np.ascontiguousarray(values)
+        tensor = torch.from_numpy(values if values.flags.writeable else values.copy())  # a read-only view (pandas)
     elif isinstance(values, (list, tuple)):
         try:
             array = np.asarray(values)

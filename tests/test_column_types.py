@@ -270,3 +270,32 @@ def test_a_table_mixing_strings_and_numbers_reads_each_column_by_its_values():
     assert abs(float(estimates[0]) - truth) <= 0.05 * truth, (float(estimates[0]), truth)
     with pytest.raises(ValueError, match="column 1 of x holds non-numeric values"):
         estimate_mi(table, y, discrete_x=False)
+
+
+def test_a_pandas_table_is_read_by_its_columns_and_refuses_missing_values():
+    import pandas as pd
+
+    g = np.random.default_rng(1)
+    n = 3000
+    category = g.integers(0, 3, n)
+    y = np.where(g.random(n) < 0.2, g.integers(0, 3, n), category)
+    table = pd.DataFrame(
+        {
+            "noise": g.normal(size=n),
+            "category": pd.Categorical(np.array(["a", "b", "c"])[category]),
+            "flag": g.random(n) < 0.5,
+            "count": g.integers(0, 5, n),
+        }
+    )
+    codes = np.stack([table["noise"].to_numpy(), category, table["flag"].to_numpy(), table["count"].to_numpy()], 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no complaint about pandas' read-only arrays
+        assert float(estimate_mi(table, pd.Series(y))) == float(estimate_mi(codes, y))
+    assert read_side(table.to_numpy(), "x").discrete == (1, 2, 3)
+    table.loc[5, "category"] = np.nan
+    with pytest.raises(ValueError, match="missing value .* at row 5 of column 1"):
+        estimate_mi(table, y)
+    nullable = pd.DataFrame({"noise": table["noise"], "count": pd.array(category, dtype="Int64")})
+    nullable.loc[7, "count"] = pd.NA
+    with pytest.raises(ValueError, match="missing value .* at row 7 of column 1"):
+        estimate_mi(nullable, y)

@@ -21,8 +21,9 @@ The rule, per column (``discrete_x=`` / ``discrete_y=`` override it):
   ``N / 10`` distinct values): 50 class labels loaded as ``float64`` are codes whatever their
   dtype. Pass ``discrete_x=False`` for a float column that only looks discrete.
 
-A table whose rows mix strings and numbers (an object array, or a list of rows) is read
-column by column, each by its values: a column of numbers only follows the rules above.
+A table whose rows mix strings and numbers (an object array, a list of rows, a pandas
+``DataFrame``) is read column by column, each by its values: a column of numbers only
+follows the rules above.
 
 A *side* (all of ``x`` or all of ``y``) is **categorical** when every column is discrete and
 the joint values of its columns number at most ``N / 10``: it can then be modelled by class
@@ -54,7 +55,15 @@ from torch import Tensor
 
 from mist_reg.estimation.label_splits import single_row_count
 
-__all__ = ["SideTypes", "read_side", "numeric_columns", "Declared", "MAX_FLOAT_LEVELS", "MIN_SAMPLES_PER_LEVEL"]
+__all__ = [
+    "SideTypes",
+    "read_side",
+    "numeric_columns",
+    "table_values",
+    "Declared",
+    "MAX_FLOAT_LEVELS",
+    "MIN_SAMPLES_PER_LEVEL",
+]
 
 Declared = bool | Sequence[int] | None
 """``None``: read the types from the data; ``True`` / ``False``: every column discrete /
@@ -132,6 +141,29 @@ def _as_array(values: Any, name: str) -> np.ndarray:
     if array.shape[0] == 0:
         raise ValueError(f"{name} is empty; at least 2 samples are needed")
     return array
+
+
+def table_values(values: Any) -> Any:
+    r"""A table object with a ``to_numpy`` method (a pandas ``DataFrame`` or ``Series``) as its
+    numpy array (an object array where its columns' dtypes differ); anything else as it is.
+
+    Example:
+        >>> table_values([1, 2]), table_values(np.zeros(2)).shape
+        ([1, 2], (2,))
+    """
+    if isinstance(values, (Tensor, np.ndarray)) or not callable(getattr(values, "to_numpy", None)):
+        return values
+    return values.to_numpy()
+
+
+def _missing(value: Any) -> bool:
+    """Whether a value of an object column stands for a missing one (``None``, NaN, ``pandas.NA``)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas.NA: its comparisons are missing too
+        return True
 
 
 def _typed_column(column: np.ndarray) -> np.ndarray:
@@ -213,7 +245,7 @@ def _unique_codes(column: np.ndarray, name: str, j: int) -> tuple[np.ndarray, in
         raise ValueError(f"{name} holds NaN at row {row} of column {j}; drop or impute the row first")
     if column.dtype.kind == "O":
         for row, value in enumerate(column):
-            if value is None or (isinstance(value, float) and value != value):
+            if _missing(value):
                 raise ValueError(
                     f"{name} holds a missing value ({value}) at row {row} of column {j}; drop or impute the row first"
                 )

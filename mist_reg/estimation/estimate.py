@@ -34,7 +34,7 @@ import torch
 
 from mist_reg.checks import check_positive_int
 from mist_reg.estimation import training_defaults as defaults
-from mist_reg.estimation.column_types import Declared
+from mist_reg.estimation.column_types import Declared, table_values
 from mist_reg.estimation.combine import FoldFit, combine_fits
 from mist_reg.estimation.coordinates import fit_in_coordinates
 from mist_reg.estimation.critic_ensemble import with_critic_ensemble
@@ -155,8 +155,8 @@ def estimate_mi(
     ``inf``. Both warn. See ``docs/error_bars.md``.
 
     Arguments:
-        x: Samples ``[N, x_dim]`` (a numpy array or tensor; ``[N]`` is read as ``[N, 1]``),
-            or a training data loader yielding ``(x, y)`` or ``{'x': x, 'y': y}`` batches
+        x: Samples ``[N, x_dim]`` (a numpy array, tensor, list of rows or pandas ``DataFrame``;
+            columns of strings are codes; ``[N]`` is read as ``[N, 1]``), or a training data loader yielding ``(x, y)`` or ``{'x': x, 'y': y}`` batches
             (then give ``test_loader`` too).
         y: Samples ``[N, y_dim]`` paired row by row with ``x``.
         estimator: ``"default"`` (see above), ``"ksg"``, a registered name (see
@@ -239,6 +239,7 @@ def estimate_mi(
             )
         estimator = estimator_name
     estimator_arg = estimator
+    x, y, x_test, y_test = (table_values(v) for v in (x, y, x_test, y_test))
     configured = _configured_training(
         dict(
             test_percentage=test_percentage,
