@@ -9,7 +9,7 @@ import warnings
 import pytest
 import torch
 
-from mist_reg.estimation.classifiers import LabelClassifier
+from mist_reg.estimation.classifiers import BoostedTrees, LabelClassifier
 from mist_reg.estimation.label_curve import curve_weight
 from mist_reg.estimation.label_estimate import label_mi
 from mist_reg.tasks.labels import GaussianMixtureLabelTask
@@ -85,7 +85,7 @@ def test_xor_classes_choose_a_nonlinear_family_and_find_the_information():
     assert float(mi) > 0.75 * math.log(2)
 
 
-def test_a_ring_boundary_is_resolved_by_the_neighbour_family():
+def test_a_ring_boundary_is_resolved_by_a_family_that_draws_steps():
     # the label is the side of a circle of radius r (the median radius), flipped with
     # probability 0.2: p(y | x) is a step in |x|, I = log 2 - H(0.9, 0.1) = 0.368 nats
     g = torch.Generator().manual_seed(0)
@@ -94,8 +94,33 @@ def test_a_ring_boundary_is_resolved_by_the_neighbour_family():
     y = torch.where(torch.rand(4000, generator=g) < 0.2, torch.randint(2, (4000,), generator=g), side)
     truth = math.log(2) + 0.9 * math.log(0.9) + 0.1 * math.log(0.1)
     mi = label_mi(x, y, 2, seed=0)
-    assert "knn" in mi.estimator_name
+    assert "knn" in mi.estimator_name or "trees" in mi.estimator_name
     assert abs(float(mi) - truth) <= 0.1 * truth  # the smooth families alone give about 0.8x
+
+
+def test_an_exclusive_or_among_many_columns_is_resolved_by_boosted_trees():
+    # y is the exclusive-or of the signs of 2 of 12 columns, replaced by a fair coin with
+    # probability 0.2: I = log 2 - H(0.9, 0.1) = 0.368 nats
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3000, 12, generator=g)
+    side = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()
+    y = torch.where(torch.rand(3000, generator=g) < 0.2, torch.randint(2, (3000,), generator=g), side)
+    truth = math.log(2) + 0.9 * math.log(0.9) + 0.1 * math.log(0.1)
+    mi = label_mi(x, y, 2, seed=0)
+    assert mi.estimator_name == "classifier:trees (extrapolated)"
+    assert abs(float(mi) - truth) <= 0.1 * truth, (float(mi), truth)  # the smooth families: about 0.7x
+
+
+def test_boosted_trees_give_a_class_absent_from_their_rows_the_floor_not_an_error():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 3, generator=g)
+    y = (x[:, 0] > 0).long()  # classes 0 and 1 train; class 2 appears only among the validation rows
+    y_valid = torch.cat([y[400:599], torch.tensor([2])])
+    model = BoostedTrees(seed=0)
+    model.fit(x[:400], y[:400], 3, x[400:], y_valid)
+    log_q = model.log_probs(x[400:])
+    assert log_q.shape == (200, 3) and torch.isfinite(log_q).all()
+    assert float(log_q[:, 2].exp().max()) < 0.05
 
 
 def test_explicit_test_rows_are_the_ones_tested():

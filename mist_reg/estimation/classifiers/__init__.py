@@ -2,14 +2,17 @@ r"""Classifiers ``q(y | x)`` of a class label for :func:`mist_reg.estimation.lab
 cheap models written in torch, each choosing its hyperparameters and one temperature on
 validation rows (:mod:`.base`): a shared-covariance Gaussian (:mod:`.gaussian`), one covariance
 per class (:mod:`.quadratic`, where every class has more rows than features), multinomial
-logistic regression (:mod:`.logistic`), a small MLP (:mod:`.mlp`) and, for few features, the
-k-nearest-neighbour classifier (:mod:`.neighbours`).
+logistic regression (:mod:`.logistic`), a small MLP (:mod:`.mlp`), for few features the
+k-nearest-neighbour classifier (:mod:`.neighbours`), and where they are cheap, gradient-boosted
+trees (:mod:`.trees`).
 
 Example:
     >>> import torch
     >>> labels = torch.randint(0, 3, (300,))
     >>> [type(c).__name__ for c in default_classifiers(labels, n_features=200, n_classes=3)]
     ['SharedCovarianceGaussian', 'LogisticRegression', 'MLPClassifier']
+    >>> [c.name for c in default_classifiers(labels, n_features=20, n_classes=3)]
+    ['lda', 'qda', 'logistic', 'mlp', 'trees']
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from mist_reg.estimation.classifiers.logistic import LogisticRegression
 from mist_reg.estimation.classifiers.mlp import MLPClassifier
 from mist_reg.estimation.classifiers.neighbours import NearestNeighbourClassifier, offered
 from mist_reg.estimation.classifiers.quadratic import ClassCovarianceGaussian, quadratic_fits
+from mist_reg.estimation.classifiers.trees import BoostedTrees
+from mist_reg.estimation.classifiers.trees import offered as trees_offered
 
 __all__ = [
     "LabelClassifier",
@@ -30,6 +35,7 @@ __all__ = [
     "LogisticRegression",
     "MLPClassifier",
     "NearestNeighbourClassifier",
+    "BoostedTrees",
     "class_log_frequencies",
     "fit_inverse_temperature",
     "default_classifiers",
@@ -49,13 +55,15 @@ def default_classifiers(labels: Tensor, n_features: int, n_classes: int, seed: i
         The shared-covariance Gaussian, the per-class-covariance Gaussian when every class has
         more rows than features (:func:`~mist_reg.estimation.classifiers.quadratic.quadratic_fits`),
         logistic regression, the MLP, and the nearest-neighbour classifier for few features
-        and rows (:func:`~mist_reg.estimation.classifiers.neighbours.offered`).
+        and rows (:func:`~mist_reg.estimation.classifiers.neighbours.offered`), and boosted trees
+        where a round of them sees few columns (:func:`~mist_reg.estimation.classifiers.trees.offered`).
 
     Example:
         >>> import torch
         >>> [c.name for c in default_classifiers(torch.arange(40) % 2, n_features=3, n_classes=2)]
-        ['lda', 'qda', 'logistic', 'mlp', 'knn']
+        ['lda', 'qda', 'logistic', 'mlp', 'knn', 'trees']
     """
     quadratic = [ClassCovarianceGaussian()] if quadratic_fits(labels, n_features, n_classes) else []
     neighbours = [NearestNeighbourClassifier()] if offered(len(labels), n_features) else []
-    return [SharedCovarianceGaussian(), *quadratic, LogisticRegression(), MLPClassifier(seed=seed), *neighbours]
+    trees = [BoostedTrees(seed=seed)] if trees_offered(n_features, n_classes) else []
+    return [SharedCovarianceGaussian(), *quadratic, LogisticRegression(), MLPClassifier(seed=seed), *neighbours, *trees]
