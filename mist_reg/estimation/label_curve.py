@@ -14,8 +14,11 @@ gives way to the other, and three sizes determine it:
 * ``r = (I(m3) - I(m2)) / (I(m2) - I(m1))`` gives ``c``, which is clamped to ``[0, m3 / 2]``:
   ``c < 0`` would be a gap closing faster than ``1 / m``, which a parametric fit does not
   do, so the slowest-to-close reading consistent with the curve, ``c = 0``, is used; and at
-  ``c > m3 / 2`` the largest size has not reached the ``1 / m`` regime, where the three points
-  do not pin the asymptote down (it is flagged, the estimate may be low);
+  ``c > m3 / 2`` (with doubling sizes: a second step at least as large as the first) the
+  largest size has not reached the ``1 / m`` regime and the three points do not pin the
+  asymptote down: it is flagged, and ``label_mi`` then reports the held-out value, since a
+  curve still steepening is as likely the start of an S (a classifier finding a few
+  informative columns among many) as a hyperbola's saturated end;
 * ``I_inf = I(m3) + w (I(m3) - I(m2))`` with ``w = (m2 + c) / (m3 - m2)``: with doubling sizes
   and ``c = 0`` this is Richardson's ``2 I(m3) - I(m2)``;
 * the steps are differences of means over the same test rows, so their standard errors are

@@ -132,7 +132,7 @@ class _SplitCurve:
 
 def _extrapolation(curves: list[_SplitCurve], n_classes: int, messages: list[str]) -> float | None:
     """The weight of the learning curve's last step (``None``: report the held-out value),
-    noting in ``messages`` why the curve is not used or when it is far from its asymptote."""
+    noting in ``messages`` why the curve is not used."""
     if not all(c.informative for c in curves):
         return None
     sizes = [sum(c.sizes[j] for c in curves) / len(curves) for j in range(len(CURVE_FRACTIONS))]
@@ -145,13 +145,15 @@ def _extrapolation(curves: list[_SplitCurve], n_classes: int, messages: list[str
     pooled = [torch.cat([c.values[j] for c in curves]).double() for j in range(len(sizes))]
     values = [float(v.mean()) for v in pooled]
     step_errors = [float((b - a).std() / len(a) ** 0.5) for a, b in zip(pooled, pooled[1:])]
-    weight, c, clamped = curve_weight(sizes, values, step_errors)
-    if clamped:
+    weight, _, clamped = curve_weight(sizes, values, step_errors)
+    if clamped:  # a hyperbola's steps shrink; one still steepening is no hyperbola's, and its asymptote unread
         messages.append(
             f"the learning curve ({', '.join(f'{v:.3f}' for v in values)} nats at "
-            f"{', '.join(f'{m:.0f}' for m in sizes)} training rows) is still far from its asymptote "
-            f"(c = {c:.0f} clamped at half the largest size): the extrapolated estimate may be low; more rows help"
+            f"{', '.join(f'{m:.0f}' for m in sizes)} training rows) rises faster at its second doubling than at its "
+            "first: the classifier is still finding the structure (a few informative columns among many, say), "
+            "which three sizes cannot extrapolate; the held-out value, a lower bound, is reported; more rows help"
         )
+        return None
     return weight
 
 
@@ -188,8 +190,9 @@ def label_mi(
     :mod:`~mist_reg.estimation.label_curve`; the held-out cross-entropy of any classifier is
     an upper bound on ``H(Y | X)`` that tightens as it sees more rows, and the curve estimates
     what it tightens to. The estimate is then no longer a bound (``bound=None``); without
-    ``extrapolate`` (or where the curve is not used: no information found, or fewer than 2
-    rows per class at its smallest size, each said in ``warnings``) it is the held-out value,
+    ``extrapolate`` (or where the curve is not used: no information found, fewer than 2
+    rows per class at its smallest size, or a curve that steepens, each said in ``warnings``)
+    it is the held-out value,
     ``bound="lower"``.
 
     When the chosen family beats the class frequencies on validation by less than twice the

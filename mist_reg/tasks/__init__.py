@@ -33,7 +33,7 @@ from mist_reg.tasks.gaussian import (
     sparse_gaussian,
     student_t_correction,
 )
-from mist_reg.tasks.labels import GaussianMixtureLabelTask
+from mist_reg.tasks.labels import GaussianMixtureLabelTask, StepLabelTask
 from mist_reg.tasks.mixed import MixedColumnsTask
 from mist_reg.tasks.mixtures import ClusteredMixtureTask
 from mist_reg.tasks.structured import AdditiveUniformTask, PeriodicTask, SparseSignalTask, two_views
@@ -62,6 +62,7 @@ __all__ = [
     "get_task",
     "list_tasks",
     "GaussianMixtureLabelTask",
+    "StepLabelTask",
     "DiscretePairTask",
     "discrete_pair",
     "table_mutual_information",

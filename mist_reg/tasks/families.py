@@ -4,7 +4,8 @@ parameters to report on (``"reporting"``) and parameters drawn after the default
 
 ``FAMILY_TASKS[family][split]`` lists task names; every name is registered in
 :data:`mist_reg.tasks.TASKS`, so :func:`mist_reg.tasks.get_task` builds it. Families: class
-labels from Gaussian-mixture features, discrete pairs, mixed columns, periodic dependence,
+labels from Gaussian-mixture features, binary labels set by a step in two of many columns
+(``label-steps``: a ring or an exclusive-or, exact truths), discrete pairs, mixed columns, periodic dependence,
 additive uniform noise, a sparse signal among outliers, rotated clustered mixtures, one
 column regressed on several (``y = f(x) + noise``), two wide views of a latent, and high MI (2-20 nats, from several of these families).
 
@@ -25,7 +26,7 @@ from functools import partial
 
 from mist_reg.tasks.base import Task
 from mist_reg.tasks.discrete import discrete_pair
-from mist_reg.tasks.labels import GaussianMixtureLabelTask
+from mist_reg.tasks.labels import GaussianMixtureLabelTask, StepLabelTask
 from mist_reg.tasks.mixed import MixedColumnsTask
 from mist_reg.tasks.mixtures import ClusteredMixtureTask
 from mist_reg.tasks.monte_carlo import _computed
@@ -55,6 +56,17 @@ _FAMILIES: dict[str, tuple[dict[str, _Factory], dict[str, _Factory]]] = {
             "label-k20-d32-s3": _P(GaussianMixtureLabelTask, 20, 32, 3.0),
             "label-k50-d64-s4": _P(GaussianMixtureLabelTask, 50, 64, 4.0),
             "label-k100-d256-s5": _P(GaussianMixtureLabelTask, 100, 256, 5.0),
+        },
+    ),
+    "label-steps": (
+        {
+            "steps-ring-d8-f0.2": _P(StepLabelTask, "ring", 8, 0.2),
+            "steps-xor-d16-f0.2": _P(StepLabelTask, "xor", 16, 0.2),
+        },
+        {
+            "steps-ring-d32-f0.2": _P(StepLabelTask, "ring", 32, 0.2),
+            "steps-xor-d64-f0.2": _P(StepLabelTask, "xor", 64, 0.2),
+            "steps-ring-d2-f0.2": _P(StepLabelTask, "ring", 2, 0.2),
         },
     ),
     "discrete": (
@@ -175,6 +187,11 @@ _UNSEEN: dict[str, dict[str, _Factory]] = {
         "label-k7-d64-s1": _P(GaussianMixtureLabelTask, 7, 64, 1.0, seed=1, name="label-k7-d64-s1"),
         "label-k5-d128-s1": _P(GaussianMixtureLabelTask, 5, 128, 1.0, seed=1, name="label-k5-d128-s1"),
         "label-k50-d32-s3": _P(GaussianMixtureLabelTask, 50, 32, 3.0, seed=12, name="label-k50-d32-s3"),
+    },
+    "label-steps": {
+        "steps-xor-d32-f0.3": _P(StepLabelTask, "xor", 32, 0.3),
+        "steps-ring-d16-f0.1": _P(StepLabelTask, "ring", 16, 0.1),
+        "steps-xor-d4-f0.05": _P(StepLabelTask, "xor", 4, 0.05),
     },
     "discrete": {
         "discrete-30x6-b1.5": _P(discrete_pair, 30, 6, 1.5, seed=3),

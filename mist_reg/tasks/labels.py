@@ -1,9 +1,14 @@
-r"""Class labels from Gaussian-mixture features: y is a class in ``0..K-1``, x its feature vector.
+r"""Class labels from features: y is a class in ``0..K-1``, x its feature vector.
 
-``y`` is uniform over ``K`` classes and ``x | y = k ~ N(mu_k, I_d)``, with class means drawn
-once from a fixed seed. The posterior ``p(k | x)`` is a softmax of ``<x, mu_k> - |mu_k|^2 / 2``,
-so ``I(X; Y) = H(Y) - E H(Y | X) = E_x KL(p(. | x) || uniform)``, averaged by Monte Carlo with
+:class:`GaussianMixtureLabelTask`: ``y`` is uniform over ``K`` classes and
+``x | y = k ~ N(mu_k, I_d)``, with class means drawn once from a fixed seed. The posterior
+``p(k | x)`` is a softmax of ``<x, mu_k> - |mu_k|^2 / 2``, so
+``I(X; Y) = H(Y) - E H(Y | X) = E_x KL(p(. | x) || uniform)``, averaged by Monte Carlo with
 its standard error (``mutual_information_se``).
+
+:class:`StepLabelTask`: a binary label set by a step in two of ``d`` standard normal columns
+(inside or outside a circle, or the exclusive-or of two signs), replaced by a fair coin with
+probability ``flip``: the posterior is a step, and ``I = log 2 - H(flip / 2)`` exactly.
 
 Example:
     >>> task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=3.0)
@@ -22,7 +27,7 @@ from torch import Tensor
 from mist_reg.tasks.base import Task, _check_float, _check_int
 from mist_reg.tasks.monte_carlo import monte_carlo_mean, stored_truth
 
-__all__ = ["GaussianMixtureLabelTask", "class_means"]
+__all__ = ["GaussianMixtureLabelTask", "StepLabelTask", "class_means"]
 
 
 def class_means(n_classes: int, dim: int, separation: float, seed: int = 0) -> Tensor:
@@ -102,4 +107,58 @@ class GaussianMixtureLabelTask(Task):
 
     def _sample(self, n: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         x, y = self._draw(n, generator)
+        return x, y.unsqueeze(1)
+
+
+_MEDIAN_RADIUS = math.sqrt(2 * math.log(2))  # P(|z| > r) = exp(-r^2 / 2) = 1/2 for z ~ N(0, I_2)
+
+
+class StepLabelTask(Task):
+    r"""A binary label (int64, shape [n, 1]) set by a step in two of ``dim`` standard normal
+    columns, replaced by a fair coin with probability ``flip``.
+
+    ``shape="ring"``: the side of the circle ``|(x_0, x_1)| = sqrt(2 log 2)`` (half the rows
+    inside); ``shape="xor"``: whether ``x_0`` and ``x_1`` have different signs. Either way the
+    side is a fair bit, ``p(y = side | x) = 1 - flip / 2``, and
+    ``I(X; Y) = log 2 - H(flip / 2)`` in nats, exactly.
+
+    Arguments:
+        shape: ``"ring"`` or ``"xor"``.
+        dim: Feature columns (at least 2; the others carry nothing).
+        flip: The probability that a fair coin replaces the side, in ``[0, 1)``.
+        name: Task name (default ``"steps-{shape}-d{dim}-f{flip}"``).
+
+    Raises:
+        ValueError: On another shape, ``dim < 2`` or ``flip`` outside ``[0, 1)``.
+
+    Example:
+        >>> task = StepLabelTask("xor", 16, 0.2)
+        >>> round(task.mutual_information, 4), task.dim_x
+        (0.3681, 16)
+        >>> x, y = task.sample(4, seed=0)
+        >>> x.shape, y.shape, y.dtype
+        (torch.Size([4, 16]), torch.Size([4, 1]), torch.int64)
+    """
+
+    def __init__(self, shape: str, dim: int, flip: float, name: str | None = None) -> None:
+        if shape not in ("ring", "xor"):
+            raise ValueError(f"shape must be 'ring' or 'xor', got {shape!r}")
+        dim = _check_int(dim, "dim", minimum=2)
+        self.shape, self.flip = shape, _check_float(flip, "flip")
+        if not 0.0 <= self.flip < 1.0:
+            raise ValueError(f"flip must lie in [0, 1), got {flip}")
+        right = 1.0 - self.flip / 2
+        conditional = -(right * math.log(right) + (1 - right) * math.log(1 - right)) if right < 1 else 0.0
+        name = name or f"steps-{shape}-d{dim}-f{self.flip:g}"
+        desc = f"binary label from a {shape} step in 2 of {dim} normal columns, replaced by a coin with p {self.flip:g}"
+        super().__init__(name, dim, 1, math.log(2) - conditional, desc)
+
+    def _sample(self, n: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        x = torch.randn(n, self.dim_x, generator=generator)
+        if self.shape == "ring":
+            side = (x[:, :2].norm(dim=1) > _MEDIAN_RADIUS).long()
+        else:
+            side = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()
+        coin = torch.randint(2, (n,), generator=generator)
+        y = torch.where(torch.rand(n, generator=generator) < self.flip, coin, side)
         return x, y.unsqueeze(1)
