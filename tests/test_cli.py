@@ -283,6 +283,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, pair, capsys):
     np.save(tmp_path / "short.npy", y[:-10])
     (tmp_path / "nan.csv").write_text("a,b\n1,2\n3,nan\n")
     (tmp_path / "text.csv").write_text("a,b,c\n1,2,cat\n3,4,dog\n")
+    (tmp_path / "typo.csv").write_text("a,b,c\n1,2,3\n3,4,x\n5,6,7\n")
     (tmp_path / "data.xlsx").write_text("")
     d, xs = str(tmp_path / "d.npz"), str(tmp_path / "x.npy")
     cases = [
@@ -291,7 +292,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, pair, capsys):
         (["estimate", d, "--y", "target"], "no array 'target' for y; available: 'x', 'y'"),
         (["estimate", xs, "--y-file", str(tmp_path / "short.npy")], "has 1200 samples but y"),
         (["estimate", str(tmp_path / "nan.csv"), "--x", "a"], "column 'b' of nan.csv (for y) at line 3"),
-        (["estimate", str(tmp_path / "text.csv"), "--x", "a", "--y", "b,c"], "holds 'cat', which is not a number"),
+        (["estimate", str(tmp_path / "typo.csv"), "--x", "a", "--y", "b,c"], "holds 'x', which is not a number, in a"),
         (
             ["estimate", str(tmp_path / "text.csv"), "--x", "a", "--y", "e"],
             "no column named 'e'; column names: a, b, c",

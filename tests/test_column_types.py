@@ -230,6 +230,18 @@ def test_the_cli_keeps_integer_codes_and_takes_type_options(tmp_path, capsys):
     assert forced["estimator"] == "mine"
 
 
+def test_the_cli_reads_a_column_of_text_as_codes(tmp_path, capsys):
+    x, y = _shifted_pair(2000)  # I = log 2
+    names = np.array(["ant", "bee", "cat", "dog"])
+    path = tmp_path / "named.csv"
+    rows = [f"{names[a]},{b},{names[b]}" for a, b in zip(x.tolist(), y.tolist())]
+    path.write_text("x,y_code,y_name\n" + "\n".join(rows) + "\n")
+    by_name = _cli_json(["estimate", str(path), "--x", "x", "--y", "y_name", "--json"], capsys)
+    by_code = _cli_json(["estimate", str(path), "--x", "x", "--y", "y_code", "--json"], capsys)
+    assert by_name["estimator"] == by_code["estimator"] == "plug-in"
+    assert by_name["estimate"] == pytest.approx(by_code["estimate"]) and abs(by_name["estimate"] - math.log(2)) < 0.02
+
+
 def test_the_cli_refuses_an_unknown_type_option(tmp_path, capsys):
     from mist_reg.cli.app import main
 

@@ -8,7 +8,8 @@ Supported files:
   pair ``(x, y)``, or a single ``[N, d]`` tensor read as a table;
 * ``.csv`` / ``.tsv``: a table; ``x=`` and ``y=`` select columns by name or by index
   (``"0:3,5"``: columns 0, 1, 2 and 5; ``"a,b"``: the columns named ``a`` and ``b``; a
-  header row is detected automatically); only the selected columns must be numeric;
+  header row is detected automatically); a column most of whose cells are not numbers is
+  text, read as codes (class names, categories);
 * ``.npy``: a single ``[N, d]`` array read as a table, or ``x`` alone with ``y`` in a
   second file (``y_file=``).
 
@@ -71,7 +72,8 @@ class PairedData:
     r"""Samples read from files.
 
     Attributes:
-        x: A float32 tensor ``[N, x_dim]``; a column that the cast from float64 would ruin
+        x: A float32 tensor ``[N, x_dim]`` (an object array where a table's selected columns
+            hold text, whose cells :func:`mist_reg.estimate_mi` reads as codes); a column that the cast from float64 would ruin
             (a large offset, integers above ``2**24``, values beyond float32's range) is
             centred and scaled in float64 first, which leaves the mutual information as it is.
             Integer and boolean arrays (``.npz``, ``.pt``, ``.npy``) stay int64 codes.
@@ -80,8 +82,8 @@ class PairedData:
         y_source: Where ``y`` came from.
     """
 
-    x: Tensor
-    y: Tensor
+    x: Tensor | np.ndarray
+    y: Tensor | np.ndarray
     x_source: str
     y_source: str
 
@@ -151,7 +153,9 @@ def _check_extension(path: Path) -> str:
     return suffix
 
 
-def _samples(values: Any, source: str) -> Tensor:
+def _samples(values: Any, source: str) -> Tensor | np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind == "O":  # a table with columns of text: codes
+        return values
     try:
         # float64 columns far from zero (timestamps, ...) are centred in float64 before the float32 cast
         samples = as_samples(values, source, WideCentring())

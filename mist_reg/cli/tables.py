@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import math
 import os
 import re
 from collections.abc import Sequence
@@ -69,28 +68,48 @@ class Table:
         return repr(self.header[index]) if self.header is not None else str(index)
 
     def columns(self, indices: Sequence[int], role: str) -> np.ndarray:
-        r"""The selected columns as a float64 array, refusing non-numeric, missing and
-        non-finite cells with the column and line that hold them."""
-        out = np.empty((len(self.rows), len(indices)), dtype=np.float64)
-        for j, index in enumerate(indices):
-            for i, row in enumerate(self.rows):
-                cell = row[index].strip()
-                try:
-                    value = float(cell)
-                except ValueError:
-                    value = None  # described below, with where it stands
-                if value is None or not math.isfinite(value):
-                    where = f"column {self.column_name(index)} of {self.name} (for {role}) at line {self.lines[i]}"
-                    if not cell:
-                        raise DataError(f"{where} is empty: a missing value; drop or impute it first")
-                    if value is None:
-                        raise DataError(
-                            f"{where} holds {cell!r}, which is not a number; select numeric columns with --x/--y "
-                            "(x=, y=) or encode the column as numbers"
-                        )
-                    raise DataError(f"{where} holds {cell!r}; drop or impute non-finite values first")
-                out[i, j] = value
+        r"""The selected columns: a float64 array, or an object array holding strings in the
+        columns of text (most of whose cells are not numbers: class names, categories), which
+        :func:`mist_reg.estimate_mi` reads as codes. Missing cells, non-finite numbers and a
+        stray word in a column of numbers are refused with the column and line that hold them."""
+        columns = [self._column(index, role) for index in indices]
+        if all(column.dtype.kind == "f" for column in columns):
+            return np.stack(columns, axis=1) if columns else np.empty((len(self.rows), 0))
+        out = np.empty((len(self.rows), len(columns)), dtype=object)
+        for j, column in enumerate(columns):
+            out[:, j] = column
         return out
+
+    def _column(self, index: int, role: str) -> np.ndarray:
+        cells = [row[index].strip() for row in self.rows]
+
+        def where(i: int) -> str:
+            return f"column {self.column_name(index)} of {self.name} (for {role}) at line {self.lines[i]}"
+
+        for i, cell in enumerate(cells):
+            if not cell or cell.lower() in _MISSING:
+                raise DataError(
+                    f"{where(i)} is empty: a missing value; drop or impute it first"
+                    if not cell
+                    else f"{where(i)} holds {cell!r}: a missing value; drop or impute it first"
+                )
+        words = [i for i, cell in enumerate(cells) if not _is_number(cell)]
+        if 2 * len(words) >= len(cells):  # a column of text: its cells are codes
+            return np.array(cells, dtype=object)
+        if words:
+            raise DataError(
+                f"{where(words[0])} holds {cells[words[0]]!r}, which is not a number, in a column of numbers; "
+                "correct the cell, or select other columns with --x/--y (x=, y=)"
+            )
+        values = np.array([float(cell) for cell in cells])
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raise DataError(f"{where(int(bad[0]))} holds {cells[bad[0]]!r}; drop or impute non-finite values first")
+        return values
+
+
+_MISSING = ("nan", "na", "n/a", "null", "none", "?")
+"""Cells read as missing values, whatever their case."""
 
 
 def _is_number(cell: str) -> bool:
