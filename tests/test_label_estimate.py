@@ -236,3 +236,19 @@ def test_a_learning_curve_that_steepens_is_not_extrapolated():
         mi = label_mi(x, y, 2, seed=0)
     assert mi.bound == "lower" and not mi.estimator_name.endswith("(extrapolated)")
     assert 0.6 * task.mutual_information < float(mi) < task.mutual_information
+
+
+def test_the_trees_threads_follow_torchs():
+    import sklearn.ensemble  # noqa: F401 - loads scikit-learn's OpenMP runtime
+    from threadpoolctl import threadpool_info
+
+    from mist_reg.estimation.classifiers.trees import native_threads_as_torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with native_threads_as_torch():
+            openmp = [pool for pool in threadpool_info() if pool["user_api"] == "openmp"]
+            assert openmp and all(pool["num_threads"] == 1 for pool in openmp)
+    finally:
+        torch.set_num_threads(before)

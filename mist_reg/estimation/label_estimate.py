@@ -47,6 +47,7 @@ import torch
 from torch import Tensor
 
 from mist_reg.estimation.classifiers import LabelClassifier, class_log_frequencies, default_classifiers
+from mist_reg.estimation.classifiers.trees import native_threads_as_torch
 from mist_reg.estimation.label_curve import CURVE_FRACTIONS, curve_weight, extrapolate_values
 from mist_reg.estimation.label_splits import check_label_inputs, nested_subsets, stratified_folds, stratified_split
 from mist_reg.estimation.result import MIEstimate, normal_interval, pooled_mean_and_error
@@ -285,9 +286,10 @@ def label_mi(
             train, test = stratified_split(y, test_percentage, seed)
             splits = [(x[train], y[train], x[test], y[test])]
     curves: list[_SplitCurve] = []
-    for k, split in enumerate(splits):  # the first fold's clear losers are not fitted again
-        families = curves[0].contenders if curves else None
-        curves.append(_SplitCurve(split, k_present, None if seed is None else seed + k, extrapolate, families))
+    with native_threads_as_torch():
+        for k, split in enumerate(splits):  # the first fold's clear losers are not fitted again
+            families = curves[0].contenders if curves else None
+            curves.append(_SplitCurve(split, k_present, None if seed is None else seed + k, extrapolate, families))
     for k, curve in enumerate(curves):
         if curve.message:
             messages.append(f"(fold {k + 1}) {curve.message}" if len(curves) > 1 else curve.message)

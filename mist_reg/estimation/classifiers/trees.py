@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ from torch import Tensor
 
 from mist_reg.estimation.classifiers.base import LabelClassifier
 
-__all__ = ["BoostedTrees", "MAX_COLUMNS_PER_ROUND", "offered"]
+__all__ = ["BoostedTrees", "MAX_COLUMNS_PER_ROUND", "offered", "native_threads_as_torch"]
 
 MAX_COLUMNS_PER_ROUND = 128
 r"""The most columns the trees of one boosting round see together (features times trees per
@@ -52,6 +53,19 @@ def offered(n_features: int, n_classes: int) -> bool:
     """
     trees_per_round = 1 if n_classes <= 2 else n_classes
     return n_features * trees_per_round <= MAX_COLUMNS_PER_ROUND
+
+
+def native_threads_as_torch() -> AbstractContextManager:
+    r"""A context in which scikit-learn's OpenMP threads (the trees') number as many as torch's
+    (``torch.get_num_threads()``, which ``estimate_mi(cpu_threads=...)`` sets), not every core.
+
+    Example:
+        >>> with native_threads_as_torch():
+        ...     pass
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=torch.get_num_threads(), user_api="openmp")
 
 
 class BoostedTrees(LabelClassifier):
