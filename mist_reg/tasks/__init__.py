@@ -5,9 +5,9 @@ information ``mutual_information`` (in nats) and a reproducible
 :meth:`Task.sample`. Tasks are built by composition: Gaussian and Student-t
 distributions with a given joint (scale) matrix, optionally passed through
 invertible maps, which leave the mutual information unchanged; and families beyond
-copulas (class labels, discrete and mixed columns, periodic, sharp-noise, outlier,
-clustered and two-view tasks; ``FAMILY_TASKS`` splits them into tuning and reporting
-parameters). A discrete side is int64. Named tasks are built with :func:`get_task`
+copulas (class labels with smooth or step posteriors, discrete and mixed columns, periodic,
+sharp-noise, outlier, clustered and two-view tasks; ``FAMILY_TASKS`` splits them into tuning,
+reporting and unseen parameters). A discrete side is int64. Named tasks are built with :func:`get_task`
 (see :func:`list_tasks` and ``BENCHMARK_SUITE``).
 
 Example:
