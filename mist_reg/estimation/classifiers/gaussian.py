@@ -91,14 +91,19 @@ class SharedCovarianceGaussian(LabelClassifier):
         factors = (1 - noise / distances.clamp_min(1e-12)).clamp(0, 1)
         return variances, factors[:, None] * self.rotated_means
 
-    def _logits_with(self, x: Tensor, shrinkage: float) -> Tensor:
+    def _rotated(self, x: Tensor) -> Tensor:
+        """Standardised features in the eigenbasis of the pooled covariance: computed once, then
+        scored under every shrinkage."""
+        return self.standardise(x.double()) @ self.rotation
+
+    def _logits_with(self, rotated: Tensor, shrinkage: float) -> Tensor:
         variances, means = self._parameters(shrinkage)
-        z = self.standardise(x.double()) @ self.rotation
-        return (z / variances) @ means.T - 0.5 * (means.square() / variances).sum(1) + self.log_prior
+        return (rotated / variances) @ means.T - 0.5 * (means.square() / variances).sum(1) + self.log_prior
 
     def _fit(self, x: Tensor, y: Tensor, x_valid: Tensor, y_valid: Tensor) -> Tensor:
         self._moments(x, y)
-        options = ((shrinkage, self._logits_with(x_valid, shrinkage)) for shrinkage in self.shrinkages)
+        rotated = self._rotated(x_valid)
+        options = ((shrinkage, self._logits_with(rotated, shrinkage)) for shrinkage in self.shrinkages)
         self.shrinkage, logits = best_calibrated(options, y_valid)
         return logits
 
@@ -106,4 +111,4 @@ class SharedCovarianceGaussian(LabelClassifier):
         self._moments(x, y)
 
     def _logits(self, x: Tensor) -> Tensor:
-        return self._logits_with(x, self.shrinkage)
+        return self._logits_with(self._rotated(x), self.shrinkage)

@@ -90,13 +90,12 @@ class ClassCovarianceGaussian(LabelClassifier):
         self.covariances = scatter / (counts - 1).clamp_min(1)[:, None, None]
         self.pooled = scatter.sum(0) / max(len(z) - self.n_classes, 1)
 
-    def _logits_with(self, x: Tensor, pooling: float, shrinkage: float) -> Tensor:
+    def _logits_with(self, z: Tensor, pooling: float, shrinkage: float) -> Tensor:  # z: standardised features
         d = self.pooled.shape[0]
         identity = torch.eye(d, dtype=torch.float64, device=self.pooled.device)
         target = (1 - shrinkage) * self.pooled + shrinkage * (torch.trace(self.pooled) / d) * identity
         covariances = (1 - pooling) * self.covariances + pooling * target
         factors = torch.linalg.cholesky(covariances + 1e-9 * identity)
-        z = self.standardise(x.double())
         columns = []
         for k in range(self.n_classes):
             solved = torch.linalg.solve_triangular(factors[k], (z - self.means[k]).T, upper=False)
@@ -106,8 +105,9 @@ class ClassCovarianceGaussian(LabelClassifier):
 
     def _fit(self, x: Tensor, y: Tensor, x_valid: Tensor, y_valid: Tensor) -> Tensor:
         self._moments(x, y)
+        z = self.standardise(x_valid.double())
         options = (
-            ((pooling, shrinkage), self._logits_with(x_valid, pooling, shrinkage))
+            ((pooling, shrinkage), self._logits_with(z, pooling, shrinkage))
             for pooling in self.poolings
             for shrinkage in self.shrinkages
         )
@@ -118,4 +118,4 @@ class ClassCovarianceGaussian(LabelClassifier):
         self._moments(x, y)
 
     def _logits(self, x: Tensor) -> Tensor:
-        return self._logits_with(x, self.pooling, self.shrinkage)
+        return self._logits_with(self.standardise(x.double()), self.pooling, self.shrinkage)
