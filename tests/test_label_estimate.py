@@ -247,8 +247,13 @@ def test_the_trees_threads_follow_torchs():
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        with native_threads_as_torch():
+        with native_threads_as_torch(cells=10**7):
             openmp = [pool for pool in threadpool_info() if pool["user_api"] == "openmp"]
             assert openmp and all(pool["num_threads"] == 1 for pool in openmp)
+        torch.set_num_threads(2)
+        with native_threads_as_torch(cells=10**7):
+            assert all(pool["num_threads"] == 2 for pool in threadpool_info() if pool["user_api"] == "openmp")
+        with native_threads_as_torch(cells=5000 * 8):  # too few cells to pay for a second thread
+            assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "openmp")
     finally:
         torch.set_num_threads(before)

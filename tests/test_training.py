@@ -647,6 +647,36 @@ def test_estimate_mi_runs_with_cpu_threads_and_restores_them():
         estimate_mi(x, x, cpu_threads=0)
 
 
+def test_auto_threads_train_critics_on_one_and_fit_classifiers_on_the_callers(monkeypatch):
+    from mist_reg.estimation import typed_routes
+    from mist_reg.estimators import nwj
+
+    seen, label_threads = [], []
+    estimator = nwj(2, 2, hidden_dims=[8])
+    estimator.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+    label_mi = typed_routes.label_mi
+
+    def recording_label_mi(*args, **kwargs):
+        label_threads.append(torch.get_num_threads())
+        return label_mi(*args, **kwargs)
+
+    monkeypatch.setattr(typed_routes, "label_mi", recording_label_mi)
+    x = torch.randn(600, 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        estimate_mi(x, x + torch.randn(600, 2), estimator, max_iterations=3, device="cpu")  # cpu_threads="auto"
+        estimate_mi(x, (x[:, 0] > 0).long(), device="cpu")
+        assert set(seen) == {1} and label_threads == [2] and torch.get_num_threads() == 2
+        label_threads.clear()
+        estimate_mi(x, (x[:, 0] > 0).long(), device="cpu", cpu_threads=1)
+        assert label_threads == [1]
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="cpu_threads must be a positive integer, 'auto' or None"):
+        estimate_mi(x, x, cpu_threads="all")
+
+
 def test_estimate_mi_under_no_grad_still_trains():
     from mist_reg.tasks import get_task
 

@@ -50,7 +50,7 @@ from mist_reg.estimation.default_choice import (
 )
 from mist_reg.estimation.diagnostics import exact_dependence, tie_warnings
 from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE, evaluate_terms
-from mist_reg.estimation.fitting import FitSettings, cpu_threads_for, resolve_device
+from mist_reg.estimation.fitting import FitSettings, cpu_threads_for, resolve_device, thread_plan
 from mist_reg.estimation.gaussian_estimate import gaussian_on_all_rows
 from mist_reg.estimation.independent_blocks import estimate_by_blocks, independent_blocks
 from mist_reg.estimation.knn_estimate import ksg_with_error_bar
@@ -99,7 +99,7 @@ def estimate_mi(
     device: str | torch.device | None = None,
     seed: int | None = 0,
     verbose: bool = False,
-    cpu_threads: int | None = 1,
+    cpu_threads: int | str | None = "auto",
     **estimator_params: Any,
 ) -> MIEstimate:
     r"""Estimates ``I(X; Y)`` in nats from samples, in one call, with an error bar.
@@ -195,10 +195,13 @@ def estimate_mi(
             touching the global random state (``None`` leaves them random).
         verbose: Show a progress bar.
         cpu_threads: The number of torch threads while estimating on the CPU (restored
-            afterwards); ``None`` keeps the current setting. One by default: the networks
-            are small (batches of 64, 128 units), so intra-op parallelism costs more in
-            synchronisation than it saves, and much more when other processes share the
-            cores (see ``docs/benchmarks.md``).
+            afterwards); ``None`` keeps the current setting. ``"auto"`` (the default): one
+            thread where a network is trained, whose steps are small (batches of 128, 128
+            units) so that intra-op parallelism costs more in synchronisation than it saves,
+            much more when other processes share the cores; the current setting for a class
+            label or two discrete sides, whose classifiers work on all the rows at once
+            (covariances, full-batch fits), where threads pay (see ``docs/benchmarks.md``,
+            "Threads on the CPU").
         estimator_params: Passed to the estimator factory (``hidden_dims``, ``neg_samples``,
             ``critic_type``, ``tau``, ...).
 
@@ -273,10 +276,7 @@ def estimate_mi(
         if is_data_loader(x):
             raise ValueError("n_folds needs in-memory samples x and y, not a data loader")
     device = resolve_device(device)
-    if cpu_threads is not None and (
-        isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1
-    ):
-        raise ValueError(f"cpu_threads must be a positive integer or None, got {cpu_threads!r}")
+    threads, route_threads = thread_plan(cpu_threads, device)
     settings = FitSettings(
         batch_size=batch_size,
         valid_percentage=valid_percentage,
@@ -295,10 +295,7 @@ def estimate_mi(
         shrink_batch="batch_size" not in configured,
     )
     held_out = _HeldOut(x_test, y_test, test_loader, test_percentage, n_folds, eval_batch_size, confidence)
-    with (
-        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
-        cpu_threads_for(cpu_threads if device.type == "cpu" else None),
-    ):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), cpu_threads_for(threads):
         if seed is not None:
             torch.manual_seed(seed)
         training = [name for name in configured if name not in _HOLD_OUT_OPTIONS]
@@ -311,7 +308,7 @@ def estimate_mi(
         if is_data_loader(x):
             return _estimate_from_loaders(x, valid_loader, model, held_out, settings)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        types = _Types(discrete_x, discrete_y, by_type=_is_default(estimator_arg))
+        types = _Types(discrete_x, discrete_y, by_type=_is_default(estimator_arg), route_threads=route_threads)
         return _estimate_from_samples(x, y, preprocessing, model, held_out, settings, generator, ksg, types)
 
 
@@ -338,11 +335,13 @@ def _equal(a: Any, b: Any) -> bool:
 
 @dataclass(frozen=True)
 class _Types:
-    """The column-type overrides, and whether the type routes apply (the default estimator)."""
+    """The column-type overrides, whether the type routes apply (the default estimator), and
+    their torch threads."""
 
     discrete_x: Declared = None
     discrete_y: Declared = None
     by_type: bool = False
+    route_threads: int | None = None  # torch threads of the classifier route (None: as the estimate runs)
 
 
 def _is_default(estimator: MIEstimator | str) -> bool:
@@ -403,9 +402,10 @@ def _estimate_from_samples(
     types = types or _Types()
     pair = read_pair(x, y, held_out.x_test, held_out.y_test, types.discrete_x, types.discrete_y)
     if types.by_type:
-        routed = discrete_route(
-            pair, held_out.test_percentage, held_out.n_folds, held_out.confidence, settings.seed, settings.device
-        )
+        with cpu_threads_for(types.route_threads):
+            routed = discrete_route(
+                pair, held_out.test_percentage, held_out.n_folds, held_out.confidence, settings.seed, settings.device
+            )
         if routed is not None:
             return routed
     c_x, c_y = pair.n_continuous_x, pair.n_continuous_y

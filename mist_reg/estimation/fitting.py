@@ -56,6 +56,7 @@ __all__ = [
     "sample_loaders",
     "resolve_device",
     "cpu_threads_for",
+    "thread_plan",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_ITERATIONS",
     "DEFAULT_LR",
@@ -75,6 +76,28 @@ def cpu_threads_for(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def thread_plan(cpu_threads: int | str | None, device: torch.device) -> tuple[int | None, int | None]:
+    r"""``estimate_mi``'s ``cpu_threads`` as the torch threads of the whole estimate and of its
+    classifier route (``None``: unchanged). ``"auto"`` on the CPU: one thread, and the caller's
+    for the classifiers, which work on all the rows at once.
+
+    Example:
+        >>> thread_plan(4, torch.device("cpu")), thread_plan(None, torch.device("cpu"))
+        ((4, None), (None, None))
+        >>> thread_plan("auto", torch.device("cpu")) == (1, torch.get_num_threads())
+        True
+    """
+    if (
+        cpu_threads is not None
+        and cpu_threads != "auto"
+        and (isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1)
+    ):
+        raise ValueError(f"cpu_threads must be a positive integer, 'auto' or None, got {cpu_threads!r}")
+    if device.type != "cpu":
+        return None, None
+    return (1, torch.get_num_threads()) if cpu_threads == "auto" else (cpu_threads, None)
 
 
 @torch.no_grad()

@@ -286,7 +286,7 @@ def label_mi(
             train, test = stratified_split(y, test_percentage, seed)
             splits = [(x[train], y[train], x[test], y[test])]
     curves: list[_SplitCurve] = []
-    with native_threads_as_torch():
+    with native_threads_as_torch(cells=x.numel()):
         for k, split in enumerate(splits):  # the first fold's clear losers are not fitted again
             families = curves[0].contenders if curves else None
             curves.append(_SplitCurve(split, k_present, None if seed is None else seed + k, extrapolate, families))

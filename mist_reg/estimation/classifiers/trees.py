@@ -33,7 +33,7 @@ from torch import Tensor
 
 from mist_reg.estimation.classifiers.base import LabelClassifier
 
-__all__ = ["BoostedTrees", "MAX_COLUMNS_PER_ROUND", "offered", "native_threads_as_torch"]
+__all__ = ["BoostedTrees", "MAX_COLUMNS_PER_ROUND", "SINGLE_THREAD_CELLS", "offered", "native_threads_as_torch"]
 
 MAX_COLUMNS_PER_ROUND = 128
 r"""The most columns the trees of one boosting round see together (features times trees per
@@ -55,17 +55,24 @@ def offered(n_features: int, n_classes: int) -> bool:
     return n_features * trees_per_round <= MAX_COLUMNS_PER_ROUND
 
 
-def native_threads_as_torch() -> AbstractContextManager:
+SINGLE_THREAD_CELLS = 100_000
+r"""Below this many feature cells (rows times columns) the trees run on one OpenMP thread: a
+boosting round over so few cells costs less than waking threads for it."""
+
+
+def native_threads_as_torch(cells: int) -> AbstractContextManager:
     r"""A context in which scikit-learn's OpenMP threads (the trees') number as many as torch's
-    (``torch.get_num_threads()``, which ``estimate_mi(cpu_threads=...)`` sets), not every core.
+    (``torch.get_num_threads()``, which ``estimate_mi(cpu_threads=...)`` sets), not every core;
+    one below :data:`SINGLE_THREAD_CELLS` feature cells.
 
     Example:
-        >>> with native_threads_as_torch():
+        >>> with native_threads_as_torch(cells=5000 * 8):
         ...     pass
     """
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=torch.get_num_threads(), user_api="openmp")
+    threads = 1 if cells < SINGLE_THREAD_CELLS else torch.get_num_threads()
+    return threadpool_limits(limits=threads, user_api="openmp")
 
 
 class BoostedTrees(LabelClassifier):
