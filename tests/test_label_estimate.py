@@ -257,3 +257,13 @@ def test_the_trees_threads_follow_torchs():
             assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "openmp")
     finally:
         torch.set_num_threads(before)
+
+
+def test_verbose_shows_the_folds(capsys):
+    task = GaussianMixtureLabelTask(n_classes=3, dim=4, separation=2.0)
+    x, y = task.sample(900, seed=0)
+    label_mi(x, y, 3, seed=0, n_folds=3, verbose=True)
+    shown = capsys.readouterr().err
+    assert "classifier" in shown and "3/3" in shown
+    label_mi(x, y, 3, seed=0, n_folds=3)
+    assert capsys.readouterr().err == ""

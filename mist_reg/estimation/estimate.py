@@ -403,9 +403,8 @@ def _estimate_from_samples(
     pair = read_pair(x, y, held_out.x_test, held_out.y_test, types.discrete_x, types.discrete_y)
     if types.by_type:
         with cpu_threads_for(types.route_threads):
-            routed = discrete_route(
-                pair, held_out.test_percentage, held_out.n_folds, held_out.confidence, settings.seed, settings.device
-            )
+            held = (held_out.test_percentage, held_out.n_folds, held_out.confidence)
+            routed = discrete_route(pair, *held, settings.seed, settings.device, settings.verbose)
         if routed is not None:
             return routed
     c_x, c_y = pair.n_continuous_x, pair.n_continuous_y

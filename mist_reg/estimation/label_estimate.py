@@ -45,6 +45,7 @@ from collections.abc import Collection
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from mist_reg.estimation.classifiers import LabelClassifier, class_log_frequencies, default_classifiers
 from mist_reg.estimation.classifiers.trees import native_threads_as_torch
@@ -171,6 +172,7 @@ def label_mi(
     confidence: float = 0.95,
     seed: int | None = 0,
     device: torch.device | None = None,
+    verbose: bool = False,
 ) -> MIEstimate:
     r"""``I(X; Y)`` between features and a class label, from the held-out cross-entropy of a
     classifier chosen on validation rows, cross-fitted and extrapolated to infinitely many
@@ -218,6 +220,7 @@ def label_mi(
         confidence: The level of the interval.
         seed: Seed of the splits and of the MLP (``None``: torch's global generator).
         device: Where to compute (default: the device of ``features``).
+        verbose: Show a progress bar over the folds.
 
     Returns:
         An :class:`~mist_reg.estimation.result.MIEstimate` (nats): ``estimator_name``
@@ -286,10 +289,12 @@ def label_mi(
             train, test = stratified_split(y, test_percentage, seed)
             splits = [(x[train], y[train], x[test], y[test])]
     curves: list[_SplitCurve] = []
+    progress = tqdm(splits, desc="classifier", unit="fold", disable=not verbose)
     with native_threads_as_torch(cells=x.numel()):
-        for k, split in enumerate(splits):  # the first fold's clear losers are not fitted again
+        for k, split in enumerate(progress):  # the first fold's clear losers are not fitted again
             families = curves[0].contenders if curves else None
             curves.append(_SplitCurve(split, k_present, None if seed is None else seed + k, extrapolate, families))
+            progress.set_postfix(family=curves[-1].family)
     for k, curve in enumerate(curves):
         if curve.message:
             messages.append(f"(fold {k + 1}) {curve.message}" if len(curves) > 1 else curve.message)

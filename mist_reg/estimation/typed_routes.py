@@ -44,6 +44,7 @@ def discrete_route(
     confidence: float,
     seed: int | None,
     device: torch.device | None = None,
+    verbose: bool = False,
 ) -> MIEstimate | None:
     r"""The estimate of a pair with a categorical side, or ``None`` when neither side is.
 
@@ -55,6 +56,7 @@ def discrete_route(
         confidence: The level of the interval.
         seed: Makes the split and the classifier's fit reproducible.
         device: Where the classifier is fitted.
+        verbose: Show the classifier's progress over its folds.
 
     Returns:
         The :class:`~mist_reg.estimation.result.MIEstimate`, or ``None``.
@@ -84,4 +86,5 @@ def discrete_route(
         confidence=confidence,
         seed=seed,
         device=device,
+        verbose=verbose,
     )
