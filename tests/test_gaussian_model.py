@@ -92,3 +92,19 @@ def test_estimators_with_a_batch_fitted_q_read_class_codes_as_classes():
         expected = float(estimator.mutual_information(x, y))
         assert float(estimator.mutual_information(x, y + 1990)) == pytest.approx(expected, abs=1e-5)
         assert float(estimator.mutual_information(x, 1 - 2 * y)) == pytest.approx(expected, abs=1e-5)  # codes -1, 1
+
+
+def test_a_code_constant_within_classes_saturates_the_named_gaussian_with_a_warning():
+    # legs (4 or 6) is a code constant within each species and tells cats apart: the truth is
+    # log 3 - (2/3) log 2 = 0.637 nats, but the class Gaussians get no spread in it and predict every
+    # label with certainty; the estimate is H(Y) = log 3, and a warning says what that means
+    from mist_reg import estimate_mi
+
+    g = torch.Generator().manual_seed(0)
+    species = torch.randint(0, 3, (3000,), generator=g)
+    x = torch.stack([torch.randn(3000, generator=g) + 2.0 * (species == 2), torch.where(species == 2, 4.0, 6.0)], 1)
+    with pytest.warns(RuntimeWarning, match=r"saturated.*H\(Y\) = 1\.09.*estimator='default'"):
+        saturated = estimate_mi(x, species, estimator="gaussian")
+    assert float(saturated) == pytest.approx(math.log(3), abs=0.01)
+    truth = math.log(3) - 2 / 3 * math.log(2)
+    assert abs(float(estimate_mi(x, species)) - truth) < 0.05 * truth  # the default reads the code as a code

@@ -40,10 +40,10 @@ def fit_messages(fit: FoldFit, where: str = "") -> list[str]:
     messages: list[str] = []
     value = fit.running.value()
     cap = fit.model.saturation_cap(fit.eval_batch)
-    if cap is not None and value > cap - 0.1:
+    if cap is not None and value > cap - min(0.1, 0.05 * cap):  # within 0.1 nats, or 5% of a small cap
         messages.append(
             f"{type(fit.model).__name__} is saturated{where}: its estimate {value:.3f} is close to its cap "
-            f"log(M + 1) = {cap:.3f}; the true MI may be much higher (use a larger batch or another estimator)"
+            + fit.model.saturation_meaning().format(cap=cap)
         )
     if fit.log.stop_reason == "non_finite_loss":
         messages.append(f"training stopped early on a non-finite loss{where}; the estimate uses the best weights seen")

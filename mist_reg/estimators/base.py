@@ -149,6 +149,10 @@ class MIEstimator(nn.Module):
         :func:`mist_reg.estimate_mi` warns when the estimate comes close to it."""
         return None
 
+    def saturation_meaning(self) -> str:
+        r"""The cap's name and what an estimate at it means, for the warning (``{cap}``: its value)."""
+        return "log(M + 1) = {cap:.3f}; the true MI may be much higher (use a larger batch or another estimator)"
+
     def certificate_terms(self, terms: BoundTerms) -> BoundTerms | None:
         r"""A lower bound of the same critic on the same pairs as ``terms`` that the
         estimate should not fall below (the InfoNCE bound of a Donsker-Varadhan estimate),

@@ -153,6 +153,21 @@ class GaussianMI(MIEstimator):
             most = -model.log_prior[labels]  # log q(y | x) / p(y) <= -log p(y)
             return BoundTerms(torch.minimum(own - model.overall_log_density(x), most))
 
+    def saturation_cap(self, batch_size: int) -> float | None:
+        r"""``H(Y)`` of the fitted class frequencies (each test value is clamped at ``-log p(y)``),
+        or ``None`` for continuous ``y`` or before :meth:`fit_data`."""
+        if not isinstance(self._fitted, ClassConditionalPosterior):
+            return None
+        prior = self._fitted.log_prior[torch.isfinite(self._fitted.log_prior)]
+        return float(-(prior.exp() * prior).sum())
+
+    def saturation_meaning(self) -> str:
+        return (
+            "H(Y) = {cap:.3f}, the most any estimate can be: X determines Y, or (more often) a column constant within "
+            "classes, such as a code, gave the class Gaussians no spread there and every label a certain "
+            "prediction; estimator='default' models codes as codes"
+        )
+
     def extra_repr(self) -> str:
         return f"ridge={self.ridge}, pooling={self.pooling}, fitted={self._fitted is not None}"
 
