@@ -164,6 +164,8 @@ def _missing(value: Any) -> bool:
         return bool(value != value)
     except TypeError:  # pandas.NA: its comparisons are missing too
         return True
+    except ValueError:  # an array in a cell: a value, compared element by element
+        return False
 
 
 def _typed_column(column: np.ndarray) -> np.ndarray:

@@ -5,12 +5,12 @@ stops falling.
 A tree splits one column at a threshold at a time, so it is the family that draws posteriors
 made of thresholds and interactions of a few columns (tabular data: indicator columns beside
 measurements, a label set by a step in one feature, an exclusive-or of two), which the
-Gaussian, logistic and small-MLP families smooth and the neighbour classifier resolves only in
-few dimensions (measured in docs/benchmarks.md, "Boosted trees"). It is poor where the posterior depends on
-oblique directions of many columns (embeddings), which the validation choice then sees. One
-tree per class and round makes it costly for many classes and wide features, so
-:func:`~mist_reg.estimation.classifiers.default_classifiers` offers it only where the trees
-of a round together see few columns (:func:`offered`).
+Gaussian, logistic and small-MLP families smooth and the neighbour classifier resolves only
+in few dimensions (measured in docs/benchmarks.md, "Boosted trees"). It is poor where the
+posterior depends on oblique directions of many columns (embeddings), which the validation
+choice then sees. One tree per class and round makes it costly for many classes and wide
+features, so :func:`~mist_reg.estimation.classifiers.default_classifiers` offers it only
+where the trees of a round together see few columns (:func:`offered`).
 
 Example:
     >>> import torch
