@@ -48,6 +48,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from mist_reg.estimation.classifiers import LabelClassifier, class_log_frequencies, default_classifiers
+from mist_reg.estimation.classifiers.gaussianized import offered as bent
 from mist_reg.estimation.classifiers.trees import native_threads_as_torch
 from mist_reg.estimation.label_curve import CURVE_FRACTIONS, curve_weight, extrapolate_values
 from mist_reg.estimation.label_splits import check_label_inputs, nested_subsets, stratified_folds, stratified_split
@@ -63,7 +64,12 @@ _CONTENDER_ERRORS = 3.0  # a family this many standard errors behind the first f
 
 
 def _choose_and_fit(
-    x: Tensor, y: Tensor, n_classes: int, seed: int | None, families: Collection[str] | None = None
+    x: Tensor,
+    y: Tensor,
+    n_classes: int,
+    seed: int | None,
+    families: Collection[str] | None = None,
+    bent_columns: bool = False,
 ) -> tuple[LabelClassifier, float, float, list[str], list[str]]:
     """Fits every candidate family (only those in ``families``, when any of them is a candidate)
     on a validation split of ``(x, y)``, refits the one of least validation cross-entropy on all
@@ -72,7 +78,7 @@ def _choose_and_fit(
     cross-entropy exceeds the chosen one's by at most ``_CONTENDER_ERRORS`` standard errors of
     their paired per-row difference (the chosen one included)."""
     fit, valid = stratified_split(y, _VALIDATION_FRACTION, seed)
-    candidates = default_classifiers(y[fit], x.shape[1], n_classes, seed)
+    candidates = default_classifiers(y[fit], x.shape[1], n_classes, seed, bent_columns=bent_columns)
     candidates = [c for c in candidates if families is None or c.name in families] or candidates
     scores = [c.fit(x[fit], y[fit], n_classes, x[valid], y[valid]) for c in candidates]
     best = min(range(len(scores)), key=scores.__getitem__)
@@ -110,10 +116,12 @@ class _SplitCurve:
         seed: int | None,
         curve: bool,
         families: Collection[str] | None = None,
+        bent_columns: bool = False,
     ) -> None:
         x, y, x_test, y_test = split
         log_prior = class_log_frequencies(y, n_classes)  # H(Y)'s term: all training rows at every size
-        classifier, gain, gain_error, names, self.contenders = _choose_and_fit(x, y, n_classes, seed, families)
+        chosen = _choose_and_fit(x, y, n_classes, seed, families, bent_columns)
+        classifier, gain, gain_error, names, self.contenders = chosen
         self.family, self.values, self.sizes = classifier.name, [], []
         self.informative = gain > max(2 * gain_error, _NO_GAIN)
         self.message = (
@@ -125,7 +133,7 @@ class _SplitCurve:
         )
         if curve:
             for rows in nested_subsets(y, CURVE_FRACTIONS[:-1], seed):
-                smaller = _choose_and_fit(x[rows], y[rows], n_classes, seed, [classifier.name])[0]
+                smaller = _choose_and_fit(x[rows], y[rows], n_classes, seed, [classifier.name], bent_columns)[0]
                 self.values.append(_test_values(smaller, x_test, y_test, log_prior))
                 self.sizes.append(float(len(rows)))
         self.values.append(_test_values(classifier, x_test, y_test, log_prior))
@@ -290,10 +298,12 @@ def label_mi(
             splits = [(x[train], y[train], x[test], y[test])]
     curves: list[_SplitCurve] = []
     progress = tqdm(splits, desc="classifier", unit="fold", disable=not verbose)
+    bent_columns = bent(x)  # read once, on the first rows
     with native_threads_as_torch(cells=x.numel()):
         for k, split in enumerate(progress):  # the first fold's clear losers are not fitted again
             families = curves[0].contenders if curves else None
-            curves.append(_SplitCurve(split, k_present, None if seed is None else seed + k, extrapolate, families))
+            fold_seed = None if seed is None else seed + k
+            curves.append(_SplitCurve(split, k_present, fold_seed, extrapolate, families, bent_columns))
             progress.set_postfix(family=curves[-1].family)
     for k, curve in enumerate(curves):
         if curve.message:

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from mist_reg.estimation.classifiers.base import LabelClassifier, class_log_frequencies, fit_inverse_temperature
 from mist_reg.estimation.classifiers.gaussian import SharedCovarianceGaussian
+from mist_reg.estimation.classifiers.gaussianized import GaussianizedLDA
 from mist_reg.estimation.classifiers.logistic import LogisticRegression
 from mist_reg.estimation.classifiers.mlp import MLPClassifier
 from mist_reg.estimation.classifiers.neighbours import NearestNeighbourClassifier, offered
@@ -31,6 +32,7 @@ from mist_reg.estimation.classifiers.trees import offered as trees_offered
 __all__ = [
     "LabelClassifier",
     "SharedCovarianceGaussian",
+    "GaussianizedLDA",
     "ClassCovarianceGaussian",
     "LogisticRegression",
     "MLPClassifier",
@@ -42,7 +44,9 @@ __all__ = [
 ]
 
 
-def default_classifiers(labels: Tensor, n_features: int, n_classes: int, seed: int | None = 0) -> list[LabelClassifier]:
+def default_classifiers(
+    labels: Tensor, n_features: int, n_classes: int, seed: int | None = 0, bent_columns: bool = False
+) -> list[LabelClassifier]:
     r"""Fresh instances of the candidate families for training rows with these labels.
 
     Arguments:
@@ -50,9 +54,13 @@ def default_classifiers(labels: Tensor, n_features: int, n_classes: int, seed: i
         n_features: The number of feature columns.
         n_classes: The number of classes.
         seed: Seed of the MLP's initial weights and batch order.
+        bent_columns: Whether a feature column is bent
+            (:func:`~mist_reg.estimation.classifiers.gaussianized.offered`): only then is LDA on
+            Gaussianised columns offered.
 
     Returns:
-        The shared-covariance Gaussian, the per-class-covariance Gaussian when every class has
+        The shared-covariance Gaussian, the same on Gaussianised columns where one is bent, the
+        per-class-covariance Gaussian when every class has
         more rows than features (:func:`~mist_reg.estimation.classifiers.quadratic.quadratic_fits`),
         logistic regression, the MLP, and the nearest-neighbour classifier for few features
         and rows (:func:`~mist_reg.estimation.classifiers.neighbours.offered`), and boosted trees
@@ -66,4 +74,12 @@ def default_classifiers(labels: Tensor, n_features: int, n_classes: int, seed: i
     quadratic = [ClassCovarianceGaussian()] if quadratic_fits(labels, n_features, n_classes) else []
     neighbours = [NearestNeighbourClassifier()] if offered(len(labels), n_features) else []
     trees = [BoostedTrees(seed=seed)] if trees_offered(n_features, n_classes) else []
-    return [SharedCovarianceGaussian(), *quadratic, LogisticRegression(), MLPClassifier(seed=seed), *neighbours, *trees]
+    return [
+        SharedCovarianceGaussian(),
+        *([GaussianizedLDA()] if bent_columns else []),
+        *quadratic,
+        LogisticRegression(),
+        MLPClassifier(seed=seed),
+        *neighbours,
+        *trees,
+    ]
