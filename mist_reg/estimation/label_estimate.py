@@ -189,12 +189,13 @@ def label_mi(
     The rows are split into ``n_folds`` stratified folds, each held out once while the others
     train. The training rows are split once more (stratified, 20% for validation): every family
     of :func:`~mist_reg.estimation.classifiers.default_classifiers` (shrunk LDA, QDA, logistic
-    regression, a small MLP; neighbours and boosted trees where they are offered) chooses its
-    hyperparameters, a temperature and a floor of class frequencies there, and the family of
-    least calibrated validation cross-entropy is refitted on all training rows (the MLP keeps
-    its early-stopped weights; the trees are grown for the rounds chosen) and tested. A family whose
-    validation cross-entropy on the first fold exceeds that fold's choice by more than three
-    standard errors of the paired per-row difference is not fitted on the other folds. With
+    regression, a small MLP; LDA on Gaussianised columns, neighbours and boosted trees where
+    they are offered) chooses its hyperparameters, a temperature and a floor of class
+    frequencies there, and the family of least calibrated validation cross-entropy is refitted
+    on all training rows (the MLP keeps its early-stopped weights; the trees are grown for the
+    rounds chosen) and tested. A family whose validation cross-entropy on the first fold
+    exceeds that fold's choice by more than three standard errors of the paired per-row
+    difference is not fitted on the other folds. With
     ``extrapolate``, that family is fitted again (hyperparameters chosen afresh) on a quarter
     and a half of every class's training rows and tested on the same rows, and the three held-out
     values are extrapolated to infinitely many training rows by the hyperbola of
