@@ -33,7 +33,7 @@ from mist_reg.tasks.gaussian import (
     sparse_gaussian,
     student_t_correction,
 )
-from mist_reg.tasks.labels import GaussianMixtureLabelTask, StepLabelTask
+from mist_reg.tasks.labels import BentLabelTask, GaussianMixtureLabelTask, StepLabelTask
 from mist_reg.tasks.mixed import MixedColumnsTask
 from mist_reg.tasks.mixtures import ClusteredMixtureTask
 from mist_reg.tasks.structured import AdditiveUniformTask, PeriodicTask, SparseSignalTask, two_views
@@ -63,6 +63,7 @@ __all__ = [
     "list_tasks",
     "GaussianMixtureLabelTask",
     "StepLabelTask",
+    "BentLabelTask",
     "DiscretePairTask",
     "discrete_pair",
     "table_mutual_information",

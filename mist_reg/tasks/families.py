@@ -5,7 +5,8 @@ parameters to report on (``"reporting"``) and parameters drawn after the default
 ``FAMILY_TASKS[family][split]`` lists task names; every name is registered in
 :data:`mist_reg.tasks.TASKS`, so :func:`mist_reg.tasks.get_task` builds it. Families: class
 labels from Gaussian-mixture features, binary labels set by a step in two of many columns
-(``label-steps``: a ring or an exclusive-or, exact truths), discrete pairs, mixed columns, periodic dependence,
+(``label-steps``: a ring or an exclusive-or, exact truths), Gaussian classes seen through an
+activation of a random linear map (``label-bent``), discrete pairs, mixed columns, periodic dependence,
 additive uniform noise, a sparse signal among outliers, rotated clustered mixtures, one
 column regressed on several (``y = f(x) + noise``), two wide views of a latent, and high MI (2-20 nats, from several of these families).
 
@@ -26,7 +27,7 @@ from functools import partial
 
 from mist_reg.tasks.base import Task
 from mist_reg.tasks.discrete import discrete_pair
-from mist_reg.tasks.labels import GaussianMixtureLabelTask, StepLabelTask
+from mist_reg.tasks.labels import BentLabelTask, GaussianMixtureLabelTask, StepLabelTask
 from mist_reg.tasks.mixed import MixedColumnsTask
 from mist_reg.tasks.mixtures import ClusteredMixtureTask
 from mist_reg.tasks.monte_carlo import _computed
@@ -56,6 +57,16 @@ _FAMILIES: dict[str, tuple[dict[str, _Factory], dict[str, _Factory]]] = {
             "label-k20-d32-s3": _P(GaussianMixtureLabelTask, 20, 32, 3.0),
             "label-k50-d64-s4": _P(GaussianMixtureLabelTask, 50, 64, 4.0),
             "label-k100-d256-s5": _P(GaussianMixtureLabelTask, 100, 256, 5.0),
+        },
+    ),
+    "label-bent": (
+        {
+            "bent-tanh-k10-d16-o64-g1": _P(BentLabelTask, 10, 16, 3.0, 64, "tanh", 1.0),
+            "bent-tanh-k10-d16-o64-g3": _P(BentLabelTask, 10, 16, 3.0, 64, "tanh", 3.0),
+        },
+        {
+            "bent-tanh-k5-d8-o32-g2": _P(BentLabelTask, 5, 8, 2.0, 32, "tanh", 2.0),
+            "bent-tanh-k20-d32-o128-g1.5": _P(BentLabelTask, 20, 32, 3.0, 128, "tanh", 1.5),
         },
     ),
     "label-steps": (
@@ -187,6 +198,12 @@ _UNSEEN: dict[str, dict[str, _Factory]] = {
         "label-k7-d64-s1": _P(GaussianMixtureLabelTask, 7, 64, 1.0, seed=1, name="label-k7-d64-s1"),
         "label-k5-d128-s1": _P(GaussianMixtureLabelTask, 5, 128, 1.0, seed=1, name="label-k5-d128-s1"),
         "label-k50-d32-s3": _P(GaussianMixtureLabelTask, 50, 32, 3.0, seed=12, name="label-k50-d32-s3"),
+    },
+    "label-bent": {
+        "bent-sigmoid-k8-d12-o48-g2": _P(BentLabelTask, 8, 12, 2.5, 48, "sigmoid", 2.0, seed=7),
+        "bent-softplus-k15-d24-o96-g3": _P(BentLabelTask, 15, 24, 3.0, 96, "softplus", 3.0, seed=7),
+        "bent-cube-k4-d6-o24-g1": _P(BentLabelTask, 4, 6, 2.0, 24, "cube", 1.0, seed=7),
+        "bent-exp-k30-d16-o64-g1": _P(BentLabelTask, 30, 16, 3.5, 64, "exp", 1.0, seed=7),
     },
     "label-steps": {
         "steps-xor-d32-f0.3": _P(StepLabelTask, "xor", 32, 0.3),

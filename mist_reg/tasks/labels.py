@@ -6,6 +6,10 @@ r"""Class labels from features: y is a class in ``0..K-1``, x its feature vector
 ``I(X; Y) = H(Y) - E H(Y | X) = E_x KL(p(. | x) || uniform)``, averaged by Monte Carlo with
 its standard error (``mutual_information_se``).
 
+:class:`BentLabelTask`: the same classes seen through ``f(z W + b)``, a random linear map to
+more columns followed by a monotone activation ``f`` of each: the features of a network's
+last layer, with the information of the classes (an injective map keeps it).
+
 :class:`StepLabelTask`: a binary label set by a step in two of ``d`` standard normal columns
 (inside or outside a circle, or the exclusive-or of two signs), replaced by a fair coin with
 probability ``flip``: the posterior is a step, and ``I = log 2 - H(flip / 2)`` exactly.
@@ -27,7 +31,7 @@ from torch import Tensor
 from mist_reg.tasks.base import Task, _check_float, _check_int
 from mist_reg.tasks.monte_carlo import monte_carlo_mean, stored_truth
 
-__all__ = ["GaussianMixtureLabelTask", "StepLabelTask", "class_means"]
+__all__ = ["GaussianMixtureLabelTask", "StepLabelTask", "BentLabelTask", "ACTIVATIONS", "class_means"]
 
 
 def class_means(n_classes: int, dim: int, separation: float, seed: int = 0) -> Tensor:
@@ -162,3 +166,71 @@ class StepLabelTask(Task):
         coin = torch.randint(2, (n,), generator=generator)
         y = torch.where(torch.rand(n, generator=generator) < self.flip, coin, side)
         return x, y.unsqueeze(1)
+
+
+ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "softplus": torch.nn.functional.softplus,
+    "cube": lambda v: v**3,
+    "exp": torch.exp,
+}
+"""Strictly increasing maps of each coordinate for :class:`BentLabelTask`."""
+
+
+class BentLabelTask(Task):
+    r"""The classes of a :class:`GaussianMixtureLabelTask` seen through
+    ``x = f(gain * z W + b)``: ``W`` a ``[dim, out_dim]`` Gaussian matrix scaled by
+    ``1 / sqrt(dim)``, ``b`` Gaussian offsets (scale 0.5), both drawn from ``seed``, and ``f``
+    an activation of :data:`ACTIVATIONS`. With ``out_dim >= dim`` the map is injective almost
+    surely, so ``I(X; Y)`` is that of the classes.
+
+    Arguments:
+        n_classes: Number of classes.
+        dim: Dimension of the Gaussian classes.
+        separation: Typical distance between two class means.
+        out_dim: Number of feature columns (at least ``dim``).
+        activation: A key of :data:`ACTIVATIONS`.
+        gain: Scale of ``z W`` before the activation (larger: more bent).
+        seed: Seed of the class means and of ``W``, ``b``.
+        name: Task name (default ``"bent-{activation}-k{K}-d{dim}-o{out_dim}-g{gain}"``).
+
+    Raises:
+        ValueError: On an unknown activation or ``out_dim < dim``.
+
+    Example:
+        >>> task = BentLabelTask(5, 8, 2.0, 32, "tanh", 2.0)
+        >>> task.mutual_information == GaussianMixtureLabelTask(5, 8, 2.0).mutual_information
+        True
+        >>> x, y = task.sample(3, seed=0)
+        >>> x.shape, bool(x.abs().max() < 1)
+        (torch.Size([3, 32]), True)
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        dim: int,
+        separation: float,
+        out_dim: int,
+        activation: str,
+        gain: float = 1.0,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
+        self.classes = GaussianMixtureLabelTask(n_classes, dim, separation, seed=seed)
+        out_dim = _check_int(out_dim, "out_dim", minimum=dim)
+        self.activation, self.gain = activation, _check_float(gain, "gain")
+        generator = torch.Generator().manual_seed(seed + 1)
+        self.weights = torch.randn(dim, out_dim, generator=generator, dtype=torch.float64) / math.sqrt(dim)
+        self.offsets = 0.5 * torch.randn(out_dim, generator=generator, dtype=torch.float64)
+        name = name or f"bent-{activation}-k{n_classes}-d{dim}-o{out_dim}-g{self.gain:g}"
+        desc = f"{n_classes} Gaussian classes in {dim} dims through {activation} of a random map to {out_dim}"
+        classes = self.classes
+        super().__init__(name, out_dim, 1, classes.mutual_information, desc, classes.mutual_information_se)
+
+    def _sample(self, n: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        z, y = self.classes._draw(n, generator)
+        return ACTIVATIONS[self.activation](self.gain * z @ self.weights + self.offsets), y.unsqueeze(1)
