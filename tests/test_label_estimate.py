@@ -56,18 +56,23 @@ def test_shared_covariance_gaussian_classes_choose_lda():
     assert abs(float(mi) - task.mutual_information) <= 3 * mi.standard_error + 0.05
 
 
-def test_a_family_clearly_behind_on_the_first_fold_is_not_fitted_on_the_others(monkeypatch):
-    fitted = []
+@pytest.fixture
+def fitted(monkeypatch):
+    """The names of the classifier families fitted during the test, in order."""
+    names = []
     fit = LabelClassifier.fit
 
     def counting_fit(self, *args, **kwargs):
-        fitted.append(self.name)
+        names.append(self.name)
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(LabelClassifier, "fit", counting_fit)
-    task = GaussianMixtureLabelTask(
-        n_classes=10, dim=20, separation=3.0
-    )  # QDA: 10 covariances of 20x20 on 160 rows each
+    return names
+
+
+def test_a_family_clearly_behind_on_the_first_fold_is_not_fitted_on_the_others(fitted):
+    # QDA: 10 covariances of 20x20 on 160 rows each
+    task = GaussianMixtureLabelTask(n_classes=10, dim=20, separation=3.0)
     x, y = task.sample(2000, seed=0)
     mi = label_mi(x, y, 10, seed=0, extrapolate=False)
     assert mi.estimator_name == "classifier:lda" and fitted.count("lda") == 5
@@ -108,7 +113,7 @@ def test_an_exclusive_or_among_many_columns_is_resolved_by_boosted_trees():
     truth = math.log(2) + 0.9 * math.log(0.9) + 0.1 * math.log(0.1)
     mi = label_mi(x, y, 2, seed=0)
     assert mi.estimator_name == "classifier:trees (extrapolated)"
-    assert abs(float(mi) - truth) <= 0.1 * truth, (float(mi), truth)  # the smooth families: about 0.7x
+    assert abs(float(mi) - truth) <= 0.1 * truth, (float(mi), truth)  # the smooth families fall far short
 
 
 def test_boosted_trees_give_a_class_absent_from_their_rows_the_floor_not_an_error():
@@ -228,8 +233,7 @@ def test_the_curvature_is_read_at_its_lower_confidence_limit():
 
 def test_a_learning_curve_that_steepens_is_not_extrapolated():
     # an exclusive-or hidden in 2 of 64 columns: the trees find it only with the most rows, so the
-    # curve rises faster at its second doubling (0.07, 0.17, 0.32 nats) and a hyperbola through it
-    # would report 0.62 of 0.37 nats
+    # curve rises faster at its second doubling and a hyperbola through it would overshoot the truth
     task = StepLabelTask("xor", 64, 0.2)
     x, y = task.sample(5000, seed=1)
     with pytest.warns(RuntimeWarning, match="rises faster at its second doubling"):
@@ -271,7 +275,7 @@ def test_verbose_shows_the_folds(capsys):
 
 def test_features_bent_column_by_column_are_straightened_before_the_linear_discriminant():
     # Gaussian classes seen through tanh of a random linear map (an activation): I(X; Y) is that
-    # of the classes; the linear families in the raw features gave 0.91x here
+    # of the classes, which the linear families in the raw features fall well short of
     task = GaussianMixtureLabelTask(n_classes=10, dim=16, separation=3.0)
     z, y = task.sample(4000, seed=0)
     g = torch.Generator().manual_seed(1)
@@ -281,15 +285,7 @@ def test_features_bent_column_by_column_are_straightened_before_the_linear_discr
     assert abs(float(mi) - task.mutual_information) <= 0.05 * task.mutual_information, float(mi)
 
 
-def test_straight_features_are_not_offered_the_gaussianized_discriminant(monkeypatch):
-    fitted = []
-    fit = LabelClassifier.fit
-
-    def counting_fit(self, *args, **kwargs):
-        fitted.append(self.name)
-        return fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(LabelClassifier, "fit", counting_fit)
+def test_straight_features_are_not_offered_the_gaussianized_discriminant(fitted):
     x, y = GaussianMixtureLabelTask(n_classes=3, dim=8, separation=2.0).sample(1500, seed=0)
     label_mi(x, y, 3, seed=0, n_folds=3, extrapolate=False)
     assert "lda" in fitted and "gaussianized-lda" not in fitted

@@ -11,11 +11,13 @@ import torch
 from mist_reg.tasks import (
     FAMILY_TASKS,
     AdditiveUniformTask,
+    BentLabelTask,
     ClusteredMixtureTask,
     GaussianMixtureLabelTask,
     MixedColumnsTask,
     PeriodicTask,
     SparseSignalTask,
+    StepLabelTask,
     discrete_pair,
     family_of,
     family_tasks,
@@ -197,3 +199,13 @@ def test_bad_parameters_name_the_argument():
         SparseSignalTask(3, 3, 4, 0.5)
     with pytest.raises(ValueError, match="strength"):
         discrete_pair(3, 3, -1.0)
+    with pytest.raises(ValueError, match="unknown activation 'relu'; valid: tanh"):
+        BentLabelTask(3, 4, 2.0, 8, "relu")
+    with pytest.raises(ValueError, match="gain must be positive"):
+        BentLabelTask(3, 4, 2.0, 8, "tanh", gain=0.0)
+    with pytest.raises(ValueError, match="out_dim"):
+        BentLabelTask(3, 4, 2.0, 2, "tanh")
+    with pytest.raises(ValueError, match="shape must be 'ring' or 'xor'"):
+        StepLabelTask("square", 4, 0.2)
+    with pytest.raises(ValueError, match=r"flip must lie in \[0, 1\)"):
+        StepLabelTask("xor", 4, 1.0)

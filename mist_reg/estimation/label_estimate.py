@@ -82,7 +82,7 @@ def _choose_and_fit(
     candidates = [c for c in candidates if families is None or c.name in families] or candidates
     scores = [c.fit(x[fit], y[fit], n_classes, x[valid], y[valid]) for c in candidates]
     best = min(range(len(scores)), key=scores.__getitem__)
-    losses = [-c.log_probs(x[valid]).gather(1, y[valid, None])[:, 0] for c in candidates]
+    losses = [c.validation_losses for c in candidates]
     contenders = [c.name for c, loss in zip(candidates, losses) if _within_noise(loss, losses[best])]
     chosen = candidates[best]
     gains = -losses[best] - class_log_frequencies(y[fit], n_classes).to(losses[best].device)[y[valid]]

@@ -196,7 +196,7 @@ class BentLabelTask(Task):
         name: Task name (default ``"bent-{activation}-k{K}-d{dim}-o{out_dim}-g{gain}"``).
 
     Raises:
-        ValueError: On an unknown activation or ``out_dim < dim``.
+        ValueError: On an unknown activation, ``out_dim < dim`` or a gain that is not positive.
 
     Example:
         >>> task = BentLabelTask(5, 8, 2.0, 32, "tanh", 2.0)
@@ -223,6 +223,8 @@ class BentLabelTask(Task):
         self.classes = GaussianMixtureLabelTask(n_classes, dim, separation, seed=seed)
         out_dim = _check_int(out_dim, "out_dim", minimum=dim)
         self.activation, self.gain = activation, _check_float(gain, "gain")
+        if self.gain <= 0:
+            raise ValueError(f"gain must be positive (a zero gain erases the classes), got {gain}")
         generator = torch.Generator().manual_seed(seed + 1)
         self.weights = torch.randn(dim, out_dim, generator=generator, dtype=torch.float64) / math.sqrt(dim)
         self.offsets = 0.5 * torch.randn(out_dim, generator=generator, dtype=torch.float64)

@@ -199,6 +199,7 @@ class LabelClassifier:
         beta: The fitted inverse temperature.
         floor: The fitted weight of the class frequencies mixed into ``q``.
         validation_cross_entropy: The calibrated cross-entropy on the validation rows.
+        validation_losses: Its per-row terms ``-log q(y_i | x_i)``, ``[N_valid]`` float64.
     """
 
     name: ClassVar[str] = "classifier"
@@ -222,6 +223,7 @@ class LabelClassifier:
         calibrated = torch.log_softmax(self.beta * logits.double(), dim=1)
         self.floor = fit_floor(calibrated, y_valid, self.log_prior)
         mixed = mixed_with_prior(calibrated, self.log_prior, self.floor)
+        self.validation_losses = -mixed.gather(1, y_valid[:, None])[:, 0]
         self.validation_cross_entropy = mean_cross_entropy(mixed, y_valid)
         return self.validation_cross_entropy
 
