@@ -10,10 +10,10 @@ from torch.distributions import MultivariateNormal
 
 from mist_reg.estimation.coordinates import fit_in_coordinates
 from mist_reg.estimation.evaluation import evaluate_mi
-from mist_reg.estimation.fitting import FitSettings
+from mist_reg.estimation.fitting import FitSettings, fit_data_dependent, fit_estimator, sample_loaders
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import MarginalGaussianizer, Standardizer
-from mist_reg.estimation.reference_choice import fit_with_reference_choice
+from mist_reg.estimation.reference_choice import Relocated, fit_with_reference_choice
 from mist_reg.estimators import mine
 from mist_reg.estimators.factories import make_critic
 from mist_reg.nn.references.mixture import MixtureLogRatio, max_components
@@ -155,6 +155,43 @@ def test_clustered_data_are_refitted_on_standardised_columns_where_the_mixture_i
     gx, gy = get_task("gaussian-5x5").sample(2000, seed=0)
     once = fit_in_coordinates(model, "gaussianize", (gx.shape[1], gy.shape[1]), gx, gy, settings, fresh=True)
     assert isinstance(once.x_map.inner, MarginalGaussianizer)
+
+
+def test_a_relocated_challenger_is_scored_and_trained_in_its_own_coordinates():
+    # the relocation hook moves the mixture challenger of Gaussianised clusters to
+    # standardised columns, where a mixture is exact: that one is scored on its validation
+    # rows, trained there, kept, and its held-out estimate on fresh rows reaches the truth
+    task = ClusteredMixtureTask(2, 2, 3, spread=3.0, elongation=10.0)
+    x, y = task.sample(2000, seed=0)
+    settings = FitSettings(batch_size=128, lr=2e-3, max_iterations=100, eval_every=25, patience=7, seed=0)
+    x_map, y_map = Standardizer().fit(x), Standardizer().fit(y)
+    sx, sy = x_map(x), y_map(y)
+    calls = []
+
+    def relocate(reference):
+        if not isinstance(reference, MixtureLogRatio):
+            return None
+        calls.append("relocated")
+        moved = ModelSpec("mine", {}, by_default=True).build(2, 2)
+        moved.critic.reference = MixtureLogRatio(2, 2, n_components=3, restarts=4)
+        train_batches, valid_batches = sample_loaders(sx, sy, settings)
+        fit_data_dependent(moved, train_batches)
+
+        def train():
+            calls.append("trained")
+            return moved, fit_estimator(moved, settings, sx, sy)
+
+        return Relocated(moved, valid_batches, train)
+
+    gaussianised = (MarginalGaussianizer().fit(v)(v) for v in (x, y))
+    estimator = ModelSpec("mine", {}, by_default=True).build(2, 2)
+    fitted, _ = fit_with_reference_choice(estimator, settings, *gaussianised, relocate=relocate)
+    assert calls == ["relocated", "trained"]
+    assert fitted is not estimator and isinstance(fitted.critic.reference, MixtureLogRatio)
+    assert fitted.critic.reference.n_components == 3
+    tx, ty = task.sample(2000, seed=1)
+    held_out = evaluate_mi(fitted, x_map(tx), y_map(ty))
+    assert abs(held_out - task.mutual_information) < 0.05 * task.mutual_information, held_out
 
 
 def test_em_restarts_escape_a_start_that_merges_two_clusters():

@@ -25,7 +25,10 @@ takes another start (a *challenger*, :data:`CHALLENGERS`) only when that model *
 without training, already beats the trained Gaussian-start critic on the validation
 data: the dependence the network did not learn is then the kind the model holds in
 closed form. Of the challengers that do, the one with the highest validation estimate
-is trained, and its training is kept if its best validation estimate is higher. So at
+is trained, and its training is kept if its best validation estimate is higher. A
+challenger may be *relocated* before it is scored (:data:`Relocation`): refitted in other
+coordinates of the same rows, where it is then scored on the same validation rows and
+trained. So at
 most two critics are trained, as with the Gaussian and the t model alone. All candidates
 are judged on the same validation samples, which the held-out test data never enter, so
 the reported estimate remains a held-out bound of the critic chosen. A challenger whose
@@ -39,6 +42,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from mist_reg.estimation.evaluation import evaluate_mi
@@ -50,10 +54,22 @@ from mist_reg.nn.references.gaussian import shared_regularisation
 from mist_reg.nn.references.mixture import MixtureLogRatio
 from mist_reg.nn.references.student_t import StudentTLogRatio
 
-__all__ = ["fit_with_reference_choice", "ChallengerTraining"]
+__all__ = ["fit_with_reference_choice", "Relocated", "Relocation"]
 
-ChallengerTraining = Callable[[Critic], "tuple[MIEstimator, TrainingLog] | None"]
-"""Trains an estimator from a winning challenger's reference elsewhere, or returns ``None``."""
+
+@dataclass
+class Relocated:
+    """A challenger refitted in other coordinates of the same rows: its untrained estimator
+    (reference fitted), the validation batches in those coordinates, and its training there."""
+
+    challenger: MIEstimator
+    valid_batches: Iterable
+    train: Callable[[], tuple[MIEstimator, TrainingLog]]
+
+
+Relocation = Callable[[Critic], "Relocated | None"]
+"""Given a challenger's fitted reference, the challenger in other coordinates, or ``None`` to
+keep it where it is."""
 
 
 def _open_student_reference(estimator: MIEstimator) -> StudentTLogRatio | None:
@@ -88,20 +104,27 @@ default estimator: the Student-t copula and the Gaussian mixture."""
 
 
 def _best_challenger(
-    challengers: list[MIEstimator], train_batches: Iterable, valid_batches: Iterable, device: Any, to_beat: float
-) -> MIEstimator | None:
-    """The challenger whose reference, fitted on the training batches and untrained, has the
-    highest validation estimate above ``to_beat``; references that fit the Gaussian model
-    (``is_gaussian``) are not scored."""
+    challengers: list[MIEstimator],
+    train_batches: Iterable,
+    valid_batches: Iterable,
+    device: Any,
+    to_beat: float,
+    relocate: Relocation | None,
+) -> tuple[MIEstimator, Relocated | None] | None:
+    """The challenger whose reference, fitted on the training batches and untrained (in the
+    coordinates ``relocate`` moves it to, if any), has the highest validation estimate above
+    ``to_beat``; references that fit the Gaussian model (``is_gaussian``) are not scored."""
     best, best_value = None, to_beat
     for challenger in challengers:
         challenger.to(device)
         fit_data_dependent(challenger, train_batches)
         if challenger.critic.reference.is_gaussian:
             continue
-        value = evaluate_mi(challenger, data_loader=valid_batches, device=device)
+        relocated = relocate(challenger.critic.reference) if relocate is not None else None
+        scored, batches = (relocated.challenger, relocated.valid_batches) if relocated else (challenger, valid_batches)
+        value = evaluate_mi(scored, data_loader=batches, device=device)
         if value > best_value:
-            best, best_value = challenger, value
+            best, best_value = (challenger, relocated), value
     return best
 
 
@@ -113,7 +136,7 @@ def fit_with_reference_choice(
     train_loader: Iterable | None = None,
     valid_loader: Iterable | None = None,
     reference_model: bool = False,
-    train_challenger: ChallengerTraining | None = None,
+    relocate: Relocation | None = None,
 ) -> tuple[MIEstimator, TrainingLog]:
     r"""Fits ``estimator`` like :func:`~mist_reg.estimation.fitting.fit_estimator`, choosing its
     critic's reference as the module documentation describes when the critic has a
@@ -124,10 +147,9 @@ def fit_with_reference_choice(
     reference model is returned
     (:func:`~mist_reg.estimation.reference_model_choice.reference_model_if_unresolved`).
 
-    ``train_challenger``, given the winning challenger's reference, may train an estimator
-    from it elsewhere (in other coordinates) and return it with its log, or return ``None``
-    to have the challenger trained here; either is kept only if it beats the Gaussian start
-    on validation.
+    ``relocate``, given a challenger's fitted reference, may return the challenger refitted
+    in other coordinates (:class:`Relocated`), where it is then scored and trained; a
+    trained challenger is kept only if it beats the Gaussian start on validation.
 
     Returns:
         The fitted estimator (``estimator`` itself, a fitted copy that starts from the
@@ -148,7 +170,7 @@ def fit_with_reference_choice(
     """
     with shared_regularisation():  # one choice of the Gaussian model's regularisation per training set
         return _fit_with_reference_choice(
-            estimator, settings, x, y, train_loader, valid_loader, reference_model, train_challenger
+            estimator, settings, x, y, train_loader, valid_loader, reference_model, relocate
         )
 
 
@@ -160,7 +182,7 @@ def _fit_with_reference_choice(
     train_loader: Iterable | None,
     valid_loader: Iterable | None,
     reference_model: bool,
-    train_challenger: ChallengerTraining | None = None,
+    relocate: Relocation | None = None,
 ) -> tuple[MIEstimator, TrainingLog]:
     if reference_model:
         unresolved = reference_model_if_unresolved(estimator, settings, x, y, train_loader, valid_loader)
@@ -180,14 +202,15 @@ def _fit_with_reference_choice(
     )
     if valid_batches is None or log.best_valid_mi is None:
         return estimator, log
-    challenger = _best_challenger(challengers, train_batches, valid_batches, settings.device, log.best_valid_mi)
-    if challenger is None:
+    best = _best_challenger(challengers, train_batches, valid_batches, settings.device, log.best_valid_mi, relocate)
+    if best is None:
         return estimator, log
-    trained = train_challenger(challenger.critic.reference) if train_challenger is not None else None
-    if trained is None:
+    challenger, relocated = best
+    if relocated is not None:
+        challenger, challenger_log = relocated.train()
+    else:
         challenger.critic.reference.freeze_choice()  # train from the model chosen (not chosen again)
-        trained = challenger, fit_estimator(challenger, settings, x, y, train_loader, valid_loader)
-    challenger, challenger_log = trained
+        challenger_log = fit_estimator(challenger, settings, x, y, train_loader, valid_loader)
     if challenger_log.best_valid_mi is not None and challenger_log.best_valid_mi > log.best_valid_mi:
         return challenger, challenger_log
     return estimator, log
