@@ -9,6 +9,7 @@ import warnings
 import pytest
 import torch
 
+from mist_reg import estimate_mi
 from mist_reg.estimation.classifiers import BoostedTrees, LabelClassifier
 from mist_reg.estimation.label_curve import curve_weight
 from mist_reg.estimation.label_estimate import label_mi
@@ -126,6 +127,22 @@ def test_boosted_trees_give_a_class_absent_from_their_rows_the_floor_not_an_erro
     log_q = model.log_probs(x[400:])
     assert log_q.shape == (200, 3) and torch.isfinite(log_q).all()
     assert float(log_q[:, 2].exp().max()) < 0.05
+
+
+def test_boosted_trees_fitted_on_rows_of_one_class_boost_nothing_and_estimate_mi_finishes():
+    # a label of one row against 4,999: some fitting rows hold the large class only
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 3, generator=g)
+    model = BoostedTrees(seed=0)
+    model.fit(x[:200], torch.zeros(200, dtype=torch.long), 2, x[200:], torch.ones(100, dtype=torch.long))
+    log_q = model.log_probs(x[200:])
+    assert log_q.shape == (100, 2) and torch.isfinite(log_q).all() and model.rounds == 0
+    features = torch.randn(5000, 4, generator=g)
+    labels = torch.zeros(5000, dtype=torch.long)
+    labels[-1] = 1
+    with pytest.warns(RuntimeWarning, match="class 1 of the labels has a single row"):
+        mi = estimate_mi(features, labels)
+    assert abs(float(mi)) < 0.01
 
 
 def test_explicit_test_rows_are_the_ones_tested():

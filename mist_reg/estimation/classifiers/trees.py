@@ -112,6 +112,10 @@ class BoostedTrees(LabelClassifier):
 
     def _fit(self, x: Tensor, y: Tensor, x_valid: Tensor, y_valid: Tensor) -> Tensor:
         features, labels = _numpy(x), y.cpu().numpy()
+        self.model = None
+        if len(np.unique(labels)) < 2:  # nothing to boost: the one class seen, as every other family says
+            self.only_class, self.rounds = int(labels[0]), 0
+            return self._logits(x_valid)
         seen = np.isin(y_valid.cpu().numpy(), labels)  # rows of a class the trees never saw cannot score them
         self.model = self._model(self.max_rounds, early_stopping=True)
         self.model.fit(features, labels, X_val=_numpy(x_valid)[seen], y_val=y_valid.cpu().numpy()[seen])
@@ -119,13 +123,21 @@ class BoostedTrees(LabelClassifier):
         return self._logits(x_valid)
 
     def _refit(self, x: Tensor, y: Tensor) -> None:
+        labels = y.cpu().numpy()
+        self.model = None
+        if len(np.unique(labels)) < 2 or self.rounds == 0:
+            self.only_class = int(np.bincount(labels).argmax())
+            return
         self.model = self._model(self.rounds, early_stopping=False)
-        self.model.fit(_numpy(x), y.cpu().numpy())
+        self.model.fit(_numpy(x), labels)
 
     def _logits(self, x: Tensor) -> Tensor:
-        probabilities = self.model.predict_proba(_numpy(x))
-        logits = np.full((len(probabilities), self.n_classes), math.log(_FLOOR))
-        logits[:, self.model.classes_] = np.log(np.maximum(probabilities, _FLOOR))
+        logits = np.full((x.shape[0], self.n_classes), math.log(_FLOOR))
+        if self.model is None:
+            logits[:, self.only_class] = 0.0
+        else:
+            probabilities = self.model.predict_proba(_numpy(x))
+            logits[:, self.model.classes_] = np.log(np.maximum(probabilities, _FLOOR))
         return torch.from_numpy(logits).to(x.device)
 
 
