@@ -223,4 +223,4 @@ def test_estimate_mi_answers_awkward_labels_rightly_or_names_the_argument():
         estimate_mi(torch.randn(20, 3, generator=g), torch.randn(20, 1, generator=g))  # too few rows to validate on
     levels = torch.randint(0, 5, (500,), generator=g).float() / 2  # looks like codes; declared a measurement
     declared = estimate_mi(levels, levels + torch.randn(500, generator=g), discrete_x=False, max_iterations=5)
-    assert declared.estimator_name == "mine"
+    assert declared.estimator_name in ("mine", "ba")  # a continuous route, not the codes' classifier or plug-in

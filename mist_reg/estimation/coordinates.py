@@ -19,10 +19,10 @@ comparisons use two-fold bounds on every training row, not the validation estima
 trained critics, which rest on a tenth of them (docs/choosing-an-estimator.md, step 6,
 shows such a choice going wrong): for sides with indicator columns, the Gaussian reference's
 bound in the two coordinates, before anything is trained; for clustered data (where the
-Gaussian-mixture challenger chose more than one component and Gaussianising bent some
-continuous column), the two mixtures' bounds from their choice of ``K`` decide in which
-coordinates the mixture challenges the trained Gaussian start (scored untrained on the
-same validation rows, and trained there if it wins). The test rows enter no comparison, so
+Gaussian-mixture challenger chose more than one component), the two mixtures' bounds from
+their choice of ``K`` decide in which coordinates the mixture challenges the trained
+Gaussian start (scored untrained on the same validation rows, and trained there if it
+wins). The test rows enter no comparison, so
 the reported estimate stays a held-out bound. Other data, and columns the user
 preprocesses otherwise, are fitted once.
 """
@@ -32,12 +32,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
 from mist_reg.estimation.fitting import fit_estimator, sample_loaders
 from mist_reg.estimation.model_spec import ModelSpec
-from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing, has_bent_column
+from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
 from mist_reg.estimation.reference_choice import Relocated, fit_with_reference_choice
 from mist_reg.estimators.base import MIEstimator
 from mist_reg.nn.critic import Critic
@@ -88,10 +89,9 @@ def fit_in_coordinates(
     moved: list[FoldModel] = []
 
     def standardised_mixture(gaussianised: Critic) -> Relocated | None:
-        """The mixture challenger in standardised columns instead, where some continuous
-        column is bent and its mixture there has the higher two-fold bound (see the module
-        documentation)."""
-        if not (choosing and isinstance(gaussianised, MixtureLogRatio) and _bent(x, y, c_x, c_y)):
+        """The mixture challenger in standardised columns instead, where its mixture there has
+        the higher two-fold bound (see the module documentation)."""
+        if not (choosing and isinstance(gaussianised, MixtureLogRatio)):
             return None
         xs_map, ys_map, xs, ys = fitted("standardize")
         mixture = MixtureLogRatio(xs.shape[1], ys.shape[1])
@@ -99,7 +99,8 @@ def fit_in_coordinates(
         if not _compared_on_training_rows(mixture, gaussianised):
             return None
         mixture.freeze_choice()  # fit_estimator refits it on the same rows, without the search
-        alternative = model.build(xs.shape[1], ys.shape[1], fresh=True)
+        with torch.random.fork_rng(devices=[]):  # if it loses, later networks draw as without it
+            alternative = model.build(xs.shape[1], ys.shape[1], fresh=True)
         alternative.critic.reference = mixture.to(next(alternative.parameters()).device)
 
         def train() -> tuple[MIEstimator, TrainingLog]:
@@ -116,12 +117,6 @@ def fit_in_coordinates(
     if moved and estimator is moved[0].estimator:
         return moved[0]
     return FoldModel(estimator, log, x_map, y_map)
-
-
-def _bent(x: Tensor, y: Tensor, c_x: int, c_y: int) -> bool:
-    """Whether Gaussianising bends a continuous column of either side (elsewhere the two
-    coordinates differ by nearly affine maps of each column)."""
-    return has_bent_column(x[:, :c_x]) or has_bent_column(y[:, :c_y])
 
 
 def _has_indicators(x: Any, y: Any, c_x: int, c_y: int) -> bool:

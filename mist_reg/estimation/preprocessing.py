@@ -23,15 +23,7 @@ from torch import Tensor, nn
 
 from mist_reg.checks import scaled_moments
 
-__all__ = [
-    "Standardizer",
-    "MarginalGaussianizer",
-    "ColumnPreprocessor",
-    "make_preprocessor",
-    "Preprocessing",
-    "BENT_CORRELATION",
-    "has_bent_column",
-]
+__all__ = ["Standardizer", "MarginalGaussianizer", "ColumnPreprocessor", "make_preprocessor", "Preprocessing"]
 
 Preprocessing = Literal["gaussianize", "standardize", "none"]
 
@@ -115,39 +107,6 @@ class MarginalGaussianizer(nn.Module):
         weight = weight.clamp(0, 1)
         prob = levels[left] + weight * (levels[right] - levels[left])
         return torch.special.ndtri(prob).T.contiguous()
-
-
-BENT_CORRELATION = 0.99
-r"""A column is bent when the correlation of its standardised and its Gaussianised values is
-below this: more than about 2% of the Gaussianised column's variance is not an affine map of
-the column."""
-
-_BENT_GATE_ROWS = 2000  # rows :func:`has_bent_column` reads: its correlations are then known to about 0.001
-
-
-def has_bent_column(x: Tensor) -> bool:
-    r"""Whether Gaussianising bends some column of ``x`` (:data:`BENT_CORRELATION`), read on
-    at most 2,000 rows spaced evenly through them (rows sorted by class stay represented).
-    Where no column is bent, :class:`MarginalGaussianizer` is nearly an affine map of each
-    column, and a model fitted in Gaussianised and in standardised columns is the same model.
-
-    Example:
-        >>> x = torch.randn(1000, 3, generator=torch.Generator().manual_seed(0))
-        >>> has_bent_column(x), has_bent_column(torch.tanh(3 * x))
-        (False, True)
-    """
-    x = x[:: max(1, len(x) // _BENT_GATE_ROWS)][:_BENT_GATE_ROWS].double()
-    if x.shape[0] < 3 or x.shape[1] == 0:
-        return False
-    standardised = Standardizer().fit(x)(x)
-    gaussianized = MarginalGaussianizer().fit(x)(x)
-    a, b = standardised - standardised.mean(0), gaussianized - gaussianized.mean(0)
-    spread = (a.square().mean(0) * b.square().mean(0)).sqrt()
-    moving = spread > 0  # a constant column is neither bent nor straight
-    if not bool(moving.any()):
-        return False
-    correlation = (a * b).mean(0)[moving] / spread[moving]
-    return bool(correlation.min() < BENT_CORRELATION)
 
 
 def _sorted_columns(x: Tensor) -> Tensor:
