@@ -221,6 +221,8 @@ def test_estimate_mi_answers_awkward_labels_rightly_or_names_the_argument():
         estimate_mi(ids, ids.float(), discrete_x=True)  # identifiers declared classes: refused before any fit
     with pytest.raises(ValueError, match=r"^valid_percentage=0.1 of the 14 training samples holds 1, .* at least 2"):
         estimate_mi(torch.randn(20, 3, generator=g), torch.randn(20, 1, generator=g))  # too few rows to validate on
+    with pytest.raises(ValueError, match=r"^at least 2 held-out samples are needed, got 1: .*test_percentage"):
+        estimate_mi(torch.randn(3, 3, generator=g), torch.randn(3, 1, generator=g))  # too few rows to test on
     levels = torch.randint(0, 5, (500,), generator=g).float() / 2  # looks like codes; declared a measurement
     declared = estimate_mi(levels, levels + torch.randn(500, generator=g), discrete_x=False, max_iterations=5)
     assert declared.estimator_name in ("mine", "ba")  # a continuous route, not the codes' classifier or plug-in

@@ -458,7 +458,10 @@ def _estimate_from_samples(
 
     def fit(x, y, x_test, y_test, fold_seed, fresh) -> FoldFit:
         if x_test.shape[0] < 2:
-            raise ValueError(f"at least 2 held-out samples are needed, got {x_test.shape[0]}")
+            raise ValueError(
+                f"at least 2 held-out samples are needed, got {x_test.shape[0]}: pass more samples, a larger "
+                "test_percentage, or x_test and y_test"
+            )
         fold_settings = dataclasses.replace(settings, seed=fold_seed)
         fitted = fit_in_coordinates(model, preprocessing, (c_x, c_y), x, y, fold_settings, fresh)
         fitted = with_single_column_challenger(fitted, model, preprocessing, (c_x, c_y), x, y, fold_settings)
