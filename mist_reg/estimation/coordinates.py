@@ -22,9 +22,8 @@ bound in the two coordinates, before anything is trained; for clustered data (wh
 Gaussian-mixture challenger chose more than one component), the two mixtures' bounds from
 their choice of ``K`` decide in which coordinates the mixture challenges the trained
 Gaussian start (scored untrained on the same validation rows, and trained there if it
-wins). The test rows enter no comparison, so
-the reported estimate stays a held-out bound. Other data, and columns the user
-preprocesses otherwise, are fitted once.
+wins). The test rows enter no comparison, so the reported estimate stays a held-out bound.
+Other data, and columns the user preprocesses otherwise, are fitted once.
 """
 
 from __future__ import annotations

@@ -28,13 +28,12 @@ closed form. Of the challengers that do, the one with the highest validation est
 is trained, and its training is kept if its best validation estimate is higher. A
 challenger may be *relocated* before it is scored (:data:`Relocation`): refitted in other
 coordinates of the same rows, where it is then scored on the same validation rows and
-trained. So at
-most two critics are trained, as with the Gaussian and the t model alone. All candidates
-are judged on the same validation samples, which the held-out test data never enter, so
-the reported estimate remains a held-out bound of the critic chosen. A challenger whose
-own choice (``df``, ``K``, each made on halves of the training samples) falls on the
-Gaussian model is not scored: on Gaussian-copula data nothing but the Gaussian start is
-trained.
+trained. So at most two critics are trained, as with the Gaussian and the t model alone.
+All candidates are judged on the same validation samples, which the held-out test data
+never enter, so the reported estimate remains a held-out bound of the critic chosen. A
+challenger whose own choice (``df``, ``K``, each made on halves of the training samples)
+falls on the Gaussian model is not scored: on Gaussian-copula data nothing but the
+Gaussian start is trained.
 """
 
 from __future__ import annotations
