@@ -12,7 +12,7 @@ import torch
 
 from mist_reg import estimate_mi
 from mist_reg.estimation.column_types import read_side
-from mist_reg.estimation.discrete_estimate import plugin_mi
+from mist_reg.estimation.discrete_estimate import held_out_table_bound, plugin_mi
 from mist_reg.estimation.typed_pair import read_pair
 from mist_reg.tasks import GaussianMixtureLabelTask, dense_gaussian
 
@@ -126,6 +126,28 @@ def test_plugin_of_independent_codes_is_near_zero_with_an_honest_error_bar():
     mi = plugin_mi(x, y)
     # Miller-Madow removes the plug-in's (K_x - 1)(K_y - 1) / 2N = 0.020 bias; the chi-square term keeps the bar open
     assert abs(float(mi)) < 0.01 and mi.interval[0] < 0 < mi.interval[1] and mi.standard_error > 0.003
+
+
+def test_a_sparse_table_gets_an_interval_down_to_its_held_out_bound_which_covers_the_truth():
+    # a copy of 100 codes kept half the time, 5,000 samples: most joint cells are seen once,
+    # the corrected plug-in stays far above the truth, the held-out bound of the counts below it
+    g = _generator(3)
+    x = torch.randint(0, 100, (5000,), generator=g)
+    y = torch.where(torch.rand(5000, generator=g) < 0.5, x, torch.randint(0, 100, (5000,), generator=g))
+    truth = math.log(100) + 0.505 * math.log(0.505) + 99 * 0.005 * math.log(0.005)
+    with pytest.warns(RuntimeWarning, match="held-out bound of the counts"):
+        mi = plugin_mi(x, y)
+    assert float(mi) > truth + 0.3  # what the wider interval is for
+    bound, bound_error = held_out_table_bound(x, y)
+    assert truth - 0.3 < bound < truth and 0 < bound_error < 0.05
+    assert mi.interval[0] < bound - bound_error and mi.interval[0] < truth < mi.interval[1]
+
+
+def test_the_held_out_bound_of_independent_codes_is_at_most_zero_and_of_a_copy_near_the_entropy():
+    g = _generator(4)
+    x, y = torch.randint(0, 10, (3000,), generator=g), torch.randint(0, 10, (3000,), generator=g)
+    assert -0.02 < held_out_table_bound(x, y)[0] <= 0.005
+    assert abs(held_out_table_bound(x, x)[0] - math.log(10)) < 0.01
 
 
 def test_plugin_warns_when_cells_are_sparse():
