@@ -70,3 +70,32 @@ def test_the_regularisation_choice_is_the_best_held_out_fit_of_the_grid():
         chosen = GaussianLogRatio(x.shape[1], y.shape[1])._choose_regularisation(x, y)
         rank, factor, to_identity = _held_out_scores_directly(x, y)
         assert chosen[0] == rank and chosen[1] == pytest.approx(factor) and chosen[2] == pytest.approx(to_identity)
+
+
+def test_mixed_columns_at_high_mi_model_the_continuous_sides_marginal_by_a_mixture():
+    # y linear-Gaussian given the codes of x is a mixture over them: its Gaussian marginal would
+    # overstate H(Y) and the MI with it; the mixture of y replaces it where it fits better
+    from mist_reg import estimate_mi
+    from mist_reg.tasks import MixedColumnsTask
+
+    task = MixedColumnsTask(3, 4, 3, dim_y=3, signal=2.5, noise=0.3, seed=5)  # 7.3 nats
+    x, y = task.sample(5000, seed=1)
+    mi = estimate_mi(x, y)
+    assert mi.estimator_name == "reference_model" and mi.estimator.marginal_side == "y"
+    assert mi.estimator.marginal.n_components > 1
+    assert abs(float(mi) - task.mutual_information) < 0.1, float(mi)
+
+
+def test_a_gaussian_marginal_keeps_one_component_and_the_log_ratio_unchanged():
+    from mist_reg.estimators.reference_model import ReferenceModelMI
+    from mist_reg.nn.references.marginal_mixture import MarginalMixture
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(2000, 3, generator=g) @ torch.randn(3, 3, generator=g)
+    marginal = MarginalMixture(3)
+    marginal.fit(y)
+    assert marginal.n_components == 1 and torch.equal(marginal.log_ratio_to_gaussian(y), torch.zeros(2000))
+    with pytest.raises(ValueError, match="marginal_side"):
+        ReferenceModelMI(GaussianLogRatio(2, 2), marginal_side="z")
+    with pytest.raises(ValueError, match="built for 3 columns"):
+        marginal.fit(torch.randn(10, 2))

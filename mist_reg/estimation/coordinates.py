@@ -29,7 +29,7 @@ Other data, and columns the user preprocesses otherwise, are fitted once.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -79,11 +79,14 @@ def fit_in_coordinates(
 
     x_map, y_map, xg, yg = fitted(preprocessing)
     choosing = model.by_default and preprocessing == "gaussianize" and bool(c_x or c_y)
+    side = _continuous_side(x, y, c_x, c_y) if model.by_default else None
     if choosing and _has_indicators(x, y, c_x, c_y):
         xs_map, ys_map, xs, ys = fitted("standardize")
         if _gaussian_bound(xs, ys, settings) > _gaussian_bound(xg, yg, settings):
             estimator = model.build(xs.shape[1], ys.shape[1], fresh)
-            estimator, log = fit_with_reference_choice(estimator, settings, xs, ys, reference_model=model.by_default)
+            estimator, log = fit_with_reference_choice(
+                estimator, settings, xs, ys, reference_model=model.by_default, marginal_side=side
+            )
             return FoldModel(estimator, log, xs_map, ys_map)
     moved: list[FoldModel] = []
 
@@ -111,11 +114,29 @@ def fit_in_coordinates(
 
     estimator = model.build(xg.shape[1], yg.shape[1], fresh)
     estimator, log = fit_with_reference_choice(
-        estimator, settings, xg, yg, reference_model=model.by_default, relocate=standardised_mixture
+        estimator,
+        settings,
+        xg,
+        yg,
+        reference_model=model.by_default,
+        relocate=standardised_mixture,
+        marginal_side=side,
     )
     if moved and estimator is moved[0].estimator:
         return moved[0]
     return FoldModel(estimator, log, x_map, y_map)
+
+
+def _continuous_side(x: Any, y: Any, c_x: int, c_y: int) -> Literal["x", "y"] | None:
+    """The side of continuous columns only beside a side with discrete ones, if there is one
+    (the side whose marginal the held-out reference model may fit by a mixture)."""
+    if not _has_indicators(x, y, c_x, c_y):
+        return None
+    if c_y == y.shape[1] and c_y > 0:
+        return "y"
+    if c_x == x.shape[1] and c_x > 0:
+        return "x"
+    return None
 
 
 def _has_indicators(x: Any, y: Any, c_x: int, c_y: int) -> bool:

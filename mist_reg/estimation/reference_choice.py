@@ -42,7 +42,7 @@ import copy
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from mist_reg.estimation.evaluation import evaluate_mi
 from mist_reg.estimation.fitting import FitSettings, TrainingLog, fit_data_dependent, fit_estimator, sample_loaders
@@ -136,6 +136,7 @@ def fit_with_reference_choice(
     valid_loader: Iterable | None = None,
     reference_model: bool = False,
     relocate: Relocation | None = None,
+    marginal_side: Literal["x", "y"] | None = None,
 ) -> tuple[MIEstimator, TrainingLog]:
     r"""Fits ``estimator`` like :func:`~mist_reg.estimation.fitting.fit_estimator`, choosing its
     critic's reference as the module documentation describes when the critic has a
@@ -144,7 +145,8 @@ def fit_with_reference_choice(
     of :func:`mist_reg.estimate_mi`), when the critic has a closed-form reference whose
     partition term the validation samples cannot resolve, nothing is trained and the
     reference model is returned
-    (:func:`~mist_reg.estimation.reference_model_choice.reference_model_if_unresolved`).
+    (:func:`~mist_reg.estimation.reference_model_choice.reference_model_if_unresolved`, with
+    ``marginal_side``, the side of continuous columns beside discrete ones).
 
     ``relocate``, given a challenger's fitted reference, may return the challenger refitted
     in other coordinates (:class:`Relocated`), where it is then scored and trained; a
@@ -169,7 +171,7 @@ def fit_with_reference_choice(
     """
     with shared_regularisation():  # one choice of the Gaussian model's regularisation per training set
         return _fit_with_reference_choice(
-            estimator, settings, x, y, train_loader, valid_loader, reference_model, relocate
+            estimator, settings, x, y, train_loader, valid_loader, reference_model, relocate, marginal_side
         )
 
 
@@ -182,9 +184,10 @@ def _fit_with_reference_choice(
     valid_loader: Iterable | None,
     reference_model: bool,
     relocate: Relocation | None = None,
+    marginal_side: Literal["x", "y"] | None = None,
 ) -> tuple[MIEstimator, TrainingLog]:
     if reference_model:
-        unresolved = reference_model_if_unresolved(estimator, settings, x, y, train_loader, valid_loader)
+        unresolved = reference_model_if_unresolved(estimator, settings, x, y, train_loader, valid_loader, marginal_side)
         if unresolved is not None:
             return unresolved
     student_reference = _open_student_reference(estimator)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -95,6 +95,7 @@ def reference_model_if_unresolved(
     y: Any = None,
     train_loader: Iterable | None = None,
     valid_loader: Iterable | None = None,
+    marginal_side: Literal["x", "y"] | None = None,
 ) -> tuple[ReferenceModelMI, TrainingLog] | None:
     r"""The fitted reference model, when the partition term of the Gaussian reference rests
     on fewer effective negative pairs than there are validation samples (see the module
@@ -108,6 +109,8 @@ def reference_model_if_unresolved(
         y: Samples paired with ``x``.
         train_loader: Training batches, instead of ``x`` and ``y``.
         valid_loader: Validation batches.
+        marginal_side: The side of continuous columns beside a side with discrete ones, whose
+            marginal the model may fit by a mixture (:class:`~mist_reg.estimators.reference_model.ReferenceModelMI`).
 
     Returns:
         ``(model, log)`` with a :class:`~mist_reg.estimators.reference_model.ReferenceModelMI`
@@ -135,5 +138,8 @@ def reference_model_if_unresolved(
     pairs, n_valid = partition_support(model.reference, valid_loader, labels)
     if n_valid == 0 or pairs >= n_valid:
         return None
+    if marginal_side is not None:  # only now: the mixture search is wasted on a critic that trains
+        model.marginal_side = marginal_side
+        fit_data_dependent(model, train_loader)
     model.eval()
     return model, TrainingLog(stop_reason=REFERENCE_MODEL_STOP_REASON)
