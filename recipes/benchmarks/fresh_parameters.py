@@ -1,6 +1,7 @@
 r"""The default :func:`mist_reg.estimate_mi` on draws at parameters outside every split of
 :mod:`mist_reg.tasks.families`: for each family, tasks of new sizes, strengths and seeds of
-their own structure, one draw each (:data:`FRESH`).
+their own structure, one draw each (:data:`FRESH`); ``high-mi`` holds mixed columns, clusters
+and additive noise at 3-8 nats.
 
 Printed per draw: the truth (Monte Carlo ones with their standard error), the estimate,
 their ratio, the estimator reported and the seconds; then, per family and in all, the mean
@@ -96,6 +97,12 @@ FRESH: dict[str, tuple[Callable[[], Task], ...]] = {
         _P(discrete_pair, (2, 5), 6, 2.0, seed=23),
     ),
     "views": (_P(two_views, 48, 3, 0.4, seed=21), _P(two_views, 200, 16, 0.5, seed=22)),
+    "high-mi": (
+        _P(MixedColumnsTask, 3, 4, 3, dim_y=3, signal=2.5, noise=0.3, seed=5),
+        _P(MixedColumnsTask, 2, 5, 2, dim_y=2, signal=3.0, noise=0.2, seed=6),
+        _P(ClusteredMixtureTask, 2, 2, 5, 5.0, 25.0, seed=31),
+        _P(AdditiveUniformTask, 3, 0.08),
+    ),
 }
 """Task factories per family, at parameters (and structure seeds) that no split holds."""
 
