@@ -12,6 +12,9 @@ def test_too_few_samples_are_refused_before_any_fit(capsys):
     with pytest.raises(SystemExit):
         fresh_parameters.main(["--n", "10"])
     assert "--n must be at least 100, got 10" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        fresh_parameters.main(["--threads", "0"])
+    assert "--threads must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_no_fresh_draw_is_a_task_of_any_split():

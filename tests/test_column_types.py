@@ -148,6 +148,10 @@ def test_the_held_out_bound_of_independent_codes_is_at_most_zero_and_of_a_copy_n
     x, y = torch.randint(0, 10, (3000,), generator=g), torch.randint(0, 10, (3000,), generator=g)
     assert -0.02 < held_out_table_bound(x, y)[0] <= 0.005
     assert abs(held_out_table_bound(x, x)[0] - math.log(10)) < 0.01
+    with pytest.raises(ValueError, match="integer codes"):
+        held_out_table_bound(x.float(), y)
+    with pytest.raises(ValueError, match="pair row by row"):
+        held_out_table_bound(x, y[:-1])
 
 
 def test_plugin_warns_when_cells_are_sparse():

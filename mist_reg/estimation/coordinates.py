@@ -97,7 +97,8 @@ def fit_in_coordinates(
             return None
         xs_map, ys_map, xs, ys = fitted("standardize")
         mixture = MixtureLogRatio(xs.shape[1], ys.shape[1])
-        mixture.fit_data(*_training_rows(xs, ys, settings))
+        training, validation = sample_loaders(xs, ys, settings)
+        mixture.fit_data(training.x, training.y)
         if not _compared_on_training_rows(mixture, gaussianised):
             return None
         mixture.freeze_choice()  # fit_estimator refits it on the same rows, without the search
@@ -110,7 +111,7 @@ def fit_in_coordinates(
             moved.append(FoldModel(alternative, alternative_log, xs_map, ys_map))
             return alternative, alternative_log
 
-        return Relocated(alternative, sample_loaders(xs, ys, settings)[1], train)
+        return Relocated(alternative, validation, train)
 
     estimator = model.build(xg.shape[1], yg.shape[1], fresh)
     estimator, log = fit_with_reference_choice(

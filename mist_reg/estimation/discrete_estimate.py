@@ -78,8 +78,11 @@ def held_out_table_bound(x: Tensor, y: Tensor) -> tuple[float, float]:
     fourteen smoothings in two directions.
 
     Arguments:
-        x: ``[N]`` integer codes (``0 .. K_x - 1``).
-        y: ``[N]`` integer codes (``0 .. K_y - 1``), paired row by row with ``x``.
+        x: ``[N]`` (or ``[N, 1]``) integer codes (any values; only equality matters).
+        y: ``[N]`` integer codes, paired row by row with ``x``.
+
+    Raises:
+        ValueError: For float codes or unpaired lengths.
 
     Example:
         >>> import torch
@@ -91,6 +94,9 @@ def held_out_table_bound(x: Tensor, y: Tensor) -> tuple[float, float]:
         >>> 1.4 < bound < 1.637, standard_error < 0.05
         (True, True)
     """
+    x, y = _indices(x, "x"), _indices(y, "y")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must pair row by row, got {x.shape[0]} and {y.shape[0]} samples")
     return max(_conditional_bound(x, y), _conditional_bound(y, x))
 
 

@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.n < 100:
         parser.error(f"--n must be at least 100, got {args.n}")
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     results: dict[str, list[tuple[float, float, float]]] = {}
     print(f"{'task':36s} {'truth':>14s} {'estimate':>9s} {'ratio':>6s}  estimator (s)")
