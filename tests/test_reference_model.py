@@ -99,3 +99,25 @@ def test_a_gaussian_marginal_keeps_one_component_and_the_log_ratio_unchanged():
         ReferenceModelMI(GaussianLogRatio(2, 2), marginal_side="z")
     with pytest.raises(ValueError, match="built for 3 columns"):
         marginal.fit(torch.randn(10, 2))
+
+
+def test_the_marginal_mixture_travels_in_the_state_dict():
+    # a ReferenceModelMI rebuilt from a state_dict keeps the marginal's correction
+    from mist_reg.estimators.reference_model import ReferenceModelMI
+
+    g = torch.Generator().manual_seed(0)
+    codes = torch.randint(0, 3, (3000,), generator=g)
+    x = torch.nn.functional.one_hot(codes, 3).float()
+    y = 4.0 * codes[:, None].float() + torch.randn(3000, 2, generator=g)
+    fitted = ReferenceModelMI(GaussianLogRatio(3, 2), marginal_side="y")
+    fitted.initialize(x[:2000], y[:2000])
+    assert fitted.marginal.n_components > 1
+    restored = ReferenceModelMI(GaussianLogRatio(3, 2), marginal_side="y")
+    restored.load_state_dict(fitted.state_dict())
+    assert restored.marginal.n_components == fitted.marginal.n_components
+    held_out = (x[2000:], y[2000:])
+    assert float(restored.mutual_information(*held_out)) == pytest.approx(float(fitted.mutual_information(*held_out)))
+    from mist_reg.nn.references.marginal_mixture import MarginalMixture
+
+    with pytest.raises(RuntimeError, match="fit must be called first"):
+        MarginalMixture(2).log_ratio_to_gaussian(y)

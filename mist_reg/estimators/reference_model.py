@@ -81,7 +81,19 @@ class ReferenceModelMI(MIEstimator):
 
     @torch.no_grad()
     def fit_data(self, x: Tensor, y: Tensor) -> None:
-        r"""Fits the mixture of the ``marginal_side`` (the reference fits itself)."""
+        r"""Fits the mixture of the ``marginal_side`` (the reference fits itself).
+
+        Example:
+            >>> from mist_reg.nn.references.gaussian import GaussianLogRatio
+            >>> g = torch.Generator().manual_seed(0)
+            >>> codes = torch.randint(0, 3, (2000,), generator=g)
+            >>> x = torch.nn.functional.one_hot(codes, 3).float()
+            >>> y = 4.0 * codes[:, None].float() + torch.randn(2000, 2, generator=g)  # a mixture over the codes
+            >>> model = ReferenceModelMI(GaussianLogRatio(3, 2), marginal_side="y")
+            >>> model.fit_data(x, y)
+            >>> model.marginal.n_components > 1
+            True
+        """
         if self.marginal_side is not None:
             side = x if self.marginal_side == "x" else y
             self.marginal = MarginalMixture(side.shape[1])
@@ -95,6 +107,13 @@ class ReferenceModelMI(MIEstimator):
             side = x if self.marginal_side == "x" else y
             values = values - self.marginal.log_ratio_to_gaussian(side).to(values.dtype)
         return BoundTerms(values)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # the marginal mixture is built by fit_data(): build it where the saved state holds one
+        center = state_dict.get(prefix + "marginal.center")
+        if center is not None and self.marginal is None:
+            self.marginal = MarginalMixture(center.shape[0])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"bound=None, reference={type(self.reference).__name__}, marginal_side={self.marginal_side}"

@@ -34,62 +34,113 @@ from mist_reg.nn.references.mixture_em import GaussianMixtureFit, fit_gaussian_m
 __all__ = ["MarginalMixture"]
 
 
-def _log_density(fit: GaussianMixtureFit, z: Tensor) -> Tensor:
-    components = MultivariateNormal(fit.means, fit.covariances, validate_args=False).log_prob(z[:, None, :])
-    return torch.logsumexp(components + fit.log_weights, dim=1)
+def _log_density(log_weights: Tensor, means: Tensor, covariances: Tensor, z: Tensor) -> Tensor:
+    components = MultivariateNormal(means, covariances, validate_args=False).log_prob(z[:, None, :])
+    return torch.logsumexp(components + log_weights, dim=1)
+
+
+def _parts(fit: GaussianMixtureFit) -> tuple[Tensor, Tensor, Tensor]:
+    return fit.log_weights, fit.means, fit.covariances
+
+
+_FITTED = ("center", "scale") + tuple(
+    f"{model}_{part}" for model in ("gaussian", "mixture") for part in ("log_weights", "means", "covariances")
+)
 
 
 class MarginalMixture(nn.Module):
     r"""A Gaussian mixture of ``dim`` columns and the Gaussian of the same columns (see the
     module documentation), fitted in standardised units by :meth:`fit`.
 
+    What :meth:`fit` chose and fitted is held in float64 buffers (the standardisation, and
+    both models' weights, means and covariances), so it travels in the ``state_dict``: a
+    module built with the same ``dim`` takes the saved number of components on loading.
+
     Arguments:
         dim: The number of columns.
         covariance_floor: Added to the diagonal of every component covariance (standardised units).
+
+    Example:
+        >>> import torch
+        >>> g = torch.Generator().manual_seed(0)
+        >>> y = torch.cat([torch.randn(500, 1, generator=g) - 4, torch.randn(500, 1, generator=g) + 4])
+        >>> fitted = MarginalMixture(1)
+        >>> fitted.fit(y)
+        >>> restored = MarginalMixture(1)
+        >>> _ = restored.load_state_dict(fitted.state_dict())
+        >>> restored.n_components, torch.equal(restored.log_ratio_to_gaussian(y), fitted.log_ratio_to_gaussian(y))
+        (2, True)
     """
 
     def __init__(self, dim: int, covariance_floor: float = 1e-3) -> None:
         super().__init__()
         self.dim, self.covariance_floor = dim, covariance_floor
-        self.n_components = 1
-        self.gaussian: GaussianMixtureFit | None = None
-        self.mixture: GaussianMixtureFit | None = None
+        for name in _FITTED:
+            self.register_buffer(name, torch.zeros(0, dtype=torch.float64))
+
+    @property
+    def n_components(self) -> int:
+        r"""The number of mixture components chosen by :meth:`fit` (``1`` before it)."""
+        return max(len(self.mixture_log_weights), 1)
 
     @torch.no_grad()
     def fit(self, z: Tensor) -> None:
-        r"""Fits the Gaussian and chooses and fits the mixture on rows ``z: [N, dim]`` (float64 maths)."""
+        r"""Fits the Gaussian and chooses and fits the mixture on rows ``z: [N, dim]`` (float64 maths).
+
+        Example:
+            >>> import torch
+            >>> marginal = MarginalMixture(2)
+            >>> marginal.fit(torch.randn(1000, 2, generator=torch.Generator().manual_seed(0)))
+            >>> marginal.n_components  # one Gaussian: nothing to correct
+            1
+        """
         if z.dim() != 2 or z.shape[1] != self.dim:
             raise ValueError(f"MarginalMixture was built for {self.dim} columns, got shape {tuple(z.shape)}")
         z = z.detach().cpu().double()
-        self.center, self.scale = z.mean(0), z.std(0).clamp_min(1e-12)
-        z = (z - self.center) / self.scale
-        self.gaussian = fit_gaussian_mixture(z, 1, self.covariance_floor)
+        center, scale = z.mean(0), z.std(0).clamp_min(1e-12)
+        z = (z - center) / scale
+        gaussian = fit_gaussian_mixture(z, 1, self.covariance_floor)
         cap = max_components(self.dim, len(z) // 2)
         candidates = tuple(k for k in COMPONENT_CANDIDATES if k <= cap)
         folds = two_fold_halves(len(z))
 
         def held_out(k: int) -> float:  # the mean held-out log-likelihood, both halves
             return sum(
-                float(_log_density(fit_gaussian_mixture(z[a], k, self.covariance_floor), z[b]).mean())
+                float(_log_density(*_parts(fit_gaussian_mixture(z[a], k, self.covariance_floor)), z[b]).mean())
                 for a, b in (folds, folds[::-1])
             )
 
-        self.n_components = best_in_order(candidates, held_out) if len(candidates) > 1 and len(z) >= 40 else 1
-        self.mixture = (
-            self.gaussian
-            if self.n_components == 1
-            else fit_gaussian_mixture(z, self.n_components, self.covariance_floor, restarts=FINAL_RESTARTS)
+        components = best_in_order(candidates, held_out) if len(candidates) > 1 and len(z) >= 40 else 1
+        mixture = (
+            gaussian
+            if components == 1
+            else fit_gaussian_mixture(z, components, self.covariance_floor, restarts=FINAL_RESTARTS)
         )
+        self.center, self.scale = center, scale
+        for model, fit in (("gaussian", gaussian), ("mixture", mixture)):
+            for part in ("log_weights", "means", "covariances"):
+                setattr(self, f"{model}_{part}", getattr(fit, part).double().cpu())
 
     def log_ratio_to_gaussian(self, z: Tensor) -> Tensor:
         r"""``log m(z) - log g(z)`` per row (zero where one component was chosen)."""
-        if self.gaussian is None or self.mixture is None:
+        if len(self.gaussian_log_weights) == 0:
             raise RuntimeError("MarginalMixture.fit must be called first")
         if self.n_components == 1:
             return torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
-        standard = (z.detach().cpu().double() - self.center) / self.scale
-        ratio = _log_density(self.mixture, standard) - _log_density(self.gaussian, standard)
+        standard = (z.detach().double().to(self.center.device) - self.center) / self.scale
+        ratio = _log_density(*self._model("mixture"), standard) - _log_density(*self._model("gaussian"), standard)
         return ratio.to(device=z.device, dtype=z.dtype)
+
+    def _model(self, name: str) -> tuple[Tensor, Tensor, Tensor]:
+        return tuple(getattr(self, f"{name}_{part}") for part in ("log_weights", "means", "covariances"))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # the number of components is chosen by fit(): take the shapes of the saved buffers
+        for name in _FITTED:
+            saved = state_dict.get(prefix + name)
+            if saved is not None and saved.shape != getattr(self, name).shape:
+                setattr(self, name, torch.empty_like(saved, device=getattr(self, name).device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, n_components={self.n_components}"
