@@ -16,6 +16,7 @@ from mist_reg.estimation.preprocessing import MarginalGaussianizer, Standardizer
 from mist_reg.estimation.reference_choice import Relocated, fit_with_reference_choice
 from mist_reg.estimators import mine
 from mist_reg.estimators.factories import make_critic
+from mist_reg.nn.references.held_out import shifted_dv_bound
 from mist_reg.nn.references.mixture import MixtureLogRatio, max_components
 from mist_reg.nn.references.mixture_em import fit_gaussian_mixture
 from mist_reg.tasks import get_task
@@ -103,7 +104,7 @@ def test_gaussian_data_keeps_one_component_and_wide_pairs_get_no_mixture():
     reference = MixtureLogRatio(5, 5)
     reference.fit_data(x, y)
     assert reference.is_gaussian
-    assert max_components(50, 3500) == 1 and MixtureLogRatio(25, 25).candidates_for(3500) == (1,)
+    assert max_components(50, 3500) == 1 and MixtureLogRatio(25, 25).shares_covariance(2, 3500)
     assert MixtureLogRatio(2, 2).candidates_for(30) == (1,)
 
 
@@ -259,3 +260,19 @@ def test_mixed_columns_are_fitted_in_the_coordinates_where_the_gaussian_bound_is
     features2 = torch.cat([x2[:, 3:], codes2], 1)
     held_out = evaluate_mi(plain.estimator, plain.x_map(features2), plain.y_map(y2))
     assert abs(held_out - task.mutual_information) < 0.15, held_out
+
+
+def test_round_clusters_in_wide_pairs_are_held_by_components_that_share_one_covariance():
+    # 16 joint columns: full covariances afford 4 components on 2,500 rows, and the 6
+    # clusters, which differ only in their means, are then fitted with one shared covariance
+    task = ClusteredMixtureTask(8, 8, 6, spread=1.2, elongation=1.0, seed=3)
+    x, y = task.sample(4000, seed=0)
+    reference = MixtureLogRatio(8, 8)
+    reference.fit_data(x[:2500], y[:2500])
+    assert reference.n_components >= 6 and reference.tied
+    assert max_components(16, 2500) < reference.n_components
+    held_out = shifted_dv_bound(reference, x[2500:], y[2500:])
+    gaussian = MixtureLogRatio(8, 8, n_components=1)
+    gaussian.fit_data(x[:2500], y[:2500])
+    assert abs(held_out - task.mutual_information) < 0.1, (held_out, task.mutual_information)
+    assert held_out > shifted_dv_bound(gaussian, x[2500:], y[2500:]) + 0.2

@@ -1,7 +1,9 @@
 r"""The default :func:`mist_reg.estimate_mi` on draws at parameters outside every split of
 :mod:`mist_reg.tasks.families`: for each family, tasks of new sizes, strengths and seeds of
 their own structure, one draw each (:data:`FRESH`); ``high-mi`` holds mixed columns, clusters
-and additive noise at 3-8 nats.
+and additive noise at 3-8 nats, and ``wide-clusters`` clusters in 16-48 joint dimensions
+(``elongation`` 1: round clusters that differ only in their means, the shape of class
+structure in embeddings).
 
 Printed per draw: the truth (Monte Carlo ones with their standard error), the estimate,
 their ratio, the estimator reported and the seconds; then, per family and in all, the mean
@@ -56,6 +58,19 @@ FRESH: dict[str, tuple[Callable[[], Task], ...]] = {
                 (3, 3, 8, 3.0, 2.0),
                 (5, 2, 6, 2.5, 15.0),
                 (2, 4, 3, 1.5, 30.0),
+            ]
+        )
+    ),
+    "wide-clusters": tuple(
+        _P(ClusteredMixtureTask, dx, dy, c, s, e, seed=41 + i)
+        for i, (dx, dy, c, s, e) in enumerate(
+            [
+                (8, 8, 6, 1.0, 1.0),
+                (12, 6, 8, 0.8, 1.0),
+                (16, 16, 12, 0.7, 2.0),
+                (24, 24, 6, 0.5, 1.0),
+                (10, 10, 20, 1.0, 1.5),
+                (32, 16, 10, 0.4, 1.0),
             ]
         )
     ),

@@ -29,8 +29,12 @@ freedom). ``K = 1`` is the Gaussian model. Candidates are capped by the sample s
 ``K p`` parameters (``p`` per full-covariance component,
 :func:`~mist_reg.nn.references.mixture_em.mixture_parameters_per_component`) by maximum
 likelihood costs about ``K p / (2 N)`` nats of held-out log-likelihood (the AIC penalty per
-sample); ``K`` is kept where that is at most :data:`MAX_FIT_COST` nats, so wide pairs
-(``p`` of order ``(d_x + d_y)^2 / 2``) get no mixture at all.
+sample); ``K`` is kept where that is at most :data:`MAX_FIT_COST` nats. Full covariances
+(``p`` of order ``(d_x + d_y)^2 / 2``) leave wide pairs few components or none, so beyond
+that cap the components *share* one covariance (``p = 1 + d_x + d_y``: a weight and a
+mean each, the shared covariance paid once, as by the Gaussian): clusters of
+representation-learning embeddings in tens of dimensions, which differ mainly in their
+means, are then held in closed form where full covariances could not be fitted.
 
 Example:
     >>> import torch
@@ -80,15 +84,16 @@ costs three more fits of one ``K``, against the two fits per candidate of the se
 _MIN_SAMPLES = 40  # below this, two halves cannot compare candidates: the Gaussian
 
 
-def max_components(dim: int, n_samples: int, max_cost: float = MAX_FIT_COST) -> int:
+def max_components(dim: int, n_samples: int, max_cost: float = MAX_FIT_COST, tied: bool = False) -> int:
     r"""The largest ``K`` with ``K p / (2 N) <= max_cost`` for ``N = n_samples`` samples of
-    ``dim`` joint coordinates (at least 1).
+    ``dim`` joint coordinates (at least 1); ``p`` per full-covariance component, or with
+    ``tied`` per component sharing one covariance.
 
     Example:
-        >>> max_components(6, 3000), max_components(50, 3000)
-        (21, 1)
+        >>> max_components(6, 3000), max_components(50, 3000), max_components(50, 3000, tied=True)
+        (21, 1, 11)
     """
-    return max(1, int(2 * max_cost * n_samples / mixture_parameters_per_component(dim)))
+    return max(1, int(2 * max_cost * n_samples / mixture_parameters_per_component(dim, tied)))
 
 
 def _parameters(fit: GaussianMixtureFit, x_dim: int) -> dict[str, Tensor]:
@@ -195,6 +200,8 @@ class MixtureLogRatio(Critic):
         self.x_dim, self.y_dim, self.covariance_floor = x_dim, y_dim, covariance_floor
         self.fixed_components, self.candidates = n_components, tuple(sorted({int(c) for c in candidates}))
         self.n_components = 1  # chosen by fit_data()
+        self.tied = False  # whether the chosen components share one covariance (fit_data)
+        self.fixed_tied: bool | None = None  # kept by freeze_choice()
         self.held_out_bound: float | None = None  # the chosen K's two-fold DV bound (fit_data's search)
         self.register_buffer("mean", torch.zeros(x_dim + y_dim))
         self.register_buffer("std", torch.ones(x_dim + y_dim))
@@ -208,15 +215,16 @@ class MixtureLogRatio(Critic):
             torch.zeros(1, dtype=torch.float64), torch.zeros(1, dim, dtype=torch.float64), eye, 0.0
         )
 
-    def _fit(self, z: Tensor, k: int, restarts: int = 1) -> dict[str, Tensor]:
-        return _parameters(fit_gaussian_mixture(z, k, self.covariance_floor, restarts=restarts), self.x_dim)
+    def _fit(self, z: Tensor, k: int, tied: bool, restarts: int = 1) -> dict[str, Tensor]:
+        fit = fit_gaussian_mixture(z, k, self.covariance_floor, restarts=restarts, tied=tied)
+        return _parameters(fit, self.x_dim)
 
-    def _held_out_bound(self, z: Tensor, k: int, folds: tuple[Tensor, Tensor]) -> float:
+    def _held_out_bound(self, z: Tensor, k: int, folds: tuple[Tensor, Tensor], tied: bool) -> float:
         r"""The DV bound of ``K = k`` fitted on one half and scored on the other, summed
         over both ways round."""
         total = 0.0
         for train, test in (folds, folds[::-1]):
-            params = self._fit(z[train], k)
+            params = self._fit(z[train], k, tied)
             held_out = z[test]
             scores = lambda a, b, index: _paired(a, b, params, index)  # noqa: E731
             total += shifted_dv_bound(scores, held_out[:, : self.x_dim], held_out[:, self.x_dim :])
@@ -230,30 +238,55 @@ class MixtureLogRatio(Critic):
         bounds: dict[int, float] = {}
 
         def bound(k: int) -> float:
-            bounds[k] = self._held_out_bound(z, k, folds) / 2
+            bounds[k] = self._held_out_bound(z, k, folds, self.shares_covariance(k, len(z))) / 2
             return bounds[k]
 
         chosen = best_in_order(candidates, bound)
         return chosen, bounds[chosen]
 
     def candidates_for(self, n_samples: int) -> tuple[int, ...]:
-        r"""The candidate ``K`` for ``n_samples`` training samples: those within
-        :func:`max_components` (only ``1`` below 40 samples, or the fixed ``n_components``).
+        r"""The candidate ``K`` for ``n_samples`` training samples, in the order searched (only
+        ``1`` below 40 samples, or the fixed ``n_components``): those whose full covariances
+        :func:`max_components` allows, then larger ones whose components share one covariance
+        (:meth:`shares_covariance`), each at least twice the last, up to the cap of shared
+        covariances. Along shared covariances the held-out bound is not unimodal below the
+        number of clusters (the shared covariance absorbs the spread of the clusters not yet
+        modelled, so a few components can fit worse than one), and doubling ``K`` reaches
+        the clusters in fewer steps than the search's patience.
 
         Example:
             >>> MixtureLogRatio(3, 3).candidates_for(3000)
-            (1, 2, 3, 4, 6, 8, 12, 16)
-            >>> MixtureLogRatio(1, 1).candidates_for(3000)
-            (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+            (1, 2, 3, 4, 6, 8, 12, 16, 32)
             >>> MixtureLogRatio(25, 25).candidates_for(3000)
-            (1,)
+            (1, 2, 4, 8)
         """
         if self.fixed_components is not None:
             return (self.fixed_components,)
         if n_samples < _MIN_SAMPLES:
             return (1,)
-        cap = max_components(self.x_dim + self.y_dim, n_samples)
-        return tuple(k for k in self.candidates if k <= cap) or (1,)
+        dim = self.x_dim + self.y_dim
+        full_cap, tied_cap = max_components(dim, n_samples), max_components(dim, n_samples, tied=True)
+        order = [k for k in self.candidates if k <= full_cap] or [1]
+        for k in self.candidates:
+            if k > full_cap and k <= tied_cap and k >= 2 * order[-1]:
+                order.append(k)
+        return tuple(order)
+
+    def shares_covariance(self, k: int, n_samples: int) -> bool:
+        r"""Whether ``K = k`` components fitted on ``n_samples`` samples share one covariance:
+        where full covariances of ``k`` components would cost more than :data:`MAX_FIT_COST`
+        (:func:`max_components`), or as frozen by :meth:`freeze_choice`.
+
+        Example:
+            >>> reference = MixtureLogRatio(3, 3)
+            >>> [k for k in reference.candidates_for(3000) if reference.shares_covariance(k, 3000)]
+            [32]
+            >>> MixtureLogRatio(25, 25).shares_covariance(2, 3000)
+            True
+        """
+        if self.fixed_tied is not None and k == self.fixed_components:
+            return self.fixed_tied
+        return k > max_components(self.x_dim + self.y_dim, n_samples)
 
     @torch.no_grad()
     def fit_data(self, x: Tensor, y: Tensor) -> None:
@@ -274,9 +307,9 @@ class MixtureLogRatio(Critic):
                 self.held_out_bound = None
         else:
             chosen, self.held_out_bound = self._choose(z, candidates)
-        self.n_components = chosen
+        self.n_components, self.tied = chosen, self.shares_covariance(chosen, len(z))
         self.mean, self.std = mean.float().to(self.mean.device), std.float().to(self.std.device)
-        for name, value in self._fit(z, chosen, self.restarts).items():
+        for name, value in self._fit(z, chosen, self.tied, self.restarts).items():
             setattr(self, name, value.float().to(self.mean.device))
 
     @torch.no_grad()
@@ -303,6 +336,7 @@ class MixtureLogRatio(Critic):
         log_weights = log_weights.double() - torch.logsumexp(log_weights.double(), 0)
         fit = GaussianMixtureFit(log_weights, means.double(), covariances.double(), math.nan)
         self.n_components = self.fixed_components = len(log_weights)
+        self.tied = self.fixed_tied = len(log_weights) > 1 and bool((covariances == covariances[:1]).all())
         self.mean, self.std = torch.zeros_like(self.mean), torch.ones_like(self.std)
         for name, value in _parameters(fit, self.x_dim).items():
             setattr(self, name, value.float().to(self.mean.device))
@@ -313,8 +347,9 @@ class MixtureLogRatio(Critic):
         return self.n_components == 1
 
     def freeze_choice(self) -> None:
-        r"""Keeps the ``K`` chosen by the last :meth:`fit_data` for later fits."""
-        self.fixed_components = self.n_components
+        r"""Keeps the ``K`` chosen by the last :meth:`fit_data`, and whether its components
+        share one covariance, for later fits."""
+        self.fixed_components, self.fixed_tied = self.n_components, self.tied
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # K is chosen by fit_data(): take the shapes of the saved buffers
@@ -344,4 +379,4 @@ class MixtureLogRatio(Critic):
         return _paired(*self._standardised(x, y), self._fitted(), index)
 
     def extra_repr(self) -> str:
-        return f"x_dim={self.x_dim}, y_dim={self.y_dim}, n_components={self.n_components}"
+        return f"x_dim={self.x_dim}, y_dim={self.y_dim}, n_components={self.n_components}, tied={self.tied}"

@@ -1,9 +1,10 @@
-r"""Fitting a full-covariance Gaussian mixture by expectation-maximisation, in torch.
+r"""Fitting a Gaussian mixture by expectation-maximisation, in torch.
 
 :func:`fit_gaussian_mixture` is the density fit behind
 :class:`~mist_reg.nn.references.mixture.MixtureLogRatio`: ``K`` components with weights,
-means and full covariances, started from k-means++ seeds and iterated until the mean
-log-likelihood moves by less than ``tolerance``. Each covariance gets a floor,
+means and full covariances (or, with ``tied=True``, one covariance shared by all
+components: the within-component scatter pooled over them), started from k-means++ seeds
+and iterated until the mean log-likelihood moves by less than ``tolerance``. Each covariance gets a floor,
 ``covariance_floor`` times the identity, added at every M-step: a component that
 collapses onto a few samples (or onto the two values of an indicator column) would
 otherwise have a singular covariance and an unbounded likelihood.
@@ -41,15 +42,17 @@ class GaussianMixtureFit:
     log_likelihood: float
 
 
-def mixture_parameters_per_component(dim: int) -> int:
+def mixture_parameters_per_component(dim: int, tied: bool = False) -> int:
     r"""Free parameters of one full-covariance component in ``dim`` dimensions: a weight, a
-    mean and a symmetric covariance, ``1 + dim + dim (dim + 1) / 2``.
+    mean and a symmetric covariance, ``1 + dim + dim (dim + 1) / 2``; with ``tied``, a
+    weight and a mean, ``1 + dim`` (the shared covariance is the Gaussian model's, which
+    every ``K`` pays once).
 
     Example:
-        >>> mixture_parameters_per_component(2)
-        6
+        >>> mixture_parameters_per_component(2), mixture_parameters_per_component(2, tied=True)
+        (6, 3)
     """
-    return 1 + dim + dim * (dim + 1) // 2
+    return 1 + dim + (0 if tied else dim * (dim + 1) // 2)
 
 
 def _component_log_densities(z: Tensor, means: Tensor, covariances: Tensor) -> Tensor:
@@ -76,12 +79,17 @@ def _kmeans_plus_plus(z: Tensor, k: int, generator: torch.Generator) -> Tensor:
     return torch.stack(seeds)
 
 
-def _m_step(z: Tensor, responsibilities: Tensor, covariance_floor: float) -> tuple[Tensor, Tensor, Tensor]:
+def _m_step(
+    z: Tensor, responsibilities: Tensor, covariance_floor: float, tied: bool = False
+) -> tuple[Tensor, Tensor, Tensor]:
     counts = responsibilities.sum(0) + 1e-10  # [K]
     means = responsibilities.T @ z / counts[:, None]
     centred = z[None, :, :] - means[:, None, :]  # [K, N, d]
     weighted = centred * responsibilities.T[:, :, None]
     covariances = weighted.mT @ centred / counts[:, None, None]
+    if tied:  # the scatter about each sample's components, pooled: counts / N weight each
+        pooled = (covariances * (counts / counts.sum())[:, None, None]).sum(0)
+        covariances = pooled.expand_as(covariances).clone()
     eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
     return torch.log(counts / len(z)), means, covariances + covariance_floor * eye
 
@@ -94,6 +102,7 @@ def fit_gaussian_mixture(
     tolerance: float = 1e-4,
     seed: int = 0,
     restarts: int = 1,
+    tied: bool = False,
 ) -> GaussianMixtureFit:
     r"""Fits a ``n_components``-component full-covariance Gaussian mixture to ``z: [N, d]``
     by EM (see the module documentation); with ``restarts > 1``, from that many k-means++
@@ -111,6 +120,8 @@ def fit_gaussian_mixture(
             maximum of the likelihood; from an unlucky start two clusters share one
             component while another splits one cluster, and the starts that avoid it
             reach a higher likelihood.
+        tied: One covariance shared by all components (``K (1 + d)`` parameters beside
+            it instead of ``K (1 + d + d (d + 1) / 2)``).
 
     Returns:
         The :class:`GaussianMixtureFit`.
@@ -127,19 +138,20 @@ def fit_gaussian_mixture(
     if n_components == 1:
         restarts = 1  # one component has one maximum: the sample moments
     fits = [
-        _fit_from_start(z, n_components, covariance_floor, max_iterations, tolerance, seed + r) for r in range(restarts)
+        _fit_from_start(z, n_components, covariance_floor, max_iterations, tolerance, seed + r, tied)
+        for r in range(restarts)
     ]
     return max(fits, key=lambda fit: fit.log_likelihood)
 
 
 def _fit_from_start(
-    z: Tensor, n_components: int, covariance_floor: float, max_iterations: int, tolerance: float, seed: int
+    z: Tensor, n_components: int, covariance_floor: float, max_iterations: int, tolerance: float, seed: int, tied: bool
 ) -> GaussianMixtureFit:
     generator = torch.Generator().manual_seed(seed)
     seeds = _kmeans_plus_plus(z, n_components, generator)
     nearest = torch.cdist(z, seeds).argmin(1)
     responsibilities = torch.nn.functional.one_hot(nearest, n_components).to(z.dtype)
-    log_weights, means, covariances = _m_step(z, responsibilities, covariance_floor)
+    log_weights, means, covariances = _m_step(z, responsibilities, covariance_floor, tied)
     previous = -math.inf
     log_likelihood = previous
     for _ in range(max_iterations):
@@ -147,7 +159,7 @@ def _fit_from_start(
         total = torch.logsumexp(joint, 1)
         log_likelihood = float(total.mean())
         responsibilities = (joint - total[:, None]).exp()
-        log_weights, means, covariances = _m_step(z, responsibilities, covariance_floor)
+        log_weights, means, covariances = _m_step(z, responsibilities, covariance_floor, tied)
         if log_likelihood - previous < tolerance:
             break
         previous = log_likelihood
