@@ -276,3 +276,21 @@ def test_round_clusters_in_wide_pairs_are_held_by_components_that_share_one_cova
     gaussian.fit_data(x[:2500], y[:2500])
     assert abs(held_out - task.mutual_information) < 0.1, (held_out, task.mutual_information)
     assert held_out > shifted_dv_bound(gaussian, x[2500:], y[2500:]) + 0.2
+
+
+def test_a_shared_covariance_is_shrunk_where_the_dimension_nears_the_rows():
+    # 60 columns from 120 rows of N(0, I): the sample covariance's eigenvalues spread from
+    # about 0.08 to 2.9; Ledoit-Wolf's shrinkage pulls the shared covariance back towards I
+    generator = torch.Generator().manual_seed(0)
+    z = torch.randn(120, 60, generator=generator, dtype=torch.float64)
+    eye = torch.eye(60, dtype=torch.float64)
+    plain = fit_gaussian_mixture(z, 1, covariance_floor=0.0).covariances[0]
+    shared = fit_gaussian_mixture(z, 1, covariance_floor=0.0, tied=True).covariances[0]
+    assert (shared - eye).norm() < 0.5 * (plain - eye).norm()
+    # many rows in few columns: almost no shrinkage
+    z = torch.randn(5000, 3, generator=generator, dtype=torch.float64) @ torch.tensor(
+        [[2.0, 0, 0], [1, 1, 0], [0, 0, 0.5]], dtype=torch.float64
+    )
+    plain = fit_gaussian_mixture(z, 1, covariance_floor=0.0).covariances[0]
+    shared = fit_gaussian_mixture(z, 1, covariance_floor=0.0, tied=True).covariances[0]
+    assert torch.allclose(shared, plain, atol=0.02)

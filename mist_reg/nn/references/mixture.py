@@ -275,18 +275,23 @@ class MixtureLogRatio(Critic):
     def shares_covariance(self, k: int, n_samples: int) -> bool:
         r"""Whether ``K = k`` components fitted on ``n_samples`` samples share one covariance:
         where full covariances of ``k`` components would cost more than :data:`MAX_FIT_COST`
-        (:func:`max_components`), or as frozen by :meth:`freeze_choice`.
+        (:func:`max_components`), or as frozen by :meth:`freeze_choice`. Where they afford
+        no second component, the single Gaussian is fitted the shared way too: the shared
+        covariance is shrunk towards a multiple of the identity as the dimension nears the
+        rows (:func:`~mist_reg.nn.references.mixture_em.fit_gaussian_mixture`), and the
+        search then compares each ``K`` with a Gaussian shrunk alike.
 
         Example:
             >>> reference = MixtureLogRatio(3, 3)
             >>> [k for k in reference.candidates_for(3000) if reference.shares_covariance(k, 3000)]
             [32]
-            >>> MixtureLogRatio(25, 25).shares_covariance(2, 3000)
-            True
+            >>> MixtureLogRatio(25, 25).shares_covariance(1, 3000), MixtureLogRatio(3, 3).shares_covariance(1, 3000)
+            (True, False)
         """
         if self.fixed_tied is not None and k == self.fixed_components:
             return self.fixed_tied
-        return k > max_components(self.x_dim + self.y_dim, n_samples)
+        cap = max_components(self.x_dim + self.y_dim, n_samples)
+        return k > cap or cap == 1
 
     @torch.no_grad()
     def fit_data(self, x: Tensor, y: Tensor) -> None:

@@ -79,6 +79,20 @@ def _kmeans_plus_plus(z: Tensor, k: int, generator: torch.Generator) -> Tensor:
     return torch.stack(seeds)
 
 
+def _ledoit_wolf_weight(scatter: Tensor, squared_norms: Tensor, weights: Tensor) -> Tensor:
+    r"""Ledoit and Wolf's (2004) weight of the scaled identity in a shrunk covariance, for the
+    scatter ``S = sum_i w_i e_i e_i^T / n`` of residuals ``e_i`` with weights ``w_i`` (``[K, N]``
+    each, summing to ``n`` rows): the estimated variance of ``S``'s entries,
+    ``(sum_i w_i |e_i|^4 / n - |S|_F^2) / n``, over their spread about the target,
+    ``|S - mu I|_F^2``, clipped to ``[0, 1]``. It grows as the dimension nears the rows, where
+    the eigenvalues of ``S`` spread far beyond those of the covariance."""
+    n = weights.sum()
+    target = torch.diagonal(scatter).mean()
+    spread = (scatter - target * torch.eye(len(scatter), dtype=scatter.dtype, device=scatter.device)).square().sum()
+    variance = ((weights * squared_norms.square()).sum() / n - scatter.square().sum()) / n
+    return (variance / spread.clamp_min(1e-300)).clamp(0.0, 1.0)
+
+
 def _m_step(
     z: Tensor, responsibilities: Tensor, covariance_floor: float, tied: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -87,10 +101,12 @@ def _m_step(
     centred = z[None, :, :] - means[:, None, :]  # [K, N, d]
     weighted = centred * responsibilities.T[:, :, None]
     covariances = weighted.mT @ centred / counts[:, None, None]
+    eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
     if tied:  # the scatter about each sample's components, pooled: counts / N weight each
         pooled = (covariances * (counts / counts.sum())[:, None, None]).sum(0)
-        covariances = pooled.expand_as(covariances).clone()
-    eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+        weight = _ledoit_wolf_weight(pooled, centred.square().sum(-1), responsibilities.T)
+        target = torch.diagonal(pooled).mean() * eye
+        covariances = ((1 - weight) * pooled + weight * target).expand_as(covariances).clone()
     return torch.log(counts / len(z)), means, covariances + covariance_floor * eye
 
 
@@ -121,7 +137,9 @@ def fit_gaussian_mixture(
             component while another splits one cluster, and the starts that avoid it
             reach a higher likelihood.
         tied: One covariance shared by all components (``K (1 + d)`` parameters beside
-            it instead of ``K (1 + d + d (d + 1) / 2)``).
+            it instead of ``K (1 + d + d (d + 1) / 2)``), shrunk towards a multiple of the
+            identity by Ledoit and Wolf's weight (:func:`_ledoit_wolf_weight`): a shared
+            covariance is what wide data afford, and there its sample eigenvalues spread.
 
     Returns:
         The :class:`GaussianMixtureFit`.
