@@ -34,7 +34,8 @@ sample); ``K`` is kept where that is at most :data:`MAX_FIT_COST` nats. Full cov
 that cap the components *share* one covariance (``p = 1 + d_x + d_y``: a weight and a
 mean each, the shared covariance paid once, as by the Gaussian): clusters of
 representation-learning embeddings in tens of dimensions, which differ mainly in their
-means, are then held in closed form where full covariances could not be fitted.
+means, are then held in closed form where full covariances could not be fitted (the shared
+covariance shrunk towards a multiple of the identity as the dimension nears the rows).
 
 Example:
     >>> import torch
