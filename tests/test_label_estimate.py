@@ -306,3 +306,41 @@ def test_straight_features_are_not_offered_the_gaussianized_discriminant(fitted)
     x, y = GaussianMixtureLabelTask(n_classes=3, dim=8, separation=2.0).sample(1500, seed=0)
     label_mi(x, y, 3, seed=0, n_folds=3, extrapolate=False)
     assert "lda" in fitted and "gaussianized-lda" not in fitted
+
+
+def _poisson_counts(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=generator, dtype=torch.float64)
+    rate = (1.0 + x @ torch.tensor([0.5, -0.4, 0.3, 0.2], dtype=torch.float64)).exp()
+    return x, rate
+
+
+def test_counts_are_an_ordered_label_that_the_ordered_probit_reads():
+    # y ~ Poisson(exp(1 + x.w)): 40-50 count values, many on a few rows. The truth
+    # H(Y) - E H(Y | X) by Monte Carlo over x, each Poisson entropy summed over its counts
+    x_mc, rate = _poisson_counts(20_000, seed=1)
+    counts = torch.arange(0, 400, dtype=torch.float64)
+    log_pmf = counts * rate[:, None].log() - rate[:, None] - torch.lgamma(counts + 1)
+    marginal = log_pmf.exp().mean(0)
+    h_y = float(-(marginal * marginal.clamp_min(1e-300).log()).sum())
+    h_y_given_x = float(-(log_pmf.exp() * log_pmf).sum(1).mean())
+    truth = h_y - h_y_given_x
+    x, rate = _poisson_counts(4000, seed=0)
+    y = torch.poisson(rate, generator=torch.Generator().manual_seed(2)).long()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # single-row count values
+        mi = estimate_mi(x.float(), y)
+    assert mi.estimator_name.startswith("classifier:ordered"), mi.estimator_name
+    assert abs(float(mi) - truth) < 0.08 * truth, (float(mi), truth)
+
+
+def test_the_ordered_probit_keeps_its_digits_in_the_far_tails_and_is_offered_for_numbers_only():
+    from mist_reg.estimation.classifiers.ordinal import _log_interval
+    from mist_reg.estimation.column_types import read_side
+
+    lower, upper = torch.tensor([8.0, -9.0, -0.5], dtype=torch.float64), torch.tensor([9.0, -8.0, 0.5])
+    exact = torch.tensor([-35.0136, -35.0136, math.log(0.38292492)], dtype=torch.float64)  # scipy.stats.norm
+    assert torch.allclose(_log_interval(lower, upper.double()), exact, atol=1e-3)
+    assert read_side(torch.randint(0, 5, (100,)), "y").ordered
+    assert not read_side(["a", "b", "c", "d"] * 25, "y").ordered
+    assert not read_side(torch.randint(0, 5, (100, 2)), "y").ordered

@@ -89,6 +89,8 @@ class SideTypes:
         joint: ``[N]`` int64 index of each row's combination of discrete values, ``0 ..
             n_joint - 1`` (all zero without discrete columns).
         n_joint: The number of distinct combinations of the discrete columns' values.
+        ordered: Whether the side is one discrete column of numbers, whose codes (sorted as
+            the values are) are then ordered: counts, ratings, whole years.
     """
 
     n_columns: int
@@ -97,6 +99,7 @@ class SideTypes:
     levels: tuple[int, ...]
     joint: Tensor
     n_joint: int
+    ordered: bool = False
 
     @property
     def continuous(self) -> tuple[int, ...]:
@@ -302,9 +305,11 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
     discrete, codes, levels = [], [], []
     counts = _distinct_counts(array)
     many_valued: list[tuple[int, int]] = []  # (column, values): integers of a wide side, > MAX_FLOAT_LEVELS values
+    numbers = []
     for j in range(d):
         column = _typed_column(array[:, j])
         numeric = column.dtype.kind in "biuf"
+        numbers.append(numeric)
         if forced is not None and j not in forced:
             if not numeric:
                 raise ValueError(
@@ -369,4 +374,5 @@ def read_side(values: Any, name: str, declared: Declared = None) -> SideTypes:
         levels=tuple(levels),
         joint=torch.from_numpy(joint.astype(np.int64)),
         n_joint=n_joint,
+        ordered=d == 1 and discrete == [0] and numbers[0],
     )

@@ -70,6 +70,7 @@ def _choose_and_fit(
     seed: int | None,
     families: Collection[str] | None = None,
     bent_columns: bool = False,
+    ordered: bool = False,
 ) -> tuple[LabelClassifier, float, float, list[str], list[str]]:
     """Fits every candidate family (only those in ``families``, when any of them is a candidate)
     on a validation split of ``(x, y)``, refits the one of least validation cross-entropy on all
@@ -78,7 +79,7 @@ def _choose_and_fit(
     cross-entropy exceeds the chosen one's by at most ``_CONTENDER_ERRORS`` standard errors of
     their paired per-row difference (the chosen one included)."""
     fit, valid = stratified_split(y, _VALIDATION_FRACTION, seed)
-    candidates = default_classifiers(y[fit], x.shape[1], n_classes, seed, bent_columns=bent_columns)
+    candidates = default_classifiers(y[fit], x.shape[1], n_classes, seed, bent_columns=bent_columns, ordered=ordered)
     candidates = [c for c in candidates if families is None or c.name in families] or candidates
     scores = [c.fit(x[fit], y[fit], n_classes, x[valid], y[valid]) for c in candidates]
     best = min(range(len(scores)), key=scores.__getitem__)
@@ -117,10 +118,11 @@ class _SplitCurve:
         curve: bool,
         families: Collection[str] | None = None,
         bent_columns: bool = False,
+        ordered: bool = False,
     ) -> None:
         x, y, x_test, y_test = split
         log_prior = class_log_frequencies(y, n_classes)  # H(Y)'s term: all training rows at every size
-        chosen = _choose_and_fit(x, y, n_classes, seed, families, bent_columns)
+        chosen = _choose_and_fit(x, y, n_classes, seed, families, bent_columns, ordered)
         classifier, gain, gain_error, names, self.contenders = chosen
         self.family, self.values, self.sizes = classifier.name, [], []
         self.informative = gain > max(2 * gain_error, _NO_GAIN)
@@ -133,7 +135,9 @@ class _SplitCurve:
         )
         if curve:
             for rows in nested_subsets(y, CURVE_FRACTIONS[:-1], seed):
-                smaller = _choose_and_fit(x[rows], y[rows], n_classes, seed, [classifier.name], bent_columns)[0]
+                smaller = _choose_and_fit(x[rows], y[rows], n_classes, seed, [classifier.name], bent_columns, ordered)[
+                    0
+                ]
                 self.values.append(_test_values(smaller, x_test, y_test, log_prior))
                 self.sizes.append(float(len(rows)))
         self.values.append(_test_values(classifier, x_test, y_test, log_prior))
@@ -181,6 +185,7 @@ def label_mi(
     seed: int | None = 0,
     device: torch.device | None = None,
     verbose: bool = False,
+    ordered: bool = False,
 ) -> MIEstimate:
     r"""``I(X; Y)`` between features and a class label, from the held-out cross-entropy of a
     classifier chosen on validation rows, cross-fitted and extrapolated to infinitely many
@@ -230,6 +235,9 @@ def label_mi(
         seed: Seed of the splits and of the MLP (``None``: torch's global generator).
         device: Where to compute (default: the device of ``features``).
         verbose: Show a progress bar over the folds.
+        ordered: Whether the class indices are sorted as numeric values (counts, ratings):
+            the ordered probit (:mod:`~mist_reg.estimation.classifiers.ordinal`) is then a
+            candidate too.
 
     Returns:
         An :class:`~mist_reg.estimation.result.MIEstimate` (nats): ``estimator_name``
@@ -304,7 +312,7 @@ def label_mi(
         for k, split in enumerate(progress):  # the first fold's clear losers are not fitted again
             families = curves[0].contenders if curves else None
             fold_seed = None if seed is None else seed + k
-            curves.append(_SplitCurve(split, k_present, fold_seed, extrapolate, families, bent_columns))
+            curves.append(_SplitCurve(split, k_present, fold_seed, extrapolate, families, bent_columns, ordered))
             progress.set_postfix(family=curves[-1].family)
     for k, curve in enumerate(curves):
         if curve.message:

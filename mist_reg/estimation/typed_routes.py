@@ -87,4 +87,5 @@ def discrete_route(
         seed=seed,
         device=device,
         verbose=verbose,
+        ordered=labels.ordered,
     )

@@ -3,8 +3,9 @@ cheap models written in torch, each choosing its hyperparameters and one tempera
 validation rows (:mod:`.base`): a shared-covariance Gaussian (:mod:`.gaussian`), one covariance
 per class (:mod:`.quadratic`, where every class has more rows than features), multinomial
 logistic regression (:mod:`.logistic`), a small MLP (:mod:`.mlp`), for few features the
-k-nearest-neighbour classifier (:mod:`.neighbours`), and where they are cheap, gradient-boosted
-trees (:mod:`.trees`).
+k-nearest-neighbour classifier (:mod:`.neighbours`), where they are cheap, gradient-boosted
+trees (:mod:`.trees`), and for a label of ordered numeric values the ordered probit
+(:mod:`.ordinal`).
 
 Example:
     >>> import torch
@@ -25,6 +26,8 @@ from mist_reg.estimation.classifiers.gaussianized import GaussianizedLDA
 from mist_reg.estimation.classifiers.logistic import LogisticRegression
 from mist_reg.estimation.classifiers.mlp import MLPClassifier
 from mist_reg.estimation.classifiers.neighbours import NearestNeighbourClassifier, offered
+from mist_reg.estimation.classifiers.ordinal import OrderedProbit
+from mist_reg.estimation.classifiers.ordinal import offered as ordered_offered
 from mist_reg.estimation.classifiers.quadratic import ClassCovarianceGaussian, quadratic_fits
 from mist_reg.estimation.classifiers.trees import BoostedTrees
 from mist_reg.estimation.classifiers.trees import offered as trees_offered
@@ -37,6 +40,7 @@ __all__ = [
     "LogisticRegression",
     "MLPClassifier",
     "NearestNeighbourClassifier",
+    "OrderedProbit",
     "BoostedTrees",
     "class_log_frequencies",
     "fit_inverse_temperature",
@@ -45,7 +49,12 @@ __all__ = [
 
 
 def default_classifiers(
-    labels: Tensor, n_features: int, n_classes: int, seed: int | None = 0, bent_columns: bool = False
+    labels: Tensor,
+    n_features: int,
+    n_classes: int,
+    seed: int | None = 0,
+    bent_columns: bool = False,
+    ordered: bool = False,
 ) -> list[LabelClassifier]:
     r"""Fresh instances of the candidate families for training rows with these labels.
 
@@ -57,6 +66,8 @@ def default_classifiers(
         bent_columns: Whether a feature column is bent
             (:func:`~mist_reg.estimation.classifiers.gaussianized.offered`): only then is LDA on
             Gaussianised columns offered.
+        ordered: Whether the class indices are sorted as numeric values: only then, with three
+            classes or more, is the ordered probit offered (:mod:`.ordinal`).
 
     Returns:
         The shared-covariance Gaussian, the same on Gaussianised columns where one is bent, the
@@ -64,7 +75,8 @@ def default_classifiers(
         more rows than features (:func:`~mist_reg.estimation.classifiers.quadratic.quadratic_fits`),
         logistic regression, the MLP, and the nearest-neighbour classifier for few features
         and rows (:func:`~mist_reg.estimation.classifiers.neighbours.offered`), and boosted trees
-        where a round of them sees few columns (:func:`~mist_reg.estimation.classifiers.trees.offered`).
+        where a round of them sees few columns (:func:`~mist_reg.estimation.classifiers.trees.offered`),
+        and the ordered probit for an ordered label.
 
     Example:
         >>> import torch
@@ -82,4 +94,5 @@ def default_classifiers(
         MLPClassifier(seed=seed),
         *neighbours,
         *trees,
+        *([OrderedProbit()] if ordered_offered(n_classes, ordered) else []),
     ]
