@@ -32,7 +32,8 @@ likelihood costs about ``K p / (2 N)`` nats of held-out log-likelihood (the AIC 
 sample); ``K`` is kept where that is at most :data:`MAX_FIT_COST` nats. Full covariances
 (``p`` of order ``(d_x + d_y)^2 / 2``) leave wide pairs few components or none, so beyond
 that cap the components *share* one covariance (``p = 1 + d_x + d_y``: a weight and a
-mean each, the shared covariance paid once, as by the Gaussian): clusters of
+mean each, the shared covariance paid once, as by the Gaussian; capped at
+:data:`MAX_SHARED_FIT_COST`): clusters of
 representation-learning embeddings in tens of dimensions, which differ mainly in their
 means, are then held in closed form where full covariances could not be fitted (the shared
 covariance shrunk towards a multiple of the identity as the dimension nears the rows).
@@ -64,7 +65,14 @@ from mist_reg.nn.references.mixture_em import (
     mixture_parameters_per_component,
 )
 
-__all__ = ["MixtureLogRatio", "COMPONENT_CANDIDATES", "MAX_FIT_COST", "FINAL_RESTARTS", "max_components"]
+__all__ = [
+    "MixtureLogRatio",
+    "COMPONENT_CANDIDATES",
+    "MAX_FIT_COST",
+    "MAX_SHARED_FIT_COST",
+    "FINAL_RESTARTS",
+    "max_components",
+]
 
 COMPONENT_CANDIDATES: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 r"""The numbers of components :class:`MixtureLogRatio` chooses among (``1``: the Gaussian),
@@ -75,6 +83,13 @@ needs more than 16)."""
 MAX_FIT_COST = 0.1
 r"""The most held-out log-likelihood, in nats per sample, that estimating the mixture's
 parameters may cost (``K p / (2 N)``): it caps ``K`` (see the module documentation)."""
+
+MAX_SHARED_FIT_COST = 0.25
+r"""The same cap for components that share one covariance: two rows per parameter of their
+means. Every candidate is judged by its bound on held-out halves, so the cap only spares fits
+that are not worth their time; a shared-covariance fit costs a fraction of a full one, and
+wide clustered data need more components than 0.1 nats allows there (ten clusters in 64 + 64
+columns: ``K <= 4``; docs/benchmarks.md, "Clusters in wide pairs")."""
 
 FINAL_RESTARTS = 4
 r"""EM starts of the final fit of the chosen ``K``: EM stops at the nearest local maximum of
@@ -259,14 +274,15 @@ class MixtureLogRatio(Critic):
             >>> MixtureLogRatio(3, 3).candidates_for(3000)
             (1, 2, 3, 4, 6, 8, 12, 16, 32)
             >>> MixtureLogRatio(25, 25).candidates_for(3000)
-            (1, 2, 4, 8)
+            (1, 2, 4, 8, 16)
         """
         if self.fixed_components is not None:
             return (self.fixed_components,)
         if n_samples < _MIN_SAMPLES:
             return (1,)
         dim = self.x_dim + self.y_dim
-        full_cap, tied_cap = max_components(dim, n_samples), max_components(dim, n_samples, tied=True)
+        full_cap = max_components(dim, n_samples)
+        tied_cap = max_components(dim, n_samples, MAX_SHARED_FIT_COST, tied=True)
         order = [k for k in self.candidates if k <= full_cap] or [1]
         for k in self.candidates:
             if k > full_cap and k <= tied_cap and k >= 2 * order[-1]:

@@ -65,6 +65,18 @@ def _component_log_densities(z: Tensor, means: Tensor, covariances: Tensor) -> T
     return (-0.5 * (maha + log_det[:, None] + z.shape[1] * math.log(2 * math.pi))).T
 
 
+def _shared_log_densities(z: Tensor, means: Tensor, covariance: Tensor) -> Tensor:
+    r"""``[N, K]``: ``log N(z_n; mean_k, cov)`` for one covariance ``[d, d]`` shared by all
+    components: one whitening of the rows and of the means, then ``|w - m_k|^2`` expanded,
+    ``O(N d^2 + N K d)`` instead of ``O(K N d^2)``."""
+    chol = torch.linalg.cholesky(covariance)
+    w = torch.linalg.solve_triangular(chol, z.T, upper=False)  # [d, N]
+    m = torch.linalg.solve_triangular(chol, means.T, upper=False)  # [d, K]
+    maha = (w.square().sum(0)[:, None] - 2 * w.T @ m + m.square().sum(0)[None, :]).clamp_min(0.0)
+    log_det = 2 * torch.log(torch.diagonal(chol)).sum()
+    return -0.5 * (maha + log_det + z.shape[1] * math.log(2 * math.pi))
+
+
 def _kmeans_plus_plus(z: Tensor, k: int, generator: torch.Generator) -> Tensor:
     r"""``k`` seeds drawn with probability proportional to the squared distance to the
     nearest seed already drawn."""
@@ -93,21 +105,28 @@ def _ledoit_wolf_weight(scatter: Tensor, squared_norms: Tensor, weights: Tensor)
     return (variance / spread.clamp_min(1e-300)).clamp(0.0, 1.0)
 
 
-def _m_step(
-    z: Tensor, responsibilities: Tensor, covariance_floor: float, tied: bool = False
-) -> tuple[Tensor, Tensor, Tensor]:
+def _m_step(z: Tensor, responsibilities: Tensor, covariance_floor: float) -> tuple[Tensor, Tensor, Tensor]:
     counts = responsibilities.sum(0) + 1e-10  # [K]
     means = responsibilities.T @ z / counts[:, None]
     centred = z[None, :, :] - means[:, None, :]  # [K, N, d]
     weighted = centred * responsibilities.T[:, :, None]
     covariances = weighted.mT @ centred / counts[:, None, None]
     eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
-    if tied:  # the scatter about each sample's components, pooled: counts / N weight each
-        pooled = (covariances * (counts / counts.sum())[:, None, None]).sum(0)
-        weight = _ledoit_wolf_weight(pooled, centred.square().sum(-1), responsibilities.T)
-        target = torch.diagonal(pooled).mean() * eye
-        covariances = ((1 - weight) * pooled + weight * target).expand_as(covariances).clone()
     return torch.log(counts / len(z)), means, covariances + covariance_floor * eye
+
+
+def _shared_m_step(z: Tensor, responsibilities: Tensor, covariance_floor: float) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Weights, means and the one covariance ``[d, d]``: the scatter about each row's
+    components, ``(z^T z - sum_k n_k m_k m_k^T) / N`` (the responsibilities of a row sum to
+    one), shrunk by :func:`_ledoit_wolf_weight`, plus the floor."""
+    counts = responsibilities.sum(0) + 1e-10  # [K]
+    means = responsibilities.T @ z / counts[:, None]
+    pooled = (z.T @ z - (means.T * counts) @ means) / counts.sum()
+    squared_norms = (z.square().sum(1)[:, None] - 2 * z @ means.T + means.square().sum(1)[None, :]).clamp_min(0.0)
+    weight = _ledoit_wolf_weight(pooled, squared_norms.T, responsibilities.T)
+    eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+    shrunk = (1 - weight) * pooled + weight * torch.diagonal(pooled).mean() * eye
+    return torch.log(counts / len(z)), means, shrunk + covariance_floor * eye
 
 
 def fit_gaussian_mixture(
@@ -165,20 +184,23 @@ def fit_gaussian_mixture(
 def _fit_from_start(
     z: Tensor, n_components: int, covariance_floor: float, max_iterations: int, tolerance: float, seed: int, tied: bool
 ) -> GaussianMixtureFit:
+    m_step, log_densities = (_shared_m_step, _shared_log_densities) if tied else (_m_step, _component_log_densities)
     generator = torch.Generator().manual_seed(seed)
     seeds = _kmeans_plus_plus(z, n_components, generator)
     nearest = torch.cdist(z, seeds).argmin(1)
     responsibilities = torch.nn.functional.one_hot(nearest, n_components).to(z.dtype)
-    log_weights, means, covariances = _m_step(z, responsibilities, covariance_floor, tied)
+    log_weights, means, covariances = m_step(z, responsibilities, covariance_floor)
     previous = -math.inf
     log_likelihood = previous
     for _ in range(max_iterations):
-        joint = _component_log_densities(z, means, covariances) + log_weights  # [N, K]
+        joint = log_densities(z, means, covariances) + log_weights  # [N, K]
         total = torch.logsumexp(joint, 1)
         log_likelihood = float(total.mean())
         responsibilities = (joint - total[:, None]).exp()
-        log_weights, means, covariances = _m_step(z, responsibilities, covariance_floor, tied)
+        log_weights, means, covariances = m_step(z, responsibilities, covariance_floor)
         if log_likelihood - previous < tolerance:
             break
         previous = log_likelihood
+    if tied:  # one [d, d] covariance per component, as the scoring expects
+        covariances = covariances.expand(n_components, -1, -1).clone()
     return GaussianMixtureFit(log_weights, means, covariances, log_likelihood)
