@@ -20,18 +20,13 @@ import torch
 from torch import Tensor
 from torch.nn.functional import cross_entropy
 
-from mist_reg.estimation.classifiers.base import (
-    LabelClassifier,
-    calibrated_cross_entropy,
-)
+from mist_reg.estimation.classifiers.penalised import PenalisedFit
 from mist_reg.estimation.preprocessing import Standardizer
 
 __all__ = ["LogisticRegression"]
 
-_STRENGTHS = (0.1, 0.01, 0.001)
 
-
-class LogisticRegression(LabelClassifier):
+class LogisticRegression(PenalisedFit):
     r"""Multinomial logistic regression with an L2 penalty ``strength * |W|^2 / 2`` on the mean
     cross-entropy (the bias is not penalised).
 
@@ -56,55 +51,17 @@ class LogisticRegression(LabelClassifier):
 
     name = "logistic"
 
-    def __init__(self, strengths: tuple[float, ...] = _STRENGTHS, max_iter: int = 30) -> None:
-        super().__init__()
-        if not strengths or any(not s >= 0 for s in strengths):
-            raise ValueError(f"strengths must be non-negative numbers, got {strengths!r}")
-        self.strengths, self.max_iter = tuple(strengths), max_iter
-        self.strength = self.strengths[0]
-
-    def _train(self, z: Tensor, y: Tensor, strength: float) -> None:
-        optimiser = torch.optim.LBFGS(
-            [self.weight, self.bias], lr=1.0, max_iter=self.max_iter, line_search_fn="strong_wolfe", history_size=10
-        )
-
-        def closure() -> Tensor:
-            optimiser.zero_grad()
-            loss = cross_entropy(z @ self.weight + self.bias, y) + 0.5 * strength * self.weight.square().sum()
-            loss.backward()
-            return loss
-
-        optimiser.step(closure)
-
-    def _start(self, x: Tensor) -> Tensor:
+    def _start(self, x: Tensor, y: Tensor) -> Tensor:
         self.standardise = Standardizer().fit(x.float())
         self.weight = torch.zeros(x.shape[1], self.n_classes, device=x.device, requires_grad=True)
         self.bias = torch.zeros(self.n_classes, device=x.device, requires_grad=True)
         return self.standardise(x.float())
 
-    def _fit(self, x: Tensor, y: Tensor, x_valid: Tensor, y_valid: Tensor) -> Tensor:
-        z = self._start(x)
-        best = None
-        for strength in self.strengths:
-            self._train(z, y, strength)
-            logits = self._logits(x_valid)
-            score = calibrated_cross_entropy(logits, y_valid)
-            if best is not None and score >= best[0]:
-                break  # weaker penalties fit the training rows ever closer: past the best, they get worse
-            best = (score, strength, logits, self.weight.detach().clone(), self.bias.detach().clone())
-        _, self.strength, logits, weight, bias = best
-        with torch.no_grad():
-            self.weight.copy_(weight)
-            self.bias.copy_(bias)
-        return logits
+    def _parameters(self) -> list[Tensor]:
+        return [self.weight, self.bias]
 
-    def _refit(self, x: Tensor, y: Tensor) -> None:
-        weight, bias = self.weight.detach(), self.bias.detach()
-        z = self._start(x)
-        with torch.no_grad():
-            self.weight.copy_(weight)
-            self.bias.copy_(bias)
-        self._train(z, y, self.strength)
+    def _loss(self, z: Tensor, y: Tensor, strength: float) -> Tensor:
+        return cross_entropy(z @ self.weight + self.bias, y) + 0.5 * strength * self.weight.square().sum()
 
     def _logits(self, x: Tensor) -> Tensor:
         with torch.no_grad():

@@ -33,12 +33,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mist_reg.estimation.classifiers.base import LabelClassifier, calibrated_cross_entropy, class_log_frequencies
+from mist_reg.estimation.classifiers.base import class_log_frequencies
+from mist_reg.estimation.classifiers.penalised import STRENGTHS, PenalisedFit
 from mist_reg.estimation.preprocessing import Standardizer
 
 __all__ = ["OrderedProbit", "offered"]
 
-_STRENGTHS = (0.1, 0.01, 0.001)
 _EDGE = 1e3  # the outer cut points, far beyond any standardised score
 _LOG_SIGMA = (-7.0, 3.0)  # bounds of the latent noise's log-scale
 
@@ -62,7 +62,7 @@ def _log_interval(lower: Tensor, upper: Tensor) -> Tensor:
     return log_high + torch.log(-torch.expm1((log_low - log_high).clamp(max=-1e-300)))
 
 
-class OrderedProbit(LabelClassifier):
+class OrderedProbit(PenalisedFit):
     r"""The ordered probit of the module documentation, fitted full-batch by L-BFGS in float64
     with an L2 penalty ``strength * (|w|^2 + |v|^2) / 2`` on the weights of ``mu`` and ``log
     sigma``, its strength chosen on the validation rows as logistic regression chooses its own.
@@ -85,12 +85,8 @@ class OrderedProbit(LabelClassifier):
 
     name = "ordered"
 
-    def __init__(self, strengths: tuple[float, ...] = _STRENGTHS, max_iter: int = 50) -> None:
-        super().__init__()
-        if not strengths or any(not s >= 0 for s in strengths):
-            raise ValueError(f"strengths must be non-negative numbers, got {strengths!r}")
-        self.strengths, self.max_iter = tuple(strengths), max_iter
-        self.strength = self.strengths[0]
+    def __init__(self, strengths: tuple[float, ...] = STRENGTHS, max_iter: int = 50) -> None:
+        super().__init__(strengths, max_iter)
 
     def _start(self, x: Tensor, y: Tensor) -> Tensor:
         self.standardise = Standardizer().fit(x.float())
@@ -120,43 +116,9 @@ class OrderedProbit(LabelClassifier):
         mu, sigma = self._location_scale(z)
         return _log_interval((self.cuts[y] - mu) / sigma, (self.cuts[y + 1] - mu) / sigma)
 
-    def _train(self, z: Tensor, y: Tensor, strength: float) -> None:
-        optimiser = torch.optim.LBFGS(
-            self._parameters(), lr=1.0, max_iter=self.max_iter, line_search_fn="strong_wolfe", history_size=10
-        )
-
-        def closure() -> Tensor:
-            optimiser.zero_grad()
-            nll = -self._label_log_probs(z, y).mean()
-            loss = nll + 0.5 * strength * (self.weight.square().sum() + self.scale_weight.square().sum())
-            loss.backward()
-            return loss
-
-        optimiser.step(closure)
-
-    def _fit(self, x: Tensor, y: Tensor, x_valid: Tensor, y_valid: Tensor) -> Tensor:
-        z = self._start(x, y)
-        best = None
-        for strength in self.strengths:
-            self._train(z, y, strength)
-            logits = self._logits(x_valid)
-            score = calibrated_cross_entropy(logits, y_valid)
-            if best is not None and score >= best[0]:
-                break  # weaker penalties fit the training rows ever closer: past the best, they get worse
-            best = (score, strength, logits, [p.detach().clone() for p in self._parameters()])
-        _, self.strength, logits, kept = best
-        with torch.no_grad():
-            for parameter, value in zip(self._parameters(), kept):
-                parameter.copy_(value)
-        return logits
-
-    def _refit(self, x: Tensor, y: Tensor) -> None:
-        kept = [p.detach().clone() for p in self._parameters()]
-        z = self._start(x, y)
-        with torch.no_grad():
-            for parameter, value in zip(self._parameters(), kept):
-                parameter.copy_(value)
-        self._train(z, y, self.strength)
+    def _loss(self, z: Tensor, y: Tensor, strength: float) -> Tensor:
+        penalty = self.weight.square().sum() + self.scale_weight.square().sum()
+        return -self._label_log_probs(z, y).mean() + 0.5 * strength * penalty
 
     def _logits(self, x: Tensor) -> Tensor:
         with torch.no_grad():
