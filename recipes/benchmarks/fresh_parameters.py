@@ -43,36 +43,34 @@ from mist_reg.tasks import (
 from mist_reg.tasks.discrete import discrete_pair
 from mist_reg.tasks.regression import RegressionTask
 
+
+def _clusters(first_seed: int, *shapes: tuple[int, int, int, float, float]) -> tuple[Callable[[], Task], ...]:
+    r"""Cluster tasks ``(dim_x, dim_y, clusters, spread, elongation)``, structure seeds from ``first_seed`` on."""
+    return tuple(_P(ClusteredMixtureTask, *shape, seed=first_seed + i) for i, shape in enumerate(shapes))
+
+
 FRESH: dict[str, tuple[Callable[[], Task], ...]] = {
-    "clusters": tuple(
-        _P(ClusteredMixtureTask, dx, dy, c, s, e, seed=11 + i)
-        for i, (dx, dy, c, s, e) in enumerate(
-            [
-                (1, 2, 4, 2.0, 3.0),
-                (2, 2, 2, 4.0, 1.0),
-                (3, 2, 10, 2.0, 20.0),
-                (6, 6, 4, 2.0, 4.0),
-                (2, 2, 5, 1.0, 8.0),
-                (4, 3, 3, 4.0, 3.0),
-                (1, 1, 6, 3.0, 10.0),
-                (3, 3, 8, 3.0, 2.0),
-                (5, 2, 6, 2.5, 15.0),
-                (2, 4, 3, 1.5, 30.0),
-            ]
-        )
+    "clusters": _clusters(
+        11,
+        (1, 2, 4, 2.0, 3.0),
+        (2, 2, 2, 4.0, 1.0),
+        (3, 2, 10, 2.0, 20.0),
+        (6, 6, 4, 2.0, 4.0),
+        (2, 2, 5, 1.0, 8.0),
+        (4, 3, 3, 4.0, 3.0),
+        (1, 1, 6, 3.0, 10.0),
+        (3, 3, 8, 3.0, 2.0),
+        (5, 2, 6, 2.5, 15.0),
+        (2, 4, 3, 1.5, 30.0),
     ),
-    "wide-clusters": tuple(
-        _P(ClusteredMixtureTask, dx, dy, c, s, e, seed=41 + i)
-        for i, (dx, dy, c, s, e) in enumerate(
-            [
-                (8, 8, 6, 1.0, 1.0),
-                (12, 6, 8, 0.8, 1.0),
-                (16, 16, 12, 0.7, 2.0),
-                (24, 24, 6, 0.5, 1.0),
-                (10, 10, 20, 1.0, 1.5),
-                (32, 16, 10, 0.4, 1.0),
-            ]
-        )
+    "wide-clusters": _clusters(
+        41,
+        (8, 8, 6, 1.0, 1.0),
+        (12, 6, 8, 0.8, 1.0),
+        (16, 16, 12, 0.7, 2.0),
+        (24, 24, 6, 0.5, 1.0),
+        (10, 10, 20, 1.0, 1.5),
+        (32, 16, 10, 0.4, 1.0),
     ),
     "mixed": (
         _P(MixedColumnsTask, 2, 6, 3, dim_y=2, signal=1.2, seed=21),
