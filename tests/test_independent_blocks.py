@@ -50,6 +50,21 @@ def test_columns_independent_of_everything_are_left_out():
     assert abs(float(mi) - task.mutual_information) < 0.06, (float(mi), task.mutual_information)
 
 
+def test_a_sparse_signal_among_hundreds_of_columns_is_split_out():
+    # 2 correlated pairs among 150 + 150 Student-t outlier columns: wider than 128 columns, where the
+    # binned test once stopped the screen and a critic read 300 columns for 2 pairs
+    task = SparseSignalTask(150, 150, 2, 0.6)
+    x, y = task.sample(3000, seed=2)
+    found = independent_blocks(x.double(), y.double(), torch.Generator().manual_seed(0))
+    assert found is not None and len(found) == 2
+    assert all(len(b.x_columns) == 1 and len(b.y_columns) == 1 for b in found)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mi = estimate_mi(x, y)
+    assert mi.estimator_name == "blocks(ksg, ksg)"
+    assert abs(float(mi) - task.mutual_information) < 3 * mi.standard_error, (float(mi), task.mutual_information)
+
+
 @pytest.mark.parametrize(
     "name",
     [
