@@ -1,9 +1,9 @@
 r"""The default :func:`mist_reg.estimate_mi` on draws at parameters outside every split of
 :mod:`mist_reg.tasks.families`: for each family, tasks of new sizes, strengths and seeds of
 their own structure, one draw each (:data:`FRESH`); ``high-mi`` holds mixed columns, clusters
-and additive noise at 3-8 nats, and ``wide-clusters`` clusters in 16-48 joint dimensions
-(``elongation`` 1: round clusters that differ only in their means, the shape of class
-structure in embeddings).
+and additive noise at 3-8 nats, ``wide-sparse`` a few correlated pairs among 300-500 columns
+of outliers, and ``wide-clusters`` clusters in 16-48 joint dimensions (``elongation`` 1:
+round clusters that differ only in their means, the shape of class structure in embeddings).
 
 Printed per draw: the truth (Monte Carlo ones with their standard error), the estimate,
 their ratio, the estimator reported and the seconds; then, per family and in all, the mean
@@ -84,6 +84,11 @@ FRESH: dict[str, tuple[Callable[[], Task], ...]] = {
         _P(SparseSignalTask, 30, 20, 2, 0.8, seed=21),
         _P(SparseSignalTask, 8, 8, 1, 0.3, seed=22),
         _P(SparseSignalTask, 60, 60, 5, 0.5, seed=23),
+    ),
+    "wide-sparse": (
+        _P(SparseSignalTask, 150, 150, 2, 0.6, seed=51),
+        _P(SparseSignalTask, 200, 100, 3, 0.5, seed=52),
+        _P(SparseSignalTask, 250, 250, 4, 0.4, seed=53),
     ),
     "regression": tuple(
         _P(RegressionTask, f, d, noise)
