@@ -135,9 +135,9 @@ class _SplitCurve:
         )
         if curve:
             for rows in nested_subsets(y, CURVE_FRACTIONS[:-1], seed):
-                smaller = _choose_and_fit(x[rows], y[rows], n_classes, seed, [classifier.name], bent_columns, ordered)[
-                    0
-                ]
+                smaller, *_ = _choose_and_fit(
+                    x[rows], y[rows], n_classes, seed, [classifier.name], bent_columns, ordered
+                )
                 self.values.append(_test_values(smaller, x_test, y_test, log_prior))
                 self.sizes.append(float(len(rows)))
         self.values.append(_test_values(classifier, x_test, y_test, log_prior))

@@ -56,7 +56,13 @@ def _log_pmf(mean: torch.Tensor, shape: float) -> torch.Tensor:
 def draw(
     d: int, scale: float, base: float, shape: float, seed: int, n: int = 5000
 ) -> tuple[float, torch.Tensor, torch.Tensor]:
-    r"""The truth and ``n`` rows ``(x, y)`` of one configuration (``seed`` also fixes the slope)."""
+    r"""The truth and ``n`` rows ``(x, y)`` of one configuration (``seed`` also fixes the slope).
+
+    Example:
+        >>> truth, x, y = draw(2, 1.0, 1.0, 0, seed=0, n=100)
+        >>> 0.0 < truth < 2.0, tuple(x.shape), y.dtype, bool((y >= 0).all())
+        (True, (100, 2), torch.int64, True)
+    """
     slope = torch.randn(d, generator=torch.Generator().manual_seed(100 + seed), dtype=torch.float64) * scale / d**0.5
 
     def means(rows: int, stream: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,18 +25,12 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import MultivariateNormal
 
 from mist_reg.nn.references.held_out import best_in_order, two_fold_halves
 from mist_reg.nn.references.mixture import COMPONENT_CANDIDATES, FINAL_RESTARTS, max_components
-from mist_reg.nn.references.mixture_em import GaussianMixtureFit, fit_gaussian_mixture
+from mist_reg.nn.references.mixture_em import GaussianMixtureFit, fit_gaussian_mixture, mixture_log_density
 
 __all__ = ["MarginalMixture"]
-
-
-def _log_density(log_weights: Tensor, means: Tensor, covariances: Tensor, z: Tensor) -> Tensor:
-    components = MultivariateNormal(means, covariances, validate_args=False).log_prob(z[:, None, :])
-    return torch.logsumexp(components + log_weights, dim=1)
 
 
 def _parts(fit: GaussianMixtureFit) -> tuple[Tensor, Tensor, Tensor]:
@@ -106,7 +100,7 @@ class MarginalMixture(nn.Module):
 
         def held_out(k: int) -> float:  # the mean held-out log-likelihood, both halves
             return sum(
-                float(_log_density(*_parts(fit_gaussian_mixture(z[a], k, self.covariance_floor)), z[b]).mean())
+                float(mixture_log_density(*_parts(fit_gaussian_mixture(z[a], k, self.covariance_floor)), z[b]).mean())
                 for a, b in (folds, folds[::-1])
             )
 
@@ -128,7 +122,9 @@ class MarginalMixture(nn.Module):
         if self.n_components == 1:
             return torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
         standard = (z.detach().double().to(self.center.device) - self.center) / self.scale
-        ratio = _log_density(*self._model("mixture"), standard) - _log_density(*self._model("gaussian"), standard)
+        ratio = mixture_log_density(*self._model("mixture"), standard) - mixture_log_density(
+            *self._model("gaussian"), standard
+        )
         return ratio.to(device=z.device, dtype=z.dtype)
 
     def _model(self, name: str) -> tuple[Tensor, Tensor, Tensor]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["GaussianMixtureFit", "fit_gaussian_mixture", "mixture_parameters_per_component"]
+__all__ = ["GaussianMixtureFit", "fit_gaussian_mixture", "mixture_log_density", "mixture_parameters_per_component"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,19 @@ def _component_log_densities(z: Tensor, means: Tensor, covariances: Tensor) -> T
     maha = solved.square().sum(1)  # [K, N]
     log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)  # [K]
     return (-0.5 * (maha + log_det[:, None] + z.shape[1] * math.log(2 * math.pi))).T
+
+
+def mixture_log_density(log_weights: Tensor, means: Tensor, covariances: Tensor, z: Tensor) -> Tensor:
+    r"""``[N]``: ``log sum_k pi_k N(z_n; mean_k, cov_k)`` of a mixture with ``log_weights [K]``,
+    ``means [K, d]`` and ``covariances [K, d, d]``.
+
+    Example:
+        >>> z = torch.zeros(1, 2, dtype=torch.float64)
+        >>> eye = torch.eye(2, dtype=torch.float64)[None]
+        >>> round(float(mixture_log_density(torch.zeros(1, dtype=torch.float64), z, eye, z)[0]), 4)  # -log(2 pi)
+        -1.8379
+    """
+    return torch.logsumexp(_component_log_densities(z, means, covariances) + log_weights, dim=1)
 
 
 def _shared_log_densities(z: Tensor, means: Tensor, covariance: Tensor) -> Tensor:
