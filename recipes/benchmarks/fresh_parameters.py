@@ -3,7 +3,9 @@ r"""The default :func:`mist_reg.estimate_mi` on draws at parameters outside ever
 their own structure, one draw each (:data:`FRESH`); ``high-mi`` holds mixed columns, clusters
 and additive noise at 3-8 nats, ``wide-sparse`` a few correlated pairs among 300-500 columns
 of outliers, and ``wide-clusters`` clusters in 16-48 joint dimensions (``elongation`` 1:
-round clusters that differ only in their means, the shape of class structure in embeddings).
+round clusters that differ only in their means, the shape of class structure in embeddings),
+``shaped-clusters`` elongated clusters (``elongation`` 2.5-5) in 12-40 joint dimensions, whose
+shapes differ from one cluster to the next.
 
 Printed per draw: the truth (Monte Carlo ones with their standard error), the estimate,
 their ratio, the estimator reported and the seconds; then, per family and in all, the mean
@@ -71,6 +73,14 @@ FRESH: dict[str, tuple[Callable[[], Task], ...]] = {
         (24, 24, 6, 0.5, 1.0),
         (10, 10, 20, 1.0, 1.5),
         (32, 16, 10, 0.4, 1.0),
+    ),
+    "shaped-clusters": _clusters(
+        51,
+        (6, 6, 5, 1.2, 3.0),
+        (10, 6, 8, 1.0, 4.0),
+        (12, 12, 6, 1.5, 2.5),
+        (8, 16, 10, 0.8, 5.0),
+        (20, 20, 8, 1.0, 3.0),
     ),
     "mixed": (
         _P(MixedColumnsTask, 2, 6, 3, dim_y=2, signal=1.2, seed=21),

@@ -37,6 +37,8 @@ mean each, the shared covariance paid once, as by the Gaussian; capped at
 representation-learning embeddings in tens of dimensions, which differ mainly in their
 means, are then held in closed form where full covariances could not be fitted (the shared
 covariance shrunk towards a multiple of the identity as the dimension nears the rows).
+Clusters that also differ in shape get each component's own scatter pooled with the shared
+covariance (:data:`POOLING_CANDIDATES`), where that wins on the held-out halves.
 
 Example:
     >>> import torch
@@ -63,6 +65,7 @@ from mist_reg.nn.references.mixture_em import (
     GaussianMixtureFit,
     fit_gaussian_mixture,
     mixture_parameters_per_component,
+    pool_covariances,
 )
 
 __all__ = [
@@ -70,6 +73,7 @@ __all__ = [
     "COMPONENT_CANDIDATES",
     "MAX_FIT_COST",
     "MAX_SHARED_FIT_COST",
+    "POOLING_CANDIDATES",
     "FINAL_RESTARTS",
     "max_components",
 ]
@@ -91,12 +95,21 @@ that are not worth their time; a shared-covariance fit costs a fraction of a ful
 wide clustered data need more components than 0.1 nats allows there (ten clusters in 64 + 64
 columns: ``K <= 4``; docs/benchmarks.md, "Clusters in wide pairs")."""
 
+POOLING_CANDIDATES: tuple[float, ...] = (0.75, 0.5, 0.25, 0.0)
+r"""Beyond the full-covariance cap, the weights of the shared covariance in each component's
+own tried at the best shared-covariance ``K``, in this order, by the same held-out bound
+(:func:`~mist_reg.nn.references.mixture_em.pool_covariances`; ``0``: full covariances fitted
+by EM): clusters that differ in shape as well as in their means (and whose own covariances
+couple ``x`` and ``y``) keep part or all of their own scatter; round clusters keep the
+shared one (docs/benchmarks.md, "Clusters of different shapes")."""
+
 FINAL_RESTARTS = 4
 r"""EM starts of the final fit of the chosen ``K``: EM stops at the nearest local maximum of
 the likelihood, and one unlucky start in a few merges two clusters into one component
 (docs/benchmarks.md, "mixtures from four starts"); keeping the most likely of four starts
 costs three more fits of one ``K``, against the two fits per candidate of the search."""
 
+_PAIR_CHUNK = 2**20  # gathered elements per chunk of rows in _paired (8 MiB in float64)
 _MIN_SAMPLES = 40  # below this, two halves cannot compare candidates: the Gaussian
 
 
@@ -160,8 +173,13 @@ def _paired(x: Tensor, y: Tensor, p: dict[str, Tensor], index: Tensor | None) ->
     if index is None:
         joint = x_joint + y_joint - (u * b).sum(-1)  # [K, N]
         return torch.logsumexp(joint, 0) - log_qx - log_qy
-    joint = x_joint[:, :, None] + y_joint[:, index] - torch.einsum("knd,knjd->knj", u, b[:, index])
-    return torch.logsumexp(joint, 0) - log_qx[:, None] - log_qy[index]
+    scores = []
+    step = max(1, _PAIR_CHUNK // (u.shape[0] * index.shape[1] * u.shape[2]))
+    for start in range(0, len(index), step):  # rows in chunks: the gathered [K, n, K', dy] stays in cache
+        rows, paired = slice(start, start + step), index[start : start + step]
+        cross = torch.einsum("knd,knjd->knj", u[:, rows], b[:, paired])
+        scores.append(torch.logsumexp(x_joint[:, rows, None] + y_joint[:, paired] - cross, 0))
+    return torch.cat(scores) - log_qx[:, None] - log_qy[index]
 
 
 def _matrix(x: Tensor, y: Tensor, p: dict[str, Tensor]) -> Tensor:
@@ -216,8 +234,10 @@ class MixtureLogRatio(Critic):
         self.x_dim, self.y_dim, self.covariance_floor = x_dim, y_dim, covariance_floor
         self.fixed_components, self.candidates = n_components, tuple(sorted({int(c) for c in candidates}))
         self.n_components = 1  # chosen by fit_data()
-        self.tied = False  # whether the chosen components share one covariance (fit_data)
-        self.fixed_tied: bool | None = None  # kept by freeze_choice()
+        # the chosen components' covariances (fit_data): 0 their own, fitted by EM; 1 one shared;
+        # in between the shared fit's components, their own scatter pooled with the shared one
+        self.pooling = 0.0
+        self.fixed_pooling: float | None = None  # kept by freeze_choice()
         self.held_out_bound: float | None = None  # the chosen K's two-fold DV bound (fit_data's search)
         self.register_buffer("mean", torch.zeros(x_dim + y_dim))
         self.register_buffer("std", torch.ones(x_dim + y_dim))
@@ -231,34 +251,49 @@ class MixtureLogRatio(Critic):
             torch.zeros(1, dtype=torch.float64), torch.zeros(1, dim, dtype=torch.float64), eye, 0.0
         )
 
-    def _fit(self, z: Tensor, k: int, tied: bool, restarts: int = 1) -> dict[str, Tensor]:
-        fit = fit_gaussian_mixture(z, k, self.covariance_floor, restarts=restarts, tied=tied)
+    def _fit(self, z: Tensor, k: int, pooling: float, restarts: int = 1) -> dict[str, Tensor]:
+        r"""The scoring parameters of ``K = k`` fitted to ``z``; pooled covariances from the
+        shared-covariance fit of ``restarts`` starts."""
+        fit = fit_gaussian_mixture(z, k, self.covariance_floor, restarts=restarts, tied=pooling > 0.0)
+        if 0.0 < pooling < 1.0:
+            fit = pool_covariances(fit, z, pooling, self.covariance_floor)
         return _parameters(fit, self.x_dim)
 
-    def _held_out_bound(self, z: Tensor, k: int, folds: tuple[Tensor, Tensor], tied: bool) -> float:
-        r"""The DV bound of ``K = k`` fitted on one half and scored on the other, summed
+    def _held_out_bound(self, z: Tensor, k: int, folds: tuple[Tensor, Tensor], pooling: float) -> float:
+        r"""The DV bound of ``K = k`` fitted on one half and scored on the other, averaged
         over both ways round."""
         total = 0.0
         for train, test in (folds, folds[::-1]):
-            params = self._fit(z[train], k, tied)
+            params = self._fit(z[train], k, pooling)
             held_out = z[test]
             scores = lambda a, b, index: _paired(a, b, params, index)  # noqa: E731
             total += shifted_dv_bound(scores, held_out[:, : self.x_dim], held_out[:, self.x_dim :])
-        return total
+        return total / 2
 
-    def _choose(self, z: Tensor, candidates: tuple[int, ...]) -> tuple[int, float]:
-        r"""The candidate with the best two-fold held-out DV bound, trying them in increasing
-        order (:func:`~mist_reg.nn.references.held_out.best_in_order`: a larger ``K`` costs
-        more and overfits more), and that bound (the mean of the two folds)."""
+    def _choose(self, z: Tensor, candidates: tuple[int, ...]) -> tuple[int, float, float]:
+        r"""The ``K`` and pooling with the best two-fold held-out DV bound. The candidates are
+        tried in increasing order (:func:`~mist_reg.nn.references.held_out.best_in_order`: a
+        larger ``K`` costs more and overfits more), each with its own covariances or, beyond
+        the full-covariance cap, one shared; then, where the full covariances were best at
+        their cap (or none could be fitted), at the best shared ``K`` (chosen or not) the
+        :data:`POOLING_CANDIDATES` in turn. Returns ``K``, the pooling and their bound."""
         folds = two_fold_halves(len(z), z.device)
-        bounds: dict[int, float] = {}
+        bounds: dict[tuple[int, float], float] = {}
 
-        def bound(k: int) -> float:
-            bounds[k] = self._held_out_bound(z, k, folds, self.shares_covariance(k, len(z))) / 2
-            return bounds[k]
+        def bound(k: int, pooling: float) -> float:
+            if (k, pooling) not in bounds:
+                bounds[k, pooling] = self._held_out_bound(z, k, folds, pooling)
+            return bounds[k, pooling]
 
-        chosen = best_in_order(candidates, bound)
-        return chosen, bounds[chosen]
+        best_in_order(candidates, lambda k: bound(k, self._pooling(k, len(z))))
+        shared = [key for key in bounds if key[0] > 1 and key[1] == 1.0]
+        full = {k: value for (k, pooling), value in bounds.items() if pooling == 0.0}
+        at_cap = not full or max(full, key=full.__getitem__) == max(full)  # own covariances wanted more
+        if shared and at_cap and self.fixed_pooling is None:
+            k = max(shared, key=bounds.__getitem__)[0]
+            best_in_order((1.0,) + POOLING_CANDIDATES, lambda a: bound(k, a))
+        best = max(bounds, key=bounds.__getitem__)
+        return best[0], best[1], bounds[best]
 
     def candidates_for(self, n_samples: int) -> tuple[int, ...]:
         r"""The candidate ``K`` for ``n_samples`` training samples, in the order searched (only
@@ -305,10 +340,23 @@ class MixtureLogRatio(Critic):
             >>> MixtureLogRatio(25, 25).shares_covariance(1, 3000), MixtureLogRatio(3, 3).shares_covariance(1, 3000)
             (True, False)
         """
-        if self.fixed_tied is not None and k == self.fixed_components:
-            return self.fixed_tied
+        if self.fixed_pooling is not None and k == self.fixed_components:
+            return self.fixed_pooling > 0.0
         cap = max_components(self.x_dim + self.y_dim, n_samples)
         return k > cap or cap == 1
+
+    def _pooling(self, k: int, n_samples: int) -> float:
+        r"""The pooling of ``K = k`` components' covariances before :data:`POOLING_CANDIDATES`
+        are tried: ``1`` where they share one (:meth:`shares_covariance`), else ``0``, or as
+        frozen."""
+        if self.fixed_pooling is not None and k == self.fixed_components:
+            return self.fixed_pooling
+        return 1.0 if self.shares_covariance(k, n_samples) else 0.0
+
+    @property
+    def tied(self) -> bool:
+        r"""Whether the fitted components share one covariance."""
+        return self.pooling == 1.0
 
     @torch.no_grad()
     def fit_data(self, x: Tensor, y: Tensor) -> None:
@@ -323,15 +371,15 @@ class MixtureLogRatio(Critic):
         z = (both - mean) / std
         candidates = self.candidates_for(len(z))
         if len(candidates) == 1:
-            chosen = candidates[0]
+            chosen, pooling = candidates[0], self._pooling(candidates[0], len(z))
             frozen = self.fixed_components is not None and self.fixed_components == self.n_components
             if not frozen:  # a frozen choice keeps the bound of the search that made it
                 self.held_out_bound = None
         else:
-            chosen, self.held_out_bound = self._choose(z, candidates)
-        self.n_components, self.tied = chosen, self.shares_covariance(chosen, len(z))
+            chosen, pooling, self.held_out_bound = self._choose(z, candidates)
+        self.n_components, self.pooling = chosen, pooling
         self.mean, self.std = mean.float().to(self.mean.device), std.float().to(self.std.device)
-        for name, value in self._fit(z, chosen, self.tied, self.restarts).items():
+        for name, value in self._fit(z, chosen, pooling, self.restarts).items():
             setattr(self, name, value.float().to(self.mean.device))
 
     @torch.no_grad()
@@ -358,7 +406,8 @@ class MixtureLogRatio(Critic):
         log_weights = log_weights.double() - torch.logsumexp(log_weights.double(), 0)
         fit = GaussianMixtureFit(log_weights, means.double(), covariances.double(), math.nan)
         self.n_components = self.fixed_components = len(log_weights)
-        self.tied = self.fixed_tied = len(log_weights) > 1 and bool((covariances == covariances[:1]).all())
+        shared = len(log_weights) > 1 and bool((covariances == covariances[:1]).all())
+        self.pooling = self.fixed_pooling = 1.0 if shared else 0.0
         self.mean, self.std = torch.zeros_like(self.mean), torch.ones_like(self.std)
         for name, value in _parameters(fit, self.x_dim).items():
             setattr(self, name, value.float().to(self.mean.device))
@@ -369,9 +418,9 @@ class MixtureLogRatio(Critic):
         return self.n_components == 1
 
     def freeze_choice(self) -> None:
-        r"""Keeps the ``K`` chosen by the last :meth:`fit_data`, and whether its components
-        share one covariance, for later fits."""
-        self.fixed_components, self.fixed_tied = self.n_components, self.tied
+        r"""Keeps the ``K`` chosen by the last :meth:`fit_data`, and the pooling of its
+        components' covariances, for later fits."""
+        self.fixed_components, self.fixed_pooling = self.n_components, self.pooling
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # K is chosen by fit_data(): take the shapes of the saved buffers
@@ -401,4 +450,4 @@ class MixtureLogRatio(Critic):
         return _paired(*self._standardised(x, y), self._fitted(), index)
 
     def extra_repr(self) -> str:
-        return f"x_dim={self.x_dim}, y_dim={self.y_dim}, n_components={self.n_components}, tied={self.tied}"
+        return f"x_dim={self.x_dim}, y_dim={self.y_dim}, n_components={self.n_components}, pooling={self.pooling:g}"
