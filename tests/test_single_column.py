@@ -128,9 +128,11 @@ def test_the_column_networks_keep_their_width_on_wide_sides():
 
 
 def test_a_wide_side_summing_one_column_effects_is_read_by_the_column_networks():
-    # y = |x| + noise over 64 columns (0.94 nats): a sum of squares under a monotone map; an
-    # MLP alone on 3,150 rows of 64 columns found far less (docs/benchmarks.md)
-    task = RegressionTask("norm", 64, 0.3)
-    x, y = task.sample(5000, seed=0)
+    # y = a sum of relus of 64 columns plus noise (2.24 nats): one-column effects, which an
+    # MLP alone on a few thousand rows of 64 columns found at 0.29-0.34x (docs/benchmarks.md);
+    # no index of the columns and their squares carries them, so the bound is kept
+    task = RegressionTask("relu", 64, 0.5)
+    x, y = task.sample(4000, seed=0)
     mi = estimate_mi(x, y)
-    assert mi.estimator_name == "ba" and 0.35 * task.mutual_information < mi < 1.02 * task.mutual_information
+    assert mi.estimator_name in ("ba", "ba (extrapolated)")
+    assert 0.6 * task.mutual_information < mi < 1.2 * task.mutual_information

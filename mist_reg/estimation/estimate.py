@@ -17,7 +17,8 @@ The models, by the data (the reasons, and how well each does: ``docs/choosing-an
   clustered data, where the mixture start wins, once more on standardised columns:
   :mod:`mist_reg.estimation.coordinates`),
   evaluated on held-out samples (:mod:`mist_reg.estimation.evaluation`) and pooled over folds
-  with its Donsker-Varadhan term certified against InfoNCE (:mod:`mist_reg.estimation.combine`).
+  with its Donsker-Varadhan term certified against InfoNCE (:mod:`mist_reg.estimation.combine`);
+  one continuous column also by the ``single_column`` and ``single_index`` routes where they win.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimation.single_column import with_single_column_challenger
 from mist_reg.estimation.single_column_curve import along_learning_curve
+from mist_reg.estimation.single_index import single_index_estimate
 from mist_reg.estimation.typed_pair import read_pair
 from mist_reg.estimation.typed_routes import discrete_route
 from mist_reg.estimators.base import MIEstimator
@@ -489,10 +491,10 @@ def _estimate_from_samples(
     if x_test is None:
         train_idx, test_idx = split_indices(x.shape[0], held_out.test_percentage, generator)
         x, y, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
-    result = combine_fits(
-        [fit(x, y, x_test, y_test, seed, fresh=False)],
-        held_out.confidence,
-        cross_fitted=False,
-        estimator_name=model.name,
-    )
+    fold = fit(x, y, x_test, y_test, seed, fresh=False)
+    level = held_out.confidence
+    index = single_index_estimate(fold.log, model, preprocessing, (c_x, c_y), x, y, x_test, y_test, settings, level)
+    if index is not None:
+        return index
+    result = combine_fits([fold], level, cross_fitted=False, estimator_name=model.name)
     return gaussian_on_all_rows(result, pair.x, pair.y, preprocessing, (c_x, c_y))

@@ -95,13 +95,15 @@ that are not worth their time; a shared-covariance fit costs a fraction of a ful
 wide clustered data need more components than 0.1 nats allows there (ten clusters in 64 + 64
 columns: ``K <= 4``; docs/benchmarks.md, "Clusters in wide pairs")."""
 
-POOLING_CANDIDATES: tuple[float, ...] = (0.75, 0.5, 0.25, 0.0)
+POOLING_CANDIDATES: tuple[float, ...] = (0.75, 0.5, 0.25, 0.1)
 r"""Beyond the full-covariance cap, the weights of the shared covariance in each component's
 own tried at the best shared-covariance ``K``, in this order, by the same held-out bound
-(:func:`~mist_reg.nn.references.mixture_em.pool_covariances`; ``0``: full covariances fitted
-by EM): clusters that differ in shape as well as in their means (and whose own covariances
-couple ``x`` and ``y``) keep part or all of their own scatter; round clusters keep the
-shared one (docs/benchmarks.md, "Clusters of different shapes")."""
+(:func:`~mist_reg.nn.references.mixture_em.pool_covariances`, one M-step from the shared
+fit): clusters that differ in shape as well as in their means (and whose own covariances
+couple ``x`` and ``y``) keep most of their own scatter; round clusters keep the shared one.
+The ladder stops short of full covariances fitted by EM: beyond the cap those took up to
+four times the default's time on 65 joint columns for no better estimate
+(docs/benchmarks.md, "Clusters of different shapes")."""
 
 FINAL_RESTARTS = 4
 r"""EM starts of the final fit of the chosen ``K``: EM stops at the nearest local maximum of
