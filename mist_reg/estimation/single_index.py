@@ -11,9 +11,10 @@ density from the same rows; on wide sides it learns ``f`` slowly where ``f`` is 
 index: the cube of one projection in 128 columns, or the norm of 64 columns, whose effect
 on each column is its square, with no linear part for a network to start from.
 
-The features are the Gaussianised columns and their squares minus one (an index that is
-linear, or that reads the spread or norm of ``x``), fitted by ridge regression with the
-penalty of least leave-one-out error (:func:`fit_ridge_index`). The route is a
+The features are the Gaussianised columns, with or without their squares minus one (an
+index that is linear, or that reads the spread or norm of ``x``), fitted by ridge
+regression; the feature set and the penalty are those of least leave-one-out error
+(:func:`fit_ridge_index`). The route is a
 challenger: the index is fitted on the default's training rows less its validation rows,
 and kept where KSG of ``(g(x), z)`` on those validation rows beats the validation
 estimate the default's training kept; it is then refitted on all training rows and KSG
@@ -55,11 +56,30 @@ def _features(x: Tensor) -> Tensor:
     return torch.cat([x, x.square() - 1], 1)
 
 
+def _ridge(features: Tensor, target: Tensor) -> tuple[Tensor, float]:
+    r"""Ridge weights of centred ``features`` for a centred ``target``, at the penalty of least
+    leave-one-out squared error (closed form from one singular value decomposition), and
+    that error."""
+    u, s, vt = torch.linalg.svd(features, full_matrices=False)
+    projected = u.T @ target
+    n = len(target)
+    best, best_error = s, math.inf
+    for penalty in _PENALTIES * n:
+        shrink = s.square() / (s.square() + penalty)
+        fitted = u @ (shrink * projected)
+        leverage = (u.square() * shrink).sum(1) + 1.0 / n
+        error = float((((target - fitted) / (1 - leverage)).square()).mean())
+        if error < best_error:
+            best, best_error = shrink, error
+    return vt.T @ (best / s.clamp_min(1e-300) * projected), best_error
+
+
 def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    r"""The ridge regression of ``z: [N]`` on ``[x, x^2 - 1]`` (``x: [N, d]``, Gaussianised
-    columns), its penalty the one of least leave-one-out squared error among ``N`` times
-    ``10^-4 ... 10^2`` (closed form from one singular value decomposition). Returns the
-    feature means, the weights and the intercept; the index of rows ``x'`` is
+    r"""The ridge regression of ``z: [N]`` on ``x: [N, d]`` (Gaussianised columns) or on
+    ``[x, x^2 - 1]``, whichever has the least leave-one-out squared error, each at its
+    penalty of least such error among ``N`` times ``10^-4 ... 10^2``: squares that carry
+    nothing only add noise to a linear index. Returns the feature means, the weights (zero
+    on the squares where they are left out) and the intercept; the index of rows ``x'`` is
     ``(features(x') - means) @ weights + intercept``.
 
     Example:
@@ -69,22 +89,17 @@ def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         >>> means, weights, intercept = fit_ridge_index(x, z)
         >>> [abs(round(float(w), 1)) for w in weights]  # the squares carry the index
         [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+        >>> _, weights, _ = fit_ridge_index(x, x[:, 0] + 0.3 * torch.randn(2000, generator=g, dtype=torch.float64))
+        >>> [abs(round(float(w), 1)) for w in weights]  # a linear index: the squares left out
+        [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     """
     features = _features(x.double())
     means = features.mean(0)
     centred, target = features - means, z.double() - z.double().mean()
-    u, s, vt = torch.linalg.svd(centred, full_matrices=False)
-    projected = u.T @ target
-    n = len(z)
-    best, best_error = None, math.inf
-    for penalty in _PENALTIES * n:
-        shrink = s.square() / (s.square() + penalty)
-        fitted = u @ (shrink * projected)
-        leverage = (u.square() * shrink).sum(1) + 1.0 / n
-        error = float((((target - fitted) / (1 - leverage)).square()).mean())
-        if error < best_error:
-            best, best_error = shrink, error
-    weights = vt.T @ (best / s.clamp_min(1e-300) * projected)
+    weights, error = _ridge(centred, target)
+    linear, linear_error = _ridge(centred[:, : x.shape[1]], target)
+    if linear_error <= error:
+        weights = torch.cat([linear, torch.zeros_like(linear)])
     return means, weights, z.double().mean()
 
 
