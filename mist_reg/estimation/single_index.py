@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from mist_reg.estimation.data import split_indices
+from mist_reg.estimation.diagnostics import largest_tie
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
 from mist_reg.estimation.knn_estimate import DEFAULT_K, ksg_with_error_bar
 from mist_reg.estimation.model_spec import ModelSpec
@@ -161,6 +162,8 @@ def single_index_estimate(
     z_map = ColumnPreprocessor(preprocessing, 1).fit(z)
     other_g, z_g = other_map(other).double(), z_map(z).double()[:, 0]
     index = fit_ridge_index(other_g[fitting], z_g[fitting])
+    if largest_tie(_index(other_g, index)) > DEFAULT_K:  # atoms (columns of few values): KSG would overcount
+        return None
     on_valid = float(ksg_terms(_index(other_g[valid], index)[:, None], z_g[valid, None], k=DEFAULT_K).mean())
     if not on_valid > log.best_valid_mi:
         return None
