@@ -133,11 +133,10 @@ def estimate_mi(
        discrete columns entering as indicator columns (never ranked as numbers); where its
        trained correction rose above its closed-form start, the mean of four
        corrections trained as one network (``"mine (averaged)"``,
-       :mod:`mist_reg.estimation.critic_ensemble`); where a side
-       is one continuous column, the Barber-Agakov bound with its exact entropy challenges
-       the critic (``estimator_name="ba"``, :mod:`mist_reg.estimation.single_column`), or its
-       learning curve's extrapolation (``"ba (extrapolated)"``,
-       :mod:`mist_reg.estimation.single_column_curve`). Where the
+       :mod:`mist_reg.estimation.critic_ensemble`); where a side is one continuous column,
+       the Barber-Agakov bound (``"ba"``, or ``"ba (extrapolated)"`` along its learning curve,
+       :mod:`mist_reg.estimation.single_column`) and KSG of a fitted index of the other side
+       (``"ksg (single index)"``, :mod:`mist_reg.estimation.single_index`) challenge it. Where the
        MI is too high for the rows to judge a trained critic, nothing is trained: the
        Gaussian MI of every row, the sample covariance's bias removed
        (``estimator_name="gaussian_unbiased"``, :mod:`mist_reg.estimation.gaussian_estimate`).

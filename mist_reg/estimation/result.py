@@ -53,7 +53,9 @@ class MIEstimate(float):
         estimator_name: Which estimator produced the number: a registered name (``"mine"``
             for :func:`~mist_reg.estimation.estimate.estimate_mi`'s trained default), the class name of
             an estimator instance, or ``"ksg"`` (the default for one-dimensional ``x`` and
-            ``y``, see :mod:`mist_reg.estimation.knn_estimate`); ``None`` when not recorded.
+            ``y``, see :mod:`mist_reg.estimation.knn_estimate`; ``"ksg (single index)"``
+            where a one-column side was read through a fitted index of the other,
+            :mod:`mist_reg.estimation.single_index`); ``None`` when not recorded.
         estimator: The fitted estimator (in evaluation mode); with cross-fitting, the one
             fitted for the first fold (all of them are in ``fold_estimators``); ``None``
             for KSG, which fits nothing.
