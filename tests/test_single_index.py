@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from mist_reg import estimate_mi
@@ -67,6 +68,10 @@ def test_the_ridge_penalty_of_least_leave_one_out_error_shrinks_noise_away():
     assert noise_weights.abs().max() < 0.05
     assert torch.allclose(weights[:2], torch.tensor([1.0, -0.5], dtype=torch.float64), atol=0.02)
     assert weights[2:].abs().max() < 0.02 and abs(intercept) < 0.05
+    with pytest.raises(ValueError, match="same rows"):
+        fit_ridge_index(x, signal[:-1])
+    with pytest.raises(ValueError, match="at least 3 rows"):
+        fit_ridge_index(x[:2], signal[:2])
 
 
 def test_estimate_mi_reports_the_index_where_it_beats_the_trained_default():

@@ -93,10 +93,10 @@ cannot see is interaction (a column that changes how others relate, as where the
 of BMI's spiral depends on the norm of every coordinate), which shows at short range."""
 
 MAX_BINNED_COLUMNS = 512
-"""The most columns for the pairwise binned test (its cost grows as ``(columns * B)^2``: about
-3 s on one thread for 500 columns, less than a critic trained on them, which a split into a
-few small groups saves); wider data is split only where correlations alone join every column
-into one group."""
+"""The most columns for the pairwise binned test (its cost grows as ``(columns * B)^2``; at
+this width it still costs less than a critic trained on all the columns, which a split into
+a few small groups saves: docs/benchmarks.md, "A sparse signal among hundreds of columns");
+wider data is split only where correlations alone join every column into one group."""
 
 ALPHA = 0.001
 """The family-wise false-alarm rate of each stage of tests."""

@@ -83,6 +83,10 @@ def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     on the squares where they are left out) and the intercept; the index of rows ``x'`` is
     ``(features(x') - means) @ weights + intercept``.
 
+    Raises:
+        ValueError: When ``x`` is not ``[N, d]``, ``z`` not ``[N]``, or there are fewer than
+            three rows.
+
     Example:
         >>> g = torch.Generator().manual_seed(0)
         >>> x = torch.randn(2000, 4, generator=g, dtype=torch.float64)
@@ -94,6 +98,10 @@ def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         >>> [abs(round(float(w), 1)) for w in weights]  # a linear index: the squares left out
         [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     """
+    if x.dim() != 2 or z.dim() != 1 or len(x) != len(z):
+        raise ValueError(f"need x [N, d] and z [N] with the same rows, got {tuple(x.shape)} and {tuple(z.shape)}")
+    if len(z) < 3:
+        raise ValueError(f"a leave-one-out choice needs at least 3 rows, got {len(z)}")
     features = _features(x.double())
     means = features.mean(0)
     centred, target = features - means, z.double() - z.double().mean()
@@ -161,14 +169,13 @@ def single_index_estimate(
     other_map = ColumnPreprocessor(preprocessing, columns).fit(other)
     z_map = ColumnPreprocessor(preprocessing, 1).fit(z)
     other_g, z_g = other_map(other).double(), z_map(z).double()[:, 0]
-    index = fit_ridge_index(other_g[fitting], z_g[fitting])
-    if largest_tie(_index(other_g, index)) > DEFAULT_K:  # atoms (columns of few values): KSG would overcount
+    index = _index(other_g, fit_ridge_index(other_g[fitting], z_g[fitting]))
+    if largest_tie(index) > DEFAULT_K:  # atoms (columns of few values): KSG would overcount
         return None
-    on_valid = float(ksg_terms(_index(other_g[valid], index)[:, None], z_g[valid, None], k=DEFAULT_K).mean())
+    on_valid = float(ksg_terms(index[valid, None], z_g[valid, None], k=DEFAULT_K).mean())
     if not on_valid > log.best_valid_mi:
         return None
-    index = fit_ridge_index(other_g, z_g)
-    test_index = _index(other_map(other_test).double(), index)[:, None]
+    test_index = _index(other_map(other_test).double(), fit_ridge_index(other_g, z_g))[:, None]
     result = ksg_with_error_bar(
         test_index, z_test.double(), DEFAULT_K, preprocessing, confidence, settings.seed, settings.device
     )

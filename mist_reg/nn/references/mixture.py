@@ -101,9 +101,8 @@ own tried at the best shared-covariance ``K``, in this order, by the same held-o
 (:func:`~mist_reg.nn.references.mixture_em.pool_covariances`, one M-step from the shared
 fit): clusters that differ in shape as well as in their means (and whose own covariances
 couple ``x`` and ``y``) keep most of their own scatter; round clusters keep the shared one.
-The ladder stops short of full covariances fitted by EM: beyond the cap those took up to
-four times the default's time on 65 joint columns for no better estimate
-(docs/benchmarks.md, "Clusters of different shapes")."""
+The ladder stops short of full covariances refitted by EM, whose final fits from several
+starts are slow in tens of columns (docs/benchmarks.md, "Clusters of different shapes")."""
 
 FINAL_RESTARTS = 4
 r"""EM starts of the final fit of the chosen ``K``: EM stops at the nearest local maximum of
