@@ -8,7 +8,13 @@ import torch
 from mist_reg import estimate_mi
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
 from mist_reg.estimation.model_spec import ModelSpec
-from mist_reg.estimation.single_index import ESTIMATOR_NAME, MAX_INDEX_COLUMNS, fit_ridge_index, single_index_estimate
+from mist_reg.estimation.single_index import (
+    ESTIMATOR_NAME,
+    MAX_INDEX_COLUMNS,
+    cross_fitted_index_estimate,
+    fit_ridge_index,
+    single_index_estimate,
+)
 from mist_reg.tasks.regression import RegressionTask
 
 DEFAULT = ModelSpec("mine", {}, by_default=True)
@@ -81,3 +87,28 @@ def test_estimate_mi_reports_the_index_where_it_beats_the_trained_default():
     result = estimate_mi(x, y, seed=0)
     assert result.estimator_name == ESTIMATOR_NAME
     assert 0.7 * task.mutual_information < result < task.mutual_information + 0.05, float(result)
+
+
+def test_under_cross_fitting_every_row_is_read_by_an_index_fitted_on_the_other_folds():
+    task = RegressionTask("norm", 32, 0.3)  # the norm of 32 columns: read through their squares
+    x, y = task.sample(4000, seed=2)
+    folds = torch.tensor_split(torch.randperm(4000, generator=torch.Generator().manual_seed(0)), 4)
+
+    def route(best_valid_mi):
+        logs = [(held, TrainingLog(best_valid_mi=best_valid_mi), FitSettings(seed=k)) for k, held in enumerate(folds)]
+        return cross_fitted_index_estimate(logs, DEFAULT, "gaussianize", (32, 1), x, y, 0.95)
+
+    result = route(0.0)
+    assert result.estimator_name == ESTIMATOR_NAME and result.n_folds == 4 and result.n_test == 4000
+    assert abs(result - task.mutual_information) < 0.1, float(result)
+    assert route(5.0) is None  # the folds' trainings validated higher: the default stays
+    logs = [(held, TrainingLog(best_valid_mi=0.0), FitSettings(seed=k)) for k, held in enumerate(folds)]
+    assert cross_fitted_index_estimate(logs, ModelSpec("mine", {}), "gaussianize", (32, 1), x, y, 0.95) is None
+
+
+def test_estimate_mi_tries_the_index_under_n_folds():
+    task = RegressionTask("tanh", 16, 0.2)
+    x, y = task.sample(3000, seed=0)
+    result = estimate_mi(x, y, seed=0, n_folds=2)
+    assert result.estimator_name == ESTIMATOR_NAME and result.n_folds == 2
+    assert abs(result - task.mutual_information) < 0.1, float(result)

@@ -10,15 +10,14 @@ The models, by the data (the reasons, and how well each does: ``docs/choosing-an
 * one continuous column on each side: KSG on every sample (:mod:`mist_reg.estimation.knn_estimate`);
 * continuous columns in independent groups: the sum over the groups, each estimated by these
   rules (:mod:`mist_reg.estimation.independent_blocks`);
-* anything else: MINE with a critic made of a closed-form reference log-ratio plus a
-  trained correction, after a per-coordinate Gaussianisation of continuous columns
-  (discrete columns enter as indicators), trained with early stopping
-  (:mod:`mist_reg.estimation.fitting`, :mod:`mist_reg.estimation.reference_choice`;
-  clustered data, where the mixture start wins, once more on standardised columns:
-  :mod:`mist_reg.estimation.coordinates`),
-  evaluated on held-out samples (:mod:`mist_reg.estimation.evaluation`) and pooled over folds
-  with its Donsker-Varadhan term certified against InfoNCE (:mod:`mist_reg.estimation.combine`);
-  one continuous column also by the ``single_column`` and ``single_index`` routes where they win.
+* anything else: MINE with a critic made of a closed-form reference log-ratio plus a trained
+  correction, after a per-coordinate Gaussianisation of continuous columns (discrete columns
+  enter as indicators), trained with early stopping (:mod:`mist_reg.estimation.fitting`,
+  :mod:`mist_reg.estimation.reference_choice`; clustered data, where the mixture start wins,
+  once more on standardised columns: :mod:`mist_reg.estimation.coordinates`), evaluated on
+  held-out samples (:mod:`mist_reg.estimation.evaluation`) and pooled over folds with its
+  Donsker-Varadhan term certified against InfoNCE (:mod:`mist_reg.estimation.combine`); one
+  continuous column also by the ``single_column`` and ``single_index`` routes where they win.
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimation.single_column import with_single_column_challenger
 from mist_reg.estimation.single_column_curve import along_learning_curve
-from mist_reg.estimation.single_index import single_index_estimate
+from mist_reg.estimation.single_index import cross_fitted_index_estimate, single_index_estimate
 from mist_reg.estimation.typed_pair import read_pair
 from mist_reg.estimation.typed_routes import discrete_route
 from mist_reg.estimators.base import MIEstimator
@@ -474,26 +473,25 @@ def _estimate_from_samples(
         running = evaluate_terms(estimator, x_test, y_test, eval_batch, device=settings.device, certificate=certificate)
         return FoldFit(estimator, log, running, eval_batch, certificate)
 
-    n_folds, seed = held_out.n_folds, settings.seed
+    n_folds, seed, level = held_out.n_folds, settings.seed, held_out.confidence
     if n_folds is not None:
         if x.shape[0] < 2 * n_folds:
             raise ValueError(f"{n_folds} folds need at least {2 * n_folds} samples, got {x.shape[0]}")
         folds = torch.tensor_split(torch.randperm(x.shape[0], generator=generator), n_folds)
-        fits = []
+        fits, logs = [], []
         for k, test_idx in enumerate(folds):
             train_idx = torch.cat([fold for j, fold in enumerate(folds) if j != k])
             fold_seed = None if seed is None else seed + k
             fits.append(fit(x[train_idx], y[train_idx], x[test_idx], y[test_idx], fold_seed, fresh=True))
-        result = combine_fits(fits, held_out.confidence, cross_fitted=True, estimator_name=model.name)
+            logs.append((test_idx, fits[-1].log, dataclasses.replace(settings, seed=fold_seed)))
+        index = cross_fitted_index_estimate(logs, model, preprocessing, (c_x, c_y), x, y, level)
+        result = index if index is not None else combine_fits(fits, level, cross_fitted=True, estimator_name=model.name)
         return gaussian_on_all_rows(result, pair.x, pair.y, preprocessing, (c_x, c_y))
 
     if x_test is None:
         train_idx, test_idx = split_indices(x.shape[0], held_out.test_percentage, generator)
         x, y, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
     fold = fit(x, y, x_test, y_test, seed, fresh=False)
-    level = held_out.confidence
     index = single_index_estimate(fold.log, model, preprocessing, (c_x, c_y), x, y, x_test, y_test, settings, level)
-    if index is not None:
-        return index
-    result = combine_fits([fold], level, cross_fitted=False, estimator_name=model.name)
+    result = index if index is not None else combine_fits([fold], level, cross_fitted=False, estimator_name=model.name)
     return gaussian_on_all_rows(result, pair.x, pair.y, preprocessing, (c_x, c_y))

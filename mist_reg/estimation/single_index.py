@@ -19,7 +19,8 @@ challenger: the index is fitted on the default's training rows less its validati
 and kept where KSG of ``(g(x), z)`` on those validation rows beats the validation
 estimate the default's training kept; it is then refitted on all training rows and KSG
 is reported on the test rows (:func:`single_index_estimate`), which enter neither fit nor
-choice. Mechanism and figures: ``docs/choosing-an-estimator.md`` and
+choice. Under cross-fitting each fold's rows are read by an index fitted on the other folds,
+and KSG is taken over all the rows (:func:`cross_fitted_index_estimate`). Mechanism and figures: ``docs/choosing-an-estimator.md`` and
 ``docs/benchmarks.md`` ("A single index").
 """
 
@@ -41,7 +42,13 @@ from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimation.single_column import single_column_side
 from mist_reg.functional.knn import ksg_terms
 
-__all__ = ["fit_ridge_index", "single_index_estimate", "MAX_INDEX_COLUMNS", "ESTIMATOR_NAME"]
+__all__ = [
+    "fit_ridge_index",
+    "single_index_estimate",
+    "cross_fitted_index_estimate",
+    "MAX_INDEX_COLUMNS",
+    "ESTIMATOR_NAME",
+]
 
 MAX_INDEX_COLUMNS = 256
 r"""The most columns of the other side: ``2 d`` features must stay well below the few
@@ -117,6 +124,65 @@ def _index(x: Tensor, fit: tuple[Tensor, Tensor, Tensor]) -> Tensor:
     return (_features(x.double()) - means) @ weights + intercept
 
 
+def _route_side(
+    model: ModelSpec, preprocessing: Preprocessing, n_continuous: tuple[int, int], x: Tensor, y: Tensor
+) -> str | None:
+    r"""``"x"`` or ``"y"``, the side of the single column, where the route applies: the
+    default model on Gaussianised columns, one continuous column facing 2 to
+    :data:`MAX_INDEX_COLUMNS` continuous ones; else ``None``."""
+    if not (model.by_default and preprocessing == "gaussianize"):
+        return None
+    target = single_column_side(x, y, n_continuous)
+    if target is None:
+        return None
+    other, columns = (x, n_continuous[0]) if target == "y" else (y, n_continuous[1])
+    return target if 2 <= other.shape[1] <= MAX_INDEX_COLUMNS and columns == other.shape[1] else None
+
+
+def _gaussianised(preprocessing: Preprocessing, other: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+    other_map = ColumnPreprocessor(preprocessing, other.shape[1]).fit(other)
+    return other_map(other).double(), ColumnPreprocessor(preprocessing, 1).fit(z)(z).double()[:, 0]
+
+
+def _validation_margin(
+    target: str, log: TrainingLog, preprocessing: Preprocessing, x: Tensor, y: Tensor, settings: FitSettings
+) -> float | None:
+    r"""KSG of the index (fitted on the training rows ``x, y`` less the default's validation
+    rows) on those validation rows, minus ``log.best_valid_mi``; ``None`` where there are no
+    validation rows to compare on or the index has ties."""
+    settings = settings.resolved()
+    if log.best_valid_mi is None or settings.valid_percentage <= 0:
+        return None
+    generator = torch.Generator().manual_seed(settings.seed) if settings.seed is not None else None
+    fitting, valid = split_indices(len(x), settings.valid_percentage, generator)
+    if len(valid) <= 2 * DEFAULT_K:
+        return None
+    other_g, z_g = _gaussianised(preprocessing, *((x, y) if target == "y" else (y, x)))
+    index = _index(other_g, fit_ridge_index(other_g[fitting], z_g[fitting]))
+    if largest_tie(index) > DEFAULT_K:  # atoms (columns of few values): KSG would overcount
+        return None
+    return float(ksg_terms(index[valid, None], z_g[valid, None], k=DEFAULT_K).mean()) - log.best_valid_mi
+
+
+def _held_out_index(preprocessing: Preprocessing, other: Tensor, z: Tensor, other_test: Tensor) -> Tensor:
+    r"""The index of the rows ``other_test``, fitted on all the training rows ``other, z``."""
+    other_map = ColumnPreprocessor(preprocessing, other.shape[1]).fit(other)
+    other_g, z_g = _gaussianised(preprocessing, other, z)
+    return _index(other_map(other_test).double(), fit_ridge_index(other_g, z_g))
+
+
+def _reported(
+    index: Tensor, z: Tensor, preprocessing: Preprocessing, confidence: float, settings: FitSettings
+) -> MIEstimate:
+    result = ksg_with_error_bar(
+        index[:, None], z.double(), DEFAULT_K, preprocessing, confidence, settings.seed, settings.device
+    )
+    result.estimator_name = ESTIMATOR_NAME
+    for message in result.warnings:
+        warnings.warn(message, RuntimeWarning, stacklevel=5)
+    return result
+
+
 def single_index_estimate(
     log: TrainingLog,
     model: ModelSpec,
@@ -150,36 +216,58 @@ def single_index_estimate(
         The KSG estimate (``estimator_name`` :data:`ESTIMATOR_NAME`, its warnings issued),
         or ``None`` where the route does not apply or does not win.
     """
-    if not (model.by_default and preprocessing == "gaussianize") or log.best_valid_mi is None:
-        return None
-    target = single_column_side(x, y, n_continuous)
+    target = _route_side(model, preprocessing, n_continuous, x, y)
     if target is None:
         return None
-    (z, z_test, other, other_test) = (y, y_test, x, x_test) if target == "y" else (x, x_test, y, y_test)
-    columns = n_continuous[0] if target == "y" else n_continuous[1]
-    if not 2 <= other.shape[1] <= MAX_INDEX_COLUMNS or columns != other.shape[1]:
+    margin = _validation_margin(target, log, preprocessing, x, y, settings)
+    if margin is None or not margin > 0:
         return None
-    settings = settings.resolved()
-    if settings.valid_percentage <= 0:
+    (other, z, other_test, z_test) = (x, y, x_test, y_test) if target == "y" else (y, x, y_test, x_test)
+    return _reported(_held_out_index(preprocessing, other, z, other_test), z_test, preprocessing, confidence, settings)
+
+
+def cross_fitted_index_estimate(
+    folds: list[tuple[Tensor, TrainingLog, FitSettings]],
+    model: ModelSpec,
+    preprocessing: Preprocessing,
+    n_continuous: tuple[int, int],
+    x: Tensor,
+    y: Tensor,
+    confidence: float,
+) -> MIEstimate | None:
+    r"""The route under cross-fitting: each fold's index is fitted on the other folds' rows,
+    and KSG of the pair ``(index, column)`` is taken over all the rows, each read by an index
+    not fitted on it. Kept where the validation margins of the folds' own trainings (as in
+    :func:`single_index_estimate`) are positive on average; else ``None``.
+
+    Arguments:
+        folds: Per fold, its held-out rows of ``x, y`` (indices), the default's training log
+            on the other rows, and the settings it was trained with.
+        model: The default's model.
+        preprocessing: The default's map of each column.
+        n_continuous: The continuous columns of ``x`` and ``y``.
+        x: All the rows.
+        y: Paired with ``x``.
+        confidence: The level of the interval.
+
+    Returns:
+        The KSG estimate over all the rows (``n_folds`` set), or ``None``.
+    """
+    target = _route_side(model, preprocessing, n_continuous, x, y)
+    if target is None:
         return None
-    generator = torch.Generator().manual_seed(settings.seed) if settings.seed is not None else None
-    fitting, valid = split_indices(len(x), settings.valid_percentage, generator)
-    if len(valid) <= 2 * DEFAULT_K:
+    other, z = (x, y) if target == "y" else (y, x)
+    index = torch.empty(len(x), dtype=torch.float64)
+    margins = []
+    for held, log, settings in folds:
+        train = torch.ones(len(x), dtype=torch.bool)
+        train[held] = False
+        margins.append(_validation_margin(target, log, preprocessing, x[train], y[train], settings))
+        if margins[-1] is None:
+            return None
+        index[held] = _held_out_index(preprocessing, other[train], z[train], other[held])
+    if not sum(margins) > 0 or largest_tie(index) > DEFAULT_K:
         return None
-    other_map = ColumnPreprocessor(preprocessing, columns).fit(other)
-    z_map = ColumnPreprocessor(preprocessing, 1).fit(z)
-    other_g, z_g = other_map(other).double(), z_map(z).double()[:, 0]
-    index = _index(other_g, fit_ridge_index(other_g[fitting], z_g[fitting]))
-    if largest_tie(index) > DEFAULT_K:  # atoms (columns of few values): KSG would overcount
-        return None
-    on_valid = float(ksg_terms(index[valid, None], z_g[valid, None], k=DEFAULT_K).mean())
-    if not on_valid > log.best_valid_mi:
-        return None
-    test_index = _index(other_map(other_test).double(), fit_ridge_index(other_g, z_g))[:, None]
-    result = ksg_with_error_bar(
-        test_index, z_test.double(), DEFAULT_K, preprocessing, confidence, settings.seed, settings.device
-    )
-    result.estimator_name = ESTIMATOR_NAME
-    for message in result.warnings:
-        warnings.warn(message, RuntimeWarning, stacklevel=5)
+    result = _reported(index, z, preprocessing, confidence, folds[0][2])
+    result.n_folds = len(folds)
     return result
