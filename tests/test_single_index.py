@@ -13,6 +13,8 @@ from mist_reg.estimation.single_index import (
     MAX_INDEX_COLUMNS,
     cross_fitted_index_estimate,
     fit_ridge_index,
+    index_reads_left_out,
+    refine_index,
     single_index_estimate,
 )
 from mist_reg.tasks.regression import RegressionTask
@@ -112,3 +114,32 @@ def test_estimate_mi_tries_the_index_under_n_folds():
     result = estimate_mi(x, y, seed=0, n_folds=2)
     assert result.estimator_name == ESTIMATOR_NAME and result.n_folds == 2
     assert abs(result - task.mutual_information) < 0.1, float(result)
+
+
+def test_a_wave_of_one_projection_is_read_by_the_single_index_model_where_the_ridge_misses_it():
+    # sin(2 <x, 1> / 4) + noise in 16 columns: each column's linear trace is faint, so the
+    # ridge's direction is off by enough for the sine to lose most of it
+    task = RegressionTask("wave", 16, 0.2)
+    x, y = task.sample(5000, seed=0)
+    result = _route(x, y, 0.95)  # a validation estimate above what the ridge's index reaches
+    assert result is not None and result.estimator_name == ESTIMATOR_NAME
+    assert abs(result - task.mutual_information) < 0.06, float(result)
+    means, weights, _ = fit_ridge_index(x[:3000].double(), y[:3000, 0].double())
+    refined = refine_index(x[:3000].double(), y[:3000, 0].double(), (means, weights, 0))[1][:16]
+    truth_cosine = lambda w: float(w.sum() / w.norm() / 4)  # noqa: E731
+    assert truth_cosine(refined) > 0.995 > truth_cosine(weights[:16])
+
+
+def test_a_split_that_leaves_out_columns_acting_through_one_index_is_refused():
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(4000, 12, generator=generator)
+    wave = torch.sin(2 * x.sum(1, keepdim=True) / 12**0.5) + 0.3 * torch.randn(4000, 1, generator=generator)
+    kept = [(tuple(range(10)), (0,))]  # columns 10 and 11 left out as independent
+    assert index_reads_left_out(x, wave, kept, "gaussianize", 0)
+    assert index_reads_left_out(wave, x, [((0,), tuple(range(10)))], "gaussianize", 0)  # x the single column
+    assert not index_reads_left_out(x, wave, [(tuple(range(12)), (0,))], "gaussianize", 0)  # none left out
+    assert not index_reads_left_out(x, wave, kept, "standardize", 0)
+    independent = torch.sin(2 * x[:, :10].sum(1, keepdim=True) / 10**0.5) + 0.3 * torch.randn(
+        4000, 1, generator=generator
+    )
+    assert not index_reads_left_out(x, independent, kept, "gaussianize", 0)

@@ -60,7 +60,7 @@ from mist_reg.estimation.reference_choice import fit_with_reference_choice
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimation.single_column import with_single_column_challenger
 from mist_reg.estimation.single_column_curve import along_learning_curve
-from mist_reg.estimation.single_index import cross_fitted_index_estimate, single_index_estimate
+from mist_reg.estimation.single_index import cross_fitted_index_estimate, index_reads_left_out, single_index_estimate
 from mist_reg.estimation.typed_pair import read_pair
 from mist_reg.estimation.typed_routes import discrete_route
 from mist_reg.estimators.base import MIEstimator
@@ -436,7 +436,8 @@ def _estimate_from_samples(
     if split and untyped and ksg is not None and ksg.only_one_dimensional:
         screen = torch.Generator().manual_seed(settings.seed) if settings.seed is not None else None
         blocks = independent_blocks(pair.x, pair.y, screen)  # its own stream: fits draw as without it
-        if blocks is not None:
+        kept = [(block.x_columns, block.y_columns) for block in blocks or []]
+        if blocks is not None and not index_reads_left_out(pair.x, pair.y, kept, preprocessing, settings.seed):
             shared = dataclasses.replace(ksg, shared_by=len(blocks))
 
             def estimate_block(x: torch.Tensor, y: torch.Tensor) -> MIEstimate:

@@ -51,6 +51,10 @@ def _tanh(x: Tensor) -> Tensor:
     return 2 * torch.tanh(x @ signs / math.sqrt(x.shape[1]))
 
 
+def _wave(x: Tensor) -> Tensor:
+    return torch.sin(2 * x.sum(1) / math.sqrt(x.shape[1]))  # bends back: each column's linear trace is faint
+
+
 def _cubic(x: Tensor) -> Tensor:
     return (x.sum(1) / math.sqrt(x.shape[1])) ** 3 / 3
 
@@ -62,6 +66,7 @@ FUNCTIONS: dict[str, tuple[Callable[[Tensor], Tensor], int, str]] = {
     "sincos": (_sin_cos, 2, "sin(2 x_1) cos(x_2)"),
     "tanh": (_tanh, 1, "2 tanh(<x, s> / sqrt(d)) with alternating signs s"),
     "cubic": (_cubic, 1, "(sum x / sqrt(d))^3 / 3"),
+    "wave": (_wave, 1, "sin(2 sum x / sqrt(d))"),
 }
 """``f`` by name: the function, the least dimension of ``x`` it needs, and its formula."""
 

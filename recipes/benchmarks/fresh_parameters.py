@@ -5,7 +5,8 @@ and additive noise at 3-8 nats, ``wide-sparse`` a few correlated pairs among 300
 of outliers, and ``wide-clusters`` clusters in 16-48 joint dimensions (``elongation`` 1:
 round clusters that differ only in their means, the shape of class structure in embeddings),
 ``shaped-clusters`` elongated clusters (``elongation`` 2.5-5) in 12-40 joint dimensions, whose
-shapes differ from one cluster to the next.
+shapes differ from one cluster to the next, ``wave-index`` one column that is the sine of a
+projection of 6-48 columns plus noise (``RegressionTask("wave", ...)``).
 
 Printed per draw: the truth (Monte Carlo ones with their standard error), the estimate,
 their ratio, the estimator reported and the seconds; then, per family and in all, the mean
@@ -110,6 +111,9 @@ FRESH: dict[str, tuple[Callable[[], Task], ...]] = {
             ("product", 2, 0.1),
             ("cubic", 8, 0.3),
         ]
+    ),
+    "wave-index": tuple(
+        _P(RegressionTask, "wave", d, noise) for d, noise in [(6, 0.3), (12, 0.2), (24, 0.4), (48, 0.3)]
     ),
     "labels": (
         _P(GaussianMixtureLabelTask, 3, 32, 2.5, seed=21),
