@@ -167,16 +167,16 @@ def refine_index(
     """
     means, weights, _ = fit
     columns = x.shape[1] if not weights[x.shape[1] :].any() else 2 * x.shape[1]
-    features = (_features(x.double()) - means)[:, :columns]
-    target = z.double() - z.double().mean()
+    features = (_features(x.double()) - means)[:, :columns].float()  # a direction: single precision suffices
+    target = (z.double() - z.double().mean()).float()
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(x), generator=generator)
-    held, kept = order[: len(x) // 7], order[len(x) // 7 :]
-    start = weights[:columns] / (features @ weights[:columns]).std().clamp_min(1e-12)
+    held, kept = [(features[rows], target[rows]) for rows in (order[: len(x) // 7], order[len(x) // 7 :])]
+    start = (weights[:columns] / (features.double() @ weights[:columns]).std().clamp_min(1e-12)).float()
     w = start.clone().requires_grad_(True)
 
     def uniform(*shape: int, bound: float) -> Tensor:
-        return ((torch.rand(*shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound).requires_grad_(True)
+        return ((torch.rand(*shape, generator=generator) * 2 - 1) * bound).requires_grad_(True)
 
     layers = [
         (uniform(1, _HIDDEN, bound=1.0), uniform(_HIDDEN, bound=1.0)),
@@ -184,12 +184,12 @@ def refine_index(
         (uniform(_HIDDEN, 1, bound=_HIDDEN**-0.5), uniform(1, bound=_HIDDEN**-0.5)),
     ]
 
-    def error(rows: Tensor) -> Tensor:
-        hidden = (features[rows] @ w)[:, None]
+    def error(rows: tuple[Tensor, Tensor]) -> Tensor:
+        hidden = (rows[0] @ w)[:, None]
         for k, (matrix, bias) in enumerate(layers):
             hidden = hidden @ matrix + bias
             hidden = torch.nn.functional.silu(hidden) if k < len(layers) - 1 else hidden
-        return (hidden[:, 0] - target[rows]).square().mean()
+        return (hidden[:, 0] - rows[1]).square().mean()
 
     optimizer = torch.optim.Adam([w] + [p for layer in layers for p in layer], lr=_LEARNING_RATE)
     best, best_w, waited = math.inf, start, 0
@@ -205,7 +205,7 @@ def refine_index(
             break
     return (
         means,
-        torch.cat([best_w, torch.zeros(len(weights) - columns, dtype=torch.float64)]),
+        torch.cat([best_w.double(), torch.zeros(len(weights) - columns, dtype=torch.float64)]),
         torch.zeros((), dtype=torch.float64),
     )
 
