@@ -167,12 +167,14 @@ def refine_index(
     """
     means, weights, _ = fit
     columns = x.shape[1] if not weights[x.shape[1] :].any() else 2 * x.shape[1]
-    features = (_features(x.double()) - means)[:, :columns].float()  # a direction: single precision suffices
-    target = (z.double() - z.double().mean()).float()
+    # a direction from a few thousand rows: single precision, on the CPU, suffices
+    features = (_features(x.double()) - means)[:, :columns].float().cpu()
+    target = (z.double() - z.double().mean()).float().cpu()
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(x), generator=generator)
     held, kept = [(features[rows], target[rows]) for rows in (order[: len(x) // 7], order[len(x) // 7 :])]
-    start = (weights[:columns] / (features.double() @ weights[:columns]).std().clamp_min(1e-12)).float()
+    start = weights[:columns].cpu() / (features.double() @ weights[:columns].cpu()).std().clamp_min(1e-12)
+    start = start.float()
     w = start.clone().requires_grad_(True)
 
     def uniform(*shape: int, bound: float) -> Tensor:
@@ -205,8 +207,8 @@ def refine_index(
             break
     return (
         means,
-        torch.cat([best_w.double(), torch.zeros(len(weights) - columns, dtype=torch.float64)]),
-        torch.zeros((), dtype=torch.float64),
+        torch.cat([best_w.double(), torch.zeros(len(weights) - columns, dtype=torch.float64)]).to(weights.device),
+        torch.zeros((), dtype=torch.float64, device=weights.device),
     )
 
 
