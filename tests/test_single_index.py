@@ -143,3 +143,12 @@ def test_a_split_that_leaves_out_columns_acting_through_one_index_is_refused():
         4000, 1, generator=generator
     )
     assert not index_reads_left_out(x, independent, kept, "gaussianize", 0)
+
+
+def test_refine_index_names_bad_shapes():
+    x, z = torch.randn(100, 4, dtype=torch.float64), torch.randn(100, dtype=torch.float64)
+    fit = fit_ridge_index(x, z)
+    with pytest.raises(ValueError, match="same rows"):
+        refine_index(x, z[:-1], fit)
+    with pytest.raises(ValueError, match="fit_ridge_index's of 3 columns"):
+        refine_index(x[:, :3], z, fit)

@@ -162,10 +162,21 @@ def refine_index(
         >>> ridge = fit_ridge_index(x, z)
         >>> refined = refine_index(x, z, ridge)
         >>> cosine = lambda w: float(w[:16].sum() / w[:16].norm() / 4)  # against the true direction
-        >>> [round(cosine(fit[1]), 3) for fit in (ridge, refined)]  # 0.988: sin(2 x) reads the error
+        >>> [round(cosine(fit[1]), 3) for fit in (ridge, refined)]  # the sine reads the ridge's error
         [0.988, 1.0]
+
+    Raises:
+        ValueError: When ``x`` is not ``[N, d]``, ``z`` not ``[N]``, or ``fit`` is not a
+            ridge fit of ``d`` columns.
     """
     means, weights, _ = fit
+    if x.dim() != 2 or z.dim() != 1 or len(x) != len(z):
+        raise ValueError(f"need x [N, d] and z [N] with the same rows, got {tuple(x.shape)} and {tuple(z.shape)}")
+    if weights.shape != (2 * x.shape[1],) or means.shape != weights.shape:
+        raise ValueError(
+            f"fit must be fit_ridge_index's of {x.shape[1]} columns (means and weights of {2 * x.shape[1]} "
+            f"features), got {tuple(means.shape)} and {tuple(weights.shape)}"
+        )
     columns = x.shape[1] if not weights[x.shape[1] :].any() else 2 * x.shape[1]
     # a direction from a few thousand rows: single precision, on the CPU, suffices
     features = (_features(x.double()) - means)[:, :columns].float().cpu()
@@ -235,9 +246,10 @@ def _route_side(
     return target if 2 <= other.shape[1] <= MAX_INDEX_COLUMNS and columns == other.shape[1] else None
 
 
-def _gaussianised(preprocessing: Preprocessing, other: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+def _gaussianised(preprocessing: Preprocessing, other: Tensor, z: Tensor) -> tuple[Tensor, Tensor, ColumnPreprocessor]:
+    r"""The mapped columns of ``other`` and the mapped single column, and the map of ``other``."""
     other_map = ColumnPreprocessor(preprocessing, other.shape[1]).fit(other)
-    return other_map(other).double(), ColumnPreprocessor(preprocessing, 1).fit(z)(z).double()[:, 0]
+    return other_map(other).double(), ColumnPreprocessor(preprocessing, 1).fit(z)(z).double()[:, 0], other_map
 
 
 def _validation_margins(
@@ -254,7 +266,7 @@ def _validation_margins(
     fitting, valid = split_indices(len(x), settings.valid_percentage, generator)
     if len(valid) <= 2 * DEFAULT_K:
         return None
-    other_g, z_g = _gaussianised(preprocessing, *((x, y) if target == "y" else (y, x)))
+    other_g, z_g, _ = _gaussianised(preprocessing, *((x, y) if target == "y" else (y, x)))
     margins = {}
     for kind, fit in _fit_indices(other_g[fitting], z_g[fitting], _seed(settings)).items():
         index = _index(other_g, fit)
@@ -272,8 +284,7 @@ def _held_out_index(
     preprocessing: Preprocessing, other: Tensor, z: Tensor, other_test: Tensor, kind: str, seed: int
 ) -> Tensor:
     r"""The index of the rows ``other_test``, fitted on all the training rows ``other, z``."""
-    other_map = ColumnPreprocessor(preprocessing, other.shape[1]).fit(other)
-    other_g, z_g = _gaussianised(preprocessing, other, z)
+    other_g, z_g, other_map = _gaussianised(preprocessing, other, z)
     return _index(other_map(other_test).double(), _fit_indices(other_g, z_g, seed, (kind,))[kind])
 
 
@@ -365,10 +376,9 @@ def cross_fitted_index_estimate(
     if target is None:
         return None
     other, z = (x, y) if target == "y" else (y, x)
+    trains = [torch.ones(len(x), dtype=torch.bool).index_fill_(0, held.cpu(), False) for held, _, _ in folds]
     totals = dict.fromkeys(INDEX_KINDS, 0.0)
-    for held, log, settings in folds:
-        train = torch.ones(len(x), dtype=torch.bool)
-        train[held] = False
+    for train, (_, log, settings) in zip(trains, folds, strict=True):
         margins = _validation_margins(target, log, preprocessing, x[train], y[train], settings)
         if margins is None:
             return None
@@ -377,9 +387,7 @@ def cross_fitted_index_estimate(
         return None
     kind = max(totals, key=totals.__getitem__)
     index = torch.empty(len(x), dtype=torch.float64)
-    for held, _, settings in folds:
-        train = torch.ones(len(x), dtype=torch.bool)
-        train[held] = False
+    for train, (held, _, settings) in zip(trains, folds, strict=True):
         index[held] = _held_out_index(preprocessing, other[train], z[train], other[held], kind, _seed(settings))
     if largest_tie(index) > DEFAULT_K:
         return None
@@ -403,7 +411,7 @@ def index_reads_left_out(
     faint). Each index (the better of :data:`INDEX_KINDS`) is fitted on half the rows and
     scored by KSG on the other half; the index of all the columns must win by more than the
     standard error of the kept columns' KSG (an index with independent columns added is
-    nearly the same index, and wins or loses by a few thousandths). ``False`` where no
+    nearly the same index, whose score moves within that noise). ``False`` where no
     column is left out or the route does not apply (see :func:`single_index_estimate`).
 
     Example:
@@ -423,7 +431,7 @@ def index_reads_left_out(
     used = sorted({c for columns in kept for c in columns[0 if target == "y" else 1]})
     if not 2 <= other.shape[1] <= MAX_INDEX_COLUMNS or len(used) == other.shape[1]:
         return False
-    other_g, z_g = _gaussianised(preprocessing, other, z)
+    other_g, z_g, _ = _gaussianised(preprocessing, other, z)
     order = torch.randperm(len(z_g), generator=torch.Generator().manual_seed(seed or 0))
     fitting, scoring = order[: len(order) // 2], order[len(order) // 2 :]
 
