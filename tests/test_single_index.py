@@ -7,10 +7,12 @@ import torch
 
 from mist_reg import estimate_mi
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
+from mist_reg.estimation.knn_estimate import subsampling_standard_error
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.single_index import (
     ESTIMATOR_NAME,
     MAX_INDEX_COLUMNS,
+    _validation_margins,
     cross_fitted_index_estimate,
     fit_ridge_index,
     index_reads_left_out,
@@ -152,3 +154,26 @@ def test_refine_index_names_bad_shapes():
         refine_index(x, z[:-1], fit)
     with pytest.raises(ValueError, match="fit_ridge_index's of 3 columns"):
         refine_index(x[:, :3], z, fit)
+
+
+def test_the_single_index_model_must_beat_the_ridge_by_more_than_their_paired_noise():
+    # a linear index: the ridge reads f, and the refined index can only tie with it
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4000, 8, generator=generator)
+    linear = x.sum(1, keepdim=True) / 8**0.5 + 0.5 * torch.randn(4000, 1, generator=generator)
+    log, settings = TrainingLog(best_valid_mi=0.0), FitSettings(seed=0)
+    assert set(_validation_margins("y", log, "gaussianize", x, linear, settings)) == {"ridge"}
+    # a wave of the same projection: the refined index wins by far more than the noise
+    wave = torch.sin(2 * x.sum(1, keepdim=True) / 8**0.5) + 0.2 * torch.randn(4000, 1, generator=generator)
+    margins = _validation_margins("y", log, "gaussianize", x, wave, settings)
+    assert margins["single-index model"] > margins["ridge"] + 0.1, margins
+
+
+def test_the_paired_standard_error_of_two_close_indices_is_far_below_either_ones():
+    generator = torch.Generator().manual_seed(0)
+    index = torch.randn(2000, 1, generator=generator, dtype=torch.float64)
+    z = index + 0.5 * torch.randn(2000, 1, generator=generator, dtype=torch.float64)
+    close = index + 0.01 * torch.randn(2000, 1, generator=generator, dtype=torch.float64)
+    alone = subsampling_standard_error(close, z, generator=torch.Generator().manual_seed(0))
+    paired = subsampling_standard_error(close, z, generator=torch.Generator().manual_seed(0), minus=index)
+    assert 0 < paired < alone / 3, (paired, alone)

@@ -75,7 +75,12 @@ MIN_BLOCKS_IN_ALL = 100  # with fewer blocks per partition (fewer samples), more
 
 
 def subsampling_standard_error(
-    x: Tensor, y: Tensor, k: int = DEFAULT_K, generator: torch.Generator | None = None, shared_by: int = 1
+    x: Tensor,
+    y: Tensor,
+    k: int = DEFAULT_K,
+    generator: torch.Generator | None = None,
+    shared_by: int = 1,
+    minus: Tensor | None = None,
 ) -> float:
     r"""The standard error of ``ksg_mi(x, y, k)`` from KSG on disjoint random blocks.
 
@@ -89,6 +94,10 @@ def subsampling_standard_error(
     quadrature (:mod:`mist_reg.estimation.independent_blocks`); each then gets that share of
     the partitions (at least 2), which leaves the summed variance as precise as one
     estimate's.
+
+    ``minus``: another ``x`` of the same rows; then the standard error of the paired
+    difference ``ksg_mi(x, y, k) - ksg_mi(minus, y, k)``, both taken on each block (two
+    estimates that share their rows share most of their noise).
 
     Example:
         >>> from mist_reg.tasks import dense_gaussian
@@ -104,7 +113,11 @@ def subsampling_standard_error(
     partitions = max(PARTITIONS, math.ceil(MIN_BLOCKS_IN_ALL / blocks))
     for _ in range(max(2, math.ceil(partitions / shared_by))):
         order = torch.randperm(n, generator=generator).to(x.device)
-        values = [float(ksg_terms(x[block], y[block], k=k).mean()) for block in torch.tensor_split(order, blocks)]
+        values = [
+            float(ksg_terms(x[block], y[block], k=k).mean())
+            - (0.0 if minus is None else float(ksg_terms(minus[block], y[block], k=k).mean()))
+            for block in torch.tensor_split(order, blocks)
+        ]
         variances.append(statistics.variance(values) / blocks)
     return math.sqrt(statistics.fmean(variances))
 

@@ -18,8 +18,10 @@ regression; the feature set and the penalty are those of least leave-one-out err
 ``z ~ h(w^T features(x))`` with a small network ``h`` (:func:`refine_index`): it finds the
 direction where ``f`` bends back and the ridge sees little. The route is a challenger: each
 index is fitted on the default's training rows less its validation rows, and the one whose
-KSG of ``(g(x), z)`` on those validation rows is higher is kept where it beats the
-validation estimate the default's training kept; it is then refitted on all training rows
+KSG of ``(g(x), z)`` on those validation rows is higher (the refined one only where it
+beats the ridge's by more than the paired standard error of the two, so that a tie in the
+noise keeps the simpler index) is kept where it beats the validation estimate the
+default's training kept; it is then refitted on all training rows
 and KSG is reported on the test rows (:func:`single_index_estimate`), which enter neither
 fit nor choice. Under cross-fitting each fold's rows are read by an index fitted on the
 other folds, and KSG is taken over all the rows (:func:`cross_fitted_index_estimate`).
@@ -267,13 +269,19 @@ def _validation_margins(
     if len(valid) <= 2 * DEFAULT_K:
         return None
     other_g, z_g, _ = _gaussianised(preprocessing, *((x, y) if target == "y" else (y, x)))
-    margins = {}
+    scores = {}
     for kind, fit in _fit_indices(other_g[fitting], z_g[fitting], _seed(settings)).items():
-        index = _index(other_g, fit)
+        index = _index(other_g, fit)[valid, None]
         if largest_tie(index) <= DEFAULT_K:  # else atoms (columns of few values): KSG would overcount
-            ksg = float(ksg_terms(index[valid, None], z_g[valid, None], k=DEFAULT_K).mean())
-            margins[kind] = ksg - log.best_valid_mi
-    return margins
+            scores[kind] = (float(ksg_terms(index, z_g[valid, None], k=DEFAULT_K).mean()), index)
+    if "ridge" in scores:  # a refined index must beat the ridge's by more than their difference's noise
+        ridge, ridge_index = scores["ridge"]
+        for kind, (score, index) in list(scores.items()):
+            if kind != "ridge" and not score - ridge > subsampling_standard_error(
+                index, z_g[valid, None], generator=torch.Generator().manual_seed(0), minus=ridge_index
+            ):
+                del scores[kind]
+    return {kind: score - log.best_valid_mi for kind, (score, _) in scores.items()}
 
 
 def _seed(settings: FitSettings) -> int:
