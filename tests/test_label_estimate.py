@@ -249,10 +249,10 @@ def test_the_curvature_is_read_at_its_lower_confidence_limit():
 
 
 def test_a_learning_curve_that_steepens_is_not_extrapolated():
-    # an exclusive-or hidden in 2 of 64 columns: the trees find it only with the most rows, so the
+    # an exclusive-or hidden in 2 of 48 columns: the trees find it only with the most rows, so the
     # curve rises faster at its second doubling and a hyperbola through it would overshoot the truth
-    task = StepLabelTask("xor", 64, 0.2)
-    x, y = task.sample(5000, seed=1)
+    task = StepLabelTask("xor", 48, 0.2)
+    x, y = task.sample(3000, seed=1)
     with pytest.warns(RuntimeWarning, match="rises faster at its second doubling"):
         mi = label_mi(x, y, 2, seed=0)
     assert mi.bound == "lower" and not mi.estimator_name.endswith("(extrapolated)")

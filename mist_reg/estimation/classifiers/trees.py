@@ -82,7 +82,11 @@ class BoostedTrees(LabelClassifier):
     Arguments:
         learning_rate: The shrinkage of each round.
         max_rounds: The most boosting rounds.
-        patience: Rounds without a better validation cross-entropy before stopping.
+        patience: Rounds without a better validation cross-entropy before stopping. An
+            interaction with no marginal trace (an exclusive-or of two of many columns) is
+            found only once a tree happens to split on one of its columns, so the validation
+            curve can stall for many rounds before it falls: ten rounds gave up on some such
+            fits that thirty let through.
         seed: Seed of the binning subsample.
 
     Attributes:
@@ -92,7 +96,7 @@ class BoostedTrees(LabelClassifier):
     name = "trees"
 
     def __init__(
-        self, learning_rate: float = 0.1, max_rounds: int = 500, patience: int = 10, seed: int | None = 0
+        self, learning_rate: float = 0.1, max_rounds: int = 500, patience: int = 30, seed: int | None = 0
     ) -> None:
         super().__init__()
         self.learning_rate, self.max_rounds, self.patience, self.seed = learning_rate, max_rounds, patience, seed
