@@ -177,3 +177,14 @@ def test_the_paired_standard_error_of_two_close_indices_is_far_below_either_ones
     alone = subsampling_standard_error(close, z, generator=torch.Generator().manual_seed(0))
     paired = subsampling_standard_error(close, z, generator=torch.Generator().manual_seed(0), minus=index)
     assert 0 < paired < alone / 3, (paired, alone)
+
+
+def test_a_product_of_two_projections_is_read_through_the_pairwise_products(monkeypatch):
+    # a quadratic form of all 8 columns whose squares carry nothing: only the products read it
+    task = RegressionTask("interaction", 8, 0.2)
+    x, y = task.sample(5000, seed=0)
+    result = _route(x, y, best_valid_mi=0.3)
+    assert result is not None and abs(result - task.mutual_information) < 0.12, float(result)
+    monkeypatch.setattr("mist_reg.estimation.single_index.MAX_PRODUCT_COLUMNS", 0)
+    without = _route(x, y, best_valid_mi=0.0)
+    assert without is None or without < 0.5 * task.mutual_information, float(without)

@@ -11,9 +11,11 @@ density from the same rows; on wide sides it learns ``f`` slowly where ``f`` is 
 index: the cube of one projection in 128 columns, or the norm of 64 columns, whose effect
 on each column is its square, with no linear part for a network to start from.
 
-The features are the Gaussianised columns, with or without their squares minus one (an
-index that is linear, or that reads the spread or norm of ``x``), fitted by ridge
-regression; the feature set and the penalty are those of least leave-one-out error
+The features are the Gaussianised columns, alone, with their squares minus one (an index
+that reads the spread or norm of ``x``), or, for up to :data:`MAX_PRODUCT_COLUMNS` columns,
+with their pairwise products too (any quadratic form: the product of two columns, a norm
+in a rotated frame, which squares alone do not reach), fitted by ridge regression; the
+feature set and the penalty are those of least leave-one-out error
 (:func:`fit_ridge_index`). A second index is the single-index model started from it,
 ``z ~ h(w^T features(x))`` with a small network ``h`` (:func:`refine_index`): it finds the
 direction where ``f`` bends back and the ridge sees little. The route is a challenger: each
@@ -56,6 +58,7 @@ __all__ = [
     "refine_index",
     "INDEX_KINDS",
     "MAX_INDEX_COLUMNS",
+    "MAX_PRODUCT_COLUMNS",
     "ESTIMATOR_NAME",
 ]
 
@@ -69,8 +72,23 @@ r"""The name :func:`mist_reg.estimate_mi` reports where this route is kept."""
 _PENALTIES = torch.logspace(-4, 2, 13, dtype=torch.float64)  # times the number of rows
 
 
+MAX_PRODUCT_COLUMNS = 16
+r"""The most columns whose pairwise products are features of the index: ``d (d - 1) / 2``
+products (120 at 16 columns) beside ``2 d`` features must stay well below the training rows."""
+
+
+def _feature_widths(d: int) -> tuple[int, ...]:
+    r"""The widths of the nested feature sets of ``d`` columns: the columns, with their
+    squares, and with their pairwise products where ``2 <= d <=`` :data:`MAX_PRODUCT_COLUMNS`."""
+    return (d, 2 * d) + ((2 * d + d * (d - 1) // 2,) if 2 <= d <= MAX_PRODUCT_COLUMNS else ())
+
+
 def _features(x: Tensor) -> Tensor:
-    return torch.cat([x, x.square() - 1], 1)
+    parts = [x, x.square() - 1]
+    if len(_feature_widths(x.shape[1])) == 3:
+        first, second = torch.triu_indices(x.shape[1], x.shape[1], 1, device=x.device)
+        parts.append(x[:, first] * x[:, second])
+    return torch.cat(parts, 1)
 
 
 def _ridge(features: Tensor, target: Tensor) -> tuple[Tensor, float]:
@@ -92,11 +110,12 @@ def _ridge(features: Tensor, target: Tensor) -> tuple[Tensor, float]:
 
 
 def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    r"""The ridge regression of ``z: [N]`` on ``x: [N, d]`` (Gaussianised columns) or on
-    ``[x, x^2 - 1]``, whichever has the least leave-one-out squared error, each at its
-    penalty of least such error among ``N`` times ``10^-4 ... 10^2``: squares that carry
-    nothing only add noise to a linear index. Returns the feature means, the weights (zero
-    on the squares where they are left out) and the intercept; the index of rows ``x'`` is
+    r"""The ridge regression of ``z: [N]`` on ``x: [N, d]`` (Gaussianised columns), on
+    ``[x, x^2 - 1]`` or, for 2 to :data:`MAX_PRODUCT_COLUMNS` columns, on those and the
+    products ``x_i x_j`` (``i < j``), whichever has the least leave-one-out squared error,
+    each at its penalty of least such error among ``N`` times ``10^-4 ... 10^2``: features
+    that carry nothing only add noise to a simpler index. Returns the feature means, the
+    weights (zero on the features left out) and the intercept; the index of rows ``x'`` is
     ``(features(x') - means) @ weights + intercept``.
 
     Raises:
@@ -108,11 +127,14 @@ def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         >>> x = torch.randn(2000, 4, generator=g, dtype=torch.float64)
         >>> z = x.square().sum(1) + 0.3 * torch.randn(2000, generator=g, dtype=torch.float64)
         >>> means, weights, intercept = fit_ridge_index(x, z)
-        >>> [abs(round(float(w), 1)) for w in weights]  # the squares carry the index
+        >>> [abs(round(float(w), 1)) for w in weights[:8]]  # the squares carry the index
         [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
         >>> _, weights, _ = fit_ridge_index(x, x[:, 0] + 0.3 * torch.randn(2000, generator=g, dtype=torch.float64))
-        >>> [abs(round(float(w), 1)) for w in weights]  # a linear index: the squares left out
-        [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        >>> [abs(round(float(w), 1)) for w in weights[:8]], bool(weights[4:].any())  # a linear index
+        ([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], False)
+        >>> _, weights, _ = fit_ridge_index(x, x[:, 0] * x[:, 1] + 0.3 * torch.randn(2000, generator=g, dtype=torch.float64))
+        >>> [abs(round(float(w), 1)) for w in weights[8:]]  # the products x0 x1, x0 x2, ..., x2 x3
+        [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     """
     if x.dim() != 2 or z.dim() != 1 or len(x) != len(z):
         raise ValueError(f"need x [N, d] and z [N] with the same rows, got {tuple(x.shape)} and {tuple(z.shape)}")
@@ -121,10 +143,11 @@ def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     features = _features(x.double())
     means = features.mean(0)
     centred, target = features - means, z.double() - z.double().mean()
-    weights, error = _ridge(centred, target)
-    linear, linear_error = _ridge(centred[:, : x.shape[1]], target)
-    if linear_error <= error:
-        weights = torch.cat([linear, torch.zeros_like(linear)])
+    weights, best_error = torch.zeros(features.shape[1], dtype=torch.float64), math.inf
+    for width in _feature_widths(x.shape[1]):  # simplest first: a tie keeps the fewer features
+        fitted, error = _ridge(centred[:, :width], target)
+        if error < best_error:
+            weights, best_error = torch.cat([fitted, weights.new_zeros(features.shape[1] - width)]), error
     return means, weights, z.double().mean()
 
 
@@ -154,8 +177,7 @@ def refine_index(
     ``f`` that is linear in its features: where ``f`` bends back (``sin`` of a projection of
     many columns), the linear trace of each column is faint and the ridge's ``w`` is mostly
     noise, while the least-squares fit through ``h`` recovers ``w`` itself. Returns the fit
-    with ``w`` in place of the ridge weights (zero on the squares where the ridge left them
-    out); ``seed`` fixes the held-out rows and ``h``'s start.
+    with ``w`` in place of the ridge weights (zero on the features the ridge left out); ``seed`` fixes the held-out rows and ``h``'s start.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -174,12 +196,13 @@ def refine_index(
     means, weights, _ = fit
     if x.dim() != 2 or z.dim() != 1 or len(x) != len(z):
         raise ValueError(f"need x [N, d] and z [N] with the same rows, got {tuple(x.shape)} and {tuple(z.shape)}")
-    if weights.shape != (2 * x.shape[1],) or means.shape != weights.shape:
+    widths = _feature_widths(x.shape[1])
+    if weights.shape != (widths[-1],) or means.shape != weights.shape:
         raise ValueError(
-            f"fit must be fit_ridge_index's of {x.shape[1]} columns (means and weights of {2 * x.shape[1]} "
+            f"fit must be fit_ridge_index's of {x.shape[1]} columns (means and weights of {widths[-1]} "
             f"features), got {tuple(means.shape)} and {tuple(weights.shape)}"
         )
-    columns = x.shape[1] if not weights[x.shape[1] :].any() else 2 * x.shape[1]
+    columns = next(width for width in widths if not weights[width:].any())
     # a direction from a few thousand rows: single precision, on the CPU, suffices
     features = (_features(x.double()) - means)[:, :columns].float().cpu()
     target = (z.double() - z.double().mean()).float().cpu()

@@ -59,6 +59,15 @@ def _cubic(x: Tensor) -> Tensor:
     return (x.sum(1) / math.sqrt(x.shape[1])) ** 3 / 3
 
 
+def _interaction(x: Tensor) -> Tensor:
+    half = x.shape[1] // 2
+    signs = torch.ones(x.shape[1] - half, dtype=x.dtype)
+    signs[1::2] = -1
+    first = x[:, :half].sum(1) / math.sqrt(half)
+    second = x[:, half:] @ signs / math.sqrt(x.shape[1] - half)
+    return first * second  # a quadratic form of all columns: no column's square carries it
+
+
 FUNCTIONS: dict[str, tuple[Callable[[Tensor], Tensor], int, str]] = {
     "relu": (_relu_sum, 2, "sum of relu(x_i) over the first half of x minus over the second"),
     "norm": (_norm, 1, "|x|"),
@@ -67,6 +76,7 @@ FUNCTIONS: dict[str, tuple[Callable[[Tensor], Tensor], int, str]] = {
     "tanh": (_tanh, 1, "2 tanh(<x, s> / sqrt(d)) with alternating signs s"),
     "cubic": (_cubic, 1, "(sum x / sqrt(d))^3 / 3"),
     "wave": (_wave, 1, "sin(2 sum x / sqrt(d))"),
+    "interaction": (_interaction, 2, "the product of two orthogonal unit projections of x"),
 }
 """``f`` by name: the function, the least dimension of ``x`` it needs, and its formula."""
 

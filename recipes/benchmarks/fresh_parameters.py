@@ -6,7 +6,9 @@ of outliers, and ``wide-clusters`` clusters in 16-48 joint dimensions (``elongat
 round clusters that differ only in their means, the shape of class structure in embeddings),
 ``shaped-clusters`` elongated clusters (``elongation`` 2.5-5) in 12-40 joint dimensions, whose
 shapes differ from one cluster to the next, ``wave-index`` one column that is the sine of a
-projection of 6-48 columns plus noise (``RegressionTask("wave", ...)``).
+projection of 6-48 columns plus noise (``RegressionTask("wave", ...)``), ``interaction-index``
+one column that is the product of two projections of 3-24 columns plus noise
+(``RegressionTask("interaction", ...)``).
 
 Printed per draw: the truth (Monte Carlo ones with their standard error), the estimate,
 their ratio, the estimator reported and the seconds; then, per family and in all, the mean
@@ -114,6 +116,10 @@ FRESH: dict[str, tuple[Callable[[], Task], ...]] = {
     ),
     "wave-index": tuple(
         _P(RegressionTask, "wave", d, noise) for d, noise in [(6, 0.3), (12, 0.2), (24, 0.4), (48, 0.3)]
+    ),
+    "interaction-index": tuple(
+        _P(RegressionTask, "interaction", d, noise)
+        for d, noise in [(3, 0.2), (6, 0.3), (10, 0.2), (16, 0.3), (24, 0.3)]
     ),
     "labels": (
         _P(GaussianMixtureLabelTask, 3, 32, 2.5, seed=21),
