@@ -7,6 +7,7 @@ import torch
 
 from mist_reg import estimate_mi
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
+from mist_reg.estimation.index_features import fit_ridge_index
 from mist_reg.estimation.knn_estimate import subsampling_standard_error
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.single_index import (
@@ -14,7 +15,6 @@ from mist_reg.estimation.single_index import (
     MAX_INDEX_COLUMNS,
     _validation_margins,
     cross_fitted_index_estimate,
-    fit_ridge_index,
     index_reads_left_out,
     refine_index,
     single_index_estimate,
@@ -185,6 +185,17 @@ def test_a_product_of_two_projections_is_read_through_the_pairwise_products(monk
     x, y = task.sample(5000, seed=0)
     result = _route(x, y, best_valid_mi=0.3)
     assert result is not None and abs(result - task.mutual_information) < 0.12, float(result)
-    monkeypatch.setattr("mist_reg.estimation.single_index.MAX_PRODUCT_COLUMNS", 0)
+    monkeypatch.setattr("mist_reg.estimation.index_features.MAX_PRODUCT_COLUMNS", 0)
     without = _route(x, y, best_valid_mi=0.0)
     assert without is None or without < 0.5 * task.mutual_information, float(without)
+
+
+def test_an_additive_function_with_kinks_is_read_through_the_hinges(monkeypatch):
+    # a sum of relus of 16 columns: one straight and one squared term per column miss the kinks
+    task = RegressionTask("relu", 16, 0.5)
+    x, y = task.sample(5000, seed=0)
+    with_hinges = _route(x, y, best_valid_mi=0.3)
+    monkeypatch.setattr("mist_reg.estimation.index_features.MAX_HINGE_COLUMNS", 0)
+    without = _route(x, y, best_valid_mi=0.3)
+    assert abs(with_hinges - task.mutual_information) < 0.06, float(with_hinges)
+    assert without < with_hinges - 0.15, (float(without), float(with_hinges))

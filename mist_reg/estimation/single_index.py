@@ -11,13 +11,10 @@ density from the same rows; on wide sides it learns ``f`` slowly where ``f`` is 
 index: the cube of one projection in 128 columns, or the norm of 64 columns, whose effect
 on each column is its square, with no linear part for a network to start from.
 
-The features are the Gaussianised columns, alone, with their squares minus one (an index
-that reads the spread or norm of ``x``), or, for up to :data:`MAX_PRODUCT_COLUMNS` columns,
-with their pairwise products too (any quadratic form: the product of two columns, a norm
-in a rotated frame, which squares alone do not reach), fitted by ridge regression; the
-feature set and the penalty are those of least leave-one-out error
-(:func:`fit_ridge_index`). A second index is the single-index model started from it,
-``z ~ h(w^T features(x))`` with a small network ``h`` (:func:`refine_index`): it finds the
+The features are blocks of the Gaussianised columns (the columns, their squares, pairwise
+products, hinges: :mod:`mist_reg.estimation.index_features`), fitted by ridge regression;
+the feature set and the penalty are those of least leave-one-out error. A second index is
+the single-index model started from it, ``z ~ h(w^T features(x))`` with a small network ``h`` (:func:`refine_index`): it finds the
 direction where ``f`` bends back and the ridge sees little. The route is a challenger: each
 index is fitted on the default's training rows less its validation rows, and the one whose
 KSG of ``(g(x), z)`` on those validation rows is higher (the refined one only where it
@@ -43,6 +40,8 @@ from torch import Tensor
 from mist_reg.estimation.data import split_indices
 from mist_reg.estimation.diagnostics import largest_tie
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
+from mist_reg.estimation.index_features import block_mask, fit_ridge_index, index_of, used_blocks
+from mist_reg.estimation.index_features import features as all_features
 from mist_reg.estimation.knn_estimate import DEFAULT_K, ksg_with_error_bar, subsampling_standard_error
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
@@ -51,14 +50,12 @@ from mist_reg.estimation.single_column import single_column_side
 from mist_reg.functional.knn import ksg_terms
 
 __all__ = [
-    "fit_ridge_index",
     "single_index_estimate",
     "cross_fitted_index_estimate",
     "index_reads_left_out",
     "refine_index",
     "INDEX_KINDS",
     "MAX_INDEX_COLUMNS",
-    "MAX_PRODUCT_COLUMNS",
     "ESTIMATOR_NAME",
 ]
 
@@ -68,93 +65,6 @@ thousand training rows for a ridge regression to read one index from them."""
 
 ESTIMATOR_NAME = "ksg (single index)"
 r"""The name :func:`mist_reg.estimate_mi` reports where this route is kept."""
-
-_PENALTIES = torch.logspace(-4, 2, 13, dtype=torch.float64)  # times the number of rows
-
-
-MAX_PRODUCT_COLUMNS = 16
-r"""The most columns whose pairwise products are features of the index: ``d (d - 1) / 2``
-products (120 at 16 columns) beside ``2 d`` features must stay well below the training rows."""
-
-
-def _feature_widths(d: int) -> tuple[int, ...]:
-    r"""The widths of the nested feature sets of ``d`` columns: the columns, with their
-    squares, and with their pairwise products where ``2 <= d <=`` :data:`MAX_PRODUCT_COLUMNS`."""
-    return (d, 2 * d) + ((2 * d + d * (d - 1) // 2,) if 2 <= d <= MAX_PRODUCT_COLUMNS else ())
-
-
-def _features(x: Tensor) -> Tensor:
-    parts = [x, x.square() - 1]
-    if len(_feature_widths(x.shape[1])) == 3:
-        first, second = torch.triu_indices(x.shape[1], x.shape[1], 1, device=x.device)
-        parts.append(x[:, first] * x[:, second])
-    return torch.cat(parts, 1)
-
-
-def _ridge(features: Tensor, target: Tensor) -> tuple[Tensor, float]:
-    r"""Ridge weights of centred ``features`` for a centred ``target``, at the penalty of least
-    leave-one-out squared error (closed form from one singular value decomposition), and
-    that error."""
-    u, s, vt = torch.linalg.svd(features, full_matrices=False)
-    projected = u.T @ target
-    n = len(target)
-    best, best_error = s, math.inf
-    for penalty in _PENALTIES * n:
-        shrink = s.square() / (s.square() + penalty)
-        fitted = u @ (shrink * projected)
-        leverage = (u.square() * shrink).sum(1) + 1.0 / n
-        error = float((((target - fitted) / (1 - leverage)).square()).mean())
-        if error < best_error:
-            best, best_error = shrink, error
-    return vt.T @ (best / s.clamp_min(1e-300) * projected), best_error
-
-
-def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    r"""The ridge regression of ``z: [N]`` on ``x: [N, d]`` (Gaussianised columns), on
-    ``[x, x^2 - 1]`` or, for 2 to :data:`MAX_PRODUCT_COLUMNS` columns, on those and the
-    products ``x_i x_j`` (``i < j``), whichever has the least leave-one-out squared error,
-    each at its penalty of least such error among ``N`` times ``10^-4 ... 10^2``: features
-    that carry nothing only add noise to a simpler index. Returns the feature means, the
-    weights (zero on the features left out) and the intercept; the index of rows ``x'`` is
-    ``(features(x') - means) @ weights + intercept``.
-
-    Raises:
-        ValueError: When ``x`` is not ``[N, d]``, ``z`` not ``[N]``, or there are fewer than
-            three rows.
-
-    Example:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> x = torch.randn(2000, 4, generator=g, dtype=torch.float64)
-        >>> z = x.square().sum(1) + 0.3 * torch.randn(2000, generator=g, dtype=torch.float64)
-        >>> means, weights, intercept = fit_ridge_index(x, z)
-        >>> [abs(round(float(w), 1)) for w in weights[:8]]  # the squares carry the index
-        [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
-        >>> _, weights, _ = fit_ridge_index(x, x[:, 0] + 0.3 * torch.randn(2000, generator=g, dtype=torch.float64))
-        >>> [abs(round(float(w), 1)) for w in weights[:8]], bool(weights[4:].any())  # a linear index
-        ([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], False)
-        >>> _, weights, _ = fit_ridge_index(x, x[:, 0] * x[:, 1] + 0.3 * torch.randn(2000, generator=g, dtype=torch.float64))
-        >>> [abs(round(float(w), 1)) for w in weights[8:]]  # the products x0 x1, x0 x2, ..., x2 x3
-        [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    """
-    if x.dim() != 2 or z.dim() != 1 or len(x) != len(z):
-        raise ValueError(f"need x [N, d] and z [N] with the same rows, got {tuple(x.shape)} and {tuple(z.shape)}")
-    if len(z) < 3:
-        raise ValueError(f"a leave-one-out choice needs at least 3 rows, got {len(z)}")
-    features = _features(x.double())
-    means = features.mean(0)
-    centred, target = features - means, z.double() - z.double().mean()
-    weights, best_error = torch.zeros(features.shape[1], dtype=torch.float64), math.inf
-    for width in _feature_widths(x.shape[1]):  # simplest first: a tie keeps the fewer features
-        fitted, error = _ridge(centred[:, :width], target)
-        if error < best_error:
-            weights, best_error = torch.cat([fitted, weights.new_zeros(features.shape[1] - width)]), error
-    return means, weights, z.double().mean()
-
-
-def _index(x: Tensor, fit: tuple[Tensor, Tensor, Tensor]) -> Tensor:
-    means, weights, intercept = fit
-    return (_features(x.double()) - means) @ weights + intercept
-
 
 INDEX_KINDS = ("ridge", "single-index model")
 r"""The indices tried: the ridge regression (:func:`fit_ridge_index`), and the single-index
@@ -177,7 +87,8 @@ def refine_index(
     ``f`` that is linear in its features: where ``f`` bends back (``sin`` of a projection of
     many columns), the linear trace of each column is faint and the ridge's ``w`` is mostly
     noise, while the least-squares fit through ``h`` recovers ``w`` itself. Returns the fit
-    with ``w`` in place of the ridge weights (zero on the features the ridge left out); ``seed`` fixes the held-out rows and ``h``'s start.
+    with ``w`` in place of the ridge weights (zero on the features the ridge left out);
+    ``seed`` fixes the held-out rows and ``h``'s start.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -196,20 +107,20 @@ def refine_index(
     means, weights, _ = fit
     if x.dim() != 2 or z.dim() != 1 or len(x) != len(z):
         raise ValueError(f"need x [N, d] and z [N] with the same rows, got {tuple(x.shape)} and {tuple(z.shape)}")
-    widths = _feature_widths(x.shape[1])
-    if weights.shape != (widths[-1],) or means.shape != weights.shape:
+    width = len(block_mask(x.shape[1], ()))
+    if weights.shape != (width,) or means.shape != weights.shape:
         raise ValueError(
-            f"fit must be fit_ridge_index's of {x.shape[1]} columns (means and weights of {widths[-1]} "
+            f"fit must be fit_ridge_index's of {x.shape[1]} columns (means and weights of {width} "
             f"features), got {tuple(means.shape)} and {tuple(weights.shape)}"
         )
-    columns = next(width for width in widths if not weights[width:].any())
+    used = used_blocks(x.shape[1], weights.cpu())
     # a direction from a few thousand rows: single precision, on the CPU, suffices
-    features = (_features(x.double()) - means)[:, :columns].float().cpu()
+    features = (all_features(x.double()) - means).cpu()[:, used].float()
     target = (z.double() - z.double().mean()).float().cpu()
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(x), generator=generator)
     held, kept = [(features[rows], target[rows]) for rows in (order[: len(x) // 7], order[len(x) // 7 :])]
-    start = weights[:columns].cpu() / (features.double() @ weights[:columns].cpu()).std().clamp_min(1e-12)
+    start = weights.cpu()[used] / (features.double() @ weights.cpu()[used]).std().clamp_min(1e-12)
     start = start.float()
     w = start.clone().requires_grad_(True)
 
@@ -243,7 +154,7 @@ def refine_index(
             break
     return (
         means,
-        torch.cat([best_w.double(), torch.zeros(len(weights) - columns, dtype=torch.float64)]).to(weights.device),
+        torch.zeros(len(weights), dtype=torch.float64).masked_scatter_(used, best_w.double()).to(weights.device),
         torch.zeros((), dtype=torch.float64, device=weights.device),
     )
 
@@ -294,7 +205,7 @@ def _validation_margins(
     other_g, z_g, _ = _gaussianised(preprocessing, *((x, y) if target == "y" else (y, x)))
     scores = {}
     for kind, fit in _fit_indices(other_g[fitting], z_g[fitting], _seed(settings)).items():
-        index = _index(other_g, fit)[valid, None]
+        index = index_of(other_g, fit)[valid, None]
         if largest_tie(index) <= DEFAULT_K:  # else atoms (columns of few values): KSG would overcount
             scores[kind] = (float(ksg_terms(index, z_g[valid, None], k=DEFAULT_K).mean()), index)
     if "ridge" in scores:  # a refined index must beat the ridge's by more than their difference's noise
@@ -316,7 +227,7 @@ def _held_out_index(
 ) -> Tensor:
     r"""The index of the rows ``other_test``, fitted on all the training rows ``other, z``."""
     other_g, z_g, other_map = _gaussianised(preprocessing, other, z)
-    return _index(other_map(other_test).double(), _fit_indices(other_g, z_g, seed, (kind,))[kind])
+    return index_of(other_map(other_test).double(), _fit_indices(other_g, z_g, seed, (kind,))[kind])
 
 
 def _reported(
@@ -468,7 +379,7 @@ def index_reads_left_out(
 
     def read(columns: list[int]) -> tuple[float, Tensor]:
         features = other_g[:, columns]
-        indices = [_index(features, fit) for fit in _fit_indices(features[fitting], z_g[fitting], seed or 0).values()]
+        indices = [index_of(features, fit) for fit in _fit_indices(features[fitting], z_g[fitting], seed or 0).values()]
         scored = [(float(ksg_terms(i[scoring, None], z_g[scoring, None], k=DEFAULT_K).mean()), i) for i in indices]
         return max(scored, key=lambda pair: pair[0])
 

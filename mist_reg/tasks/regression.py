@@ -68,6 +68,18 @@ def _interaction(x: Tensor) -> Tensor:
     return first * second  # a quadratic form of all columns: no column's square carries it
 
 
+def _shifts(x: Tensor) -> Tensor:
+    return torch.linspace(-0.8, 0.8, x.shape[1], dtype=x.dtype)
+
+
+def _ripple(x: Tensor) -> Tensor:
+    return torch.sin(1.5 * x + _shifts(x)).sum(1) / math.sqrt(x.shape[1])  # additive: a wave per column
+
+
+def _kinks(x: Tensor) -> Tensor:
+    return (x - _shifts(x)).abs().sum(1) / math.sqrt(x.shape[1])  # additive: a kink per column, off the median
+
+
 FUNCTIONS: dict[str, tuple[Callable[[Tensor], Tensor], int, str]] = {
     "relu": (_relu_sum, 2, "sum of relu(x_i) over the first half of x minus over the second"),
     "norm": (_norm, 1, "|x|"),
@@ -77,6 +89,8 @@ FUNCTIONS: dict[str, tuple[Callable[[Tensor], Tensor], int, str]] = {
     "cubic": (_cubic, 1, "(sum x / sqrt(d))^3 / 3"),
     "wave": (_wave, 1, "sin(2 sum x / sqrt(d))"),
     "interaction": (_interaction, 2, "the product of two orthogonal unit projections of x"),
+    "ripple": (_ripple, 1, "sum sin(1.5 x_i + s_i) / sqrt(d), shifts s_i from -0.8 to 0.8"),
+    "kinks": (_kinks, 1, "sum |x_i - s_i| / sqrt(d), shifts s_i from -0.8 to 0.8"),
 }
 """``f`` by name: the function, the least dimension of ``x`` it needs, and its formula."""
 

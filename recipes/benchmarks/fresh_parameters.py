@@ -8,7 +8,8 @@ round clusters that differ only in their means, the shape of class structure in 
 shapes differ from one cluster to the next, ``wave-index`` one column that is the sine of a
 projection of 6-48 columns plus noise (``RegressionTask("wave", ...)``), ``interaction-index``
 one column that is the product of two projections of 3-24 columns plus noise
-(``RegressionTask("interaction", ...)``).
+(``RegressionTask("interaction", ...)``), ``additive-index`` one column that is a sum of a
+wave or a kink of each of 5-40 columns plus noise (``"ripple"``, ``"kinks"``).
 
 Printed per draw: the truth (Monte Carlo ones with their standard error), the estimate,
 their ratio, the estimator reported and the seconds; then, per family and in all, the mean
@@ -120,6 +121,10 @@ FRESH: dict[str, tuple[Callable[[], Task], ...]] = {
     "interaction-index": tuple(
         _P(RegressionTask, "interaction", d, noise)
         for d, noise in [(3, 0.2), (6, 0.3), (10, 0.2), (16, 0.3), (24, 0.3)]
+    ),
+    "additive-index": tuple(
+        _P(RegressionTask, f, d, noise)
+        for f, d, noise in [("ripple", 5, 0.3), ("ripple", 20, 0.3), ("kinks", 8, 0.2), ("kinks", 40, 0.3)]
     ),
     "labels": (
         _P(GaussianMixtureLabelTask, 3, 32, 2.5, seed=21),
