@@ -98,13 +98,13 @@ def _ridge(centred: Tensor, target: Tensor) -> tuple[Tensor, float, float]:
     leave-one-out squared error (closed form from one singular value decomposition), that
     error and its standard error over the rows."""
     u, s, vt = torch.linalg.svd(centred, full_matrices=False)
-    projected = u.T @ target
+    projected, squares = u.T @ target, u.square()  # the leverages are squares @ shrink
     n = len(target)
     best, best_error, best_se = s, math.inf, math.inf
     for penalty in _PENALTIES * n:
         shrink = s.square() / (s.square() + penalty)
         fitted = u @ (shrink * projected)
-        leverage = (u.square() * shrink).sum(1) + 1.0 / n
+        leverage = squares @ shrink + 1.0 / n
         errors = ((target - fitted) / (1 - leverage)).square()
         if float(errors.mean()) < best_error:
             best, best_error, best_se = shrink, float(errors.mean()), float(errors.std()) / math.sqrt(n)
