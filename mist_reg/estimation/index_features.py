@@ -14,8 +14,10 @@ features. The features come in blocks, each for a shape of ``f`` the others miss
   column: an additive ``f = sum_i g_i(x_i)`` with kinks, steps or waves in ``g_i``, which
   one straight and one squared term per column do not follow.
 
-The sets tried are :data:`FEATURE_SETS`, simplest first; the one of least leave-one-out
-error wins, so blocks that carry nothing (noise to a simpler index) stay out.
+The sets tried are :data:`FEATURE_SETS`; the simplest whose leave-one-out error is within one
+standard error of the least wins (the one-standard-error rule), so blocks that carry
+nothing, or less than the error's noise, stay out: they would add their own noise to a
+simpler index.
 """
 
 from __future__ import annotations
@@ -113,8 +115,9 @@ def _ridge(centred: Tensor, target: Tensor) -> tuple[Tensor, float, float]:
 
 def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     r"""The ridge regression of ``z: [N]`` on the features of ``x: [N, d]`` (Gaussianised
-    columns) of the set of :data:`FEATURE_SETS` with the least leave-one-out squared error,
-    each set at its penalty of least such error among ``N`` times ``10^-4 ... 10^2``.
+    columns) of the simplest set of :data:`FEATURE_SETS` whose leave-one-out squared error is
+    within one standard error of the least, each set at its penalty of least such error
+    among ``N`` times ``10^-4 ... 10^2``.
     Returns the feature means, the weights (zero on the blocks left out) and the intercept;
     the index of rows ``x'`` is :func:`index_of` ``(x', fit)``.
 

@@ -12,18 +12,19 @@ index: the cube of one projection in 128 columns, or the norm of 64 columns, who
 on each column is its square, with no linear part for a network to start from.
 
 The features are blocks of the Gaussianised columns (the columns, their squares, pairwise
-products, hinges: :mod:`mist_reg.estimation.index_features`), fitted by ridge regression;
-the feature set and the penalty are those of least leave-one-out error. A second index is
-the single-index model started from it, ``z ~ h(w^T features(x))`` with a small network ``h`` (:func:`refine_index`): it finds the
-direction where ``f`` bends back and the ridge sees little. The route is a challenger: each
-index is fitted on the default's training rows less its validation rows, and the one whose
-KSG of ``(g(x), z)`` on those validation rows is higher (the refined one only where it
-beats the ridge's by more than the paired standard error of the two, so that a tie in the
-noise keeps the simpler index) is kept where it beats the validation estimate the
-default's training kept; it is then refitted on all training rows
-and KSG is reported on the test rows (:func:`single_index_estimate`), which enter neither
-fit nor choice. Under cross-fitting each fold's rows are read by an index fitted on the
-other folds, and KSG is taken over all the rows (:func:`cross_fitted_index_estimate`).
+products, hinges), fitted by ridge regression; the feature set and the penalty are chosen
+by leave-one-out error (:mod:`mist_reg.estimation.index_features`). A second index is the
+single-index model started from it, ``z ~ h(w^T features(x))`` with a small network ``h``
+(:func:`refine_index`): it finds the direction where ``f`` bends back and the ridge sees
+little. The route is a challenger: each index is fitted on the default's training rows less
+its validation rows, and the one whose KSG of ``(g(x), z)`` on those validation rows is
+higher (the refined one only where it beats the ridge's by more than the paired standard
+error of the two, so that a tie in the noise keeps the simpler index) is kept where it
+beats the validation estimate the default's training kept; it is then refitted on all
+training rows and KSG is reported on the test rows (:func:`single_index_estimate`), which
+enter neither fit nor choice. Under cross-fitting each fold's rows are read by an index
+fitted on the other folds, and KSG is taken over all the rows
+(:func:`cross_fitted_index_estimate`).
 Mechanism and figures: ``docs/choosing-an-estimator.md`` and ``docs/benchmarks.md`` ("A
 single index", "A single-index model").
 """
