@@ -14,8 +14,8 @@ features. The features come in blocks, each for a shape of ``f`` the others miss
   column: an additive ``f = sum_i g_i(x_i)`` with kinks, steps or waves in ``g_i``, which
   one straight and one squared term per column do not follow.
 
-The sets tried are :data:`FEATURE_SETS`; the simplest whose leave-one-out error is within one
-standard error of the least wins (the one-standard-error rule), so blocks that carry
+The sets tried are :data:`FEATURE_SETS`; the one of fewest features whose leave-one-out error
+is within one standard error of the least wins (the one-standard-error rule), so blocks that carry
 nothing, or less than the error's noise, stay out: they would add their own noise to a
 simpler index.
 """
@@ -57,8 +57,9 @@ FEATURE_SETS: tuple[tuple[str, ...], ...] = (
     ("columns", "squares", "products"),
     ("columns", "squares", "hinges"),
 )
-r"""The blocks of each feature set tried, simplest first (sets with a block a side of that
-many columns does not have are skipped)."""
+r"""The blocks of each feature set tried (sets with a block a side of that many columns does
+not have are skipped); of those within one standard error of the least leave-one-out error,
+the one of fewest features is kept (products outnumber hinges from 12 columns on)."""
 
 _PENALTIES = torch.logspace(-4, 2, 13, dtype=torch.float64)  # times the number of rows
 
@@ -115,8 +116,8 @@ def _ridge(centred: Tensor, target: Tensor) -> tuple[Tensor, float, float]:
 
 def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     r"""The ridge regression of ``z: [N]`` on the features of ``x: [N, d]`` (Gaussianised
-    columns) of the simplest set of :data:`FEATURE_SETS` whose leave-one-out squared error is
-    within one standard error of the least, each set at its penalty of least such error
+    columns) of the set of :data:`FEATURE_SETS` of fewest features whose leave-one-out squared
+    error is within one standard error of the least, each set at its penalty of least such error
     among ``N`` times ``10^-4 ... 10^2``.
     Returns the feature means, the weights (zero on the blocks left out) and the intercept;
     the index of rows ``x'`` is :func:`index_of` ``(x', fit)``.
@@ -154,9 +155,9 @@ def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
             mask = block_mask(d, blocks).to(x.device)
             fits.append((mask, *_ridge(centred[:, mask], target)))
     _, _, least, least_se = min(fits, key=lambda fit: fit[2])
-    # the simplest set within one standard error of the least error: more features that
-    # lower the error by less than its noise add their own noise to the index
-    mask, fitted, _, _ = next(fit for fit in fits if fit[2] <= least + least_se)
+    # the set of fewest features within one standard error of the least error: more features
+    # that lower the error by less than its noise add their own noise to the index
+    mask, fitted, _, _ = min((fit for fit in fits if fit[2] <= least + least_se), key=lambda fit: int(fit[0].sum()))
     return (
         means,
         torch.zeros(all_features.shape[1], dtype=torch.float64, device=x.device).masked_scatter_(mask, fitted),
