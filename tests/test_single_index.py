@@ -177,6 +177,8 @@ def test_the_paired_standard_error_of_two_close_indices_is_far_below_either_ones
     alone = subsampling_standard_error(close, z, generator=torch.Generator().manual_seed(0))
     paired = subsampling_standard_error(close, z, generator=torch.Generator().manual_seed(0), minus=index)
     assert 0 < paired < alone / 3, (paired, alone)
+    with pytest.raises(ValueError, match="same 2000 rows"):
+        subsampling_standard_error(close, z, minus=index[:-1])
 
 
 def test_a_product_of_two_projections_is_read_through_the_pairwise_products(monkeypatch):

@@ -34,6 +34,7 @@ __all__ = [
     "features",
     "block_mask",
     "used_blocks",
+    "feature_count",
     "FEATURE_SETS",
     "KNOTS",
     "MAX_PRODUCT_COLUMNS",
@@ -74,6 +75,16 @@ def _blocks(d: int) -> dict[str, int]:
     return widths
 
 
+def feature_count(d: int) -> int:
+    r"""The number of features of ``d`` columns, all blocks together.
+
+    Example:
+        >>> feature_count(2), feature_count(16), feature_count(100)  # products to 16, hinges to 64
+        (15, 232, 200)
+    """
+    return sum(_blocks(d).values())
+
+
 def block_mask(d: int, blocks: Sequence[str]) -> Tensor:
     r"""A boolean mask over the features of ``d`` columns, true on ``blocks``.
 
@@ -85,7 +96,12 @@ def block_mask(d: int, blocks: Sequence[str]) -> Tensor:
 
 
 def features(x: Tensor) -> Tensor:
-    r"""All feature blocks of the columns ``x: [N, d]``, in the order of :func:`block_mask`."""
+    r"""All feature blocks of the columns ``x: [N, d]``, in the order of :func:`block_mask`.
+
+    Example:
+        >>> features(torch.tensor([[1.0, 2.0]])).tolist()  # x, x^2 - 1, x0 x1, then hinges per knot
+        [[1.0, 2.0, 0.0, 3.0, 2.0, 2.5, 3.5, 1.75, 2.75, 1.0, 2.0, 0.25, 1.25, 0.0, 0.5]]
+    """
     parts = [x, x.square() - 1]
     names = _blocks(x.shape[1])
     if "products" in names:
@@ -109,8 +125,9 @@ def _ridge(centred: Tensor, target: Tensor) -> tuple[Tensor, float, float]:
         fitted = u @ (shrink * projected)
         leverage = squares @ shrink + 1.0 / n
         errors = ((target - fitted) / (1 - leverage)).square()
-        if float(errors.mean()) < best_error:
-            best, best_error, best_se = shrink, float(errors.mean()), float(errors.std()) / math.sqrt(n)
+        error = float(errors.mean())
+        if error < best_error:
+            best, best_error, best_se = shrink, error, float(errors.std()) / math.sqrt(n)
     return vt.T @ (best / s.clamp_min(1e-300) * projected), best_error, best_se
 
 
@@ -166,11 +183,27 @@ def fit_ridge_index(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def used_blocks(d: int, weights: Tensor) -> Tensor:
-    r"""The mask of the blocks of ``d`` columns on which ``weights`` is not all zero."""
+    r"""The mask of the blocks of ``d`` columns on which ``weights`` is not all zero.
+
+    Example:
+        >>> weights = torch.zeros(feature_count(2))
+        >>> weights[2] = 1.0  # the square of column 0
+        >>> used_blocks(2, weights).tolist()[:5]  # columns, squares, the product
+        [False, False, True, True, False]
+    """
     return block_mask(d, [name for name in _blocks(d) if weights[block_mask(d, (name,)).to(weights.device)].any()])
 
 
 def index_of(x: Tensor, fit: tuple[Tensor, Tensor, Tensor]) -> Tensor:
-    r"""The index of the rows ``x`` under ``fit`` (means, weights, intercept)."""
+    r"""The index of the rows ``x`` under ``fit`` (means, weights, intercept) of
+    :func:`fit_ridge_index`.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(1000, 3, generator=g, dtype=torch.float64)
+        >>> z = x.sum(1) + 0.1 * torch.randn(1000, generator=g, dtype=torch.float64)
+        >>> bool(torch.corrcoef(torch.stack([index_of(x, fit_ridge_index(x, z)), z]))[0, 1] > 0.99)
+        True
+    """
     means, weights, intercept = fit
     return (features(x.double()) - means) @ weights + intercept

@@ -106,6 +106,8 @@ def subsampling_standard_error(
         True
     """
     n = x.shape[0]
+    if minus is not None and minus.shape[0] != n:
+        raise ValueError(f"minus must hold the same {n} rows as x, got {minus.shape[0]}")
     blocks = min(MAX_BLOCKS, max(2, n // MIN_BLOCK))
     if n // blocks <= k:
         return math.nan

@@ -41,7 +41,7 @@ from torch import Tensor
 from mist_reg.estimation.data import split_indices
 from mist_reg.estimation.diagnostics import largest_tie
 from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
-from mist_reg.estimation.index_features import block_mask, fit_ridge_index, index_of, used_blocks
+from mist_reg.estimation.index_features import feature_count, fit_ridge_index, index_of, used_blocks
 from mist_reg.estimation.index_features import features as all_features
 from mist_reg.estimation.knn_estimate import DEFAULT_K, ksg_with_error_bar, subsampling_standard_error
 from mist_reg.estimation.model_spec import ModelSpec
@@ -108,7 +108,7 @@ def refine_index(
     means, weights, _ = fit
     if x.dim() != 2 or z.dim() != 1 or len(x) != len(z):
         raise ValueError(f"need x [N, d] and z [N] with the same rows, got {tuple(x.shape)} and {tuple(z.shape)}")
-    width = len(block_mask(x.shape[1], ()))
+    width = feature_count(x.shape[1])
     if weights.shape != (width,) or means.shape != weights.shape:
         raise ValueError(
             f"fit must be fit_ridge_index's of {x.shape[1]} columns (means and weights of {width} "
@@ -121,7 +121,8 @@ def refine_index(
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(x), generator=generator)
     held, kept = [(features[rows], target[rows]) for rows in (order[: len(x) // 7], order[len(x) // 7 :])]
-    start = weights.cpu()[used] / (features.double() @ weights.cpu()[used]).std().clamp_min(1e-12)
+    ridge_w = weights.cpu()[used]
+    start = ridge_w / (features.double() @ ridge_w).std().clamp_min(1e-12)
     start = start.float()
     w = start.clone().requires_grad_(True)
 
