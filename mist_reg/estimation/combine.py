@@ -10,6 +10,7 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from mist_reg.estimation.fitting import TrainingLog
 from mist_reg.estimation.result import MIEstimate, heterogeneity_p_value, normal_interval, pooled_mean_and_error
@@ -33,6 +34,7 @@ class FoldFit:
     running: RunningBound
     eval_batch: int  # the evaluation batch size (InfoNCE's negatives come from one batch)
     certificate: RunningBound | None = None  # e.g. MINE: the InfoNCE bound of the same critic and pairs
+    fitted: Any = None  # the fit with the maps of its coordinates (FoldModel), where the caller keeps it
 
 
 def fit_messages(fit: FoldFit, where: str = "") -> list[str]:

@@ -54,6 +54,7 @@ from mist_reg.estimation.fitting import FitSettings, cpu_threads_for, resolve_de
 from mist_reg.estimation.gaussian_estimate import gaussian_on_all_rows
 from mist_reg.estimation.independent_blocks import estimate_by_blocks, independent_blocks
 from mist_reg.estimation.knn_estimate import ksg_with_error_bar
+from mist_reg.estimation.mixture_all_rows import mixture_on_all_rows
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
@@ -377,12 +378,8 @@ def _estimate_from_loaders(
         estimator, data_loader=held_out.test_loader, device=settings.device, certificate=certificate
     )
     test_batch = getattr(held_out.test_loader, "batch_size", None) or held_out.eval_batch_size  # for InfoNCE's cap
-    return combine_fits(
-        [FoldFit(estimator, log, running, test_batch, certificate)],
-        held_out.confidence,
-        cross_fitted=False,
-        estimator_name=model.name,
-    )
+    fit = FoldFit(estimator, log, running, test_batch, certificate)
+    return combine_fits([fit], held_out.confidence, cross_fitted=False, estimator_name=model.name)
 
 
 def _estimate_from_samples(
@@ -472,7 +469,7 @@ def _estimate_from_samples(
         eval_batch = min(held_out.eval_batch_size, x_test.shape[0])
         certificate = RunningBound()
         running = evaluate_terms(estimator, x_test, y_test, eval_batch, device=settings.device, certificate=certificate)
-        return FoldFit(estimator, log, running, eval_batch, certificate)
+        return FoldFit(estimator, log, running, eval_batch, certificate, fitted)
 
     n_folds, seed, level = held_out.n_folds, settings.seed, held_out.confidence
     if n_folds is not None:
@@ -495,4 +492,7 @@ def _estimate_from_samples(
     fold = fit(x, y, x_test, y_test, seed, fresh=False)
     index = single_index_estimate(fold.log, model, preprocessing, (c_x, c_y), x, y, x_test, y_test, settings, level)
     result = index if index is not None else combine_fits([fold], level, cross_fitted=False, estimator_name=model.name)
+    if index is None and model.averaged:  # every row, where the fitted critic is a mixture that holds it all
+        rows = None if pair.has_test else (torch.cat([x, x_test]), torch.cat([y, y_test]))
+        result = mixture_on_all_rows(result, fold.fitted, settings.resolved().min_delta, rows, seed)
     return gaussian_on_all_rows(result, pair.x, pair.y, preprocessing, (c_x, c_y))
