@@ -34,6 +34,7 @@ import torch
 
 from mist_reg.checks import check_positive_int
 from mist_reg.estimation import training_defaults as defaults
+from mist_reg.estimation.closed_form_all_rows import reference_on_all_rows
 from mist_reg.estimation.column_types import Declared, table_values
 from mist_reg.estimation.combine import FoldFit, combine_fits
 from mist_reg.estimation.coordinates import fit_in_coordinates
@@ -54,7 +55,6 @@ from mist_reg.estimation.fitting import FitSettings, cpu_threads_for, resolve_de
 from mist_reg.estimation.gaussian_estimate import gaussian_on_all_rows
 from mist_reg.estimation.independent_blocks import estimate_by_blocks, independent_blocks
 from mist_reg.estimation.knn_estimate import ksg_with_error_bar
-from mist_reg.estimation.mixture_all_rows import mixture_on_all_rows
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import Preprocessing
 from mist_reg.estimation.reference_choice import fit_with_reference_choice
@@ -492,7 +492,7 @@ def _estimate_from_samples(
     fold = fit(x, y, x_test, y_test, seed, fresh=False)
     index = single_index_estimate(fold.log, model, preprocessing, (c_x, c_y), x, y, x_test, y_test, settings, level)
     result = index if index is not None else combine_fits([fold], level, cross_fitted=False, estimator_name=model.name)
-    if index is None and model.averaged:  # every row, where the fitted critic is a mixture that holds it all
+    if index is None and model.averaged:  # every row, where a closed-form reference holds it all
         rows = None if pair.has_test else (torch.cat([x, x_test]), torch.cat([y, y_test]))
-        result = mixture_on_all_rows(result, fold.fitted, settings.resolved().min_delta, rows, seed)
+        result = reference_on_all_rows(result, fold.fitted, settings.resolved().min_delta, rows, seed)
     return gaussian_on_all_rows(result, pair.x, pair.y, preprocessing, (c_x, c_y))

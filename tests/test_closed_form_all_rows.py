@@ -1,0 +1,108 @@
+"""Tests for mist_reg.estimation.closed_form_all_rows: the cross-fitted closed-form reference
+(Gaussian mixture, Student-t copula) that the default reports from every row where its
+trained correction learned nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from mist_reg import estimate_mi
+from mist_reg.estimation.closed_form_all_rows import (
+    ALL_ROWS_NAMES,
+    FOLDS,
+    cross_fitted_log_ratios,
+    reference_on_all_rows,
+)
+from mist_reg.estimation.coordinates import FoldModel
+from mist_reg.estimation.fit_settings import TrainingLog
+from mist_reg.estimation.preprocessing import ColumnPreprocessor, MarginalGaussianizer
+from mist_reg.estimation.result import MIEstimate
+from mist_reg.estimators import mine
+from mist_reg.nn.references.mixture import MixtureLogRatio
+from mist_reg.nn.references.student_t import StudentTLogRatio
+from mist_reg.tasks import dense_gaussian, get_task
+from mist_reg.tasks.mixtures import ClusteredMixtureTask
+
+
+def test_cross_fitted_log_ratios_hold_every_row_out_once_and_recover_a_mixtures_mi():
+    task = ClusteredMixtureTask(2, 2, n_clusters=4, spread=3.0, elongation=4.0, seed=3)
+    x, y = task.sample(3000, seed=0)
+    reference = MixtureLogRatio(2, 2)
+    reference.fit_data(x.double(), y.double())
+    terms = cross_fitted_log_ratios(reference, x, y, generator=torch.Generator().manual_seed(0))
+    assert terms.shape == (3000,) and terms.dtype == torch.float64
+    assert abs(float(terms.mean()) - task.mutual_information) < 0.06, (float(terms.mean()), task.mutual_information)
+
+
+def test_cross_fitted_student_t_copula_recovers_a_student_t_mi():
+    task = get_task("student-t-5x5")
+    x, y = task.sample(4000, seed=0)
+    gaussianise = lambda v: MarginalGaussianizer().fit(v)(v)  # noqa: E731
+    xg, yg = gaussianise(x), gaussianise(y)
+    reference = StudentTLogRatio(5, 5)
+    reference.fit_data(xg[:2000], yg[:2000])
+    assert not reference.is_gaussian
+    terms = cross_fitted_log_ratios(reference, xg, yg, generator=torch.Generator().manual_seed(0))
+    assert abs(float(terms.mean()) - task.mutual_information) < 0.04, (float(terms.mean()), task.mutual_information)
+
+
+def test_cross_fitted_log_ratios_check_their_arguments():
+    x = torch.randn(50, 2)
+    reference = MixtureLogRatio(2, 2)
+    with pytest.raises(ValueError, match="same number of rows"):
+        cross_fitted_log_ratios(reference, x, x[:40])
+    with pytest.raises(ValueError, match="folds must be between 2"):
+        cross_fitted_log_ratios(reference, x, x, folds=1)
+
+
+def test_the_default_reports_the_cross_fitted_mixture_on_clusters_within_its_error_bar():
+    task = ClusteredMixtureTask(2, 2, n_clusters=3, spread=2.0, elongation=4.0)  # clusters-2x2-c3-s2-e4
+    x, y = task.sample(3000, seed=1)
+    mi = estimate_mi(x, y, seed=1)
+    assert mi.estimator_name == ALL_ROWS_NAMES[MixtureLogRatio] and mi.n_test == 3000 and mi.n_folds == FOLDS
+    assert mi.bound is None and 0 < mi.standard_error < 0.05
+    assert abs(mi - task.mutual_information) < 0.06, (float(mi), task.mutual_information)
+    assert mi.interval[0] < mi < mi.interval[1]
+    # given test rows stay the test rows: the held-out estimate of the trained critic is reported
+    given = estimate_mi(x[:2000], y[:2000], x_test=x[2000:], y_test=y[2000:], seed=1)
+    assert given.estimator_name != ALL_ROWS_NAMES[MixtureLogRatio] and given.n_test == 1000
+
+
+def test_a_mixture_whose_correction_learned_or_a_gaussian_reference_keeps_the_held_out_estimate():
+    task = ClusteredMixtureTask(2, 2, n_clusters=3, spread=3.0)
+    x, y = task.sample(600, seed=0)
+    estimator = mine(2, 2, hidden_dims=[8], reference="gaussian")
+    plain = ColumnPreprocessor("none", 2)
+    held_out = MIEstimate(0.5, standard_error=0.05)
+    untrained = TrainingLog(records=[{"valid_mi": 0.4}], best_valid_mi=0.4, best_iteration=0)
+    gaussian = FoldModel(estimator, untrained, plain, plain)
+    assert reference_on_all_rows(held_out, gaussian, 0.0, (x, y), seed=0) is held_out
+    mixture = MixtureLogRatio(2, 2)
+    mixture.fit_data(x, y)
+    assert mixture.n_components > 1
+    estimator.critic.reference = mixture
+    on_mixture = FoldModel(estimator, untrained, plain, plain)
+    assert reference_on_all_rows(held_out, on_mixture, 0.0, None, seed=0) is held_out  # test rows were given
+    learned = TrainingLog(records=[{"valid_mi": 0.4}], best_valid_mi=0.6, best_iteration=50)
+    assert reference_on_all_rows(held_out, dataclasses.replace(on_mixture, log=learned), 0.01, (x, y), 0) is held_out
+    all_rows = reference_on_all_rows(held_out, on_mixture, 0.0, (x, y), seed=0)
+    assert all_rows.estimator_name == ALL_ROWS_NAMES[MixtureLogRatio] and all_rows.n_test == 600
+
+
+def test_gaussian_data_never_reach_the_mixture():
+    task = dense_gaussian(2, 2, 0.4)
+    x, y = task.sample(2000, seed=0)
+    mi = estimate_mi(x, y, seed=0)
+    assert mi.estimator_name != ALL_ROWS_NAMES[MixtureLogRatio]
+    assert abs(mi - task.mutual_information) < 0.06
+
+
+def test_the_default_reports_the_cross_fitted_student_t_copula_on_student_t_data():
+    task = get_task("student-t-5x5")  # 0.448 nats through a shared scale, no correlation
+    x, y = task.sample(3000, seed=0)
+    mi = estimate_mi(x, y, seed=0)
+    assert mi.estimator_name == ALL_ROWS_NAMES[StudentTLogRatio] and mi.n_test == 3000
+    assert abs(mi - task.mutual_information) < 2.5 * mi.standard_error + 0.01, (float(mi), mi.standard_error)
