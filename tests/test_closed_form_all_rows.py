@@ -71,25 +71,41 @@ def test_the_default_reports_the_cross_fitted_mixture_on_clusters_within_its_err
     assert given.estimator_name != ALL_ROWS_NAMES[MixtureLogRatio] and given.n_test == 1000
 
 
-def test_a_mixture_whose_correction_learned_or_a_gaussian_reference_keeps_the_held_out_estimate():
+def test_a_correction_that_learned_or_given_test_rows_keep_the_held_out_estimate():
     task = ClusteredMixtureTask(2, 2, n_clusters=3, spread=3.0)
     x, y = task.sample(600, seed=0)
     estimator = mine(2, 2, hidden_dims=[8], reference="gaussian")
     plain = ColumnPreprocessor("none", 2)
     held_out = MIEstimate(0.5, standard_error=0.05)
     untrained = TrainingLog(records=[{"valid_mi": 0.4}], best_valid_mi=0.4, best_iteration=0)
+    learned = TrainingLog(records=[{"valid_mi": 0.4}], best_valid_mi=0.6, best_iteration=50)
     gaussian = FoldModel(estimator, untrained, plain, plain)
-    assert reference_on_all_rows(held_out, gaussian, 0.0, (x, y), seed=0) is held_out
+    assert reference_on_all_rows(held_out, gaussian, 0.0, (x, y), seed=0).estimator_name == "gaussian_unbiased"
+    assert reference_on_all_rows(held_out, dataclasses.replace(gaussian, log=learned), 0.01, (x, y), 0) is held_out
     mixture = MixtureLogRatio(2, 2)
     mixture.fit_data(x, y)
     assert mixture.n_components > 1
-    estimator.critic.reference = mixture
-    on_mixture = FoldModel(estimator, untrained, plain, plain)
+    on_mixture = FoldModel(mine(2, 2, hidden_dims=[8], reference="gaussian"), untrained, plain, plain)
+    on_mixture.estimator.critic.reference = mixture
     assert reference_on_all_rows(held_out, on_mixture, 0.0, None, seed=0) is held_out  # test rows were given
-    learned = TrainingLog(records=[{"valid_mi": 0.4}], best_valid_mi=0.6, best_iteration=50)
     assert reference_on_all_rows(held_out, dataclasses.replace(on_mixture, log=learned), 0.01, (x, y), 0) is held_out
     all_rows = reference_on_all_rows(held_out, on_mixture, 0.0, (x, y), seed=0)
     assert all_rows.estimator_name == ALL_ROWS_NAMES[MixtureLogRatio] and all_rows.n_test == 600
+    # discrete columns beside continuous ones: no Gaussian MI of every row
+    mixed = FoldModel(estimator, untrained, ColumnPreprocessor("none", 1), plain)
+    coded = torch.cat([x[:, :1], (x[:, 1:] > 0).float()], 1)
+    assert reference_on_all_rows(held_out, mixed, 0.0, (coded, y), seed=0) is held_out
+
+
+def test_the_gaussian_start_that_learned_nothing_is_read_from_every_row_without_bias():
+    task = dense_gaussian(2, 2, 0.45)
+    x, y = task.sample(3000, seed=2)
+    estimator = mine(2, 2, hidden_dims=[8], reference="gaussian")
+    plain = ColumnPreprocessor("none", 2)
+    untrained = TrainingLog(records=[{"valid_mi": 0.4}], best_valid_mi=0.4, best_iteration=0)
+    mi = reference_on_all_rows(MIEstimate(0.0), FoldModel(estimator, untrained, plain, plain), 0.01, (x, y), seed=0)
+    assert mi.estimator_name == "gaussian_unbiased" and mi.n_test == 3000
+    assert abs(mi - task.mutual_information) < 3 * mi.standard_error + 0.005, (float(mi), mi.standard_error)
 
 
 def test_gaussian_data_never_reach_the_mixture():

@@ -223,7 +223,8 @@ def test_default_on_one_dimensional_pairs_is_ksg_and_says_so():
     # more than one dimension: the trained estimator, unless the columns split into independent
     # groups (a column of pure noise is left out); a few rounded values are codes: a classifier
     noise = torch.randn(400, 1, generator=torch.Generator().manual_seed(2))
-    assert estimate_mi(torch.cat([few_x, few_y + noise], 1), few_y).estimator_name == "mine"
+    wide = estimate_mi(torch.cat([few_x, few_y + noise], 1), few_y).estimator_name
+    assert wide in ("mine", "mine (averaged)", "gaussian_unbiased"), wide  # the critic, or its Gaussian start
     assert estimate_mi(torch.cat([few_x, noise], 1), few_y).estimator_name == "blocks(ksg)"
     assert estimate_mi(few_x.clamp(-2, 2).round(), few_y).estimator_name.startswith("classifier:")
 

@@ -1,8 +1,8 @@
 r"""A closed-form reference that holds all the dependence, reported from every row:
 :func:`reference_on_all_rows`.
 
-Where the default's critic starts from a closed-form reference other than the Gaussian
-(the Gaussian mixture, :class:`~mist_reg.nn.references.mixture.MixtureLogRatio`, or the
+Where the default's critic starts from a closed-form reference (the Gaussian model, the
+Gaussian mixture, :class:`~mist_reg.nn.references.mixture.MixtureLogRatio`, or the
 Student-t copula, :class:`~mist_reg.nn.references.student_t.StudentTLogRatio`, chosen on
 validation by :mod:`mist_reg.estimation.reference_choice`) and its trained correction does
 not learn (:func:`~mist_reg.estimation.critic_ensemble.learned`: the kept weights'
@@ -25,6 +25,14 @@ reported (as for the closed-form reference model,
 exact marginals of its joint, so no partition term needs estimating from negative pairs.
 Its standard error is the spread of the per-row log-ratios over ``sqrt(N)``.
 
+Where the critic starts from the Gaussian model and its correction did not learn, the
+model's MI has a closed form with an exactly known bias: the Gaussian MI of the covariance
+of every row, that bias removed
+(:func:`~mist_reg.functional.gaussian.gaussian_mutual_information`, as
+:func:`~mist_reg.estimation.gaussian_estimate.gaussian_on_all_rows` reports it where the MI
+is high for the rows), with no folds; only where every column is continuous and there are
+at least :data:`~mist_reg.estimation.gaussian_estimate.ROWS_PER_COLUMN` rows per column.
+
 The all-rows estimate replaces the held-out one only for the default estimator whose
 training nobody configured, with no test rows given (given test rows stay the test rows)
 and no cross-fitting asked for. Measured figures are in docs/benchmarks.md.
@@ -40,7 +48,10 @@ from torch import Tensor
 
 from mist_reg.estimation.coordinates import FoldModel
 from mist_reg.estimation.critic_ensemble import learned
+from mist_reg.estimation.gaussian_estimate import GAUSSIAN_ALL_ROWS_NAME, ROWS_PER_COLUMN
 from mist_reg.estimation.result import MIEstimate
+from mist_reg.functional.gaussian import gaussian_mutual_information
+from mist_reg.nn.references.gaussian import GaussianLogRatio
 from mist_reg.nn.references.mixture import MixtureLogRatio
 from mist_reg.nn.references.student_t import StudentTLogRatio
 
@@ -69,6 +80,39 @@ def closed_form_reference(estimator: Any) -> ClosedForm | None:
     if isinstance(reference, (MixtureLogRatio, StudentTLogRatio)) and not reference.is_gaussian:
         return reference
     return None
+
+
+def _gaussian_start(estimator: Any) -> bool:
+    r"""Whether ``estimator``'s critic starts from the Gaussian model."""
+    reference = getattr(getattr(estimator, "critic", None), "reference", None)
+    return isinstance(reference, GaussianLogRatio) or (
+        isinstance(reference, StudentTLogRatio) and reference.is_gaussian
+    )
+
+
+def _gaussian_on_all_rows(result: MIEstimate, fitted: FoldModel, x: Tensor, y: Tensor) -> MIEstimate:
+    r"""The Gaussian MI of every row, its covariance's bias removed
+    (:func:`~mist_reg.functional.gaussian.gaussian_mutual_information`), where every column
+    is continuous and there are at least :data:`ROWS_PER_COLUMN` rows per column; else ``result``."""
+    continuous = fitted.x_map.n_leading == x.shape[1] and fitted.y_map.n_leading == y.shape[1]
+    if not (continuous and x.is_floating_point() and y.is_floating_point()):
+        return result
+    if x.shape[0] < ROWS_PER_COLUMN * (x.shape[1] + y.shape[1]):
+        return result
+    try:
+        value, error = gaussian_mutual_information(x.double(), y.double())
+    except ValueError:  # linearly dependent columns
+        return result
+    return MIEstimate(
+        value,
+        standard_error=error,
+        confidence=result.confidence,
+        n_test=x.shape[0],
+        estimator_name=GAUSSIAN_ALL_ROWS_NAME,
+        estimator=result.estimator,
+        log=result.log,
+        warnings=list(result.warnings),
+    )
 
 
 def _unfitted_like(reference: ClosedForm) -> ClosedForm:
@@ -119,27 +163,33 @@ def reference_on_all_rows(
     result: MIEstimate, fitted: FoldModel, min_delta: float, rows: tuple[Tensor, Tensor] | None, seed: int | None
 ) -> MIEstimate:
     r"""``result`` itself, unless ``fitted`` is the default's critic on a closed-form
-    reference (:func:`closed_form_reference`) whose correction did not learn by
-    ``min_delta`` (see the module documentation): then the cross-fitted reference's mean
-    log-ratio over ``rows``, every row of ``x`` and ``y`` (training and held-out), mapped to
-    the coordinates the critic was fitted in. ``rows=None`` (test rows were given) keeps
+    reference whose correction did not learn by ``min_delta`` (see the module
+    documentation): then, over ``rows`` (every row of ``x`` and ``y``, training and
+    held-out, mapped to the coordinates the critic was fitted in), the cross-fitted
+    reference's mean log-ratio (:func:`closed_form_reference`), or for the Gaussian start the
+    Gaussian MI with its bias removed. ``rows=None`` (test rows were given) keeps
     ``result``.
 
     Example:
         >>> from mist_reg.estimation.fit_settings import TrainingLog
         >>> from mist_reg.estimation.preprocessing import ColumnPreprocessor
         >>> from mist_reg.estimators import mine
-        >>> x = torch.randn(100, 2)
+        >>> x, y = torch.randn(600, 2), torch.randn(600, 2)
         >>> plain = ColumnPreprocessor("none", 2)
         >>> gaussian = FoldModel(mine(2, 2, hidden_dims=[8], reference="gaussian"), TrainingLog(), plain, plain)
-        >>> held_out = MIEstimate(1.0, standard_error=0.05)
-        >>> reference_on_all_rows(held_out, gaussian, 0.0, (x, x), seed=0) is held_out
+        >>> held_out = MIEstimate(0.01, standard_error=0.05)
+        >>> reference_on_all_rows(held_out, gaussian, 0.0, None, seed=0) is held_out  # test rows were given
         True
+        >>> every_row = reference_on_all_rows(held_out, gaussian, 0.0, (x, y), seed=0)  # nothing learned
+        >>> every_row.estimator_name, every_row.n_test, abs(every_row) < 0.02
+        ('gaussian_unbiased', 600, True)
     """
-    reference = closed_form_reference(fitted.estimator)
-    if rows is None or reference is None or learned(fitted.log, min_delta):
+    if rows is None or learned(fitted.log, min_delta):
         return result
+    reference = closed_form_reference(fitted.estimator)
     x, y = fitted.x_map(rows[0]), fitted.y_map(rows[1])
+    if reference is None:
+        return _gaussian_on_all_rows(result, fitted, x, y) if _gaussian_start(fitted.estimator) else result
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     terms = cross_fitted_log_ratios(reference, x, y, FOLDS, generator)
     if not bool(torch.isfinite(terms).all()):
