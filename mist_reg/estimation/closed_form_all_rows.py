@@ -48,9 +48,8 @@ from torch import Tensor
 
 from mist_reg.estimation.coordinates import FoldModel
 from mist_reg.estimation.critic_ensemble import learned
-from mist_reg.estimation.gaussian_estimate import GAUSSIAN_ALL_ROWS_NAME, ROWS_PER_COLUMN
+from mist_reg.estimation.gaussian_estimate import ROWS_PER_COLUMN, gaussian_of_every_row
 from mist_reg.estimation.result import MIEstimate
-from mist_reg.functional.gaussian import gaussian_mutual_information
 from mist_reg.nn.references.gaussian import GaussianLogRatio
 from mist_reg.nn.references.mixture import MixtureLogRatio
 from mist_reg.nn.references.student_t import StudentTLogRatio
@@ -99,20 +98,7 @@ def _gaussian_on_all_rows(result: MIEstimate, fitted: FoldModel, x: Tensor, y: T
         return result
     if x.shape[0] < ROWS_PER_COLUMN * (x.shape[1] + y.shape[1]):
         return result
-    try:
-        value, error = gaussian_mutual_information(x.double(), y.double())
-    except ValueError:  # linearly dependent columns
-        return result
-    return MIEstimate(
-        value,
-        standard_error=error,
-        confidence=result.confidence,
-        n_test=x.shape[0],
-        estimator_name=GAUSSIAN_ALL_ROWS_NAME,
-        estimator=result.estimator,
-        log=result.log,
-        warnings=list(result.warnings),
-    )
+    return gaussian_of_every_row(result, x.double(), y.double(), estimator=result.estimator, log=result.log)
 
 
 def _unfitted_like(reference: ClosedForm) -> ClosedForm:

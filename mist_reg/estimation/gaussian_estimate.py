@@ -17,6 +17,8 @@ fewer than :data:`ROWS_PER_COLUMN` rows per column keep the held-out reference m
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from mist_reg.estimation.combine import REFERENCE_MODEL_NAME
@@ -24,7 +26,7 @@ from mist_reg.estimation.preprocessing import ColumnPreprocessor, Preprocessing
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.functional.gaussian import gaussian_mutual_information
 
-__all__ = ["gaussian_on_all_rows", "GAUSSIAN_ALL_ROWS_NAME", "ROWS_PER_COLUMN"]
+__all__ = ["gaussian_on_all_rows", "gaussian_of_every_row", "GAUSSIAN_ALL_ROWS_NAME", "ROWS_PER_COLUMN"]
 
 ROWS_PER_COLUMN = 2
 """The fewest rows per column of ``(x, y)`` for the all-rows estimate. The variance of an
@@ -60,7 +62,26 @@ def gaussian_on_all_rows(
     try:
         xg = ColumnPreprocessor(preprocessing, c_x).fit(x)(x)
         yg = ColumnPreprocessor(preprocessing, c_y).fit(y)(y)
-        value, error = gaussian_mutual_information(xg, yg)
+    except ValueError:
+        return result
+    return gaussian_of_every_row(result, xg, yg)
+
+
+def gaussian_of_every_row(result: MIEstimate, x: Tensor, y: Tensor, **attributes: Any) -> MIEstimate:
+    r"""The unbiased Gaussian MI of the rows ``x, y`` (continuous columns, already mapped), named
+    :data:`GAUSSIAN_ALL_ROWS_NAME`, with ``result``'s confidence and warnings and any other
+    ``attributes``; ``result`` itself where the rows are too few for the columns or the
+    columns are linearly dependent.
+
+    Example:
+        >>> import math, torch
+        >>> x = torch.randn(1000, 2, dtype=torch.float64)
+        >>> mi = gaussian_of_every_row(MIEstimate(0.5), x, x[:, :1] + torch.randn(1000, 1, dtype=torch.float64))
+        >>> mi.estimator_name, mi.n_test, abs(mi - 0.5 * math.log(2)) < 0.1
+        ('gaussian_unbiased', 1000, True)
+    """
+    try:
+        value, error = gaussian_mutual_information(x, y)
     except ValueError:  # too few rows for the columns, or linearly dependent columns
         return result
     return MIEstimate(
@@ -70,4 +91,5 @@ def gaussian_on_all_rows(
         n_test=x.shape[0],
         estimator_name=GAUSSIAN_ALL_ROWS_NAME,
         warnings=list(result.warnings),
+        **attributes,
     )
