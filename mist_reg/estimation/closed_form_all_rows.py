@@ -16,7 +16,7 @@ in a fraction of the time a critic trains, so it is *cross-fitted* instead: the 
 into :data:`FOLDS` folds, the model is fitted to the rows outside each fold (with the choices
 the reference made by its search on the training rows: the mixture's number of components
 and pooling of covariances, the t copula's degrees of freedom; searching again in every fold
-costs more than the fits and gave the same error), and its log-ratio
+costs more than the fits and did not help: docs/benchmarks.md), and its log-ratio
 ``log q(x, y) - log q(x) - log q(y)`` is averaged over the fold's rows. Every row is then
 held out once, and every model is fitted on 80% of the rows instead of 70% less a tenth for
 validation. The mean log-ratio of the normalised model, not a Donsker-Varadhan bound, is
@@ -75,15 +75,20 @@ def closed_form_reference(estimator: Any) -> ClosedForm | None:
         >>> closed_form_reference(mine(2, 2, hidden_dims=[8], reference="gaussian")) is None
         True
     """
-    reference = getattr(getattr(estimator, "critic", None), "reference", None)
+    reference = _reference_of(estimator)
     if isinstance(reference, (MixtureLogRatio, StudentTLogRatio)) and not reference.is_gaussian:
         return reference
     return None
 
 
+def _reference_of(estimator: Any) -> Any:
+    r"""The reference of ``estimator``'s critic, or ``None``."""
+    return getattr(getattr(estimator, "critic", None), "reference", None)
+
+
 def _gaussian_start(estimator: Any) -> bool:
     r"""Whether ``estimator``'s critic starts from the Gaussian model."""
-    reference = getattr(getattr(estimator, "critic", None), "reference", None)
+    reference = _reference_of(estimator)
     return isinstance(reference, GaussianLogRatio) or (
         isinstance(reference, StudentTLogRatio) and reference.is_gaussian
     )
@@ -173,9 +178,11 @@ def reference_on_all_rows(
     if rows is None or learned(fitted.log, min_delta):
         return result
     reference = closed_form_reference(fitted.estimator)
-    x, y = fitted.x_map(rows[0]), fitted.y_map(rows[1])
+    if reference is None and not _gaussian_start(fitted.estimator):
+        return result
+    x, y = fitted.x_map(rows[0]), fitted.y_map(rows[1])  # the coordinates the critic was fitted in
     if reference is None:
-        return _gaussian_on_all_rows(result, fitted, x, y) if _gaussian_start(fitted.estimator) else result
+        return _gaussian_on_all_rows(result, fitted, x, y)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     terms = cross_fitted_log_ratios(reference, x, y, FOLDS, generator)
     if not bool(torch.isfinite(terms).all()):
