@@ -14,9 +14,11 @@ from mist_reg.estimation.closed_form_all_rows import (
     ALL_ROWS_NAMES,
     FOLDS,
     cross_fitted_log_ratios,
+    gaussian_by_search,
     reference_on_all_rows,
 )
 from mist_reg.estimation.coordinates import FoldModel
+from mist_reg.estimation.critic_ensemble import averaged_copy
 from mist_reg.estimation.fit_settings import TrainingLog
 from mist_reg.estimation.preprocessing import ColumnPreprocessor, MarginalGaussianizer
 from mist_reg.estimation.result import MIEstimate
@@ -24,6 +26,7 @@ from mist_reg.estimators import mine
 from mist_reg.nn.references.mixture import MixtureLogRatio
 from mist_reg.nn.references.student_t import StudentTLogRatio
 from mist_reg.tasks import dense_gaussian, get_task
+from mist_reg.tasks.gaussian import GaussianTask
 from mist_reg.tasks.mixtures import ClusteredMixtureTask
 
 
@@ -122,3 +125,41 @@ def test_the_default_reports_the_cross_fitted_student_t_copula_on_student_t_data
     mi = estimate_mi(x, y, seed=0)
     assert mi.estimator_name == ALL_ROWS_NAMES[StudentTLogRatio] and mi.n_test == 3000
     assert abs(mi - task.mutual_information) < 2.5 * mi.standard_error + 0.01, (float(mi), mi.standard_error)
+
+
+def test_a_gaussian_start_whose_mixture_search_kept_one_component_is_read_from_every_row_though_it_learned():
+    task = dense_gaussian(2, 2, 0.45)
+    x, y = task.sample(3000, seed=2)
+    plain = ColumnPreprocessor("none", 2)
+    held_out = MIEstimate(0.5, standard_error=0.05)
+    rose = TrainingLog(records=[{"valid_mi": 0.4}], best_valid_mi=0.6, best_iteration=50)  # learned by 0.2
+    estimator = mine(2, 2, hidden_dims=[8], critic_type="separable", marginal_terms=True, reference="gaussian")
+    kept_one = FoldModel(estimator, dataclasses.replace(rose, mixture_search=1), plain, plain)
+    mi = reference_on_all_rows(held_out, kept_one, 0.01, (x, y), seed=0)
+    assert mi.estimator_name == "gaussian_unbiased" and mi.n_test == 3000
+    assert abs(mi - task.mutual_information) < 3 * mi.standard_error + 0.005, (float(mi), mi.standard_error)
+    averaged = dataclasses.replace(kept_one, estimator=averaged_copy(estimator))  # members on the Gaussian start
+    assert gaussian_by_search(averaged)
+    assert reference_on_all_rows(held_out, averaged, 0.01, (x, y), seed=0).estimator_name == "gaussian_unbiased"
+    # several components, no search, or given test rows: the held-out estimate of the critic that learned
+    for search in (3, None):
+        searched = dataclasses.replace(kept_one, log=dataclasses.replace(rose, mixture_search=search))
+        assert not gaussian_by_search(searched)
+        assert reference_on_all_rows(held_out, searched, 0.01, (x, y), seed=0) is held_out
+    assert reference_on_all_rows(held_out, kept_one, 0.01, None, seed=0) is held_out
+    # a critic that starts from a fitted mixture is not the Gaussian start
+    on_mixture = mine(2, 2, hidden_dims=[8], reference="gaussian")
+    on_mixture.critic.reference = MixtureLogRatio(2, 2)
+    assert not gaussian_by_search(dataclasses.replace(kept_one, estimator=on_mixture))
+
+
+def test_the_default_reads_gaussian_data_from_every_row_where_its_correction_rose_on_validation_noise():
+    covariance = torch.full((6, 6), 0.5, dtype=torch.float64)  # every pair of columns correlated 0.5
+    task = GaussianTask(covariance.fill_diagonal_(1.0), 3, "equicorrelated-3x3", "")
+    x, y = task.sample(5000, seed=1)
+    mi = estimate_mi(x, y, seed=1)
+    # the correction rose above its start on the validation rows (so it was averaged), but the
+    # mixture challenger's search kept one component: the Gaussian MI of every row is reported
+    assert type(mi.estimator).__name__ == "AveragedMINE" and mi.log.mixture_search == 1
+    assert mi.estimator_name == "gaussian_unbiased" and mi.n_test == 5000
+    assert abs(mi - task.mutual_information) < 3 * mi.standard_error + 0.005, (float(mi), mi.standard_error)

@@ -90,8 +90,9 @@ def test_default_reference_choice_takes_the_mixture_start_on_clusters():
     train, test = z[:3000], z[3000:]
     settings = FitSettings(max_iterations=150, seed=0)
     estimator = mine(2, 2, hidden_dims=[32], critic_type="separable", marginal_terms=True, reference="student_t")
-    fitted, _ = fit_with_reference_choice(estimator, settings, train[:, :2], train[:, 2:])
+    fitted, log = fit_with_reference_choice(estimator, settings, train[:, :2], train[:, 2:])
     assert isinstance(fitted.critic.reference, MixtureLogRatio) and fitted.critic.reference.n_components > 1
+    assert log.mixture_search == fitted.critic.reference.n_components  # the challenger's own search, recorded
     chosen = evaluate_mi(fitted, test[:, :2], test[:, 2:])
     gaussian_start = mine(2, 2, hidden_dims=[32], critic_type="separable", marginal_terms=True, reference="gaussian")
     gaussian_start, _ = fit_with_reference_choice(gaussian_start, settings, train[:, :2], train[:, 2:])

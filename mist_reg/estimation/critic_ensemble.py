@@ -96,4 +96,5 @@ def with_critic_ensemble(fitted: FoldModel, model: ModelSpec, x: Any, y: Any, se
         return fitted
     averaged = averaged_copy(fitted.estimator)
     log = fit_estimator(averaged, settings, fitted.x_map(x), fitted.y_map(y))
+    log.mixture_search = fitted.log.mixture_search  # the members keep the reference that search chose
     return dataclasses.replace(fitted, estimator=averaged, log=log, initial_state=None)

@@ -155,6 +155,11 @@ class TrainingLog:
             :class:`FitSettings`'s ``lr_decays``).
         stop_reason: Why training ended: ``"max_iterations"``, ``"max_epochs"``,
             ``"early_stopping"``, ``"non_finite_loss"`` or ``"no_parameters"``.
+        mixture_search: Where the critic's closed-form reference was chosen
+            (:func:`~mist_reg.estimation.reference_choice.fit_with_reference_choice`), the
+            number of components that the Gaussian-mixture challenger's own held-out search
+            chose on the training rows (``1``: the Gaussian model); ``None`` where it did not
+            search among several.
     """
 
     records: list[dict[str, float]] = field(default_factory=list)
@@ -163,6 +168,7 @@ class TrainingLog:
     iterations: int = 0
     lr_decays: int = 0
     stop_reason: str = ""
+    mixture_search: int | None = None
 
     def __len__(self) -> int:
         return len(self.records)

@@ -205,6 +205,7 @@ def _fit_with_reference_choice(
     if valid_batches is None or log.best_valid_mi is None:
         return estimator, log
     best = _best_challenger(challengers, train_batches, valid_batches, settings.device, log.best_valid_mi, relocate)
+    log.mixture_search = _mixture_search(challengers)
     if best is None:
         return estimator, log
     challenger, relocated = best
@@ -214,5 +215,16 @@ def _fit_with_reference_choice(
         challenger.critic.reference.freeze_choice()  # train from the model chosen (not chosen again)
         challenger_log = fit_estimator(challenger, settings, x, y, train_loader, valid_loader)
     if challenger_log.best_valid_mi is not None and challenger_log.best_valid_mi > log.best_valid_mi:
+        challenger_log.mixture_search = log.mixture_search
         return challenger, challenger_log
     return estimator, log
+
+
+def _mixture_search(challengers: list[MIEstimator]) -> int | None:
+    """The number of components the fitted mixture challenger's own search chose, or ``None``
+    where it did not search among several (too few rows)."""
+    for challenger in challengers:
+        reference = challenger.critic.reference
+        if isinstance(reference, MixtureLogRatio) and reference.held_out_bound is not None:
+            return reference.n_components
+    return None
