@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mist_reg import estimate_mi
+from mist_reg.estimation import training_defaults as defaults
 from mist_reg.estimation.closed_form_all_rows import (
     ALL_ROWS_NAMES,
     FOLDS,
@@ -19,7 +20,7 @@ from mist_reg.estimation.closed_form_all_rows import (
 )
 from mist_reg.estimation.coordinates import FoldModel
 from mist_reg.estimation.critic_ensemble import averaged_copy
-from mist_reg.estimation.fit_settings import TrainingLog
+from mist_reg.estimation.fit_settings import TrainingLog, learned
 from mist_reg.estimation.preprocessing import ColumnPreprocessor, MarginalGaussianizer
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimators import mine
@@ -158,8 +159,12 @@ def test_the_default_reads_gaussian_data_from_every_row_where_its_correction_ros
     task = GaussianTask(covariance.fill_diagonal_(1.0), 3, "equicorrelated-3x3", "")
     x, y = task.sample(5000, seed=1)
     mi = estimate_mi(x, y, seed=1)
-    # the correction rose above its start on the validation rows (so it was averaged), but the
-    # mixture challenger's search kept one component: the Gaussian MI of every row is reported
-    assert type(mi.estimator).__name__ == "AveragedMINE" and mi.log.mixture_search == 1
+    # the correction rose above its start on the validation rows, but the mixture challenger's
+    # search kept one component: the Gaussian MI of every row is reported, and the four
+    # averaged corrections, which would not be, are not trained
+    assert learned(mi.log, defaults.ESTIMATE_MIN_DELTA) and mi.log.mixture_search == 1
+    assert type(mi.estimator).__name__ == "MINE"
+    given = estimate_mi(x[:4000], y[:4000], x_test=x[4000:], y_test=y[4000:], seed=1)  # read on given test rows
+    assert type(given.estimator).__name__ == "AveragedMINE" and given.estimator_name == "mine (averaged)"
     assert mi.estimator_name == "gaussian_unbiased" and mi.n_test == 5000
     assert abs(mi - task.mutual_information) < 3 * mi.standard_error + 0.005, (float(mi), mi.standard_error)

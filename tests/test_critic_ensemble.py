@@ -10,9 +10,9 @@ import torch
 
 from mist_reg.estimation import training_defaults as defaults
 from mist_reg.estimation.coordinates import FoldModel
-from mist_reg.estimation.critic_ensemble import averaged_copy, learned, with_critic_ensemble
+from mist_reg.estimation.critic_ensemble import averaged_copy, with_critic_ensemble
 from mist_reg.estimation.evaluation import evaluate_mi
-from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
+from mist_reg.estimation.fit_settings import FitSettings, TrainingLog, learned
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimation.preprocessing import ColumnPreprocessor
 from mist_reg.estimation.reference_choice import fit_with_reference_choice

@@ -5,7 +5,7 @@ Where the default's critic starts from a closed-form reference (the Gaussian mod
 Gaussian mixture, :class:`~mist_reg.nn.references.mixture.MixtureLogRatio`, or the
 Student-t copula, :class:`~mist_reg.nn.references.student_t.StudentTLogRatio`, chosen on
 validation by :mod:`mist_reg.estimation.reference_choice`) and its trained correction does
-not learn (:func:`~mist_reg.estimation.critic_ensemble.learned`: the kept weights'
+not learn (:func:`~mist_reg.estimation.fit_settings.learned`: the kept weights'
 validation estimate is not above the untrained start's), the network found nothing that the
 closed-form model does not already hold. The trained critic is then that model, and its
 held-out estimate is the model's log-ratio averaged over the 30% of rows kept for testing;
@@ -52,7 +52,7 @@ import torch
 from torch import Tensor
 
 from mist_reg.estimation.coordinates import FoldModel
-from mist_reg.estimation.critic_ensemble import learned
+from mist_reg.estimation.fit_settings import learned
 from mist_reg.estimation.gaussian_estimate import ROWS_PER_COLUMN, gaussian_of_every_row
 from mist_reg.estimation.result import MIEstimate
 from mist_reg.estimators.averaged import AveragedMINE
@@ -64,6 +64,7 @@ __all__ = [
     "reference_on_all_rows",
     "closed_form_reference",
     "gaussian_by_search",
+    "reads_gaussian_of_every_row",
     "cross_fitted_log_ratios",
     "FOLDS",
     "ALL_ROWS_NAMES",
@@ -110,14 +111,20 @@ def _gaussian_start(estimator: Any, averaged: bool = False) -> bool:
     )
 
 
+def _gaussian_readable(fitted: FoldModel, x: Tensor, y: Tensor) -> bool:
+    r"""Whether the Gaussian MI of the rows ``x, y`` (in the critic's coordinates) can be
+    reported without bias: every column continuous, at least :data:`ROWS_PER_COLUMN` rows
+    per column."""
+    continuous = fitted.x_map.n_leading == x.shape[1] and fitted.y_map.n_leading == y.shape[1]
+    enough = x.shape[0] >= ROWS_PER_COLUMN * (x.shape[1] + y.shape[1])
+    return continuous and x.is_floating_point() and y.is_floating_point() and enough
+
+
 def _gaussian_on_all_rows(result: MIEstimate, fitted: FoldModel, x: Tensor, y: Tensor) -> MIEstimate:
     r"""The Gaussian MI of every row, its covariance's bias removed
-    (:func:`~mist_reg.functional.gaussian.gaussian_mutual_information`), where every column
-    is continuous and there are at least :data:`ROWS_PER_COLUMN` rows per column; else ``result``."""
-    continuous = fitted.x_map.n_leading == x.shape[1] and fitted.y_map.n_leading == y.shape[1]
-    if not (continuous and x.is_floating_point() and y.is_floating_point()):
-        return result
-    if x.shape[0] < ROWS_PER_COLUMN * (x.shape[1] + y.shape[1]):
+    (:func:`~mist_reg.functional.gaussian.gaussian_mutual_information`), where
+    :func:`_gaussian_readable`; else ``result``."""
+    if not _gaussian_readable(fitted, x, y):
         return result
     return gaussian_of_every_row(result, x.double(), y.double(), estimator=result.estimator, log=result.log)
 
@@ -139,6 +146,14 @@ def gaussian_by_search(fitted: FoldModel) -> bool:
         False
     """
     return fitted.log.mixture_search == 1 and _gaussian_start(fitted.estimator, averaged=True)
+
+
+def reads_gaussian_of_every_row(fitted: FoldModel, x: Tensor, y: Tensor) -> bool:
+    r"""Whether :func:`reference_on_all_rows`, given rows that include ``x, y`` (the training
+    rows, not yet mapped), reports the Gaussian MI of every row for ``fitted`` whatever its
+    correction learned: :func:`gaussian_by_search`, and the Gaussian MI readable on ``x, y``
+    (then on more rows too)."""
+    return gaussian_by_search(fitted) and _gaussian_readable(fitted, fitted.x_map(x), fitted.y_map(y))
 
 
 def _unfitted_like(reference: ClosedForm) -> ClosedForm:

@@ -15,7 +15,10 @@ where their mean's validation estimate is best.
 Where the first fit's validation estimate did not rise above its closed-form start by
 ``ESTIMATE_MIN_DELTA``, the least rise training counts as learning (Student-t copulas, most
 clusters), the reference is the critic, the members would add nothing to average, and
-nothing more is trained.
+nothing more is trained; nor where the estimate is to be the Gaussian MI of every row
+whatever the correction learned
+(:func:`~mist_reg.estimation.closed_form_all_rows.reads_gaussian_of_every_row`), and no side
+is a single column (whose index route reads the members' validation estimate).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import copy
 import dataclasses
 from typing import Any
 
+from mist_reg.estimation.closed_form_all_rows import reads_gaussian_of_every_row
 from mist_reg.estimation.coordinates import FoldModel
-from mist_reg.estimation.fit_settings import FitSettings, TrainingLog
+from mist_reg.estimation.fit_settings import FitSettings, learned
 from mist_reg.estimation.fitting import fit_estimator
 from mist_reg.estimation.model_spec import ModelSpec
 from mist_reg.estimators.averaged import AveragedMINE
@@ -34,7 +38,7 @@ from mist_reg.nn.averaged_critic import AveragedCritic, separable_members
 from mist_reg.nn.critic import SeparableCritic
 from mist_reg.nn.references.gaussian import ResidualCritic
 
-__all__ = ["ENSEMBLE_MEMBERS", "averaged_copy", "learned", "with_critic_ensemble"]
+__all__ = ["ENSEMBLE_MEMBERS", "averaged_copy", "with_critic_ensemble"]
 
 ENSEMBLE_MEMBERS = 4
 """How many corrections are averaged, as in the one-column bound's ensemble
@@ -75,24 +79,23 @@ def _averageable(estimator: Any) -> bool:
     )
 
 
-def learned(log: TrainingLog, min_delta: float) -> bool:
-    r"""Whether the validation estimate of the weights kept rose above the first one (the
-    untrained start) by ``min_delta``, the least rise that training counts as learning
-    (:class:`~mist_reg.estimation.fit_settings.FitSettings`' ``min_delta``; training compares
-    smoothed estimates, this the kept weights' own)."""
-    if not log.records or log.best_valid_mi is None or not log.best_iteration or "valid_mi" not in log.records[0]:
-        return False
-    return log.best_valid_mi >= log.records[0]["valid_mi"] + min_delta
-
-
-def with_critic_ensemble(fitted: FoldModel, model: ModelSpec, x: Any, y: Any, settings: FitSettings) -> FoldModel:
+def with_critic_ensemble(
+    fitted: FoldModel, model: ModelSpec, x: Any, y: Any, settings: FitSettings, every_row: bool = False
+) -> FoldModel:
     r"""``fitted``, or, where the default's trained correction learned (see the module
-    documentation and :func:`learned`) and no training option was configured
-    (``model.averaged``), the mean of :data:`ENSEMBLE_MEMBERS` corrections
-    trained on the same rows in the same coordinates."""
+    documentation and :func:`~mist_reg.estimation.fit_settings.learned`) and no training
+    option was configured (``model.averaged``), the mean of :data:`ENSEMBLE_MEMBERS`
+    corrections trained on the same rows in the same coordinates. With ``every_row`` (the
+    estimate is to be read from every row, not from given test rows or folds), nothing is
+    trained where the Gaussian MI of every row will be reported instead
+    (:func:`~mist_reg.estimation.closed_form_all_rows.reads_gaussian_of_every_row`) and
+    neither side is a single column (whose index route reads the members' validation
+    estimate)."""
     if not model.averaged:
         return fitted
     if not _averageable(fitted.estimator) or not learned(fitted.log, settings.resolved().min_delta):
+        return fitted
+    if every_row and min(x.shape[1], y.shape[1]) > 1 and reads_gaussian_of_every_row(fitted, x, y):
         return fitted
     averaged = averaged_copy(fitted.estimator)
     log = fit_estimator(averaged, settings, fitted.x_map(x), fitted.y_map(y))

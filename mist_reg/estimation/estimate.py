@@ -463,7 +463,8 @@ def _estimate_from_samples(
         fold_settings = dataclasses.replace(settings, seed=fold_seed)
         fitted = fit_in_coordinates(model, preprocessing, (c_x, c_y), x, y, fold_settings, fresh)
         fitted = with_single_column_challenger(fitted, model, preprocessing, (c_x, c_y), x, y, fold_settings)
-        fitted = with_critic_ensemble(fitted, model, x, y, fold_settings)
+        every_row = held_out.n_folds is None and not pair.has_test  # see reference_on_all_rows below
+        fitted = with_critic_ensemble(fitted, model, x, y, fold_settings, every_row)
         fitted = along_learning_curve(fitted, fold_settings, x, y, x_test, y_test)
         estimator, log, x_test, y_test = fitted.estimator, fitted.log, fitted.x_map(x_test), fitted.y_map(y_test)
         eval_batch = min(held_out.eval_batch_size, x_test.shape[0])

@@ -22,6 +22,7 @@ from mist_reg.estimation.evaluation import DEFAULT_EVAL_BATCH_SIZE
 __all__ = [
     "FitSettings",
     "TrainingLog",
+    "learned",
     "resolve_device",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_ITERATIONS",
@@ -176,3 +177,13 @@ class TrainingLog:
     def column(self, name: str) -> list[float]:
         r"""The values of one field over the records."""
         return [r[name] for r in self.records]
+
+
+def learned(log: TrainingLog, min_delta: float) -> bool:
+    r"""Whether the validation estimate of the weights kept rose above the first one (the
+    untrained start) by ``min_delta``, the least rise that training counts as learning
+    (:class:`FitSettings`' ``min_delta``; training compares smoothed estimates, this the
+    kept weights' own)."""
+    if not log.records or log.best_valid_mi is None or not log.best_iteration or "valid_mi" not in log.records[0]:
+        return False
+    return log.best_valid_mi >= log.records[0]["valid_mi"] + min_delta
