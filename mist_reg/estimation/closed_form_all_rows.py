@@ -152,7 +152,18 @@ def reads_gaussian_of_every_row(fitted: FoldModel, x: Tensor, y: Tensor) -> bool
     r"""Whether :func:`reference_on_all_rows`, given rows that include ``x, y`` (the training
     rows, not yet mapped), reports the Gaussian MI of every row for ``fitted`` whatever its
     correction learned: :func:`gaussian_by_search`, and the Gaussian MI readable on ``x, y``
-    (then on more rows too)."""
+    (then on more rows too).
+
+    Example:
+        >>> from mist_reg.estimation.fit_settings import TrainingLog
+        >>> from mist_reg.estimation.preprocessing import ColumnPreprocessor
+        >>> from mist_reg.estimators import mine
+        >>> plain, estimator = ColumnPreprocessor("none", 2), mine(2, 2, hidden_dims=[8], reference="gaussian")
+        >>> searched = FoldModel(estimator, TrainingLog(mixture_search=1), plain, plain)
+        >>> x, y = torch.randn(600, 2), torch.randn(600, 2)
+        >>> reads_gaussian_of_every_row(searched, x, y), reads_gaussian_of_every_row(searched, x[:5], y[:5])
+        (True, False)
+    """
     return gaussian_by_search(fitted) and _gaussian_readable(fitted, fitted.x_map(x), fitted.y_map(y))
 
 
@@ -204,7 +215,8 @@ def reference_on_all_rows(
     result: MIEstimate, fitted: FoldModel, min_delta: float, rows: tuple[Tensor, Tensor] | None, seed: int | None
 ) -> MIEstimate:
     r"""``result`` itself, unless ``fitted`` is the default's critic on a closed-form
-    reference whose correction did not learn by ``min_delta`` (see the module
+    reference whose correction did not learn by ``min_delta``, or on the Gaussian start whose
+    mixture challenger kept one component (:func:`gaussian_by_search`; see the module
     documentation): then, over ``rows`` (every row of ``x`` and ``y``, training and
     held-out, mapped to the coordinates the critic was fitted in), the cross-fitted
     reference's mean log-ratio (:func:`closed_form_reference`), or for the Gaussian start the

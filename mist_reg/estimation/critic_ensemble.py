@@ -90,7 +90,18 @@ def with_critic_ensemble(
     trained where the Gaussian MI of every row will be reported instead
     (:func:`~mist_reg.estimation.closed_form_all_rows.reads_gaussian_of_every_row`) and
     neither side is a single column (whose index route reads the members' validation
-    estimate)."""
+    estimate).
+
+    Example:
+        >>> import torch
+        >>> from mist_reg.estimation.fit_settings import TrainingLog
+        >>> from mist_reg.estimation.preprocessing import ColumnPreprocessor
+        >>> model = ModelSpec("mine", {}, by_default=True, averaged=True)
+        >>> plain, x = ColumnPreprocessor("none", 2), torch.randn(200, 2)
+        >>> fitted = FoldModel(model.build(2, 2), TrainingLog(), plain, plain)  # untrained: learned nothing
+        >>> with_critic_ensemble(fitted, model, x, x, FitSettings()) is fitted
+        True
+    """
     if not model.averaged:
         return fitted
     if not _averageable(fitted.estimator) or not learned(fitted.log, settings.resolved().min_delta):

@@ -183,7 +183,13 @@ def learned(log: TrainingLog, min_delta: float) -> bool:
     r"""Whether the validation estimate of the weights kept rose above the first one (the
     untrained start) by ``min_delta``, the least rise that training counts as learning
     (:class:`FitSettings`' ``min_delta``; training compares smoothed estimates, this the
-    kept weights' own)."""
+    kept weights' own).
+
+    Example:
+        >>> log = TrainingLog(records=[{"valid_mi": 0.40}], best_iteration=300, best_valid_mi=0.45)
+        >>> learned(log, 0.01), learned(log, 0.1)
+        (True, False)
+    """
     if not log.records or log.best_valid_mi is None or not log.best_iteration or "valid_mi" not in log.records[0]:
         return False
     return log.best_valid_mi >= log.records[0]["valid_mi"] + min_delta
